@@ -1,0 +1,146 @@
+// Command line of `npm run bench -- accept`.
+import { parseArgs } from 'node:util'
+import { UsageError } from './usage-error.ts'
+
+export const SCENARIOS = ['bare', 'zipf', 'hot'] as const
+export type Scenario = (typeof SCENARIOS)[number]
+
+export interface AcceptOptions {
+  scenarios: Scenario[]
+  durationS: number
+  warmupS: number
+  connections: number
+  customers: number
+  zipfS: number
+  setupConcurrency: number
+  /** Base URL of an already-running gateway; when set nothing is spawned and no database is made. */
+  target: string | null
+  adminToken: string | null
+  /** Maintenance connection used to (re)create the bench database and read its settings. */
+  pgUrl: string
+  pgUrlGiven: boolean
+  serverScript: string
+  out: string | null
+}
+
+export const acceptUsage = `usage: npm run bench -- accept [options]
+
+Load benchmark of the accept path (POST /v1/messages). Scenarios, in this order:
+  bare   bare Fastify route in a child process: the ceiling on this machine
+  zipf   one message per request from --customers tenants, Zipf-skewed volume
+  hot    every request from a single tenant
+
+options:
+  --duration <s>            measured seconds per scenario (default 20)
+  --warmup <s>              discarded warm-up seconds before each scenario (default 3)
+  --connections <n>         concurrent HTTP connections (default 100)
+  --customers <n>           tenants created for zipf (default 10000)
+  --zipf-s <s>              Zipf exponent (default 1.1)
+  --setup-concurrency <n>   admin requests in flight while creating tenants (default 32)
+  --only <list>             comma-separated subset of bare,zipf,hot
+  --skip-bare, --skip-hot, --skip-zipf
+  --target <url>            use a running gateway (no spawn, no database setup)
+  --admin-token <token>     its admin token (required with --target)
+  --pg-url <url>            maintenance database URL
+                            (default postgres://postgres@127.0.0.1:5432/postgres;
+                            with --target only used, if given, to read synchronous_commit)
+  --server-script <path>    gateway entry point to spawn (default bin/smsgw.js)
+  --out <file>              JSON result path (default bench/results/accept-<timestamp>.json)
+  -h, --help
+`
+
+const DEFAULT_PG_URL = 'postgres://postgres@127.0.0.1:5432/postgres'
+
+function positive(name: string, raw: string | undefined, fallback: number, integer: boolean): number {
+  if (raw === undefined) return fallback
+  const n = Number(raw)
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
+    throw new UsageError(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got '${raw}'`)
+  }
+  return n
+}
+
+function scenarioList(raw: string): Scenario[] {
+  const names = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+  for (const name of names) {
+    if (!(SCENARIOS as readonly string[]).includes(name)) {
+      throw new UsageError(`--only: unknown scenario '${name}' (known: ${SCENARIOS.join(', ')})`)
+    }
+  }
+  return SCENARIOS.filter((s) => names.includes(s))
+}
+
+/** Returns null when help was asked for. */
+export function parseAcceptOptions(argv: string[]): AcceptOptions | null {
+  let values: ReturnType<typeof parse>['values']
+  try {
+    values = parse(argv).values
+  } catch (err) {
+    throw new UsageError((err as Error).message)
+  }
+  if (values.help) return null
+
+  let scenarios: Scenario[] = values.only ? scenarioList(values.only) : [...SCENARIOS]
+  if (values['skip-bare']) scenarios = scenarios.filter((s) => s !== 'bare')
+  if (values['skip-zipf']) scenarios = scenarios.filter((s) => s !== 'zipf')
+  if (values['skip-hot']) scenarios = scenarios.filter((s) => s !== 'hot')
+  if (scenarios.length === 0) throw new UsageError('no scenario left to run')
+
+  const target = values.target ? values.target.replace(/\/+$/, '') : null
+  if (target !== null) {
+    try {
+      new URL(target)
+    } catch {
+      throw new UsageError(`--target must be a URL like http://127.0.0.1:3000, got '${values.target}'`)
+    }
+  }
+  const needsGateway = scenarios.some((s) => s !== 'bare')
+  if (target !== null && needsGateway && !values['admin-token']) {
+    throw new UsageError('--target needs --admin-token to create the benchmark tenants')
+  }
+
+  return {
+    scenarios,
+    durationS: positive('duration', values.duration, 20, false),
+    warmupS: values.warmup === '0' ? 0 : positive('warmup', values.warmup, 3, false),
+    connections: positive('connections', values.connections, 100, true),
+    customers: positive('customers', values.customers, 10_000, true),
+    zipfS: positive('zipf-s', values['zipf-s'], 1.1, false),
+    setupConcurrency: positive('setup-concurrency', values['setup-concurrency'], 32, true),
+    target,
+    adminToken: values['admin-token'] ?? null,
+    pgUrl: values['pg-url'] ?? DEFAULT_PG_URL,
+    pgUrlGiven: values['pg-url'] !== undefined,
+    serverScript: values['server-script'] ?? 'bin/smsgw.js',
+    out: values.out ?? null,
+  }
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      connections: { type: 'string' },
+      customers: { type: 'string' },
+      'zipf-s': { type: 'string' },
+      'setup-concurrency': { type: 'string' },
+      only: { type: 'string' },
+      'skip-bare': { type: 'boolean' },
+      'skip-zipf': { type: 'boolean' },
+      'skip-hot': { type: 'boolean' },
+      target: { type: 'string' },
+      'admin-token': { type: 'string' },
+      'pg-url': { type: 'string' },
+      'server-script': { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  })
+}

@@ -1,0 +1,63 @@
+// `npm run bench -- <name> [options]`: one entry point for all benchmarks. Each benchmark is its
+// own module, loaded only when asked for, exporting `run(argv) → exit code` and `usage`.
+import { installSignalHandlers, runCleanups } from './cleanup.ts'
+import { UsageError } from './usage-error.ts'
+
+interface Benchmark {
+  summary: string
+  load: () => Promise<{ run(argv: string[]): Promise<number>; usage: string }>
+}
+
+const benchmarks: Record<string, Benchmark> = {
+  accept: {
+    summary: 'load test of POST /v1/messages (bare ceiling, zipf tenants, hot tenant)',
+    load: () => import('./accept.ts'),
+  },
+}
+
+function usage(): string {
+  const names = Object.entries(benchmarks).map(([name, b]) => `  ${name.padEnd(10)} ${b.summary}`)
+  return (
+    `usage: npm run bench -- <benchmark> [options]\n\nbenchmarks:\n${names.join('\n')}\n\n` +
+    'npm run bench -- <benchmark> --help shows its options\n'
+  )
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv
+  if (name === '-h' || name === '--help') {
+    console.log(usage())
+    return 0
+  }
+  const benchmark = name === undefined ? undefined : benchmarks[name]
+  if (!benchmark) {
+    if (name !== undefined) console.error(`unknown benchmark '${name}'\n`)
+    console.error(usage())
+    return 2
+  }
+  const module = await benchmark.load()
+  try {
+    return await module.run(rest)
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`${err.message}\n\n${module.usage}`)
+      return 2
+    }
+    throw err
+  }
+}
+
+installSignalHandlers()
+let code: number
+try {
+  code = await main(process.argv.slice(2))
+} catch (err) {
+  // Operational failures (server not ready, non-2xx preflight, Postgres down) are plain Errors
+  // whose message says it all; anything else (TypeError, …) is a harness bug and wants its stack.
+  const plain = err instanceof Error && err.constructor === Error
+  console.error(`\nbench failed: ${plain ? err.message : err instanceof Error ? err.stack : String(err)}`)
+  code = 1
+}
+await runCleanups()
+// Explicit exit: autocannon and HTTP keep-alive agents may hold handles open after the run.
+process.exit(code)

@@ -1,0 +1,139 @@
+// Child HTTP servers under test (the gateway, the bare Fastify baseline): start, wait until ready,
+// keep the tail of their output for error reports, and make sure they are gone when we are.
+import { type ChildProcess, spawn } from 'node:child_process'
+import { onCleanup } from './cleanup.ts'
+
+export interface ServerSpec {
+  name: string
+  /** Arguments to `node` (the script and its arguments). */
+  args: string[]
+  cwd: string
+  env: Record<string, string>
+  url: string
+  /** Give the child an IPC channel so it can exit by itself if this process dies abruptly. */
+  ipc?: boolean
+  readyPath?: string
+  readyTimeoutMs?: number
+}
+
+export interface ServerProcess {
+  name: string
+  pid: number
+  url: string
+  /** Aborted when the child exits, so a running load test can stop early instead of timing out. */
+  exitSignal: AbortSignal
+  outputTail(): string
+  stop(): Promise<void>
+}
+
+const TAIL_BYTES = 64 * 1024
+const live = new Set<number>()
+
+// Last resort for paths that skip async cleanup (process.exit from a second Ctrl-C, a crash):
+// children run in their own process group, so kill the group synchronously.
+process.on('exit', () => {
+  for (const pid of live) killGroup(pid, 'SIGKILL')
+})
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal)
+  } catch {
+    // ESRCH: already gone.
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+export async function startServer(spec: ServerSpec): Promise<ServerProcess> {
+  // Own process group (detached) so Ctrl-C reaches only us and we decide the shutdown order,
+  // and so anything the server forks goes away with it.
+  const child = spawn(process.execPath, spec.args, {
+    cwd: spec.cwd,
+    env: { ...process.env, ...spec.env },
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe', ...(spec.ipc ? (['ipc'] as const) : [])],
+  })
+  let tail = ''
+  const keep = (chunk: Buffer) => {
+    tail = (tail + chunk.toString()).slice(-TAIL_BYTES)
+  }
+  child.stdout?.on('data', keep)
+  child.stderr?.on('data', keep)
+
+  const exit = new AbortController()
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', (code, signal) => {
+      if (child.pid !== undefined) live.delete(child.pid)
+      exit.abort(new Error(`${spec.name} ${signal ? `was killed by ${signal}` : `exited with code ${code}`}`))
+      resolve()
+    })
+    child.once('error', (err) => {
+      exit.abort(err)
+      resolve()
+    })
+  })
+  if (child.pid !== undefined) live.add(child.pid)
+
+  let stopping: Promise<void> | undefined
+  const server: ServerProcess = {
+    name: spec.name,
+    pid: child.pid ?? -1,
+    url: spec.url,
+    exitSignal: exit.signal,
+    outputTail: () => tail,
+    stop: () => {
+      stopping ??= stopChild(child, exited).finally(() => dropCleanup())
+      return stopping
+    },
+  }
+  const dropCleanup = onCleanup(() => server.stop())
+
+  try {
+    await waitReady(spec, exit.signal)
+  } catch (err) {
+    await server.stop()
+    const output = tail.trim() ? tail.trimEnd() : '(no output)'
+    throw new Error(
+      `${spec.name} did not become ready: ${(err as Error).message}\n--- ${spec.name} output (stdout+stderr, last ${TAIL_BYTES / 1024} KiB) ---\n${output}\n---`,
+    )
+  }
+  return server
+}
+
+async function waitReady(spec: ServerSpec, exitSignal: AbortSignal): Promise<void> {
+  const deadline = Date.now() + (spec.readyTimeoutMs ?? 60_000)
+  const url = spec.url + (spec.readyPath ?? '/health/ready')
+  let last = 'no answer yet'
+  while (Date.now() < deadline) {
+    if (exitSignal.aborted) throw exitSignal.reason as Error
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2000) })
+      await res.arrayBuffer()
+      if (res.status === 200) return
+      last = `GET ${url} → ${res.status}`
+    } catch (err) {
+      last = `GET ${url}: ${(err as Error).cause ?? (err as Error).message}`
+    }
+    await sleep(200)
+  }
+  throw new Error(
+    `no 200 from ${url} within ${Math.round((spec.readyTimeoutMs ?? 60_000) / 1000)} s (${last})`,
+  )
+}
+
+async function stopChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
+  const pid = child.pid
+  if (pid === undefined) return
+  if (child.exitCode === null && child.signalCode === null) {
+    killGroup(pid, 'SIGTERM')
+    const graceful = await Promise.race([exited.then(() => true), sleep(10_000).then(() => false)])
+    if (!graceful) {
+      killGroup(pid, 'SIGKILL')
+      await Promise.race([exited, sleep(5000)])
+    }
+  }
+  // Sweep anything the server forked that outlived it.
+  killGroup(pid, 'SIGKILL')
+  live.delete(pid)
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+// Runs node's test runner over every *.test.ts below the given folders (default: test/ and src/).
+// Node 20 cannot glob .ts files itself, hence this small wrapper.
+import { spawnSync } from 'node:child_process'
+import { readdirSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+
+const roots = process.argv.slice(2).filter((a) => !a.startsWith('-'))
+const flags = process.argv.slice(2).filter((a) => a.startsWith('-'))
+const files = []
+const walk = (dir) => {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name)
+    if (statSync(p).isDirectory()) walk(p)
+    else if (name.endsWith('.test.ts')) files.push(p)
+  }
+}
+for (const root of roots.length ? roots : ['test', 'src']) walk(root)
+files.sort()
+if (files.length === 0) {
+  console.error('no test files found')
+  process.exit(1)
+}
+const concurrency = process.env.TEST_CONCURRENCY ?? '2'
+const res = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...flags, ...files],
+  { stdio: 'inherit' },
+)
+process.exit(res.status ?? 1)

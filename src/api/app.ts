@@ -1,0 +1,142 @@
+import { randomUUID } from 'node:crypto'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify'
+import { createKeyCache } from '../accounts/key-cache.ts'
+import { createBiller } from '../billing/biller.ts'
+import { createRateCache } from '../billing/rates.ts'
+import type { Config } from '../config/config.ts'
+import type { Db } from '../db/db.ts'
+import type { RateLimiter } from '../limits/rate-limiter.ts'
+import { createApiMetrics } from './metrics.ts'
+import { createAuthenticator } from './plugins/auth.ts'
+import { registerErrorHandling } from './plugins/errors.ts'
+import { renderAccepted } from './render.ts'
+import { adminCustomerRoutes } from './routes/admin/customers.ts'
+import { adminRateRoutes } from './routes/admin/rates.ts'
+import { balanceRoutes } from './routes/balance.ts'
+import { messagesRoutes } from './routes/messages/index.ts'
+import { createSendLimiter } from './routes/messages/send-limit.ts'
+import { operationsRoutes } from './routes/operations.ts'
+import { createValidatorCompiler } from './validation.ts'
+
+export interface AppDeps {
+  config: Config
+  db: Db
+  adminToken: string
+  rateLimiter: RateLimiter
+  logger?: FastifyBaseLogger
+  /** The platform's billing currency (default USD). */
+  currency?: string
+}
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/
+
+/** Phone numbers never reach the logs whole: long digit runs in URLs are masked. */
+const maskUrl = (url: string) =>
+  url.replace(/(%2B|\+)?\d{6,}/g, (m) =>
+    `${m.slice(0, m.length - 4).replace(/\d/g, '*')}${m.slice(-2)}**`.slice(-m.length),
+  )
+
+export type App = FastifyInstance<
+  RawServerDefault,
+  IncomingMessage,
+  ServerResponse,
+  FastifyBaseLogger,
+  TypeBoxTypeProvider
+>
+
+export async function buildApp(deps: AppDeps): Promise<App> {
+  const { config, db } = deps
+  const currency = deps.currency ?? 'USD'
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    bodyLimit: config.SMSGW_BODY_LIMIT,
+    routerOptions: { maxParamLength: 200 },
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const sent = req.headers['x-request-id']
+      return typeof sent === 'string' && REQUEST_ID.test(sent) ? sent : `req_${randomUUID()}`
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  app.setValidatorCompiler(createValidatorCompiler())
+  app.setReplySerializer((payload) => JSON.stringify(payload))
+  const metrics = createApiMetrics()
+  registerErrorHandling(app, (code) => metrics.rejected.inc({ code }))
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+  })
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.requestDuration.observe(
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? 'unmatched',
+        status_code: reply.statusCode,
+      },
+      reply.elapsedTime / 1000,
+    )
+  })
+  if (deps.logger) {
+    app.addHook('onRequest', async (request) => {
+      request.log = request.log.child(
+        {},
+        {
+          serializers: {
+            req: (r: { method: string; url: string }) => ({ method: r.method, url: maskUrl(r.url) }),
+          },
+        },
+      )
+    })
+  }
+
+  const keys = createKeyCache(db, config.SMSGW_AUTH_CACHE_MS)
+  const rates = createRateCache(db, currency, config.SMSGW_AUTH_CACHE_MS)
+  const auth = createAuthenticator(deps.adminToken, keys)
+  const biller = createBiller({
+    db,
+    render: renderAccepted,
+    maxBatch: config.SMSGW_GROUP_MAX,
+    concurrency: config.SMSGW_GROUP_CONCURRENCY,
+    onGroup: (n) => metrics.groupSize.observe(n),
+  })
+  app.addHook('onClose', async () => {
+    await biller.drain()
+  })
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'smsgw', version: '1', description: 'SMS gateway public API (v1)' },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      },
+      security: [{ bearer: [] }],
+    },
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs' })
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+
+  await app.register(operationsRoutes, { db, metrics })
+  await app.register(messagesRoutes, {
+    db,
+    biller,
+    rates,
+    auth,
+    metrics,
+    limit: createSendLimiter(deps.rateLimiter),
+  })
+  await app.register(balanceRoutes, { db, auth })
+  await app.register(adminCustomerRoutes, {
+    db,
+    auth,
+    keys,
+    currency,
+    defaultRateLimitMps: config.SMSGW_DEFAULT_RATE_LIMIT_MPS,
+  })
+  await app.register(adminRateRoutes, { db, auth, rates, currency })
+  return app
+}

@@ -1,0 +1,79 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+import { BlockList, isIP } from 'node:net'
+import type { FastifyRequest } from 'fastify'
+import type { KeyPrincipal } from '../../accounts/api-keys.ts'
+import type { KeyCache } from '../../accounts/key-cache.ts'
+import { ApiError } from '../errors.ts'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: KeyPrincipal
+  }
+}
+
+const sha = (s: string) => createHash('sha256').update(s).digest()
+
+function bearer(request: FastifyRequest): string {
+  const h = request.headers.authorization
+  const m = typeof h === 'string' ? /^Bearer\s+(\S{1,512})\s*$/i.exec(h) : null
+  if (!m?.[1])
+    throw new ApiError(401, 'unauthenticated', 'Missing or malformed Authorization: Bearer <key> header')
+  return m[1]
+}
+
+/** Allow-lists are compiled once per principal object (principals are cached). */
+function ipAllowed(allowLists: WeakMap<KeyPrincipal, BlockList>, p: KeyPrincipal, ip: string): boolean {
+  if (!p.allowedIps || p.allowedIps.length === 0) return true
+  let list = allowLists.get(p)
+  if (!list) {
+    list = new BlockList()
+    for (const entry of p.allowedIps) {
+      const [addr, bits] = entry.split('/')
+      const family = isIP(addr ?? '') === 6 ? 'ipv6' : 'ipv4'
+      if (bits !== undefined) list.addSubnet(addr as string, Number(bits), family)
+      else list.addAddress(addr as string, family)
+    }
+    allowLists.set(p, list)
+  }
+  const plain = ip.startsWith('::ffff:') ? ip.slice(7) : ip
+  return list.check(plain, isIP(plain) === 6 ? 'ipv6' : 'ipv4')
+}
+
+export interface Authenticator {
+  customer(request: FastifyRequest): Promise<void>
+  admin(request: FastifyRequest): Promise<void>
+}
+
+export function createAuthenticator(adminToken: string, keys: KeyCache): Authenticator {
+  const adminHash = sha(adminToken)
+  const isAdmin = (token: string) => timingSafeEqual(sha(token), adminHash)
+  const allowLists = new WeakMap<KeyPrincipal, BlockList>()
+  return {
+    async customer(request) {
+      const token = bearer(request)
+      const principal = await keys.lookup(token)
+      if (!principal) {
+        if (isAdmin(token))
+          throw new ApiError(403, 'forbidden', 'The admin token cannot be used on customer endpoints')
+        throw new ApiError(401, 'unauthenticated', 'Invalid or revoked API key')
+      }
+      if (!ipAllowed(allowLists, principal, request.ip)) {
+        throw new ApiError(403, 'ip_not_allowed', 'This API key is not allowed from this IP address')
+      }
+      request.principal = principal
+    },
+    async admin(request) {
+      const token = bearer(request)
+      if (isAdmin(token)) return
+      if (await keys.lookup(token))
+        throw new ApiError(403, 'forbidden', 'Customer API keys cannot use admin endpoints')
+      throw new ApiError(401, 'unauthenticated', 'Invalid admin token')
+    },
+  }
+}
+
+/** The authenticated customer of a request behind the customer hook. */
+export function principalOf(request: FastifyRequest): KeyPrincipal {
+  if (!request.principal) throw new ApiError(401, 'unauthenticated', 'Not authenticated')
+  return request.principal
+}

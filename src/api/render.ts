@@ -1,0 +1,55 @@
+import type { NewMessage } from '../billing/types.ts'
+import { formatAmount } from '../domain/money.ts'
+
+export const FINAL_STATUSES = new Set([
+  'delivered',
+  'undelivered',
+  'failed',
+  'rejected',
+  'expired',
+  'canceled',
+  'unknown',
+])
+
+export const money = (micros: number, currency: string) => ({ amount: formatAmount(micros), currency })
+
+/** The stored shape of a message, as read back from the database. */
+export interface MessageView extends Omit<NewMessage, 'apiKeyId' | 'status'> {
+  status: string
+  updatedAt: Date
+}
+
+/** The public message object of API.md; key order is fixed so replays are byte-identical. */
+export function messageObject(m: MessageView) {
+  return {
+    id: m.id,
+    object: 'message' as const,
+    status: m.status,
+    is_final: FINAL_STATUSES.has(m.status),
+    to: m.to,
+    from: m.from,
+    body: m.body,
+    encoding: m.encoding,
+    segments: m.segments,
+    price: money(m.priceMicros, m.currency),
+    priority: m.priority,
+    client_reference: m.clientReference,
+    status_callback_url: m.statusCallbackUrl,
+    metadata: m.metadata,
+    batch_id: m.batchId,
+    country: m.country,
+    created_at: m.createdAt.toISOString(),
+    updated_at: m.updatedAt.toISOString(),
+    send_at: m.sendAt?.toISOString() ?? null,
+    expires_at: m.expiresAt.toISOString(),
+  }
+}
+
+/** The 202 body of POST /v1/messages: the message plus the balance left after its charge. */
+export function renderAccepted(m: NewMessage, balanceAfterMicros: number) {
+  const body = JSON.stringify({
+    ...messageObject({ ...m, updatedAt: m.createdAt }),
+    balance: money(balanceAfterMicros, m.currency),
+  })
+  return { statusCode: 202, body }
+}

@@ -1,0 +1,125 @@
+import type { Static } from '@sinclair/typebox'
+import type { RateCache } from '../../../billing/rates.ts'
+import type { NewMessage, Priority } from '../../../billing/types.ts'
+import { newId, uuidV7Time } from '../../../domain/ids.ts'
+import { multiplyMicros } from '../../../domain/money.ts'
+import { parseRecipient } from '../../../domain/phone.ts'
+import { analyzeBody, hasLoneSurrogate } from '../../../domain/segments.ts'
+import { parseSender } from '../../../domain/sender.ts'
+import { invalidRequest, unprocessable } from '../../errors.ts'
+import type { SendBody } from '../../schemas.ts'
+
+export const MAX_BODY_CHARS = 1600
+const DEFAULT_VALIDITY_S = 36_000
+const MAX_SCHEDULE_AHEAD_MS = 7 * 86_400_000
+/** A send_at this far in the past is a client clock issue, not a request to send in the past. */
+const SEND_AT_PAST_TOLERANCE_MS = 60_000
+
+/** PostgreSQL text cannot hold NUL, and a lone surrogate cannot be encoded as UTF-8. */
+function checkText(value: string | null | undefined, param: string): void {
+  if (value == null) return
+  if (value.includes('\u0000')) throw invalidRequest(`'${param}' must not contain NUL characters`, param)
+  if (hasLoneSurrogate(value)) throw invalidRequest(`'${param}' contains an unpaired UTF-16 surrogate`, param)
+}
+
+function checkUrl(url: string, param: string): void {
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    throw invalidRequest(`'${param}' must be an absolute http(s) URL`, param)
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
+    throw invalidRequest(`'${param}' must be an absolute http(s) URL`, param)
+  }
+}
+
+export interface Composed {
+  message: NewMessage
+  characters: number
+}
+
+/**
+ * Validates and prices a send request: everything that can be decided without the database
+ * (except the rate lookup, which is cached). Throws ApiError with the API.md code.
+ */
+export async function composeMessage(
+  input: Static<typeof SendBody>,
+  ctx: { customerId: string; apiKeyId: string | null; currency: string; rates: RateCache; now: number },
+): Promise<Composed> {
+  checkText(input.body, 'body')
+  checkText(input.from, 'from')
+  checkText(input.client_reference, 'client_reference')
+  for (const [k, v] of Object.entries(input.metadata ?? {})) {
+    checkText(k, 'metadata')
+    checkText(v, `metadata.${k}`)
+  }
+  const info = analyzeBody(input.body)
+  if (info.characters > MAX_BODY_CHARS) {
+    throw unprocessable(
+      'body_too_long',
+      `Body has ${info.characters} characters; the maximum is ${MAX_BODY_CHARS}`,
+      'body',
+    )
+  }
+  const to = parseRecipient(input.to, input.country?.toUpperCase())
+  if (!to.ok) {
+    throw unprocessable(
+      'invalid_phone_number',
+      to.reason === 'not_mobile'
+        ? "'to' is not a number that can receive SMS"
+        : "'to' is not a valid phone number",
+      'to',
+    )
+  }
+  const from = parseSender(input.from)
+  if (!from) {
+    throw unprocessable(
+      'invalid_sender',
+      "'from' must be an E.164 number, a 3-8 digit short code or an alphanumeric sender id of 1-11 characters",
+      'from',
+    )
+  }
+  if (input.status_callback_url) checkUrl(input.status_callback_url, 'status_callback_url')
+  let sendAt: Date | null = null
+  if (input.send_at) {
+    const t = Date.parse(input.send_at)
+    if (t < ctx.now - SEND_AT_PAST_TOLERANCE_MS) throw invalidRequest("'send_at' is in the past", 'send_at')
+    if (t > ctx.now + MAX_SCHEDULE_AHEAD_MS)
+      throw invalidRequest("'send_at' is more than 7 days ahead", 'send_at')
+    if (t > ctx.now) sendAt = new Date(t)
+  }
+  const rate = await ctx.rates.priceFor(to.country)
+  if (rate === undefined) {
+    throw unprocessable('destination_not_supported', `No rate for destination country ${to.country}`, 'to')
+  }
+  const id = newId()
+  const createdAt = new Date(uuidV7Time(id) ?? ctx.now)
+  const validity = (input.validity_period ?? DEFAULT_VALIDITY_S) * 1000
+  const metadata = input.metadata && Object.keys(input.metadata).length > 0 ? input.metadata : null
+  return {
+    characters: info.characters,
+    message: {
+      id,
+      createdAt,
+      customerId: ctx.customerId,
+      apiKeyId: ctx.apiKeyId,
+      to: to.e164,
+      from: from.value,
+      body: input.body,
+      country: to.country,
+      encoding: info.encoding,
+      segments: info.segments,
+      priceMicros: multiplyMicros(rate, info.segments),
+      currency: ctx.currency,
+      priority: (input.priority ?? 'normal') as Priority,
+      clientReference: input.client_reference ?? null,
+      statusCallbackUrl: input.status_callback_url ?? null,
+      metadata,
+      batchId: null,
+      expiresAt: new Date((sendAt?.getTime() ?? createdAt.getTime()) + validity),
+      sendAt,
+      status: sendAt ? 'scheduled' : 'queued',
+    },
+  }
+}

@@ -1,0 +1,212 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import type { Biller } from '../../../billing/biller.ts'
+import type { RateCache } from '../../../billing/rates.ts'
+import type { Db } from '../../../db/db.ts'
+import { isUuid, uuidV7Time } from '../../../domain/ids.ts'
+import { parseRecipient } from '../../../domain/phone.ts'
+import { findMessage, listMessages, messageEvents } from '../../../messages/messages-repository.ts'
+import { ApiError, invalidRequest, notFound, sendJsonText } from '../../errors.ts'
+import { idempotencyOf } from '../../idempotency-key.ts'
+import type { ApiMetrics } from '../../metrics.ts'
+import { decodeCursor, page } from '../../pagination.ts'
+import type { Authenticator } from '../../plugins/auth.ts'
+import { principalOf } from '../../plugins/auth.ts'
+import { FINAL_STATUSES, messageObject, money } from '../../render.ts'
+import { Accepted, ErrorBody, ListQuery, listOf, MessageObject, SendBody } from '../../schemas.ts'
+import { composeMessage } from './compose.ts'
+import type { SendLimiter } from './send-limit.ts'
+
+export interface MessagesRouteDeps {
+  db: Db
+  biller: Biller
+  rates: RateCache
+  auth: Authenticator
+  metrics: ApiMetrics
+  limit: SendLimiter
+}
+
+const STATUSES = ['scheduled', 'queued', 'sending', 'sent', ...FINAL_STATUSES] as const
+const Event = Type.Object({ status: Type.String(), created_at: Type.String(), detail: Type.Any() })
+
+export const messagesRoutes: FastifyPluginAsyncTypebox<MessagesRouteDeps> = async (app, deps) => {
+  const { db, biller, rates, auth, metrics, limit } = deps
+  app.addHook('onRequest', auth.customer)
+
+  app.post(
+    '/v1/messages',
+    {
+      schema: {
+        summary: 'Send one message',
+        tags: ['messages'],
+        body: SendBody,
+        response: { 202: Accepted, '4xx': ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const p = principalOf(request)
+      await limit(p, reply)
+      const idempotency = idempotencyOf(request)
+      const { message } = await composeMessage(request.body, {
+        customerId: p.customerId,
+        apiKeyId: p.keyId,
+        currency: p.currency,
+        rates,
+        now: Date.now(),
+      })
+      const outcome = await biller.accept({ message, idempotency })
+      switch (outcome.kind) {
+        case 'accepted':
+          metrics.accepted.inc({ priority: message.priority })
+          return sendJsonText(reply, outcome.statusCode, outcome.body)
+        case 'replayed':
+          reply.header('idempotent-replayed', 'true')
+          return sendJsonText(reply, outcome.statusCode, outcome.body)
+        case 'insufficient_balance':
+          throw new ApiError(
+            402,
+            'insufficient_balance',
+            `Balance ${money(outcome.balanceMicros, p.currency).amount} ${p.currency} does not cover the price ${money(outcome.priceMicros, p.currency).amount} ${p.currency}`,
+          )
+        case 'idempotency_key_reused':
+          throw new ApiError(
+            422,
+            'idempotency_key_reused',
+            'Idempotency-Key was already used with a different request',
+          )
+        case 'customer_not_found':
+          throw new ApiError(401, 'unauthenticated', 'Invalid or revoked API key')
+      }
+    },
+  )
+
+  app.post(
+    '/v1/messages/preview',
+    {
+      schema: {
+        summary: 'Encoding, segments and price of a message; nothing is sent or charged',
+        tags: ['messages'],
+        body: SendBody,
+        response: {
+          200: Type.Object({
+            to: Type.String(),
+            country: Type.String(),
+            encoding: Type.String(),
+            segments: Type.Integer(),
+            characters: Type.Integer(),
+            price: Type.Object({ amount: Type.String(), currency: Type.String() }),
+          }),
+          '4xx': ErrorBody,
+        },
+      },
+    },
+    async (request) => {
+      const p = principalOf(request)
+      const { message, characters } = await composeMessage(request.body, {
+        customerId: p.customerId,
+        apiKeyId: p.keyId,
+        currency: p.currency,
+        rates,
+        now: Date.now(),
+      })
+      return {
+        to: message.to,
+        country: message.country,
+        encoding: message.encoding,
+        segments: message.segments,
+        characters,
+        price: money(message.priceMicros, message.currency),
+      }
+    },
+  )
+
+  app.get(
+    '/v1/messages/:id',
+    {
+      schema: {
+        summary: 'A message with its status timeline',
+        tags: ['messages'],
+        params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
+        response: {
+          200: Type.Composite([MessageObject, Type.Object({ events: Type.Array(Event) })]),
+          '4xx': ErrorBody,
+        },
+      },
+    },
+    async (request) => {
+      const p = principalOf(request)
+      const id = request.params.id.toLowerCase()
+      const m = isUuid(id) ? await findMessage(db, p.customerId, id) : undefined
+      if (!m) throw notFound('message')
+      const later = await messageEvents(db, m)
+      const accepted = {
+        status: m.sendAt ? 'scheduled' : 'queued',
+        created_at: m.createdAt.toISOString(),
+        detail: null,
+      }
+      return {
+        ...messageObject(m),
+        events: [
+          accepted,
+          ...later.map((e) => ({
+            status: e.status,
+            created_at: e.createdAt.toISOString(),
+            detail: e.detail,
+          })),
+        ],
+      }
+    },
+  )
+
+  app.get(
+    '/v1/messages',
+    {
+      schema: {
+        summary: 'List messages, newest first',
+        tags: ['messages'],
+        querystring: Type.Object(
+          {
+            ...ListQuery,
+            status: Type.Optional(Type.Union(STATUSES.map((s) => Type.Literal(s)))),
+            to: Type.Optional(Type.String({ maxLength: 64 })),
+            from: Type.Optional(Type.String({ maxLength: 64 })),
+            client_reference: Type.Optional(Type.String({ maxLength: 128 })),
+            batch_id: Type.Optional(Type.String({ format: 'uuid' })),
+            created_after: Type.Optional(Type.String({ format: 'date-time' })),
+            created_before: Type.Optional(Type.String({ format: 'date-time' })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: listOf(MessageObject), '4xx': ErrorBody },
+      },
+    },
+    async (request) => {
+      const p = principalOf(request)
+      const q = request.query
+      const limit = q.limit ?? 50
+      const before = decodeCursor(q.cursor, (k) => isUuid(k) && uuidV7Time(k) !== null)
+      let to: string | undefined
+      if (q.to) {
+        const parsed = parseRecipient(q.to)
+        if (!parsed.ok) throw invalidRequest("'to' is not a valid E.164 number", 'to')
+        to = parsed.e164
+      }
+      const rows = await listMessages(
+        db,
+        p.customerId,
+        {
+          status: q.status,
+          to,
+          from: q.from,
+          clientReference: q.client_reference,
+          batchId: q.batch_id,
+          createdAfter: q.created_after ? new Date(q.created_after) : undefined,
+          createdBefore: q.created_before ? new Date(q.created_before) : undefined,
+          before,
+        },
+        limit + 1,
+      )
+      return page(rows, limit, (m) => m.id, messageObject)
+    },
+  )
+}

@@ -1,0 +1,36 @@
+import type { FastifyPluginAsync } from 'fastify'
+import type { Db } from '../../db/db.ts'
+import type { ApiMetrics } from '../metrics.ts'
+
+const READY_TIMEOUT_MS = 2000
+
+/** Liveness, readiness (503 while the database is unreachable) and Prometheus metrics. */
+export const operationsRoutes: FastifyPluginAsync<{ db: Db; metrics: ApiMetrics }> = async (
+  app,
+  { db, metrics },
+) => {
+  app.get('/health/live', { schema: { hide: true } }, async () => ({ status: 'ok' }))
+
+  app.get('/health/ready', { schema: { hide: true } }, async (_request, reply) => {
+    let timer: NodeJS.Timeout | undefined
+    try {
+      await Promise.race([
+        db.query('SELECT 1'),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error('database timed out')), READY_TIMEOUT_MS)
+        }),
+      ])
+      return { status: 'ok', checks: { database: 'ok' } }
+    } catch (err) {
+      reply.header('retry-after', '1')
+      return reply.code(503).send({ status: 'unavailable', checks: { database: (err as Error).message } })
+    } finally {
+      clearTimeout(timer)
+    }
+  })
+
+  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+    reply.type(metrics.registry.contentType)
+    return metrics.registry.metrics()
+  })
+}

@@ -1,0 +1,42 @@
+import type { Db } from '../db/db.ts'
+import { pgErrorCode } from '../db/db.ts'
+import { acceptBatch } from './accept-batch.ts'
+import { createGroupCommitter } from './group-commit.ts'
+import type { AcceptOutcome, AcceptRequest, RenderAccepted } from './types.ts'
+
+export interface BillerOptions {
+  db: Db
+  render: RenderAccepted
+  maxBatch?: number
+  concurrency?: number
+  onGroup?: (size: number) => void
+}
+
+export interface Biller {
+  /** Charges and records one message; resolves once its group has committed. */
+  accept(req: AcceptRequest): Promise<AcceptOutcome>
+  drain(): Promise<void>
+}
+
+/** Errors after which the whole group can safely run again: nothing of it committed. */
+const RETRYABLE = new Set(['40001', '40P01'])
+const MAX_ATTEMPTS = 3
+
+export function createBiller(opts: BillerOptions): Biller {
+  const committer = createGroupCommitter<AcceptRequest, AcceptOutcome>({
+    maxBatch: opts.maxBatch,
+    concurrency: opts.concurrency,
+    onGroup: opts.onGroup,
+    run: async (items) => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await opts.db.transaction((tx) => acceptBatch(tx, items, opts.render))
+        } catch (err) {
+          const code = pgErrorCode(err)
+          if (attempt >= MAX_ATTEMPTS || !code || !RETRYABLE.has(code)) throw err
+        }
+      }
+    },
+  })
+  return { accept: (req) => committer.submit(req), drain: () => committer.drain() }
+}

@@ -1,0 +1,53 @@
+import { ConfigError, loadConfig } from '../config/config.ts'
+import { SchemaTooNewError } from '../db/migrate.ts'
+import { ADMIN_USAGE, admin, UsageError } from './admin.ts'
+import { openDb, prepareDb } from './runtime.ts'
+import { serve } from './serve.ts'
+
+const USAGE = `usage: smsgw <command>
+  start      run every role in one process (embedded PGlite unless DATABASE_URL is set)
+  api        run the HTTP API only
+  migrate    apply database migrations and create partitions, then exit
+  admin      operator commands (see: smsgw admin help)
+  help       this text
+
+${ADMIN_USAGE}`
+
+/** The `smsgw` command. Exits non-zero on any failure. */
+export async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv
+  try {
+    switch (command) {
+      case 'start':
+        return await serve(loadConfig(), { banner: true })
+      case 'api':
+        return await serve(loadConfig(), { banner: false })
+      case 'migrate': {
+        const db = await openDb(loadConfig(), 'smsgw-migrate')
+        try {
+          const applied = await prepareDb(db)
+          console.log(applied.length ? `applied: ${applied.join(', ')}` : 'schema is up to date')
+        } finally {
+          await db.close()
+        }
+        return
+      }
+      case 'admin':
+        return await admin(loadConfig(), rest, (s) => console.log(s))
+      case undefined:
+      case 'help':
+      case '--help':
+        console.log(USAGE)
+        return
+      default:
+        throw new UsageError(`unknown command '${command}'\n\n${USAGE}`)
+    }
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof ConfigError || err instanceof SchemaTooNewError) {
+      console.error(`smsgw: ${err.message}`)
+      process.exit(2)
+    }
+    console.error(err)
+    process.exit(1)
+  }
+}

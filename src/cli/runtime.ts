@@ -1,0 +1,61 @@
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import pino, { type Logger } from 'pino'
+import type { Config } from '../config/config.ts'
+import type { Db } from '../db/db.ts'
+import { migrate } from '../db/migrate.ts'
+import { createPgliteDb } from '../db/pglite.ts'
+import { createPostgresDb } from '../db/postgres.ts'
+import { createMemoryRateLimiter, type RateLimiter } from '../limits/rate-limiter.ts'
+import { createRedisRateLimiter } from '../limits/redis-rate-limiter.ts'
+import { runMaintenance } from '../maintenance/maintenance.ts'
+
+export function createLogger(config: Config): Logger {
+  return pino({
+    level: config.LOG_LEVEL,
+    redact: {
+      paths: ['req.headers.authorization', '*.api_key', '*.secret', '*.to', '*.body'],
+      censor: '[redacted]',
+    },
+  })
+}
+
+/** PostgreSQL when DATABASE_URL is set, else PGlite with its files in the data dir. */
+export async function openDb(config: Config, role = 'smsgw'): Promise<Db> {
+  if (config.DATABASE_URL) {
+    return createPostgresDb({
+      url: config.DATABASE_URL,
+      poolSize: config.SMSGW_DB_POOL,
+      applicationName: role,
+    })
+  }
+  return createPgliteDb(join(resolve(config.SMSGW_DATA_DIR), 'pglite'))
+}
+
+/** Migrates, then creates the partitions the next days need. */
+export async function prepareDb(db: Db): Promise<string[]> {
+  const { applied } = await migrate(db)
+  await runMaintenance(db)
+  return applied
+}
+
+export function openRateLimiter(config: Config): RateLimiter {
+  return config.REDIS_URL ? createRedisRateLimiter(config.REDIS_URL) : createMemoryRateLimiter()
+}
+
+/** SMSGW_ADMIN_TOKEN, else the token stored in the data dir, else a new one stored there. */
+export function resolveAdminToken(config: Config): {
+  token: string
+  source: 'env' | 'file' | 'generated'
+  path?: string
+} {
+  if (config.SMSGW_ADMIN_TOKEN) return { token: config.SMSGW_ADMIN_TOKEN, source: 'env' }
+  const dir = resolve(config.SMSGW_DATA_DIR)
+  const path = join(dir, 'admin-token')
+  if (existsSync(path)) return { token: readFileSync(path, 'utf8').trim(), source: 'file', path }
+  mkdirSync(dir, { recursive: true })
+  const token = `adm_${randomBytes(24).toString('base64url')}`
+  writeFileSync(path, `${token}\n`, { mode: 0o600 })
+  return { token, source: 'generated', path }
+}

@@ -1,0 +1,61 @@
+import { type Static, Type } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+
+/** One schema for the whole environment; the Config type is derived from it. */
+export const ConfigSchema = Type.Object({
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  NATS_URL: Type.Optional(Type.String({ minLength: 1 })),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  SMSGW_DATA_DIR: Type.String({ minLength: 1, default: './data' }),
+  SMSGW_ADMIN_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info' },
+  ),
+  SMSGW_CARRIERS: Type.Optional(Type.String({ minLength: 1 })),
+  /** Largest group of accept requests committed in one transaction. */
+  SMSGW_GROUP_MAX: Type.Integer({ minimum: 1, maximum: 5000, default: 500 }),
+  /** Accept transactions in flight at once per api process. */
+  SMSGW_GROUP_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 4 }),
+  /** PostgreSQL pool size per process. */
+  SMSGW_DB_POOL: Type.Integer({ minimum: 2, maximum: 200, default: 10 }),
+  /** Default per-customer rate limit (messages per second) when a customer has none. */
+  SMSGW_DEFAULT_RATE_LIMIT_MPS: Type.Integer({ minimum: 1, default: 100 }),
+  /** Largest request body accepted, in bytes. */
+  SMSGW_BODY_LIMIT: Type.Integer({ minimum: 1024, default: 1_048_576 }),
+  /** How long an api process trusts a cached API key / rate table before re-reading it (ms). */
+  SMSGW_AUTH_CACHE_MS: Type.Integer({ minimum: 0, default: 5000 }),
+  /** Body retention in days before message bodies are redacted. */
+  SMSGW_BODY_RETENTION_DAYS: Type.Integer({ minimum: 1, default: 30 }),
+})
+
+export type Config = Static<typeof ConfigSchema>
+
+export class ConfigError extends Error {
+  readonly code = 'invalid_config'
+}
+
+const INTEGER_KEYS = Object.entries(ConfigSchema.properties)
+  .filter(([, s]) => (s as { type?: string }).type === 'integer')
+  .map(([k]) => k)
+
+/** Reads and validates the environment; a bad variable fails fast, naming the variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const raw: Record<string, unknown> = {}
+  for (const key of Object.keys(ConfigSchema.properties)) {
+    const v = env[key]
+    if (v === undefined || v === '') continue
+    raw[key] = INTEGER_KEYS.includes(key) && /^-?\d+$/.test(v) ? Number(v) : v
+  }
+  const withDefaults = Value.Default(ConfigSchema, raw)
+  const errors = [...Value.Errors(ConfigSchema, withDefaults)]
+  if (errors.length > 0) {
+    const lines = errors.map(
+      (e) => `  ${e.path.slice(1) || '(root)'}: ${e.message} (got ${JSON.stringify(e.value)})`,
+    )
+    throw new ConfigError(`invalid environment:\n${[...new Set(lines)].join('\n')}`)
+  }
+  return withDefaults as Config
+}

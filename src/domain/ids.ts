@@ -1,0 +1,19 @@
+import { v7 } from 'uuid'
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+const V7_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i
+
+// v7 ids are time-ordered, which keeps btree inserts append-mostly and lets ids double as a cursor.
+export function newId(): string {
+  return v7()
+}
+
+export function isUuid(s: string): boolean {
+  return typeof s === 'string' && UUID_RE.test(s)
+}
+
+export function uuidV7Time(id: string): number | null {
+  if (typeof id !== 'string' || !V7_RE.test(id)) return null
+  // The first 48 bits are unix milliseconds; 48 bits always fit a safe integer.
+  return Number.parseInt(id.slice(0, 8) + id.slice(9, 13), 16)
+}
