@@ -34,11 +34,13 @@ export interface AppDeps {
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/
 
-/** Phone numbers never reach the logs whole: long digit runs in URLs are masked. */
-const maskUrl = (url: string) =>
-  url.replace(/(%2B|\+)?\d{6,}/g, (m) =>
-    `${m.slice(0, m.length - 4).replace(/\d/g, '*')}${m.slice(-2)}**`.slice(-m.length),
-  )
+/** Phone numbers never reach the logs whole: every run of 6+ digits in a URL keeps only its first 4. */
+const maskUrl = (url: string) => url.replace(/\d{6,}/g, (m) => m.slice(0, 4) + '*'.repeat(m.length - 4))
+const serializeRequest = (r: { method: string; url: string; ip?: string }) => ({
+  method: r.method,
+  url: maskUrl(r.url),
+  ip: r.ip,
+})
 
 export type App = FastifyInstance<
   RawServerDefault,
@@ -56,6 +58,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     bodyLimit: config.SMSGW_BODY_LIMIT,
     routerOptions: { maxParamLength: 200 },
     requestIdHeader: false,
+    childLoggerFactory: (logger, bindings, opts) =>
+      logger.child(bindings, { ...opts, serializers: { ...opts.serializers, req: serializeRequest } }),
     genReqId: (req) => {
       const sent = req.headers['x-request-id']
       return typeof sent === 'string' && REQUEST_ID.test(sent) ? sent : `req_${randomUUID()}`
@@ -80,18 +84,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       reply.elapsedTime / 1000,
     )
   })
-  if (deps.logger) {
-    app.addHook('onRequest', async (request) => {
-      request.log = request.log.child(
-        {},
-        {
-          serializers: {
-            req: (r: { method: string; url: string }) => ({ method: r.method, url: maskUrl(r.url) }),
-          },
-        },
-      )
-    })
-  }
 
   const keys = createKeyCache(db, config.SMSGW_AUTH_CACHE_MS)
   const rates = createRateCache(db, currency, config.SMSGW_AUTH_CACHE_MS)
