@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { type TestApp, createCustomer, moneySnapshot, sendBody, setRates, startApp } from '../helpers/app.ts'
+import { createCustomer, moneySnapshot, sendBody, setRates, startApp, type TestApp } from '../helpers/app.ts'
 import { type FreshDatabase, freshDatabase } from '../helpers/pg.ts'
 
 // Invariant 1 (billing first, never negative) and 2 (sum(ledger) == balance) under concurrency,
@@ -24,7 +24,12 @@ describe('billing under concurrency (real PostgreSQL, two api instances)', () =>
   })
 
   const send = (i: number, auth: { authorization: string }) =>
-    (i % 2 === 0 ? a : b).app.inject({ method: 'POST', url: '/v1/messages', headers: auth, payload: sendBody() })
+    (i % 2 === 0 ? a : b).app.inject({
+      method: 'POST',
+      url: '/v1/messages',
+      headers: auth,
+      payload: sendBody(),
+    })
 
   async function assertMoneyConsistent() {
     const snap = await moneySnapshot(a.db)
@@ -50,7 +55,10 @@ describe('billing under concurrency (real PostgreSQL, two api instances)', () =>
     }
     const bal = await a.app.inject({ method: 'GET', url: '/v1/balance', headers: c.auth })
     assert.equal(bal.json().balance.amount, '0.0000')
-    const { rows } = await a.db.query<{ n: string }>('SELECT count(*)::text AS n FROM messages WHERE customer_id = $1', [c.id])
+    const { rows } = await a.db.query<{ n: string }>(
+      'SELECT count(*)::text AS n FROM messages WHERE customer_id = $1',
+      [c.id],
+    )
     assert.equal(Number(rows[0]?.n), N)
     await assertMoneyConsistent()
   })
@@ -77,7 +85,7 @@ describe('billing under concurrency (real PostgreSQL, two api instances)', () =>
         accepted.set(c, (accepted.get(c) ?? 0) + 1)
       }
     })
-    customers.forEach((_, i) => assert.equal(accepted.get(i), (i % 7) + 1, `customer ${i}`))
+    for (let i = 0; i < customers.length; i++) assert.equal(accepted.get(i), (i % 7) + 1, `customer ${i}`)
     const snap = await assertMoneyConsistent()
     const ids = new Set(customers.map((c) => c.id))
     for (const c of snap.customers.filter((c) => ids.has(c.id))) assert.equal(c.balance, '0')
@@ -88,7 +96,12 @@ describe('billing under concurrency (real PostgreSQL, two api instances)', () =>
     try {
       const c = await createCustomer(solo.app, { credit: (0.0079 * 3).toFixed(4) })
       // Warm the key and rate caches so requests reach the biller in the order they were sent.
-      await solo.app.inject({ method: 'POST', url: '/v1/messages/preview', headers: c.auth, payload: sendBody() })
+      await solo.app.inject({
+        method: 'POST',
+        url: '/v1/messages/preview',
+        headers: c.auth,
+        payload: sendBody(),
+      })
       const refs = Array.from({ length: 10 }, (_, i) => `r${i}`)
       const results = await Promise.all(
         refs.map((ref) =>
