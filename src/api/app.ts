@@ -66,6 +66,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     },
   }).withTypeProvider<TypeBoxTypeProvider>()
 
+  // Bodies are JSON only; anything else is a 415, not a string handed to the validator.
+  app.removeContentTypeParser('text/plain')
   app.setValidatorCompiler(createValidatorCompiler())
   app.setReplySerializer((payload) => JSON.stringify(payload))
   const metrics = createApiMetrics()

@@ -22,7 +22,11 @@ function paramOf(err: FastifyError): string | undefined {
   if (!v) return undefined
   const p = v.params as Record<string, unknown>
   const base = v.instancePath.replace(/^\//, '').replaceAll('/', '.')
-  const leaf = (p.missingProperty ?? p.additionalProperty ?? p.propertyName) as string | undefined
+  // A bad object key is reported on the inner check (pattern, maxLength) with the key in propertyName.
+  const leaf = (p.missingProperty ??
+    p.additionalProperty ??
+    p.propertyName ??
+    (v as { propertyName?: string }).propertyName) as string | undefined
   return [base, leaf].filter(Boolean).join('.') || undefined
 }
 
