@@ -10,6 +10,8 @@ export interface TakeResult {
   resetMs: number
 }
 
+const EPSILON = 1e-9
+
 export function takeToken(
   bucket: Bucket | undefined,
   now: number,
@@ -26,16 +28,18 @@ export function takeToken(
   if (bucket !== undefined) {
     // A clock stepping backwards must not move updatedAt back, or the same interval would refill twice.
     const elapsed = Math.max(0, now - bucket.updatedAt)
-    tokens = Math.min(burst, bucket.tokens + elapsed * perMs)
+    tokens = Math.min(burst, bucket.tokens + (elapsed * ratePerSec) / 1000)
+    // Floating point can leave a refill a hair short of a whole token or of full; snap it.
+    if (burst - tokens < EPSILON) tokens = burst
     updatedAt = Math.max(now, bucket.updatedAt)
   }
 
-  const allowed = tokens >= 1
-  if (allowed) tokens -= 1
+  const allowed = tokens >= 1 - EPSILON
+  if (allowed) tokens = Math.max(0, tokens - 1)
   const retryAfterMs = allowed ? 0 : Math.ceil((1 - tokens) / perMs)
   const resetMs = Math.ceil((burst - tokens) / perMs)
   return {
     bucket: { tokens, updatedAt },
-    result: { allowed, remaining: Math.floor(tokens), retryAfterMs, resetMs },
+    result: { allowed, remaining: Math.floor(tokens + EPSILON), retryAfterMs, resetMs },
   }
 }
