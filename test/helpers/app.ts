@@ -18,7 +18,11 @@ export async function startApp(
   url: string,
   opts: { env?: Record<string, string>; rateLimiter?: RateLimiter; db?: Db } = {},
 ): Promise<TestApp> {
-  const config: Config = loadConfig({ SMSGW_DEFAULT_RATE_LIMIT_MPS: '1000000', SMSGW_DB_POOL: '8', ...opts.env })
+  const config: Config = loadConfig({
+    SMSGW_DEFAULT_RATE_LIMIT_MPS: '1000000',
+    SMSGW_DB_POOL: '8',
+    ...opts.env,
+  })
   const db = opts.db ?? createPostgresDb({ url, poolSize: config.SMSGW_DB_POOL })
   const rateLimiter = opts.rateLimiter ?? createMemoryRateLimiter()
   const app = await buildApp({ config, db, adminToken: ADMIN_TOKEN, rateLimiter })
@@ -36,7 +40,11 @@ export async function startApp(
 
 const admin = { authorization: `Bearer ${ADMIN_TOKEN}` }
 
-export const STANDARD_RATES = { currency: 'USD', default: '0.0100', countries: { US: '0.0079', GB: '0.0350' } }
+export const STANDARD_RATES = {
+  currency: 'USD',
+  default: '0.0100',
+  countries: { US: '0.0079', GB: '0.0350' },
+}
 
 export async function setRates(app: App, rates: object = STANDARD_RATES): Promise<void> {
   const res = await app.inject({ method: 'PUT', url: '/v1/admin/rates', headers: admin, payload: rates })
@@ -58,7 +66,10 @@ export async function createCustomer(
     method: 'POST',
     url: '/v1/admin/customers',
     headers: admin,
-    payload: { name: opts.name ?? 'acme', ...(opts.rateLimitMps ? { rate_limit_mps: opts.rateLimitMps } : {}) },
+    payload: {
+      name: opts.name ?? 'acme',
+      ...(opts.rateLimitMps ? { rate_limit_mps: opts.rateLimitMps } : {}),
+    },
   })
   if (res.statusCode !== 201) throw new Error(`createCustomer: ${res.statusCode} ${res.body}`)
   const c = res.json() as { id: string; api_key: string }

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import pg from 'pg'
-import { createPostgresDb } from '../../src/db/postgres.ts'
 import { loadMigrations, migrate } from '../../src/db/migrate.ts'
+import { createPostgresDb } from '../../src/db/postgres.ts'
 import { runMaintenance } from '../../src/maintenance/maintenance.ts'
 
 /** The server the tests use; CI and developers have it on 127.0.0.1:5432. */
@@ -77,7 +77,8 @@ export async function freshDatabase(): Promise<FreshDatabase> {
   return {
     name,
     url: urlFor(name),
-    drop: () => withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
+    drop: () =>
+      withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
   }
 }
 
@@ -88,6 +89,7 @@ export async function emptyDatabase(): Promise<FreshDatabase> {
   return {
     name,
     url: urlFor(name),
-    drop: () => withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
+    drop: () =>
+      withAdmin((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
   }
 }

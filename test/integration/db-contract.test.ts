@@ -1,20 +1,23 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { creditCustomer } from '../../src/accounts/credits.ts'
+import { insertCustomer } from '../../src/accounts/customers.ts'
 import { acceptBatch } from '../../src/billing/accept-batch.ts'
 import { readRates, replaceRates } from '../../src/billing/rates.ts'
 import type { AcceptRequest } from '../../src/billing/types.ts'
-import { creditCustomer } from '../../src/accounts/credits.ts'
-import { insertCustomer } from '../../src/accounts/customers.ts'
 import type { Db } from '../../src/db/db.ts'
-import { SchemaTooNewError, migrate } from '../../src/db/migrate.ts'
+import { migrate, SchemaTooNewError } from '../../src/db/migrate.ts'
 import { partitionName } from '../../src/db/partitions.ts'
 import { createPgliteDb } from '../../src/db/pglite.ts'
 import { createPostgresDb } from '../../src/db/postgres.ts'
 import { newId, uuidV7Time } from '../../src/domain/ids.ts'
 import { runMaintenance } from '../../src/maintenance/maintenance.ts'
-import { type FreshDatabase, emptyDatabase } from '../helpers/pg.ts'
+import { emptyDatabase, type FreshDatabase } from '../helpers/pg.ts'
 
-const render = (m: { id: string }, balance: number) => ({ statusCode: 202, body: JSON.stringify({ id: m.id, balance }) })
+const render = (m: { id: string }, balance: number) => ({
+  statusCode: 202,
+  body: JSON.stringify({ id: m.id, balance }),
+})
 
 function request(customerId: string, priceMicros: number, idem?: string): AcceptRequest {
   const id = newId()
@@ -63,7 +66,9 @@ function contract(name: string, open: () => Promise<{ db: Db; close: () => Promi
     })
 
     it('creates daily partitions from yesterday to 7 days ahead', async () => {
-      const { rows } = await db.query<{ relname: string }>("SELECT relname FROM pg_class WHERE relname LIKE 'messages_p%'")
+      const { rows } = await db.query<{ relname: string }>(
+        "SELECT relname FROM pg_class WHERE relname LIKE 'messages_p%'",
+      )
       const names = new Set(rows.map((r) => r.relname))
       for (let d = -1; d <= 7; d++) {
         const day = new Date(Math.floor(Date.now() / 86_400_000) * 86_400_000 + d * 86_400_000)
@@ -74,7 +79,13 @@ function contract(name: string, open: () => Promise<{ db: Db; close: () => Promi
     it('accept batch: k of n in arrival order, exact balances, rows in every table', async () => {
       const c = await insertCustomer(db, { name: 'x', tier: 'standard', rateLimitMps: 10, currency: 'USD' })
       await db.transaction((tx) => creditCustomer(tx, c.id, 30_000, 'seed'))
-      const reqs = [request(c.id, 7900), request(c.id, 7900), request(c.id, 7900), request(c.id, 7900), request(c.id, 6300)]
+      const reqs = [
+        request(c.id, 7900),
+        request(c.id, 7900),
+        request(c.id, 7900),
+        request(c.id, 7900),
+        request(c.id, 6300),
+      ]
       const out = await db.transaction((tx) => acceptBatch(tx, reqs, render))
       assert.deepEqual(
         out.map((o) => o.kind),
@@ -94,7 +105,9 @@ function contract(name: string, open: () => Promise<{ db: Db; close: () => Promi
     it('idempotent requests replay the stored response; a different hash is refused', async () => {
       const c = await insertCustomer(db, { name: 'y', tier: 'standard', rateLimitMps: 10, currency: 'USD' })
       await db.transaction((tx) => creditCustomer(tx, c.id, 100_000, null))
-      const first = await db.transaction((tx) => acceptBatch(tx, [request(c.id, 1000, 'k'), request(c.id, 1000, 'k')], render))
+      const first = await db.transaction((tx) =>
+        acceptBatch(tx, [request(c.id, 1000, 'k'), request(c.id, 1000, 'k')], render),
+      )
       assert.equal(first[0]?.kind, 'accepted')
       assert.equal(first[1]?.kind, 'replayed')
       const other = { ...request(c.id, 1000, 'k'), idempotency: { key: 'k', requestHash: 'h2' } }
@@ -103,7 +116,10 @@ function contract(name: string, open: () => Promise<{ db: Db; close: () => Promi
         second.map((o) => o.kind),
         ['replayed', 'idempotency_key_reused'],
       )
-      const { rows } = await db.query<{ n: string }>("SELECT count(*)::text AS n FROM ledger WHERE customer_id = $1 AND kind = 'charge'", [c.id])
+      const { rows } = await db.query<{ n: string }>(
+        "SELECT count(*)::text AS n FROM ledger WHERE customer_id = $1 AND kind = 'charge'",
+        [c.id],
+      )
       assert.equal(rows[0]?.n, '1')
     })
 
@@ -120,7 +136,11 @@ function contract(name: string, open: () => Promise<{ db: Db; close: () => Promi
     it('rate tables are replaced whole and read back exactly', async () => {
       await replaceRates(db, { currency: 'USD', defaultMicros: 10_000, countries: { US: 7900, GB: 35_000 } })
       await replaceRates(db, { currency: 'USD', defaultMicros: null, countries: { US: 8000 } })
-      assert.deepEqual(await readRates(db, 'USD'), { currency: 'USD', defaultMicros: null, countries: { US: 8000 } })
+      assert.deepEqual(await readRates(db, 'USD'), {
+        currency: 'USD',
+        defaultMicros: null,
+        countries: { US: 8000 },
+      })
     })
 
     it('refuses a database migrated by newer code', async () => {

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import {
-  type TestApp,
   adminHeaders,
   createCustomer,
   moneySnapshot,
   sendBody,
   setRates,
   startApp,
+  type TestApp,
 } from '../helpers/app.ts'
 import { type FreshDatabase, freshDatabase } from '../helpers/pg.ts'
 
@@ -30,12 +30,19 @@ describe('Idempotency-Key (real PostgreSQL, two api instances)', () => {
   })
 
   const post = (t: TestApp, auth: object, key: string, payload: object) =>
-    t.app.inject({ method: 'POST', url: '/v1/messages', headers: { ...auth, 'idempotency-key': key }, payload })
+    t.app.inject({
+      method: 'POST',
+      url: '/v1/messages',
+      headers: { ...auth, 'idempotency-key': key },
+      payload,
+    })
 
   it('50 concurrent sends with one key: one charge, one message, identical 202 bodies', async () => {
     const c = await createCustomer(a.app, { credit: '10.00' })
     const key = 'order-8812-attempt'
-    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => post(i % 2 ? a : b, c.auth, key, sendBody())))
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => post(i % 2 ? a : b, c.auth, key, sendBody())),
+    )
     assert.deepEqual(new Set(results.map((r) => r.statusCode)), new Set([202]))
     assert.equal(new Set(results.map((r) => r.body)).size, 1, 'every response body is byte-identical')
     const { rows } = await a.db.query<{ messages: string; charges: string }>(
@@ -67,13 +74,18 @@ describe('Idempotency-Key (real PostgreSQL, two api instances)', () => {
   it('mixed bodies under one key in one burst: exactly one charge, the rest replay or 422', async () => {
     const c = await createCustomer(a.app, { credit: '10.00' })
     const results = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => post(i % 2 ? a : b, c.auth, 'k-mixed', sendBody({ body: i % 4 ? 'x' : 'y' }))),
+      Array.from({ length: 20 }, (_, i) =>
+        post(i % 2 ? a : b, c.auth, 'k-mixed', sendBody({ body: i % 4 ? 'x' : 'y' })),
+      ),
     )
     const ok = results.filter((r) => r.statusCode === 202)
     const reused = results.filter((r) => r.statusCode === 422)
     assert.equal(ok.length + reused.length, 20)
     assert.equal(new Set(ok.map((r) => r.body)).size, 1)
-    const { rows } = await a.db.query<{ n: string }>("SELECT count(*)::text AS n FROM ledger WHERE customer_id = $1 AND kind = 'charge'", [c.id])
+    const { rows } = await a.db.query<{ n: string }>(
+      "SELECT count(*)::text AS n FROM ledger WHERE customer_id = $1 AND kind = 'charge'",
+      [c.id],
+    )
     assert.equal(rows[0]?.n, '1')
   })
 
@@ -156,7 +168,10 @@ describe('tenant isolation', () => {
       assert.equal(list.statusCode, 200)
       assert.deepEqual(list.json().data, [], `B's list${q} must be empty`)
       const mine = await t.app.inject({ method: 'GET', url: `/v1/messages${q}`, headers: A.auth })
-      assert.deepEqual(mine.json().data.map((m: { id: string }) => m.id), [id])
+      assert.deepEqual(
+        mine.json().data.map((m: { id: string }) => m.id),
+        [id],
+      )
     }
     const bal = await t.app.inject({ method: 'GET', url: '/v1/balance', headers: B.auth })
     assert.equal(bal.json().balance.amount, '1.0000')
@@ -174,7 +189,12 @@ describe('tenant isolation', () => {
     const C = await createCustomer(t.app, { name: 'C', credit: '5.00' })
     const ids: string[] = []
     for (let i = 0; i < 7; i++) {
-      const r = await t.app.inject({ method: 'POST', url: '/v1/messages', headers: C.auth, payload: sendBody() })
+      const r = await t.app.inject({
+        method: 'POST',
+        url: '/v1/messages',
+        headers: C.auth,
+        payload: sendBody(),
+      })
       ids.push(r.json().id)
     }
     const seen: string[] = []
@@ -218,10 +238,20 @@ describe('tenant isolation', () => {
       payload: { name: 'E', allowed_ips: ['10.1.2.0/24'] },
     })
     const auth = { authorization: `Bearer ${res.json().api_key}` }
-    const denied = await t.app.inject({ method: 'GET', url: '/v1/balance', headers: auth, remoteAddress: '192.0.2.7' })
+    const denied = await t.app.inject({
+      method: 'GET',
+      url: '/v1/balance',
+      headers: auth,
+      remoteAddress: '192.0.2.7',
+    })
     assert.equal(denied.statusCode, 403)
     assert.equal(denied.json().error.code, 'ip_not_allowed')
-    const allowed = await t.app.inject({ method: 'GET', url: '/v1/balance', headers: auth, remoteAddress: '10.1.2.9' })
+    const allowed = await t.app.inject({
+      method: 'GET',
+      url: '/v1/balance',
+      headers: auth,
+      remoteAddress: '10.1.2.9',
+    })
     assert.equal(allowed.statusCode, 200)
   })
 })

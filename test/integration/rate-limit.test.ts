@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { createRedisRateLimiter } from '../../src/limits/redis-rate-limiter.ts'
-import { type TestApp, createCustomer, sendBody, setRates, startApp } from '../helpers/app.ts'
+import { createCustomer, sendBody, setRates, startApp, type TestApp } from '../helpers/app.ts'
 import { type FreshDatabase, freshDatabase } from '../helpers/pg.ts'
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -23,7 +23,9 @@ describe('per-customer rate limit', () => {
     await setRates(t.app)
     const c = await createCustomer(t.app, { credit: '10.00', rateLimitMps: 5 })
     const results = await Promise.all(
-      Array.from({ length: 12 }, () => t.app.inject({ method: 'POST', url: '/v1/messages', headers: c.auth, payload: sendBody() })),
+      Array.from({ length: 12 }, () =>
+        t.app.inject({ method: 'POST', url: '/v1/messages', headers: c.auth, payload: sendBody() }),
+      ),
     )
     const ok = results.filter((r) => r.statusCode === 202)
     const limited = results.filter((r) => r.statusCode === 429)
@@ -39,7 +41,10 @@ describe('per-customer rate limit', () => {
     assert.ok(Number(r.headers['x-ratelimit-reset']) >= 1)
     assert.equal(ok[0]?.headers['x-ratelimit-limit'], '5')
     // Rate-limited requests changed nothing: only the accepted ones were charged.
-    const { rows } = await t.db.query<{ n: string }>('SELECT count(*)::text AS n FROM messages WHERE customer_id = $1', [c.id])
+    const { rows } = await t.db.query<{ n: string }>(
+      'SELECT count(*)::text AS n FROM messages WHERE customer_id = $1',
+      [c.id],
+    )
     assert.equal(Number(rows[0]?.n), ok.length)
   })
 
@@ -52,7 +57,12 @@ describe('per-customer rate limit', () => {
     const c = await createCustomer(a.app, { credit: '10.00', rateLimitMps: 10 })
     const results = await Promise.all(
       Array.from({ length: 30 }, (_, i) =>
-        (i % 2 ? a : b).app.inject({ method: 'POST', url: '/v1/messages', headers: c.auth, payload: sendBody() }),
+        (i % 2 ? a : b).app.inject({
+          method: 'POST',
+          url: '/v1/messages',
+          headers: c.auth,
+          payload: sendBody(),
+        }),
       ),
     )
     const ok = results.filter((r) => r.statusCode === 202).length
