@@ -53,7 +53,12 @@ export async function run(argv: string[]): Promise<number> {
   }
   startWatchdog(budgetMs(options), 'accept benchmark')
   const startedAt = new Date()
-  const machine = machineInfo(repoRoot)
+  const machine = await machineInfo(repoRoot)
+  if (machine.busyPctAtStart > 20) {
+    console.error(
+      `WARNING: ${machine.busyPctAtStart} % of a core busy before the start, the machine is not idle`,
+    )
+  }
   const payloads = makePayloadPool(PAYLOAD_POOL_SIZE)
   const zipf = makeZipf(options.customers, options.zipfS)
   const wantsGateway = options.scenarios.some((s) => s !== 'bare')
@@ -146,7 +151,8 @@ export async function run(argv: string[]): Promise<number> {
   const path =
     options.out ?? `${repoRoot}bench/results/accept-${startedAt.toISOString().replaceAll(':', '-')}.json`
   writeReport(path, report)
-  console.log(`\n${formatReport(report, relative(process.cwd(), path) || path)}`)
+  const shown = relative(process.cwd(), path)
+  console.log(`\n${formatReport(report, shown.startsWith('..') ? path : shown)}`)
   return 0
 }
 

@@ -4,6 +4,7 @@
 import { createHistogram } from 'node:perf_hooks'
 import autocannon from 'autocannon'
 import type { Generator } from './generator.ts'
+import { machineBusySeconds } from './machine.ts'
 import { processCpuSeconds } from './proc-cpu.ts'
 
 export interface LoadSpec {
@@ -41,8 +42,12 @@ export interface LoadResult {
   timeouts: number
   /** Over 2xx responses only: the accept path, not fast rejections. */
   latencyMs: LatencyMs
-  /** CPU used during the measured run, in % of one core. */
-  cpuPct: { loadGenerator: number; server: number | null }
+  /**
+   * CPU used during the measured run, in % of one core (a 2-core machine tops out at 200).
+   * `machine` is everything busy on the box; minus generator and server that is PostgreSQL and
+   * anything else running, which in the bare scenario should be close to 0.
+   */
+  cpuPct: { loadGenerator: number; server: number | null; machine: number }
 }
 
 const REQUEST_TIMEOUT_S = 10
@@ -107,6 +112,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const latency = createHistogram({ lowest: 1, highest: 60_000_000, figures: 3 })
   const cpuBefore = process.cpuUsage()
   const serverCpuBefore = spec.serverPid ? processCpuSeconds(spec.serverPid) : undefined
+  const machineBefore = machineBusySeconds()
   const wallBefore = performance.now()
   const result = await runAutocannon(spec, spec.durationS, (status, ms) => {
     if (status >= 200 && status < 300) latency.record(Math.max(1, Math.round(ms * 1000)))
@@ -114,6 +120,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const wallS = (performance.now() - wallBefore) / 1000
   const cpu = process.cpuUsage(cpuBefore)
   const serverCpuAfter = spec.serverPid ? processCpuSeconds(spec.serverPid) : undefined
+  const machineBusy = machineBusySeconds() - machineBefore
   throwIfAborted(spec)
 
   const us = (p: number) => (latency.count > 0 ? latency.percentile(p) / 1000 : 0)
@@ -145,6 +152,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
         serverCpuBefore !== undefined && serverCpuAfter !== undefined
           ? ((serverCpuAfter - serverCpuBefore) / wallS) * 100
           : null,
+      machine: (machineBusy / wallS) * 100,
     },
   }
 }

@@ -12,6 +12,8 @@ export interface MachineInfo {
   arch: string
   node: string
   loadAvg1mAtStart: number
+  /** CPU busy over one second just before the run, in % of one core: should be near 0. */
+  busyPctAtStart: number
   /** git revision of the code under test, with "-dirty" for uncommitted changes; null outside git. */
   revision: string | null
   /** Filled in once a database connection is known; null when there is none (bare only, --target). */
@@ -31,7 +33,21 @@ function gitRevision(cwd: string): string | null {
   }
 }
 
-export function machineInfo(repoRoot: string): MachineInfo {
+/** Non-idle CPU seconds summed over all cores since boot. */
+export function machineBusySeconds(): number {
+  let ms = 0
+  for (const { times } of os.cpus()) ms += times.user + times.nice + times.sys + times.irq
+  return ms / 1000
+}
+
+// The load average trails by minutes, so whether the box is quiet *now* is sampled directly.
+async function busyPct(sampleMs: number): Promise<number> {
+  const before = machineBusySeconds()
+  await new Promise((resolve) => setTimeout(resolve, sampleMs))
+  return ((machineBusySeconds() - before) / (sampleMs / 1000)) * 100
+}
+
+export async function machineInfo(repoRoot: string): Promise<MachineInfo> {
   const cpus = os.cpus()
   return {
     cpus: cpus.length,
@@ -42,6 +58,7 @@ export function machineInfo(repoRoot: string): MachineInfo {
     arch: os.arch(),
     node: process.version,
     loadAvg1mAtStart: os.loadavg()[0] ?? 0,
+    busyPctAtStart: Math.round(await busyPct(1000)),
     revision: gitRevision(repoRoot),
     pg: null,
   }

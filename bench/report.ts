@@ -94,6 +94,7 @@ export function formatReport(report: AcceptReport, jsonPath: string): string {
       'vs bare',
       'gen cpu',
       'srv cpu',
+      'other cpu',
     ],
   ]
   for (const s of report.scenarios) {
@@ -109,6 +110,9 @@ export function formatReport(report: AcceptReport, jsonPath: string): string {
       s.name === 'bare' ? '-' : pct(ratioPct(s, bare)),
       `${s.cpuPct.loadGenerator.toFixed(0)} %`,
       s.cpuPct.server === null ? '-' : `${s.cpuPct.server.toFixed(0)} %`,
+      s.cpuPct.server === null
+        ? '-'
+        : `${Math.max(0, s.cpuPct.machine - s.cpuPct.loadGenerator - s.cpuPct.server).toFixed(0)} %`,
     ])
   }
   lines.push(table(rows))
@@ -131,7 +135,9 @@ export function formatReport(report: AcceptReport, jsonPath: string): string {
     if (s.errors > 0) lines.push(`WARNING ${s.name}: ${s.errors} request errors (${s.timeouts} timeouts)`)
   }
   lines.push(
-    'latency: 2xx responses only; cpu: % of one core during the measured run (gen = load generator process)',
+    `latency: 2xx responses only; cpu: % of one core during the measured run (${machine.cpus} cores = ` +
+      `${machine.cpus * 100} %); gen = load generator, srv = server process, other = the rest ` +
+      '(PostgreSQL, anything else running)',
   )
   lines.push(`results: ${jsonPath}`)
   return lines.join('\n')
