@@ -19,7 +19,7 @@ const digits = (n: number, random: () => number): string => {
 
 /** Mostly US (+1 415 555 xxxx), some GB mobiles (+44 7911 xxxxxx): two rate-table rows. */
 export function recipient(random: () => number): string {
-  return random() < 0.85 ? `+1415555${digits(4, random)}` : `+447911${digits(6, random)}`
+  return random() < 0.85 ? `+1415555${digits(4, random)}` : `+447400${digits(6, random)}`
 }
 
 const gshort = [

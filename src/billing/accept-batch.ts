@@ -1,10 +1,9 @@
 import type { Queryable } from '../db/db.ts'
 import { toMicros } from '../domain/money.ts'
 import type { AcceptOutcome, AcceptRequest, NewMessage, RenderAccepted } from './types.ts'
+import { writeAccepted } from './write-accepted.ts'
 
-const IDEMPOTENCY_TTL = '24 hours'
-
-interface Charged {
+export interface Charged {
   message: NewMessage
   balanceAfter: number
   rendered: { statusCode: number; body: string }
@@ -98,87 +97,4 @@ async function storedIdempotency(
     })
   }
   return found
-}
-
-async function writeAccepted(
-  tx: Queryable,
-  charged: Charged[],
-  balances: Map<string, number>,
-): Promise<void> {
-  const messages = charged.map(({ message: m, balanceAfter }) => ({
-    id: m.id,
-    created_at: m.createdAt.toISOString(),
-    customer_id: m.customerId,
-    api_key_id: m.apiKeyId,
-    to_number: m.to,
-    from_sender: m.from,
-    body: m.body,
-    country: m.country,
-    encoding: m.encoding,
-    segments: m.segments,
-    price_micros: m.priceMicros,
-    currency: m.currency,
-    priority: m.priority,
-    client_reference: m.clientReference,
-    status_callback_url: m.statusCallbackUrl,
-    metadata: m.metadata,
-    batch_id: m.batchId,
-    expires_at: m.expiresAt.toISOString(),
-    send_at: m.sendAt?.toISOString() ?? null,
-    status: m.status,
-    balance_after: balanceAfter,
-  }))
-  await tx.query(
-    `WITH rows AS (
-       SELECT * FROM json_to_recordset($1::json) AS x(
-         id uuid, created_at timestamptz, customer_id uuid, api_key_id uuid, to_number text,
-         from_sender text, body text, country text, encoding text, segments integer,
-         price_micros bigint, currency text, priority text, client_reference text,
-         status_callback_url text, metadata jsonb, batch_id uuid, expires_at timestamptz,
-         send_at timestamptz, status text, balance_after bigint)
-     ), m AS (
-       INSERT INTO messages (id, created_at, customer_id, api_key_id, to_number, from_sender, body,
-         country, encoding, segments, price_micros, currency, priority, client_reference,
-         status_callback_url, metadata, batch_id, expires_at, send_at, status, status_updated_at)
-       SELECT id, created_at, customer_id, api_key_id, to_number, from_sender, body, country,
-         encoding, segments, price_micros, currency, priority, client_reference,
-         status_callback_url, metadata, batch_id, expires_at, send_at, status, created_at
-       FROM rows
-     ), l AS (
-       INSERT INTO ledger (customer_id, kind, amount, balance_after, message_id, created_at)
-       SELECT customer_id, 'charge', -price_micros, balance_after, id, created_at FROM rows
-     )
-     INSERT INTO outbox (message_id, message_created_at, customer_id, priority, available_at)
-     SELECT id, created_at, customer_id, priority, coalesce(send_at, created_at) FROM rows`,
-    [JSON.stringify(messages)],
-  )
-  const keyed = charged.filter((c) => c.idempotency)
-  if (keyed.length > 0) {
-    await tx.query(
-      `INSERT INTO idempotency_keys (customer_id, key, request_hash, status_code, response, expires_at)
-       SELECT customer_id, key, request_hash, status_code, response, now() + interval '${IDEMPOTENCY_TTL}'
-         FROM json_to_recordset($1::json) AS x(customer_id uuid, key text, request_hash text, status_code integer, response text)
-       ON CONFLICT (customer_id, key) DO UPDATE
-         SET request_hash = EXCLUDED.request_hash, status_code = EXCLUDED.status_code,
-             response = EXCLUDED.response, created_at = now(), expires_at = EXCLUDED.expires_at
-         WHERE idempotency_keys.expires_at <= now()`,
-      [
-        JSON.stringify(
-          keyed.map((c) => ({
-            customer_id: c.message.customerId,
-            key: c.idempotency?.key,
-            request_hash: c.idempotency?.requestHash,
-            status_code: c.rendered.statusCode,
-            response: c.rendered.body,
-          })),
-        ),
-      ],
-    )
-  }
-  const touched = [...new Set(charged.map((c) => c.message.customerId))]
-  await tx.query(
-    `UPDATE customers c SET balance = x.balance
-       FROM unnest($1::uuid[], $2::bigint[]) AS x(id, balance) WHERE c.id = x.id`,
-    [touched, touched.map((id) => String(balances.get(id)))],
-  )
 }
