@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig } from '../config/config.ts'
 import { SchemaTooNewError } from '../db/migrate.ts'
+import { InvalidAmountError } from '../domain/money.ts'
 import { ADMIN_USAGE, admin, UsageError } from './admin.ts'
 import { openDb, prepareDb } from './runtime.ts'
 import { serve } from './serve.ts'
@@ -43,7 +44,12 @@ export async function main(argv: string[]): Promise<void> {
         throw new UsageError(`unknown command '${command}'\n\n${USAGE}`)
     }
   } catch (err) {
-    if (err instanceof UsageError || err instanceof ConfigError || err instanceof SchemaTooNewError) {
+    if (
+      err instanceof UsageError ||
+      err instanceof ConfigError ||
+      err instanceof SchemaTooNewError ||
+      err instanceof InvalidAmountError
+    ) {
       console.error(`smsgw: ${err.message}`)
       process.exit(2)
     }

@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { promisify } from 'node:util'
+import { emptyDatabase, type FreshDatabase } from '../helpers/pg.ts'
+
+const exec = promisify(execFile)
+const BIN = join(import.meta.dirname, '../../bin/smsgw.js')
+
+describe('smsgw CLI against PostgreSQL', () => {
+  let pg: FreshDatabase
+  before(async () => {
+    pg = await emptyDatabase()
+  })
+  after(async () => pg?.drop())
+
+  const smsgw = async (...args: string[]) => {
+    try {
+      const r = await exec(process.execPath, [BIN, ...args], {
+        env: { ...process.env, DATABASE_URL: pg.url, LOG_LEVEL: 'warn' },
+        timeout: 60_000,
+      })
+      return { code: 0, stdout: r.stdout, stderr: r.stderr }
+    } catch (err) {
+      const e = err as { code: number; stdout: string; stderr: string }
+      return { code: e.code, stdout: e.stdout, stderr: e.stderr }
+    }
+  }
+
+  it('migrate, create a customer, set rates, credit, read the ledger', async () => {
+    const m = await smsgw('migrate')
+    assert.equal(m.code, 0, m.stderr)
+    assert.match(m.stdout, /applied: 0001_init/)
+    assert.match((await smsgw('migrate')).stdout, /up to date/)
+
+    const created = await smsgw('admin', 'customers', 'create', 'Acme', '50')
+    assert.equal(created.code, 0, created.stderr)
+    const customer = JSON.parse(created.stdout) as { id: string; api_key: string }
+    assert.match(customer.api_key, /^sk_/)
+
+    const ratesFile = join(tmpdir(), `rates-${process.pid}.json`)
+    writeFileSync(ratesFile, JSON.stringify({ default: '0.0100', countries: { US: '0.0079' } }))
+    const rates = await smsgw('admin', 'rates', 'set', ratesFile)
+    assert.equal(rates.code, 0, rates.stderr)
+    assert.deepEqual(JSON.parse(rates.stdout), {
+      currency: 'USD',
+      defaultMicros: 10_000,
+      countries: { US: 7900 },
+    })
+
+    const credit = await smsgw('admin', 'credit', customer.id, '12.50', 'inv-1')
+    assert.equal(credit.code, 0, credit.stderr)
+    assert.equal(JSON.parse(credit.stdout).balance, '12.5000')
+
+    const ledger = await smsgw('admin', 'ledger', customer.id)
+    assert.match(ledger.stdout, /\tcredit\t12\.5000\t12\.5000\tinv-1/)
+  })
+
+  it('fails with a non-zero exit and a clear message on bad input', async () => {
+    const unknown = await smsgw('frobnicate')
+    assert.equal(unknown.code, 2)
+    assert.match(unknown.stderr, /unknown command 'frobnicate'/)
+    const badEnv = await exec(process.execPath, [BIN, 'migrate'], {
+      env: { ...process.env, PORT: 'eighty' },
+    }).catch((e: { code: number; stderr: string }) => e)
+    assert.equal((badEnv as { code: number }).code, 2)
+    assert.match((badEnv as { stderr: string }).stderr, /PORT/)
+    const badAmount = await smsgw('admin', 'credit', '01a20308-83da-77fc-8c9b-0dadac19c90c', '1e3')
+    assert.equal(badAmount.code, 2)
+    assert.match(badAmount.stderr, /amount/i)
+  })
+})
