@@ -4,50 +4,18 @@ import { creditCustomer } from '../../src/accounts/credits.ts'
 import { insertCustomer } from '../../src/accounts/customers.ts'
 import { acceptBatch } from '../../src/billing/accept-batch.ts'
 import { readRates, replaceRates } from '../../src/billing/rates.ts'
-import type { AcceptRequest } from '../../src/billing/types.ts'
 import type { Db } from '../../src/db/db.ts'
-import { migrate, SchemaTooNewError } from '../../src/db/migrate.ts'
+import { loadMigrations, migrate, SchemaTooNewError } from '../../src/db/migrate.ts'
 import { partitionName } from '../../src/db/partitions.ts'
 import { createPgliteDb } from '../../src/db/pglite.ts'
 import { createPostgresDb } from '../../src/db/postgres.ts'
-import { newId, uuidV7Time } from '../../src/domain/ids.ts'
 import { runMaintenance } from '../../src/maintenance/maintenance.ts'
+import { acceptRequest, renderStub } from '../helpers/messages.ts'
 import { emptyDatabase, type FreshDatabase } from '../helpers/pg.ts'
 
-const render = (m: { id: string }, balance: number) => ({
-  statusCode: 202,
-  body: JSON.stringify({ id: m.id, balance }),
-})
-
-function request(customerId: string, priceMicros: number, idem?: string): AcceptRequest {
-  const id = newId()
-  const createdAt = new Date(uuidV7Time(id) as number)
-  return {
-    message: {
-      id,
-      createdAt,
-      customerId,
-      apiKeyId: null,
-      to: '+14155550123',
-      from: 'ACME',
-      body: 'hi',
-      country: 'US',
-      encoding: 'GSM-7',
-      segments: 1,
-      priceMicros,
-      currency: 'USD',
-      priority: 'normal',
-      clientReference: null,
-      statusCallbackUrl: null,
-      metadata: { k: 'v' },
-      batchId: null,
-      expiresAt: new Date(createdAt.getTime() + 3_600_000),
-      sendAt: null,
-      status: 'queued',
-    },
-    ...(idem ? { idempotency: { key: idem, requestHash: 'h1' } } : {}),
-  }
-}
+const render = renderStub
+const request = (customerId: string, priceMicros: number, idem?: string) =>
+  acceptRequest(customerId, { priceMicros, idempotencyKey: idem })
 
 /** The same data-layer contract, run against every adapter. */
 function contract(name: string, open: () => Promise<{ db: Db; close: () => Promise<void> }>) {
@@ -178,7 +146,10 @@ describe('migrations under concurrency', () => {
     try {
       const results = await Promise.all(dbs.map((d) => migrate(d)))
       const applied = results.flatMap((r) => r.applied)
-      assert.deepEqual(applied, ['0001_init'])
+      assert.deepEqual(
+        applied,
+        loadMigrations().map((m) => m.name),
+      )
     } finally {
       for (const d of dbs) await d.close()
       await empty.drop()

@@ -1,0 +1,137 @@
+import type { Priority } from '../billing/types.ts'
+import type { Bus } from '../bus/bus.ts'
+import type { Db } from '../db/db.ts'
+import { type Backlogged, fairShare, interleave } from '../domain/fair-share.ts'
+import { type Bucket, takeToken } from '../domain/token-bucket.ts'
+import { LANES, type DeliveryJob, laneDurable, laneSubject } from './lanes.ts'
+import { backlogByCustomer, claimJobs, deleteClaimed } from './outbox-claims.ts'
+
+export interface DispatcherOptions {
+  db: Db
+  bus: Bus
+  /** Most messages of one lane on the bus (published, not yet settled by a worker). Default 2000. */
+  window?: number
+  /** Most messages released per lane per pass. Default 1000. */
+  maxPerPass?: number
+  /** Wait between passes that found nothing to do, ms. Default 25. */
+  idleMs?: number
+  onDispatched?: (lane: Priority, n: number) => void
+  onError?: (err: unknown) => void
+}
+
+export interface Dispatcher {
+  /** Runs one pass over every lane; returns how many messages it released. */
+  pass(): Promise<number>
+  /** Starts the loop (passes back to back while there is work, else every idleMs). */
+  start(): void
+  /** Wakes an idle loop at once (after an accept in this process). */
+  wake(): void
+  stop(): Promise<void>
+}
+
+/**
+ * Outbox → bus. Fairness is decided here: each lane gets credits (window minus what the
+ * workers have not yet settled), lanes in priority order; within a lane the credits are split
+ * across customers with backlog (fairShare), each customer capped by its own rate. A flooding
+ * customer's backlog therefore waits in PostgreSQL, not on the bus in front of everyone else.
+ */
+export function createDispatcher(opts: DispatcherOptions): Dispatcher {
+  const window = opts.window ?? 2000
+  const maxPerPass = opts.maxPerPass ?? 1000
+  const idleMs = opts.idleMs ?? 25
+  const buckets = new Map<string, Bucket>()
+  const rotation = new Map<Priority, string | undefined>()
+  let running = false
+  let loop: Promise<void> | undefined
+  let wakeUp: (() => void) | undefined
+
+  /** Tokens a customer may release now, without spending them. */
+  const available = (customerId: string, rate: number, now: number) => {
+    const b = buckets.get(customerId)
+    if (!b) return rate
+    return Math.floor(Math.min(rate, b.tokens + ((now - b.updatedAt) * rate) / 1000))
+  }
+  const spend = (customerId: string, rate: number, n: number, now: number) => {
+    let b = buckets.get(customerId)
+    for (let i = 0; i < n; i++) b = takeToken(b, now, rate, rate).bucket
+    if (b) buckets.set(customerId, b)
+  }
+
+  async function passLane(lane: Priority): Promise<number> {
+    const credits = Math.min(maxPerPass, window - (await opts.bus.pending(laneDurable(lane))))
+    if (credits <= 0) return 0
+    const backlog = await backlogByCustomer(opts.db, lane, credits)
+    if (backlog.length === 0) return 0
+    const now = Date.now()
+    const rates = new Map(backlog.map((b) => [b.customer_id, b.rate_limit_mps]))
+    const candidates: Backlogged[] = backlog.map((b) => ({
+      id: b.customer_id,
+      backlog: b.backlog,
+      cap: available(b.customer_id, b.rate_limit_mps, now),
+    }))
+    const { take, next } = fairShare(candidates, credits, rotation.get(lane))
+    rotation.set(lane, next)
+    if (take.size === 0) return 0
+    return opts.db.transaction(async (tx) => {
+      const claimed = await claimJobs(tx, lane, take)
+      const ordered = interleave(claimed)
+      if (ordered.length === 0) return 0
+      // Publish in fair order; the msgId lets the broker drop a re-publish after a crash here.
+      await Promise.all(
+        ordered.map((c) => opts.bus.publish<DeliveryJob>(laneSubject(lane), c.job, { msgId: c.job.id })),
+      )
+      await deleteClaimed(
+        tx,
+        ordered.map((c) => c.seq),
+      )
+      for (const list of claimed) {
+        const first = list[0]
+        if (first) spend(first.job.customer_id, rates.get(first.job.customer_id) ?? 1, list.length, now)
+      }
+      opts.onDispatched?.(lane, ordered.length)
+      return ordered.length
+    })
+  }
+
+  const pass = async () => {
+    let n = 0
+    for (const lane of LANES) n += await passLane(lane)
+    return n
+  }
+
+  const sleep = () =>
+    new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, idleMs)
+      wakeUp = () => {
+        clearTimeout(t)
+        resolve()
+      }
+    })
+
+  return {
+    pass,
+    start() {
+      if (running) return
+      running = true
+      loop = (async () => {
+        while (running) {
+          let n = 0
+          try {
+            n = await pass()
+          } catch (err) {
+            opts.onError?.(err)
+          }
+          if (n === 0 && running) await sleep()
+        }
+      })()
+    },
+    wake() {
+      wakeUp?.()
+    },
+    async stop() {
+      running = false
+      wakeUp?.()
+      await loop
+    },
+  }
+}

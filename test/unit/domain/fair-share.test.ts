@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import fc from 'fast-check'
+import { type Backlogged, fairShare, interleave } from '../../../src/domain/fair-share.ts'
+
+describe('fairShare', () => {
+  it('a flooding customer gets no more than an equal share when others wait', () => {
+    const { take } = fairShare(
+      [
+        { id: 'whale', backlog: 50_000, cap: 10_000 },
+        { id: 'a', backlog: 1, cap: 10 },
+        { id: 'b', backlog: 1, cap: 10 },
+      ],
+      10,
+    )
+    assert.deepEqual(Object.fromEntries(take), { a: 1, b: 1, whale: 8 })
+  })
+
+  it('rotates the start so scarce credits reach every customer in turn', () => {
+    const cs = ['a', 'b', 'c', 'd'].map((id) => ({ id, backlog: 5, cap: 5 }))
+    let next: string | undefined
+    const served: string[] = []
+    for (let i = 0; i < 4; i++) {
+      const r = fairShare(cs, 1, next)
+      served.push(...r.take.keys())
+      next = r.next
+    }
+    assert.deepEqual(served, ['a', 'b', 'c', 'd'])
+  })
+
+  it('properties: never exceeds credits, backlog or cap; uses all credits it can; max-min fair', () => {
+    const customer = fc.record({
+      id: fc.string({ minLength: 1, maxLength: 4 }),
+      backlog: fc.integer({ min: 0, max: 50 }),
+      cap: fc.integer({ min: 0, max: 50 }),
+    })
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(customer, { selector: (c) => c.id, maxLength: 20 }),
+        fc.integer({ min: 0, max: 300 }),
+        fc.option(fc.string({ maxLength: 4 }), { nil: undefined }),
+        (cs: Backlogged[], credits, start) => {
+          const { take } = fairShare(cs, credits, start)
+          let total = 0
+          for (const c of cs) {
+            const n = take.get(c.id) ?? 0
+            assert.ok(n <= Math.min(c.backlog, c.cap))
+            total += n
+          }
+          const possible = cs.reduce((s, c) => s + Math.min(c.backlog, c.cap), 0)
+          assert.equal(total, Math.min(credits, possible))
+          // Max-min fairness: a customer below its limit has at least (max taken - 1).
+          const max = Math.max(0, ...take.values())
+          for (const c of cs) {
+            const n = take.get(c.id) ?? 0
+            if (n < Math.min(c.backlog, c.cap)) assert.ok(n >= max - 1, `${c.id} got ${n}, max ${max}`)
+          }
+        },
+      ),
+    )
+  })
+})
+
+describe('interleave', () => {
+  it('takes one from each list per round', () => {
+    assert.deepEqual(interleave([['a1', 'a2', 'a3'], ['b1'], ['c1', 'c2']]), ['a1', 'b1', 'c1', 'a2', 'c2', 'a3'])
+  })
+})
