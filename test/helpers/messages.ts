@@ -1,7 +1,7 @@
-import { acceptBatch } from '../../src/billing/accept-batch.ts'
-import type { AcceptRequest, Priority } from '../../src/billing/types.ts'
 import { creditCustomer } from '../../src/accounts/credits.ts'
 import { insertCustomer } from '../../src/accounts/customers.ts'
+import { acceptBatch } from '../../src/billing/accept-batch.ts'
+import type { AcceptRequest, Priority } from '../../src/billing/types.ts'
 import type { Db } from '../../src/db/db.ts'
 import { newId, uuidV7Time } from '../../src/domain/ids.ts'
 
@@ -45,7 +45,10 @@ export function acceptRequest(
 }
 
 /** A funded customer straight in the database (no HTTP). */
-export async function fundedCustomer(db: Db, opts: { credit?: number; rateLimitMps?: number; name?: string } = {}) {
+export async function fundedCustomer(
+  db: Db,
+  opts: { credit?: number; rateLimitMps?: number; name?: string } = {},
+) {
   const c = await insertCustomer(db, {
     name: opts.name ?? 'c',
     tier: 'standard',
@@ -60,7 +63,9 @@ export async function fundedCustomer(db: Db, opts: { credit?: number; rateLimitM
 export async function acceptMany(db: Db, customerId: string, n: number, priority: Priority = 'normal') {
   const ids: string[] = []
   for (let done = 0; done < n; done += 2000) {
-    const reqs = Array.from({ length: Math.min(2000, n - done) }, () => acceptRequest(customerId, { priority }))
+    const reqs = Array.from({ length: Math.min(2000, n - done) }, () =>
+      acceptRequest(customerId, { priority }),
+    )
     await db.transaction((tx) => acceptBatch(tx, reqs, renderStub))
     ids.push(...reqs.map((r) => r.message.id))
   }
