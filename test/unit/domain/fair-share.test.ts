@@ -63,6 +63,13 @@ describe('fairShare', () => {
 
 describe('interleave', () => {
   it('takes one from each list per round', () => {
-    assert.deepEqual(interleave([['a1', 'a2', 'a3'], ['b1'], ['c1', 'c2']]), ['a1', 'b1', 'c1', 'a2', 'c2', 'a3'])
+    assert.deepEqual(interleave([['a1', 'a2', 'a3'], ['b1'], ['c1', 'c2']]), [
+      'a1',
+      'b1',
+      'c1',
+      'a2',
+      'c2',
+      'a3',
+    ])
   })
 })

@@ -1,0 +1,64 @@
+// The Carrier port: what the delivery worker sees of an upstream SMS network, whatever the protocol.
+// Adapters (smpp/, http/) implement it; core code never imports a protocol library.
+
+import type { Encoding } from '../domain/segments.ts'
+
+export interface SubmitRequest {
+  /** Our message id; carriers that can carry it (HTTP `id`, SMPP vendor TLV) send it for de-duplication. */
+  messageId: string
+  to: string
+  from: string
+  body: string
+  encoding: Encoding
+  /** Expected segment count, informational: the adapter splits the body itself. */
+  parts?: number
+  validityPeriodS?: number
+  registeredDelivery: boolean
+}
+
+export interface SubmitResult {
+  /** One per submitted part, in part order (an HTTP carrier may return one for the whole message). */
+  carrierIds: string[]
+}
+
+export type ReceiptStatus = 'delivered' | 'undelivered' | 'expired' | 'rejected' | 'unknown' | 'accepted'
+
+export interface Receipt {
+  carrierId: string
+  status: ReceiptStatus
+  errorCode?: string
+  doneAt?: Date
+  raw?: string
+}
+
+export interface InboundMessage {
+  from: string
+  to: string
+  body: string
+  receivedAt: Date
+}
+
+export interface Carrier {
+  readonly name: string
+  /** Resolves once the carrier took every part; rejects with a CarrierError (see errors.ts). */
+  submit(req: SubmitRequest): Promise<SubmitResult>
+  onReceipt(fn: (r: Receipt) => void): void
+  onInbound(fn: (m: InboundMessage) => void): void
+  healthy(): boolean
+  close(): Promise<void>
+}
+
+/**
+ * A carrier that reports receipts and MO by calling our API (`POST /v1/providers/{provider}/dlr` and
+ * `/inbound`) rather than over its own connection. The route hands the parsed JSON body here; invalid
+ * payloads throw CarrierPayloadError.
+ */
+export interface WebhookCarrier extends Carrier {
+  handleReceipt(json: unknown): Receipt
+  handleInbound(json: unknown): InboundMessage
+}
+
+export function acceptsWebhooks(c: Carrier): c is WebhookCarrier {
+  const w = c as Partial<WebhookCarrier>
+  return typeof w.handleReceipt === 'function' && typeof w.handleInbound === 'function'
+}

@@ -1,0 +1,162 @@
+// Generic HTTP JSON carrier: one POST per message; receipts and MO come back through our provider
+// endpoints, which hand the JSON to handleReceipt / handleInbound.
+
+import type { InboundMessage, Receipt, SubmitRequest, SubmitResult, WebhookCarrier } from '../carrier.ts'
+import { PermanentCarrierError, ThrottledError, TransientCarrierError } from '../errors.ts'
+import { createListeners } from '../listeners.ts'
+import { parseHttpInbound, parseHttpReceipt, parseSubmitResponse } from './payloads.ts'
+
+export { parseHttpInbound, parseHttpReceipt, parseSubmitResponse } from './payloads.ts'
+
+export interface HttpCarrierConfig {
+  name: string
+  url: string
+  /** Sent as `Authorization: Bearer …` when set. */
+  apiKey?: string
+  /** Per-request timeout, ms. Default 10 000. */
+  timeoutMs?: number
+  /** Consecutive transient failures after which healthy() turns false until a success. Default 5. */
+  unhealthyAfter?: number
+}
+
+/** Retry-After as seconds or an HTTP date, in ms. */
+export function retryAfterMs(header: string | null, now: number = Date.now()): number | undefined {
+  if (!header) return undefined
+  const s = header.trim()
+  if (/^\d+(\.\d+)?$/.test(s)) return Math.round(Number(s) * 1000)
+  const at = Date.parse(s)
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now)
+}
+
+function describe(status: number, text: string): string {
+  return `carrier answered HTTP ${status}${text ? `: ${text.slice(0, 200)}` : ''}`
+}
+
+export function createHttpCarrier(cfg: HttpCarrierConfig): WebhookCarrier {
+  const { name } = cfg
+  const timeoutMs = cfg.timeoutMs ?? 10_000
+  const unhealthyAfter = cfg.unhealthyAfter ?? 5
+  const receipts = createListeners<Receipt>()
+  const inbound = createListeners<InboundMessage>()
+  const closing = new AbortController()
+  let consecutiveFailures = 0
+
+  const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' }
+  if (cfg.apiKey) headers['authorization'] = `Bearer ${cfg.apiKey}`
+
+  async function post(req: SubmitRequest): Promise<Response> {
+    const payload: Record<string, unknown> = {
+      id: req.messageId,
+      to: req.to,
+      from: req.from,
+      body: req.body,
+      encoding: req.encoding,
+    }
+    if (req.validityPeriodS !== undefined) payload['validity_period'] = req.validityPeriodS
+    try {
+      return await fetch(cfg.url, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify(payload),
+        signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), closing.signal]),
+      })
+    } catch (cause) {
+      const timedOut = cause instanceof Error && cause.name === 'TimeoutError'
+      throw new TransientCarrierError(
+        timedOut ? `no response within ${timeoutMs} ms` : 'could not reach carrier',
+        {
+          code: timedOut ? 'timeout' : closing.signal.aborted ? 'carrier_closed' : 'connection_failed',
+          carrier: name,
+          cause,
+        },
+      )
+    }
+  }
+
+  async function submit(req: SubmitRequest): Promise<SubmitResult> {
+    if (closing.signal.aborted) {
+      throw new TransientCarrierError('carrier connector closed', { code: 'carrier_closed', carrier: name })
+    }
+    const res = await post(req)
+    // Always read the body: an unread body holds the keep-alive connection.
+    let text: string
+    try {
+      text = await res.text()
+    } catch (cause) {
+      throw new TransientCarrierError('response body was cut off', {
+        code: 'connection_failed',
+        carrier: name,
+        cause,
+      })
+    }
+    const opts = { carrier: name, carrierStatus: res.status }
+    if (res.status === 429) {
+      const after = retryAfterMs(res.headers.get('retry-after'))
+      throw new ThrottledError(
+        describe(res.status, text),
+        after === undefined ? opts : { ...opts, retryAfterMs: after },
+      )
+    }
+    if (res.status >= 500 || res.status === 408) {
+      throw new TransientCarrierError(describe(res.status, text), { ...opts, code: 'carrier_error' })
+    }
+    if (res.status >= 400) {
+      throw new PermanentCarrierError(describe(res.status, text), { ...opts, code: 'rejected' })
+    }
+    if (res.status < 200 || res.status >= 300) {
+      throw new TransientCarrierError(describe(res.status, text), { ...opts, code: 'invalid_response' })
+    }
+    let json: unknown
+    try {
+      json = JSON.parse(text)
+    } catch {
+      json = undefined
+    }
+    const carrierIds = parseSubmitResponse(json)
+    // The carrier probably took it but we cannot track it; retrying is safe because it got our id.
+    if (!carrierIds) {
+      throw new TransientCarrierError(`2xx response without carrier_id(s): ${text.slice(0, 200)}`, {
+        ...opts,
+        code: 'invalid_response',
+      })
+    }
+    return { carrierIds }
+  }
+
+  return {
+    name,
+    async submit(req) {
+      try {
+        const result = await submit(req)
+        consecutiveFailures = 0
+        return result
+      } catch (err) {
+        if (err instanceof TransientCarrierError) consecutiveFailures++
+        else consecutiveFailures = 0
+        throw err
+      }
+    },
+    onReceipt(fn) {
+      receipts.add(fn)
+    },
+    onInbound(fn) {
+      inbound.add(fn)
+    },
+    handleReceipt(json) {
+      const receipt = parseHttpReceipt(json)
+      receipts.emit(receipt)
+      return receipt
+    },
+    handleInbound(json) {
+      const message = parseHttpInbound(json)
+      inbound.emit(message)
+      return message
+    },
+    healthy() {
+      return !closing.signal.aborted && consecutiveFailures < unhealthyAfter
+    },
+    async close() {
+      closing.abort()
+    },
+  }
+}

@@ -1,0 +1,101 @@
+// The mock carrier (`smsgw carrier-sim`): one SMPP endpoint and one HTTP endpoint sharing settable
+// behaviour and counters. Tests, the benchmark and `smsgw start` use it in place of a real network.
+
+import { loadSmpp } from '../smpp/smpp-types.ts'
+import { registerMessageIdTlv, SMSGW_MESSAGE_ID_TLV } from '../smpp/tlv.ts'
+import { createBehavior } from './behavior.ts'
+import { createCounterStore, type SimCounters } from './counters.ts'
+import { createHttpSim } from './http-sim.ts'
+import { DEFAULT_SIM_OPTIONS, mergeSimOptions, type SimOptions } from './options.ts'
+import { createSmppSim } from './smpp-sim.ts'
+import { createSubmitLog, type SubmitRecord } from './submit-log.ts'
+import { createTimers } from './timers.ts'
+
+export type { SimCounters } from './counters.ts'
+export type { Millis, OutcomeMix, SimOptions } from './options.ts'
+export type { SubmitRecord } from './submit-log.ts'
+
+export interface CreateCarrierSimOptions extends Partial<SimOptions> {
+  /** Interface to listen on. Default 127.0.0.1. */
+  host?: string
+  /** Default 0: a free port. */
+  smppPort?: number
+  /** Default 0: a free port. */
+  httpPort?: number
+  /** Vendor TLV tag the connector puts our message id in. Default 0x1400. */
+  messageIdTlv?: number
+  /** Source of randomness for error rates, latency ranges and outcomes. Default Math.random. */
+  random?: () => number
+}
+
+export interface CarrierSim {
+  readonly host: string
+  readonly smppPort: number
+  readonly httpPort: number
+  /** URL the HTTP connector should POST submits to. */
+  readonly httpUrl: string
+  counters(): SimCounters
+  /** The last 1000 submits answered (both endpoints), oldest first. */
+  submits(): SubmitRecord[]
+  /** Zeroes the counters and empties the submit log. */
+  resetCounters(): void
+  options(): SimOptions
+  /** Changes behaviour at run time; throws SimOptionsError (naming the field) on a bad value. */
+  setOptions(patch: Partial<SimOptions>): void
+  /** Injects an MO message: over a bound SMPP session by default, or POSTed to inboundUrl. */
+  sendInbound(m: { from: string; to: string; body: string }, via?: 'smpp' | 'http'): Promise<void>
+  close(): Promise<void>
+}
+
+export async function createCarrierSim(opts: CreateCarrierSimOptions = {}): Promise<CarrierSim> {
+  const { host = '127.0.0.1', smppPort = 0, httpPort = 0, messageIdTlv = SMSGW_MESSAGE_ID_TLV, random } = opts
+  let current = mergeSimOptions(DEFAULT_SIM_OPTIONS, opts)
+  const options = () => current
+  const smpp = loadSmpp()
+  // Registered so an in-process connector and the simulator agree on the field name.
+  registerMessageIdTlv(smpp, messageIdTlv)
+  const behavior = createBehavior(options, random)
+  const counters = createCounterStore()
+  const timers = createTimers()
+  const log = createSubmitLog()
+  const deps = { options, behavior, counters, timers, log }
+  const smppSim = createSmppSim({ ...deps, smpp, messageIdTlv })
+  const httpSim = createHttpSim(deps)
+
+  const boundSmppPort = await smppSim.listen(smppPort, host)
+  let boundHttpPort: number
+  try {
+    boundHttpPort = await httpSim.listen(httpPort, host)
+  } catch (err) {
+    await smppSim.close()
+    throw err
+  }
+  const urlHost = host.includes(':') ? `[${host}]` : host
+
+  return {
+    host,
+    smppPort: boundSmppPort,
+    httpPort: boundHttpPort,
+    httpUrl: `http://${urlHost}:${boundHttpPort}/messages`,
+    counters: () => counters.snapshot(),
+    submits: () => log.list(),
+    resetCounters() {
+      counters.reset()
+      log.clear()
+    },
+    options: () => structuredClone(current),
+    setOptions(patch) {
+      const before = current
+      current = mergeSimOptions(current, patch)
+      if (current.throughputPerSec !== before.throughputPerSec) behavior.resetThrottle()
+      if (current.outage && !before.outage) smppSim.dropSessions()
+    },
+    sendInbound(m, via = 'smpp') {
+      return via === 'smpp' ? smppSim.sendInbound(m) : httpSim.sendInbound(m)
+    },
+    async close() {
+      timers.clear()
+      await Promise.all([smppSim.close(), httpSim.close()])
+    },
+  }
+}

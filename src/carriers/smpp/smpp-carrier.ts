@@ -1,0 +1,358 @@
+// SMPP 3.4 ESME client: one bind_transceiver, a window of outstanding submit_sm, enquire_link, and
+// reconnect + rebind with exponential backoff. Receipts and MO arrive as deliver_sm on the same bind.
+
+import { type BackoffOptions, backoffDelay } from '../backoff.ts'
+import type { Carrier, InboundMessage, Receipt, SubmitRequest, SubmitResult } from '../carrier.ts'
+import {
+  errorForSmppStatus,
+  isCarrierError,
+  PermanentCarrierError,
+  SmppStatus,
+  TransientCarrierError,
+} from '../errors.ts'
+import { createListeners } from '../listeners.ts'
+import { inboundText, receiptText } from './deliver-text.ts'
+import { receiptFromDeliverSm } from './receipt.ts'
+import { loadSmpp, type Pdu, type PduFields, type Session } from './smpp-types.ts'
+import { buildSubmitSms, fromAddress } from './submit-pdus.ts'
+import { registerMessageIdTlv, SMSGW_MESSAGE_ID_TLV } from './tlv.ts'
+import { createWindow } from './window.ts'
+
+export interface SmppCarrierConfig {
+  name: string
+  host: string
+  port: number
+  systemId: string
+  password: string
+  /** Default ''. */
+  systemType?: string
+  /** Outstanding submit_sm on the bind; callers beyond it wait. Default 10. */
+  window?: number
+  /** enquire_link period, ms; 0 disables. Default 30 000. */
+  enquireLinkMs?: number
+  /** Wait for any response (connect, bind, submit_sm, enquire_link), ms. Default 10 000. */
+  responseTimeoutMs?: number
+  /** Reconnect backoff. Defaults: 500 ms doubling to 30 s, with jitter. */
+  reconnect?: BackoffOptions
+  /** Vendor TLV tag carrying our message id on submit_sm, or false to send none. Default 0x1400. */
+  messageIdTlv?: number | false
+  /** Link lifecycle, for logs and metrics. Must not throw. */
+  onEvent?: (e: SmppCarrierEvent) => void
+}
+
+export type SmppCarrierEvent =
+  | { type: 'connecting'; attempt: number }
+  | { type: 'bound' }
+  | { type: 'bind_failed'; status: number }
+  | { type: 'disconnected'; error?: Error }
+  | { type: 'reconnect_scheduled'; attempt: number; delayMs: number }
+  | { type: 'enquire_link_timeout' }
+  | { type: 'receipt_unreadable'; raw: string }
+  | { type: 'listener_failed'; error: unknown }
+
+export interface SmppCarrier extends Carrier {
+  stats(): { bound: boolean; inFlight: number; waiting: number }
+}
+
+// esm_class message type bits 2–5: 0x04 = SMSC delivery receipt, 0x20 = intermediate notification.
+const RECEIPT_ESM_BITS = 0x04 | 0x20
+const SMPP_VERSION_34 = 0x34
+
+interface PendingRequest {
+  session: Session
+  fail(err: Error): void
+}
+
+export function createSmppCarrier(cfg: SmppCarrierConfig): SmppCarrier {
+  const smpp = loadSmpp()
+  const { name } = cfg
+  const responseTimeoutMs = cfg.responseTimeoutMs ?? 10_000
+  const enquireLinkMs = cfg.enquireLinkMs ?? 30_000
+  const messageIdField =
+    cfg.messageIdTlv === false
+      ? undefined
+      : registerMessageIdTlv(smpp, cfg.messageIdTlv ?? SMSGW_MESSAGE_ID_TLV)
+  const window = createWindow(cfg.window ?? 10)
+  const receipts = createListeners<Receipt>()
+  const inbound = createListeners<InboundMessage>()
+  const pending = new Set<PendingRequest>()
+
+  let session: Session | null = null
+  let bound = false
+  let closed = false
+  let attempt = 0
+  let concatRef = Math.floor(Math.random() * 256)
+  let reconnectTimer: NodeJS.Timeout | undefined
+  let enquireTimer: NodeJS.Timeout | undefined
+
+  const emit = (e: SmppCarrierEvent) => cfg.onEvent?.(e)
+  const transient = (message: string, code: 'not_bound' | 'timeout' | 'invalid_response', cause?: unknown) =>
+    new TransientCarrierError(message, { code, carrier: name, cause })
+
+  /** Sends a request on `s`; settles on its response, on timeout, or when `s` closes. */
+  function request(s: Session, command: string, fields: PduFields): Promise<Pdu> {
+    const pdu = new smpp.PDU(command, fields)
+    return new Promise<Pdu>((resolve, reject) => {
+      const entry: PendingRequest = {
+        session: s,
+        fail(err) {
+          settle()
+          reject(err)
+        },
+      }
+      const timer = setTimeout(
+        () => entry.fail(transient(`${command} got no response within ${responseTimeoutMs} ms`, 'timeout')),
+        responseTimeoutMs,
+      )
+      const settle = () => {
+        clearTimeout(timer)
+        pending.delete(entry)
+      }
+      pending.add(entry)
+      const sent = s.send(pdu, (resp) => {
+        if (!pending.has(entry)) return
+        settle()
+        resolve(resp)
+      })
+      if (!sent) entry.fail(transient('connection to carrier is not writable', 'not_bound'))
+    })
+  }
+
+  function connect(): void {
+    reconnectTimer = undefined
+    if (closed) return
+    emit({ type: 'connecting', attempt })
+    const s = smpp.connect({ host: cfg.host, port: cfg.port })
+    session = s
+    let lastError: Error | undefined
+    // Pipelined small PDUs: with Nagle on, submit_sm 2..n wait for the SMSC's delayed ACK (~40 ms).
+    s.socket.setNoDelay(true)
+    // Covers a TCP connect that hangs; cleared once bound (enquire_link watches the link after that).
+    s.socket.setTimeout(responseTimeoutMs, () => s.socket.destroy(new Error('connect timed out')))
+    s.on('error', (err) => {
+      lastError = err
+    })
+    s.on('close', () => onClose(s, lastError))
+    s.on('connect', () => void bind(s))
+    s.on('pdu', (pdu) => onPdu(s, pdu))
+  }
+
+  async function bind(s: Session): Promise<void> {
+    let resp: Pdu
+    try {
+      resp = await request(s, 'bind_transceiver', {
+        system_id: cfg.systemId,
+        password: cfg.password,
+        system_type: cfg.systemType ?? '',
+        interface_version: SMPP_VERSION_34,
+      })
+    } catch (err) {
+      // Timed out or the link dropped mid-bind: the close handler reconnects with backoff.
+      s.socket.destroy(err instanceof Error ? err : undefined)
+      return
+    }
+    if (session !== s) return
+    if (resp.command_status !== SmppStatus.ESME_ROK) {
+      emit({ type: 'bind_failed', status: resp.command_status })
+      s.destroy()
+      return
+    }
+    s.socket.setTimeout(0)
+    bound = true
+    attempt = 0
+    startEnquireLink(s)
+    emit({ type: 'bound' })
+  }
+
+  function startEnquireLink(s: Session): void {
+    if (enquireLinkMs <= 0) return
+    let waiting = false
+    enquireTimer = setInterval(() => {
+      if (waiting || session !== s) return
+      waiting = true
+      request(s, 'enquire_link', {}).then(
+        () => {
+          waiting = false
+        },
+        (err: unknown) => {
+          waiting = false
+          // A dead link that still looks open: drop it so the close handler rebinds. Any other
+          // failure means the link already closed, which the close handler has dealt with.
+          if (session === s && isCarrierError(err) && err.code === 'timeout') {
+            emit({ type: 'enquire_link_timeout' })
+            s.destroy()
+          }
+        },
+      )
+    }, enquireLinkMs)
+  }
+
+  function onClose(s: Session, error: Error | undefined): void {
+    if (session !== s) return
+    session = null
+    bound = false
+    clearInterval(enquireTimer)
+    const err = new TransientCarrierError(
+      closed ? 'carrier connector closed' : 'connection to carrier lost',
+      {
+        code: closed ? 'carrier_closed' : 'connection_lost',
+        carrier: name,
+        cause: error,
+      },
+    )
+    for (const p of [...pending]) if (p.session === s) p.fail(err)
+    window.rejectWaiters(err)
+    emit(error ? { type: 'disconnected', error } : { type: 'disconnected' })
+    if (closed) return
+    attempt++
+    const delayMs = backoffDelay(attempt, cfg.reconnect)
+    emit({ type: 'reconnect_scheduled', attempt, delayMs })
+    reconnectTimer = setTimeout(connect, delayMs)
+  }
+
+  function onPdu(s: Session, pdu: Pdu): void {
+    if (pdu.isResponse()) return
+    switch (pdu.command) {
+      case 'deliver_sm':
+        onDeliver(s, pdu)
+        return
+      case 'enquire_link':
+        s.send(pdu.response())
+        return
+      case 'unbind':
+        bound = false
+        s.send(pdu.response(), () => s.close())
+        return
+      case 'alert_notification':
+        return
+      default:
+        s.send(
+          new smpp.PDU('generic_nack', {
+            sequence_number: pdu.sequence_number,
+            command_status: SmppStatus.ESME_RINVCMDID,
+          }),
+        )
+    }
+  }
+
+  function onDeliver(s: Session, pdu: Pdu): void {
+    let status: number = SmppStatus.ESME_ROK
+    try {
+      if ((pdu.esm_class ?? 0) & RECEIPT_ESM_BITS) {
+        const text = receiptText(pdu, smpp.encodings.ASCII)
+        const input = {
+          ...(text === undefined ? {} : { text }),
+          ...(typeof pdu.receipted_message_id === 'string'
+            ? { receiptedMessageId: pdu.receipted_message_id }
+            : {}),
+          ...(typeof pdu.message_state === 'number' ? { messageState: pdu.message_state } : {}),
+        }
+        const receipt = receiptFromDeliverSm(input)
+        // Acknowledged anyway: an SMSC would redeliver an unreadable receipt forever.
+        if (receipt) receipts.emit(receipt)
+        else emit({ type: 'receipt_unreadable', raw: text ?? '' })
+      } else {
+        inbound.emit({
+          from: fromAddress(pdu.source_addr ?? '', pdu.source_addr_ton),
+          to: fromAddress(pdu.destination_addr ?? '', pdu.dest_addr_ton),
+          body: inboundText(pdu),
+          receivedAt: new Date(),
+        })
+      }
+    } catch (error) {
+      // Nobody recorded it: a temporary error makes the SMSC redeliver instead of losing it.
+      status = SmppStatus.ESME_RX_T_APPN
+      emit({ type: 'listener_failed', error })
+    }
+    s.send(pdu.response(status === SmppStatus.ESME_ROK ? {} : { command_status: status }))
+  }
+
+  async function submitPart(fields: PduFields): Promise<string> {
+    await window.acquire()
+    try {
+      const s = session
+      if (!s || !bound) throw transient('not bound to carrier', 'not_bound')
+      const resp = await request(s, 'submit_sm', fields)
+      if (resp.command_status !== SmppStatus.ESME_ROK)
+        throw errorForSmppStatus(resp.command_status, 'submit_sm', name)
+      if (!resp.message_id) throw transient('submit_sm_resp carried no message_id', 'invalid_response')
+      return resp.message_id
+    } finally {
+      window.release()
+    }
+  }
+
+  connect()
+
+  return {
+    name,
+    async submit(req: SubmitRequest): Promise<SubmitResult> {
+      if (closed)
+        throw new TransientCarrierError('carrier connector closed', { code: 'carrier_closed', carrier: name })
+      if (!bound) throw transient('not bound to carrier', 'not_bound')
+      let parts: PduFields[]
+      try {
+        concatRef = (concatRef + 1) & 0xff
+        parts = buildSubmitSms(req, {
+          concatRef,
+          gsm: smpp.encodings.ASCII,
+          ucs2: smpp.encodings.UCS2,
+          ...(messageIdField ? { messageIdField } : {}),
+        })
+      } catch (cause) {
+        throw new PermanentCarrierError('message cannot be encoded', {
+          code: 'invalid_message',
+          carrier: name,
+          cause,
+        })
+      }
+      if (parts.length === 0) {
+        throw new PermanentCarrierError('message body is empty', { code: 'invalid_message', carrier: name })
+      }
+      const carrierIds: string[] = []
+      // Parts go in order and stop at the first failure, so a broken link orphans as few parts as possible.
+      for (const fields of parts) {
+        try {
+          carrierIds.push(await submitPart(fields))
+        } catch (err) {
+          if (isCarrierError(err)) err.acceptedCarrierIds = [...carrierIds]
+          throw err
+        }
+      }
+      return { carrierIds }
+    },
+    onReceipt(fn) {
+      receipts.add(fn)
+    },
+    onInbound(fn) {
+      inbound.add(fn)
+    },
+    healthy() {
+      return bound && !closed
+    },
+    stats() {
+      return { bound, inFlight: window.inUse, waiting: window.waiting }
+    },
+    async close() {
+      if (closed) return
+      closed = true
+      clearTimeout(reconnectTimer)
+      const s = session
+      if (!s) {
+        window.rejectWaiters(
+          new TransientCarrierError('carrier connector closed', { code: 'carrier_closed', carrier: name }),
+        )
+        return
+      }
+      if (bound) {
+        // Best effort: the socket is torn down next whether or not the SMSC answers.
+        await request(s, 'unbind', {}).catch(() => undefined)
+      }
+      if (session !== s) return
+      await new Promise<void>((resolve) => {
+        s.on('close', () => resolve())
+        s.destroy()
+      })
+    },
+  }
+}

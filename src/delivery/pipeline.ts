@@ -1,0 +1,79 @@
+import type { Bus } from '../bus/bus.ts'
+import type { Carrier } from '../carriers/carrier.ts'
+import type { CarrierConfig } from '../carriers/config.ts'
+import { createCarrier } from '../carriers/create-carrier.ts'
+import type { Db } from '../db/db.ts'
+import { createDispatcher, type Dispatcher, type DispatcherOptions } from '../dispatch/dispatcher.ts'
+import { type BreakerOptions, createProvider, type Provider } from './providers.ts'
+import { createReceiptHandler } from './receipts.ts'
+import { createStatusWriter, type StatusWriter } from './status-writer.ts'
+import { createWorker, type Worker, type WorkerOptions } from './worker.ts'
+
+export interface PipelineOptions {
+  db: Db
+  bus: Bus
+  carriers: CarrierConfig[]
+  /** Which roles run in this process (default both). */
+  roles?: { dispatcher?: boolean; worker?: boolean }
+  breaker?: BreakerOptions
+  worker?: Partial<Omit<WorkerOptions, 'db' | 'bus' | 'providers' | 'statuses'>>
+  dispatcher?: Partial<Omit<DispatcherOptions, 'db' | 'bus'>>
+  /** Builds a carrier from its config (tests substitute; default: SMPP/HTTP adapters). */
+  makeCarrier?: (c: CarrierConfig) => Carrier
+  onError?: (err: unknown, where: string) => void
+}
+
+export interface Pipeline {
+  readonly providers: Provider[]
+  readonly dispatcher?: Dispatcher
+  readonly worker?: Worker
+  readonly statuses: StatusWriter
+  start(): Promise<void>
+  /** Graceful: stop releasing work, let in-flight deliveries finish, flush statuses, close carriers. */
+  stop(): Promise<void>
+}
+
+/** The delivery side of smsgw: dispatcher (outbox → bus) and worker (bus → carriers → statuses). */
+export function createPipeline(opts: PipelineOptions): Pipeline {
+  const roles = { dispatcher: true, worker: true, ...opts.roles }
+  const report = (where: string) => (err: unknown) => opts.onError?.(err, where)
+  const statuses = createStatusWriter(opts.db)
+  const receipts = createReceiptHandler({ db: opts.db, statuses, onError: report('receipts') })
+  const providers = roles.worker
+    ? opts.carriers.map((c) => {
+        const carrier = (opts.makeCarrier ?? createCarrier)(c)
+        carrier.onReceipt((r) => void receipts.handle(c.name, r))
+        carrier.onInbound((m) => void receipts.inbound(c.name, m))
+        return createProvider(c, carrier, opts.breaker)
+      })
+    : []
+  const worker = roles.worker
+    ? createWorker({
+        db: opts.db,
+        bus: opts.bus,
+        providers,
+        statuses,
+        onError: report('worker'),
+        ...opts.worker,
+      })
+    : undefined
+  const dispatcher = roles.dispatcher
+    ? createDispatcher({ db: opts.db, bus: opts.bus, onError: report('dispatcher'), ...opts.dispatcher })
+    : undefined
+  return {
+    providers,
+    dispatcher,
+    worker,
+    statuses,
+    async start() {
+      await worker?.start()
+      dispatcher?.start()
+    },
+    async stop() {
+      await dispatcher?.stop()
+      await worker?.stop()
+      await statuses.drain()
+      await Promise.all(providers.map((p) => p.carrier.close()))
+    },
+  }
+}

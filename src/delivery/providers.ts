@@ -1,0 +1,80 @@
+import {
+  type CircuitBreakerPolicy,
+  CircuitState,
+  ConsecutiveBreaker,
+  circuitBreaker,
+  handleWhen,
+} from 'cockatiel'
+import type { Carrier } from '../carriers/carrier.ts'
+import type { CarrierConfig } from '../carriers/config.ts'
+import { isTransientCarrierError } from '../carriers/errors.ts'
+import type { RouteCandidate } from '../domain/routing.ts'
+import { type Bucket, takeToken } from '../domain/token-bucket.ts'
+
+/** A carrier as the worker drives it: its routing facts, circuit breaker and throughput cap. */
+export interface Provider {
+  readonly name: string
+  readonly carrier: Carrier
+  readonly config: CarrierConfig
+  readonly breaker: CircuitBreakerPolicy
+  /** Waits until the provider's throughput cap allows one more submit. */
+  throttle(): Promise<void>
+  candidate(): RouteCandidate
+}
+
+export interface BreakerOptions {
+  /** Consecutive transient failures that open the circuit (default 5). */
+  failures?: number
+  /** How long an open circuit waits before letting a trial request through, ms (default 10 000). */
+  halfOpenAfterMs?: number
+}
+
+export function createProvider(config: CarrierConfig, carrier: Carrier, opts: BreakerOptions = {}): Provider {
+  const halfOpenAfter = opts.halfOpenAfterMs ?? 10_000
+  const breaker = circuitBreaker(handleWhen(isTransientCarrierError), {
+    halfOpenAfter,
+    breaker: new ConsecutiveBreaker(opts.failures ?? 5),
+  })
+  // cockatiel moves an open circuit to half-open only when called, so once halfOpenAfter has
+  // passed the router must offer it again, or the trial request that closes it never comes.
+  let openedAt = 0
+  breaker.onBreak(() => {
+    openedAt = Date.now()
+  })
+  const circuitAllows = () =>
+    breaker.state === CircuitState.Closed ||
+    breaker.state === CircuitState.HalfOpen ||
+    (breaker.state === CircuitState.Open && Date.now() - openedAt >= halfOpenAfter)
+  let bucket: Bucket | undefined
+  const rate = config.throughput
+  return {
+    name: config.name,
+    carrier,
+    config,
+    breaker,
+    async throttle() {
+      if (!rate) return
+      for (;;) {
+        const r = takeToken(bucket, Date.now(), rate, Math.max(1, rate / 10))
+        bucket = r.bucket
+        if (r.result.allowed) return
+        await new Promise((res) => setTimeout(res, r.result.retryAfterMs))
+      }
+    },
+    candidate: () => ({
+      name: config.name,
+      weight: config.weight,
+      countries: config.countries,
+      prefixes: config.prefixes,
+      available: circuitAllows() && carrier.healthy(),
+    }),
+  }
+}
+
+export const circuitName = (s: CircuitState): string =>
+  ({
+    [CircuitState.Closed]: 'closed',
+    [CircuitState.Open]: 'open',
+    [CircuitState.HalfOpen]: 'half_open',
+    [CircuitState.Isolated]: 'isolated',
+  })[s]

@@ -1,0 +1,128 @@
+import { createGroupCommitter } from '../billing/group-commit.ts'
+import type { Db, Queryable } from '../db/db.ts'
+import { toMicros } from '../domain/money.ts'
+import { type MessageStatus, REFUNDED_WHEN_UNSENT, STATUS_RANK } from '../domain/status.ts'
+
+export interface StatusChange {
+  messageId: string
+  /** The message's created_at (its partition key), ISO. */
+  createdAt: string
+  status: MessageStatus
+  detail?: Record<string, unknown>
+  /** True when no carrier ever accepted the message: a failed/rejected/expired final status refunds it. */
+  unsent?: boolean
+}
+
+export interface StatusWriter {
+  /** Resolves once the change is committed (or found to be a backward move, which is dropped). */
+  write(change: StatusChange): Promise<void>
+  drain(): Promise<void>
+}
+
+interface Locked {
+  id: string
+  status: MessageStatus
+  customer_id: string
+  price_micros: string | number
+}
+
+/**
+ * Applies a group of status changes in one transaction: messages are locked in id order, each
+ * change is kept only if it moves the status forward, events are appended, the status
+ * projection moves, and unsent failures are refunded with a ledger entry — exactly once, since
+ * a message reaches a final status only once.
+ */
+export async function applyStatusChanges(tx: Queryable, changes: StatusChange[]): Promise<void> {
+  const keys = [...new Map(changes.map((c) => [c.messageId, c])).values()].sort((a, b) =>
+    a.messageId < b.messageId ? -1 : 1,
+  )
+  const { rows } = await tx.query<Locked>(
+    `SELECT m.id, m.status, m.customer_id, m.price_micros FROM messages m
+       JOIN json_to_recordset($1::json) AS k(id uuid, created_at timestamptz) ON m.id = k.id AND m.created_at = k.created_at
+      ORDER BY m.id FOR UPDATE OF m`,
+    [JSON.stringify(keys.map((k) => ({ id: k.messageId, created_at: k.createdAt })))],
+  )
+  const current = new Map(rows.map((r) => [r.id, r]))
+  const events: {
+    message_id: string
+    customer_id: string
+    status: string
+    detail: unknown
+    created_at: string
+  }[] = []
+  const finalStatus = new Map<string, { status: string; created_at: string; at: string }>()
+  const refunds = new Map<string, { customer_id: string; amount: number; message_id: string }>()
+  const now = new Date().toISOString()
+  for (const c of changes) {
+    const m = current.get(c.messageId)
+    if (!m || STATUS_RANK[c.status] <= STATUS_RANK[m.status]) continue
+    m.status = c.status
+    events.push({
+      message_id: m.id,
+      customer_id: m.customer_id,
+      status: c.status,
+      detail: c.detail ?? null,
+      created_at: now,
+    })
+    finalStatus.set(m.id, { status: c.status, created_at: c.createdAt, at: now })
+    if (c.unsent && REFUNDED_WHEN_UNSENT.has(c.status)) {
+      refunds.set(m.id, { customer_id: m.customer_id, amount: toMicros(m.price_micros), message_id: m.id })
+    }
+  }
+  if (events.length === 0) return
+  await tx.query(
+    `WITH e AS (
+       INSERT INTO message_events (message_id, customer_id, status, detail, created_at)
+       SELECT message_id, customer_id, status, detail, created_at
+         FROM json_to_recordset($1::json) AS x(message_id uuid, customer_id uuid, status text, detail jsonb, created_at timestamptz)
+     )
+     UPDATE messages m SET status = x.status, status_updated_at = x.at
+       FROM json_to_recordset($2::json) AS x(id uuid, created_at timestamptz, status text, at timestamptz)
+      WHERE m.id = x.id AND m.created_at = x.created_at`,
+    [JSON.stringify(events), JSON.stringify([...finalStatus].map(([id, s]) => ({ id, ...s })))],
+  )
+  if (refunds.size > 0) await refund(tx, [...refunds.values()])
+}
+
+/** Refunds as ledger entries (never edits), customers locked in id order like the accept path. */
+async function refund(
+  tx: Queryable,
+  items: { customer_id: string; amount: number; message_id: string }[],
+): Promise<void> {
+  const ids = [...new Set(items.map((i) => i.customer_id))].sort()
+  const { rows } = await tx.query<{ id: string; balance: string | number }>(
+    'SELECT id, balance FROM customers WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE',
+    [ids],
+  )
+  const balance = new Map(rows.map((r) => [r.id, toMicros(r.balance)]))
+  const entries = items.map((i) => {
+    const after = (balance.get(i.customer_id) ?? 0) + i.amount
+    balance.set(i.customer_id, after)
+    return { ...i, balance_after: after }
+  })
+  await tx.query(
+    `WITH l AS (
+       INSERT INTO ledger (customer_id, kind, amount, balance_after, message_id)
+       SELECT customer_id, 'refund', amount, balance_after, message_id
+         FROM json_to_recordset($1::json) AS x(customer_id uuid, amount bigint, balance_after bigint, message_id uuid)
+     )
+     UPDATE customers c SET balance = x.balance FROM json_to_recordset($2::json) AS x(id uuid, balance bigint) WHERE c.id = x.id`,
+    [JSON.stringify(entries), JSON.stringify([...balance].map(([id, b]) => ({ id, balance: b })))],
+  )
+}
+
+export function createStatusWriter(
+  db: Db,
+  opts: { maxBatch?: number; concurrency?: number } = {},
+): StatusWriter {
+  const committer = createGroupCommitter<StatusChange, undefined>({
+    maxBatch: opts.maxBatch ?? 1000,
+    // One group at a time: groups lock overlapping messages, and order keeps events in order.
+    concurrency: opts.concurrency ?? 1,
+    run: async (items) => {
+      await db.transaction((tx) => applyStatusChanges(tx, items))
+      return items.map(() => undefined)
+    },
+  })
+  return { write: (c) => committer.submit(c), drain: () => committer.drain() }
+}

@@ -1,0 +1,162 @@
+import { BrokenCircuitError } from 'cockatiel'
+import type { Priority } from '../billing/types.ts'
+import type { Bus, BusMessage, Consumer } from '../bus/bus.ts'
+import { backoffDelay } from '../carriers/backoff.ts'
+import { isCarrierError, isPermanentCarrierError } from '../carriers/errors.ts'
+import type { Db } from '../db/db.ts'
+import { type DeliveryJob, LANES, laneDurable, laneSubject } from '../dispatch/lanes.ts'
+import { orderRoutes } from '../domain/routing.ts'
+import { claimDelivery, extendLease, markFinal, markSubmitted } from './claims.ts'
+import type { Provider } from './providers.ts'
+import type { StatusWriter } from './status-writer.ts'
+
+export interface WorkerOptions {
+  db: Db
+  bus: Bus
+  providers: Provider[]
+  statuses: StatusWriter
+  /** Submit attempts per message across providers before it is dead-lettered (default 5). */
+  maxAttempts?: number
+  /** First retry delay, ms; doubles per attempt with jitter, capped at maxBackoffMs (defaults 200 / 5000). */
+  baseBackoffMs?: number
+  maxBackoffMs?: number
+  /** Handlers per lane (defaults otp 32, high 32, normal 64, bulk 32). */
+  concurrency?: Partial<Record<Priority, number>>
+  /** How long a claim protects a message from a second worker, ms (default 60 000). */
+  leaseMs?: number
+  onSubmitted?: (provider: string, ms: number) => void
+  onDeadLetter?: (reason: string) => void
+  onError?: (err: unknown) => void
+}
+
+export interface Worker {
+  start(): Promise<void>
+  /** Stops taking work and waits for in-flight messages. */
+  stop(): Promise<void>
+  /** Handles one job (exposed for tests). */
+  handle(m: BusMessage<DeliveryJob>): Promise<void>
+}
+
+const DEFAULT_CONCURRENCY: Record<Priority, number> = { otp: 32, high: 32, normal: 64, bulk: 32 }
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/**
+ * Takes delivery jobs from the lanes, claims each (de-dup), submits it to a provider chosen by
+ * route and weight, retries transient failures with exponential backoff and jitter while
+ * failing over to the next provider, and dead-letters what cannot be delivered with a final
+ * status (refunded when no carrier took it).
+ */
+export function createWorker(opts: WorkerOptions): Worker {
+  const maxAttempts = opts.maxAttempts ?? 5
+  const leaseMs = opts.leaseMs ?? 60_000
+  const byName = new Map(opts.providers.map((p) => [p.name, p]))
+  const consumers: Consumer[] = []
+
+  const finish = async (
+    job: DeliveryJob,
+    status: 'failed' | 'rejected' | 'expired',
+    reason: string,
+    lane: Priority,
+  ) => {
+    if (status !== 'expired') {
+      await opts.bus.publish(`sms.dead.${lane}`, { job, status, reason }, { msgId: `dead-${job.id}` })
+      opts.onDeadLetter?.(reason)
+    }
+    await opts.statuses.write({
+      messageId: job.id,
+      createdAt: job.created_at,
+      status,
+      unsent: true,
+      detail: { reason },
+    })
+    await markFinal(opts.db, job.id)
+  }
+
+  async function handle(m: BusMessage<DeliveryJob>): Promise<void> {
+    const job = m.data
+    const lane = job.priority
+    if (Date.parse(job.expires_at) <= Date.now()) {
+      await finish(job, 'expired', 'validity period ended before submission', lane)
+      return m.ack()
+    }
+    const claim = await claimDelivery(opts.db, job, leaseMs)
+    if (claim.kind === 'done') return m.ack()
+    if (claim.kind === 'busy') return m.nak(claim.retryInMs)
+    await opts.statuses.write({ messageId: job.id, createdAt: job.created_at, status: 'sending' })
+
+    let lastError = 'no provider serves this destination'
+    for (let attempt = 0; attempt < maxAttempts; attempt++) {
+      const routes = orderRoutes(
+        opts.providers.map((p) => p.candidate()),
+        job.to,
+        job.country,
+      )
+      const name = routes[attempt % Math.max(1, routes.length)]
+      const provider = name ? byName.get(name) : undefined
+      if (!provider) break
+      try {
+        await provider.throttle()
+        const started = performance.now()
+        const result = await provider.breaker.execute(() =>
+          provider.carrier.submit({
+            messageId: job.id,
+            to: job.to,
+            from: job.from,
+            body: job.body,
+            encoding: job.encoding,
+            parts: job.segments,
+            validityPeriodS: Math.max(1, Math.floor((Date.parse(job.expires_at) - Date.now()) / 1000)),
+            registeredDelivery: true,
+          }),
+        )
+        opts.onSubmitted?.(provider.name, performance.now() - started)
+        await markSubmitted(opts.db, job, provider.name, result.carrierIds)
+        await opts.statuses.write({
+          messageId: job.id,
+          createdAt: job.created_at,
+          status: 'sent',
+          detail: { carrier: provider.name, parts: result.carrierIds.length },
+        })
+        return m.ack()
+      } catch (err) {
+        if (isPermanentCarrierError(err)) {
+          await finish(job, 'rejected', `${provider.name}: ${err.message}`, lane)
+          return m.ack()
+        }
+        if (!isCarrierError(err) && !(err instanceof BrokenCircuitError)) throw err
+        lastError = `${provider.name}: ${(err as Error).message}`
+        if (attempt + 1 < maxAttempts) {
+          await sleep(
+            backoffDelay(attempt + 1, {
+              initialMs: opts.baseBackoffMs ?? 200,
+              maxMs: opts.maxBackoffMs ?? 5000,
+            }),
+          )
+          await Promise.all([m.inProgress(), extendLease(opts.db, job.id, leaseMs)])
+        }
+      }
+    }
+    await finish(job, 'failed', `retries exhausted: ${lastError}`, lane)
+    return m.ack()
+  }
+
+  return {
+    handle,
+    async start() {
+      for (const lane of LANES) {
+        consumers.push(
+          await opts.bus.consume<DeliveryJob>({
+            durable: laneDurable(lane),
+            subject: laneSubject(lane),
+            concurrency: opts.concurrency?.[lane] ?? DEFAULT_CONCURRENCY[lane],
+            ackWaitMs: 120_000,
+            handler: handle,
+          }),
+        )
+      }
+    },
+    async stop() {
+      await Promise.all(consumers.splice(0).map((c) => c.stop()))
+    },
+  }
+}

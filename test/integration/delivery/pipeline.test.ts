@@ -1,0 +1,194 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import type { Bus } from '../../../src/bus/bus.ts'
+import { createMemoryBus } from '../../../src/bus/memory-bus.ts'
+import type { CarrierConfig } from '../../../src/carriers/config.ts'
+import { type CarrierSim, createCarrierSim } from '../../../src/carriers/sim/carrier-sim.ts'
+import { createPipeline, type Pipeline } from '../../../src/delivery/pipeline.ts'
+import { createCustomer, sendBody, setRates, startApp, type TestApp } from '../../helpers/app.ts'
+import { type FreshDatabase, freshDatabase } from '../../helpers/pg.ts'
+
+const smpp = (name: string, sim: CarrierSim, weight: number): CarrierConfig => ({
+  name,
+  type: 'smpp',
+  host: '127.0.0.1',
+  port: sim.smppPort,
+  system_id: 'smsgw',
+  password: 'sim',
+  weight,
+  window: 20,
+})
+
+async function until<T>(f: () => Promise<T | undefined>, what: string, ms = 30_000): Promise<T> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const v = await f()
+    if (v !== undefined) return v
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+describe('delivery pipeline end to end (PostgreSQL, in-process bus, SMPP simulator)', () => {
+  let pg: FreshDatabase
+  let t: TestApp
+  let bus: Bus
+  let primary: CarrierSim
+  let secondary: CarrierSim
+  let pipeline: Pipeline
+  let auth: { authorization: string }
+
+  before(async () => {
+    pg = await freshDatabase()
+    t = await startApp(pg.url)
+    await setRates(t.app)
+    auth = (await createCustomer(t.app, { credit: '100.00' })).auth
+    primary = await createCarrierSim({ receiptDelayMs: 20 })
+    secondary = await createCarrierSim({ receiptDelayMs: 20 })
+    bus = createMemoryBus()
+    pipeline = createPipeline({
+      db: t.db,
+      bus,
+      carriers: [smpp('primary', primary, 1_000_000), smpp('secondary', secondary, 1)],
+      breaker: { failures: 3, halfOpenAfterMs: 500 },
+      worker: { baseBackoffMs: 10, maxBackoffMs: 50, maxAttempts: 4 },
+      dispatcher: { idleMs: 5 },
+    })
+    await pipeline.start()
+  })
+  after(async () => {
+    await pipeline?.stop()
+    await bus?.close()
+    await primary?.close()
+    await secondary?.close()
+    await t?.close()
+    await pg?.drop()
+  })
+
+  const send = async (over: Record<string, unknown> = {}) => {
+    const r = await t.app.inject({
+      method: 'POST',
+      url: '/v1/messages',
+      headers: auth,
+      payload: sendBody(over),
+    })
+    assert.equal(r.statusCode, 202, r.body)
+    return r.json().id as string
+  }
+  const message = async (id: string) =>
+    (await t.app.inject({ url: `/v1/messages/${id}`, headers: auth })).json() as {
+      status: string
+      is_final: boolean
+      events: { status: string; detail: Record<string, unknown> | null }[]
+    }
+  const final = (id: string) =>
+    until(async () => {
+      const m = await message(id)
+      return m.is_final ? m : undefined
+    }, `message ${id} to be final`)
+
+  it('POST /v1/messages → delivered via SMPP, with the status timeline', async () => {
+    const id = await send()
+    const m = await final(id)
+    assert.equal(m.status, 'delivered')
+    assert.deepEqual(
+      m.events.map((e) => e.status),
+      ['queued', 'sending', 'sent', 'delivered'],
+    )
+    assert.equal(m.events[2]?.detail?.carrier, 'primary')
+  })
+
+  it('a 3-part UCS-2 message is delivered with three receipts', async () => {
+    const body = 'Привет! '.repeat(20) // 160 UCS-2 units → 3 parts of ≤ 67
+    const id = await send({ body })
+    const m = await final(id)
+    assert.equal(m.status, 'delivered')
+    const { rows } = await t.db.query<{ part: number; receipt_status: string }>(
+      'SELECT part, receipt_status FROM carrier_refs WHERE message_id = $1 ORDER BY part',
+      [id],
+    )
+    assert.deepEqual(
+      rows.map((r) => [Number(r.part), r.receipt_status]),
+      [
+        [1, 'delivered'],
+        [2, 'delivered'],
+        [3, 'delivered'],
+      ],
+    )
+  })
+
+  it('primary failing: the circuit opens, traffic fails over, nothing is lost; it closes after recovery', async () => {
+    primary.setOptions({ transientErrorRate: 1 })
+    const ids = []
+    for (let i = 0; i < 20; i++) ids.push(await send({ client_reference: `fo-${i}` }))
+    const results = await Promise.all(ids.map(final))
+    assert.ok(
+      results.every((m) => m.status === 'delivered'),
+      'every message delivered',
+    )
+    const viaSecondary = results.filter(
+      (m) => m.events.find((e) => e.status === 'sent')?.detail?.carrier === 'secondary',
+    )
+    assert.equal(viaSecondary.length, 20)
+    const breaker = pipeline.providers.find((p) => p.name === 'primary')?.candidate()
+    assert.equal(breaker?.available, false, 'the primary circuit is open')
+    primary.setOptions({ transientErrorRate: 0 })
+    // After halfOpenAfter a trial goes to the primary and closes the circuit.
+    await until(async () => {
+      const id = await send()
+      const m = await final(id)
+      return m.events.find((e) => e.status === 'sent')?.detail?.carrier === 'primary' ? true : undefined
+    }, 'traffic back on the primary')
+    assert.equal(pipeline.providers.find((p) => p.name === 'primary')?.candidate().available, true)
+  })
+
+  it('transient errors everywhere: retried, then dead-lettered as failed with a ledger refund', async () => {
+    primary.setOptions({ transientErrorRate: 1 })
+    secondary.setOptions({ transientErrorRate: 1 })
+    const dead: unknown[] = []
+    const sub = await bus.subscribe('sms.dead.>', (m) => dead.push(m.data))
+    try {
+      const before = (await t.app.inject({ url: '/v1/balance', headers: auth })).json().balance.amount
+      const id = await send()
+      const m = await final(id)
+      assert.equal(m.status, 'failed')
+      const { rows } = await t.db.query<{ kind: string; amount: string }>(
+        'SELECT kind, amount::text FROM ledger WHERE message_id = $1 ORDER BY id',
+        [id],
+      )
+      assert.deepEqual(rows, [
+        { kind: 'charge', amount: '-7900' },
+        { kind: 'refund', amount: '7900' },
+      ])
+      const afterBal = (await t.app.inject({ url: '/v1/balance', headers: auth })).json().balance.amount
+      assert.equal(afterBal, before)
+      await until(async () => (dead.length > 0 ? true : undefined), 'a dead letter')
+    } finally {
+      await sub.stop()
+      primary.setOptions({ transientErrorRate: 0 })
+      secondary.setOptions({ transientErrorRate: 0 })
+    }
+  })
+
+  it('a permanent error ends rejected and refunded without retries', async () => {
+    primary.setOptions({ permanentErrorRate: 1 })
+    secondary.setOptions({ permanentErrorRate: 1 })
+    try {
+      const before = primary.counters()
+      const secondBefore = secondary.counters()
+      const id = await send()
+      const m = await final(id)
+      assert.equal(m.status, 'rejected')
+      const { rows } = await t.db.query<{ n: string }>(
+        "SELECT count(*)::text AS n FROM ledger WHERE message_id = $1 AND kind = 'refund'",
+        [id],
+      )
+      assert.equal(rows[0]?.n, '1')
+      const after = primary.counters().submitsReceived + secondary.counters().submitsReceived
+      assert.equal(after - before.submitsReceived - secondBefore.submitsReceived, 1, 'one submit, no retry')
+    } finally {
+      primary.setOptions({ permanentErrorRate: 0 })
+      secondary.setOptions({ permanentErrorRate: 0 })
+    }
+  })
+})
