@@ -30,7 +30,7 @@ export async function claimDelivery(q: Queryable, job: DeliveryJob, leaseMs: num
     [job.id],
   )
   const e = existing[0]
-  if (!e || e.state !== 'claimed') return { kind: 'done' }
+  if (e?.state !== 'claimed') return { kind: 'done' }
   return { kind: 'busy', retryInMs: Math.max(100, Number(e.wait_ms)) }
 }
 

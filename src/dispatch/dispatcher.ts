@@ -3,7 +3,7 @@ import type { Bus } from '../bus/bus.ts'
 import type { Db } from '../db/db.ts'
 import { type Backlogged, fairShare, interleave } from '../domain/fair-share.ts'
 import { type Bucket, takeToken } from '../domain/token-bucket.ts'
-import { LANES, type DeliveryJob, laneDurable, laneSubject } from './lanes.ts'
+import { type DeliveryJob, LANES, laneDurable, laneSubject } from './lanes.ts'
 import { backlogByCustomer, claimJobs, deleteClaimed } from './outbox-claims.ts'
 
 export interface DispatcherOptions {

@@ -1,5 +1,5 @@
-import type { Queryable } from '../db/db.ts'
 import type { Priority } from '../billing/types.ts'
+import type { Queryable } from '../db/db.ts'
 import { toMicros } from '../domain/money.ts'
 import type { DeliveryJob } from './lanes.ts'
 
@@ -14,7 +14,11 @@ export interface BacklogRow {
  * outbox(priority, customer_id, seq) visits each customer once, so one customer's 50,000 rows
  * cost no more than one row; counts are capped at `countCap` for the same reason.
  */
-export async function backlogByCustomer(q: Queryable, lane: Priority, countCap: number): Promise<BacklogRow[]> {
+export async function backlogByCustomer(
+  q: Queryable,
+  lane: Priority,
+  countCap: number,
+): Promise<BacklogRow[]> {
   const { rows } = await q.query<{ customer_id: string; backlog: string | number; rate_limit_mps: number }>(
     `WITH RECURSIVE c AS (
        (SELECT customer_id FROM outbox WHERE priority = $1 ORDER BY customer_id LIMIT 1)
@@ -34,7 +38,11 @@ export async function backlogByCustomer(q: Queryable, lane: Priority, countCap: 
       WHERE c.customer_id IS NOT NULL AND n.backlog > 0`,
     [lane, countCap],
   )
-  return rows.map((r) => ({ customer_id: r.customer_id, backlog: Number(r.backlog), rate_limit_mps: Number(r.rate_limit_mps) }))
+  return rows.map((r) => ({
+    customer_id: r.customer_id,
+    backlog: Number(r.backlog),
+    rate_limit_mps: Number(r.rate_limit_mps),
+  }))
 }
 
 export interface ClaimedJob {
@@ -48,7 +56,11 @@ export interface ClaimedJob {
  * `deleteClaimed` commits, so a row whose transaction commits late is found by a later poll —
  * nothing is skipped, whatever the order of sequence numbers and commits.
  */
-export async function claimJobs(tx: Queryable, lane: Priority, take: Map<string, number>): Promise<ClaimedJob[][]> {
+export async function claimJobs(
+  tx: Queryable,
+  lane: Priority,
+  take: Map<string, number>,
+): Promise<ClaimedJob[][]> {
   const wanted = [...take].map(([customer_id, n]) => ({ customer_id, n }))
   if (wanted.length === 0) return []
   const { rows } = await tx.query<{

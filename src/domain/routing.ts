@@ -44,7 +44,7 @@ export function orderRoutes(
       r -= c.weight
       return r < 0
     })
-    const first = up.splice(i < 0 ? 0 : i, 1)
+    const first = up.splice(Math.max(i, 0), 1)
     return [...first, ...up, ...down].map((c) => c.name)
   }
   return [...up, ...down].map((c) => c.name)
