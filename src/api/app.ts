@@ -20,6 +20,7 @@ import { balanceRoutes } from './routes/balance.ts'
 import { messagesRoutes } from './routes/messages/index.ts'
 import { createSendLimiter } from './routes/messages/send-limit.ts'
 import { operationsRoutes } from './routes/operations.ts'
+import { providerRoutes, type WebhookSink } from './routes/providers.ts'
 import { createValidatorCompiler } from './validation.ts'
 
 export interface AppDeps {
@@ -30,6 +31,12 @@ export interface AppDeps {
   logger?: FastifyBaseLogger
   /** The platform's billing currency (default USD). */
   currency?: string
+  /** Called after a message was accepted (wakes an in-process dispatcher). */
+  onAccepted?: () => void
+  /** Extra readiness checks (the bus), besides the database. */
+  readiness?: Record<string, () => Promise<boolean>>
+  /** Receipts and MO from HTTP providers; absent when no delivery worker runs in this process. */
+  providerWebhooks?: WebhookSink
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/
@@ -114,7 +121,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(swaggerUi, { routePrefix: '/docs' })
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 
-  await app.register(operationsRoutes, { db, metrics })
+  await app.register(operationsRoutes, { db, metrics, checks: deps.readiness ?? {} })
   await app.register(messagesRoutes, {
     db,
     biller,
@@ -122,7 +129,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     auth,
     metrics,
     limit: createSendLimiter(deps.rateLimiter),
+    onAccepted: deps.onAccepted,
   })
+  if (deps.providerWebhooks) await app.register(providerRoutes, { sink: deps.providerWebhooks })
   await app.register(balanceRoutes, { db, auth })
   await app.register(adminCustomerRoutes, {
     db,

@@ -22,30 +22,56 @@ export interface Delivery<T> {
   readonly settled: boolean
 }
 
-/** Wraps a delivery so that the first of ack/nak/term wins and later calls are no-ops. */
-export function createDelivery<T>(fields: DeliveryFields<T>, settler: Settler): Delivery<T> {
-  let settled = false
-  const settle = async (fn: () => void) => {
-    if (settled) return
-    settled = true
-    fn()
+/** A delivery on which the first of ack/nak/term wins and later calls are no-ops. */
+class SettleOnce<T> implements BusMessage<T>, Delivery<T> {
+  readonly id: string
+  readonly seq: number
+  readonly subject: string
+  readonly data: T
+  readonly deliveryCount: number
+  settled = false
+
+  // A class, not an object literal of closures: one of these is made per delivery, on the hot path.
+  constructor(
+    fields: DeliveryFields<T>,
+    private readonly settler: Settler,
+  ) {
+    this.id = fields.id
+    this.seq = fields.seq
+    this.subject = fields.subject
+    this.data = fields.data
+    this.deliveryCount = fields.deliveryCount
   }
-  const message: BusMessage<T> = {
-    ...fields,
-    ack: () => settle(() => settler.ack()),
-    nak: (delayMs = 0) => settle(() => settler.nak(Math.max(0, delayMs))),
-    term: () => settle(() => settler.term()),
-    inProgress: async () => {
-      if (!settled) settler.inProgress()
-    },
+
+  get message(): BusMessage<T> {
+    return this
   }
-  return {
-    message,
-    get settled() {
-      return settled
-    },
+
+  async ack(): Promise<void> {
+    if (this.settle()) this.settler.ack()
+  }
+
+  async nak(delayMs = 0): Promise<void> {
+    if (this.settle()) this.settler.nak(Math.max(0, delayMs))
+  }
+
+  async term(): Promise<void> {
+    if (this.settle()) this.settler.term()
+  }
+
+  async inProgress(): Promise<void> {
+    if (!this.settled) this.settler.inProgress()
+  }
+
+  private settle(): boolean {
+    if (this.settled) return false
+    this.settled = true
+    return true
   }
 }
+
+export const createDelivery = <T>(fields: DeliveryFields<T>, settler: Settler): Delivery<T> =>
+  new SettleOnce(fields, settler)
 
 export interface HandleOptions<T> {
   durable: string

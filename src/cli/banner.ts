@@ -16,9 +16,10 @@ Send a first message (copy-paste into a shell):
   CUSTOMER=$(echo "$CUSTOMER_JSON" | ${json('id')}); KEY=$(echo "$CUSTOMER_JSON" | ${json('api_key')})
   curl -s -X POST $SMSGW/v1/admin/customers/$CUSTOMER/credits -H "Authorization: Bearer $ADMIN" \\
     -H 'Content-Type: application/json' -d '{"amount":"10.00","reference":"first-topup"}'
-  curl -s -X POST $SMSGW/v1/messages -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \\
+  MESSAGE=$(curl -s -X POST $SMSGW/v1/messages -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \\
     -H "Idempotency-Key: $(node -pe 'crypto.randomUUID()')" \\
-    -d '{"to":"+14155550123","from":"ACME","body":"Hello from smsgw"}'
+    -d '{"to":"+14155550123","from":"ACME","body":"Hello from smsgw"}' | ${json('id')}); echo "message $MESSAGE"
+  sleep 2; curl -s $SMSGW/v1/messages/$MESSAGE -H "Authorization: Bearer $KEY"; echo
   curl -s $SMSGW/v1/balance -H "Authorization: Bearer $KEY"
 `
 }

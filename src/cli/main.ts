@@ -1,3 +1,4 @@
+import { runCarrierSim } from '../carriers/sim/cli.ts'
 import { ConfigError, loadConfig } from '../config/config.ts'
 import { SchemaTooNewError } from '../db/migrate.ts'
 import { InvalidAmountError } from '../domain/money.ts'
@@ -7,7 +8,10 @@ import { serve } from './serve.ts'
 
 const USAGE = `usage: smsgw <command>
   start      run every role in one process (embedded PGlite unless DATABASE_URL is set)
-  api        run the HTTP API only
+  api        run the HTTP API only (needs NATS_URL and DATABASE_URL)
+  dispatcher run the dispatcher only (outbox → bus)
+  worker     run a delivery worker only (bus → carriers; SMSGW_CARRIERS or two simulated carriers)
+  carrier-sim  run the carrier simulator (SMPP + HTTP; see --help)
   migrate    apply database migrations and create partitions, then exit
   admin      operator commands (see: smsgw admin help)
   help       this text
@@ -20,9 +24,16 @@ export async function main(argv: string[]): Promise<void> {
   try {
     switch (command) {
       case 'start':
-        return await serve(loadConfig(), { banner: true })
+        return await serve(loadConfig(), { api: true, dispatcher: true, worker: true }, { banner: true })
       case 'api':
-        return await serve(loadConfig(), { banner: false })
+        return await serve(loadConfig(), { api: true, dispatcher: false, worker: false }, { banner: false })
+      case 'dispatcher':
+        return await serve(loadConfig(), { api: false, dispatcher: true, worker: false }, { banner: false })
+      case 'worker':
+        return await serve(loadConfig(), { api: false, dispatcher: false, worker: true }, { banner: false })
+      case 'carrier-sim':
+        await runCarrierSim(rest)
+        return
       case 'migrate': {
         const db = await openDb(loadConfig(), 'smsgw-migrate')
         try {

@@ -1,38 +1,121 @@
 import closeWithGrace from 'close-with-grace'
+import type { FastifyInstance } from 'fastify'
 import { buildApp } from '../api/app.ts'
-import type { Config } from '../config/config.ts'
+import type { Bus } from '../bus/bus.ts'
+import { createMemoryBus } from '../bus/memory-bus.ts'
+import { createNatsBus } from '../bus/nats-bus.ts'
+import { type CarrierConfig, defaultSimCarriers, readCarrierFile } from '../carriers/config.ts'
+import { type CarrierSim, createCarrierSim } from '../carriers/sim/carrier-sim.ts'
+import { type Config, ConfigError } from '../config/config.ts'
+import { createPipeline, type Pipeline } from '../delivery/pipeline.ts'
 import { scheduleMaintenance } from '../maintenance/maintenance.ts'
 import { startBanner } from './banner.ts'
 import { createLogger, openDb, openRateLimiter, prepareDb, resolveAdminToken } from './runtime.ts'
 
-/** `smsgw start` / `smsgw api`: migrate, serve the HTTP API, run maintenance; close gracefully. */
-export async function serve(config: Config, opts: { banner: boolean }): Promise<void> {
+export interface Roles {
+  api: boolean
+  dispatcher: boolean
+  worker: boolean
+}
+
+/**
+ * Runs the given roles in this process: `smsgw start` runs them all (with a simulated carrier
+ * pair unless SMSGW_CARRIERS names real ones); `smsgw api|dispatcher|worker` run one each.
+ * Shutdown is graceful: stop accepting, let in-flight deliveries finish, flush, close.
+ */
+export async function serve(config: Config, roles: Roles, opts: { banner: boolean }): Promise<void> {
   const logger = createLogger(config)
-  const db = await openDb(config, 'smsgw-api')
+  const role = Object.entries(roles)
+    .filter(([, on]) => on)
+    .map(([r]) => r)
+    .join('+')
+  const db = await openDb(config, `smsgw-${role}`)
   await prepareDb(db)
   const stopMaintenance = scheduleMaintenance(db, (err) => logger.error({ err }, 'maintenance failed'))
-  const rateLimiter = openRateLimiter(config)
-  const admin = resolveAdminToken(config)
-  const app = await buildApp({ config, db, adminToken: admin.token, rateLimiter, logger })
 
-  closeWithGrace({ delay: 10_000 }, async ({ err, signal }) => {
+  const delivers = roles.dispatcher || roles.worker
+  if (delivers && !config.NATS_URL && !(roles.api && roles.dispatcher && roles.worker)) {
+    throw new ConfigError(
+      'NATS_URL: a dispatcher or worker in its own process needs NATS (the in-process bus is per process)',
+    )
+  }
+  // The api role alone does not use the bus; it only checks it when one is configured.
+  const bus: Bus | undefined = config.NATS_URL
+    ? await createNatsBus({ servers: config.NATS_URL, onError: (err) => logger.warn({ err }, 'bus') })
+    : delivers
+      ? createMemoryBus({ onError: (err) => logger.warn({ err }, 'bus') })
+      : undefined
+
+  let sim: CarrierSim | undefined
+  let carriers: CarrierConfig[] = []
+  if (roles.worker) {
+    if (config.SMSGW_CARRIERS) carriers = await readCarrierFile(config.SMSGW_CARRIERS)
+    else {
+      sim = await createCarrierSim({ receiptDelayMs: { min: 50, max: 300 } })
+      carriers = defaultSimCarriers(sim)
+    }
+  }
+  let pipeline: Pipeline | undefined
+  if (bus && delivers) {
+    pipeline = createPipeline({
+      db,
+      bus,
+      carriers,
+      roles: { dispatcher: roles.dispatcher, worker: roles.worker },
+      onError: (err, where) => logger.error({ err, where }, 'delivery error'),
+    })
+    await pipeline.start()
+  }
+
+  let app: FastifyInstance | undefined
+  let adminToken: ReturnType<typeof resolveAdminToken> | undefined
+  const rateLimiter = openRateLimiter(config)
+  if (roles.api) {
+    adminToken = resolveAdminToken(config)
+    const delivery = pipeline
+    app = await buildApp({
+      config,
+      db,
+      adminToken: adminToken.token,
+      rateLimiter,
+      logger,
+      readiness: bus ? { bus: () => bus.healthy() } : {},
+      ...(delivery?.dispatcher ? { onAccepted: () => delivery.dispatcher?.wake() } : {}),
+      ...(delivery && roles.worker ? { providerWebhooks: delivery.webhook } : {}),
+    })
+  }
+
+  closeWithGrace({ delay: 15_000 }, async ({ err, signal }) => {
     if (err) logger.error({ err }, 'shutting down after an error')
     else logger.info({ signal }, 'shutting down')
     stopMaintenance()
-    await app.close()
+    await app?.close()
+    await pipeline?.stop()
+    await bus?.close()
+    await sim?.close()
     await rateLimiter.close()
     await db.close()
   })
 
+  if (!app) {
+    logger.info({ roles: role, carriers: carriers.map((c) => c.name) }, 'running')
+    return
+  }
   const address = await app.listen({ port: config.PORT, host: config.HOST })
-  if (opts.banner) {
+  // The simulated HTTP carrier reports receipts to our provider endpoint.
+  sim?.setOptions({ dlrUrl: `${address}/v1/providers/sim-http/dlr` })
+  if (opts.banner && adminToken) {
     const tokenNote =
-      admin.source === 'env'
+      adminToken.source === 'env'
         ? 'from SMSGW_ADMIN_TOKEN'
-        : `stored in ${admin.path}${admin.source === 'generated' ? ', new' : ''}`
+        : `stored in ${adminToken.path}${adminToken.source === 'generated' ? ', new' : ''}`
     const dbNote = config.DATABASE_URL ? 'PostgreSQL' : `embedded PGlite in ${config.SMSGW_DATA_DIR}`
-    process.stdout.write(startBanner(address, admin.token, tokenNote, dbNote))
+    const busNote = config.NATS_URL ? 'NATS JetStream' : 'in-process bus'
+    const carrierNote = sim ? 'two simulated carriers' : `carriers: ${carriers.map((c) => c.name).join(', ')}`
+    process.stdout.write(
+      startBanner(address, adminToken.token, tokenNote, `${dbNote}, ${busNote}, ${carrierNote}`),
+    )
   } else {
-    logger.info({ address }, 'api listening')
+    logger.info({ address, roles: role }, 'listening')
   }
 }

@@ -1,5 +1,5 @@
 import type { Bus } from '../bus/bus.ts'
-import type { Carrier } from '../carriers/carrier.ts'
+import { acceptsWebhooks, type Carrier } from '../carriers/carrier.ts'
 import type { CarrierConfig } from '../carriers/config.ts'
 import { createCarrier } from '../carriers/create-carrier.ts'
 import type { Db } from '../db/db.ts'
@@ -28,6 +28,11 @@ export interface Pipeline {
   readonly dispatcher?: Dispatcher
   readonly worker?: Worker
   readonly statuses: StatusWriter
+  /**
+   * A receipt or MO message POSTed by an HTTP provider. False when no such webhook provider
+   * runs here; throws CarrierPayloadError for a body the provider's format does not parse.
+   */
+  webhook(provider: string, kind: 'dlr' | 'inbound', json: unknown): boolean
   start(): Promise<void>
   /** Graceful: stop releasing work, let in-flight deliveries finish, flush statuses, close carriers. */
   stop(): Promise<void>
@@ -65,6 +70,13 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     dispatcher,
     worker,
     statuses,
+    webhook(name, kind, json) {
+      const carrier = providers.find((p) => p.name === name)?.carrier
+      if (!carrier || !acceptsWebhooks(carrier)) return false
+      if (kind === 'dlr') void receipts.handle(name, carrier.handleReceipt(json))
+      else void receipts.inbound(name, carrier.handleInbound(json))
+      return true
+    },
     async start() {
       await worker?.start()
       dispatcher?.start()

@@ -13,8 +13,10 @@ export interface DispatcherOptions {
   window?: number
   /** Most messages released per lane per pass. Default 1000. */
   maxPerPass?: number
-  /** Wait between passes that found nothing to do, ms. Default 25. */
+  /** First wait after a pass that found nothing to do, ms; doubles while idle up to maxIdleMs. Default 10. */
   idleMs?: number
+  /** Longest wait while idle, ms (an accept in this process wakes it at once). Default 200. */
+  maxIdleMs?: number
   onDispatched?: (lane: Priority, n: number) => void
   onError?: (err: unknown) => void
 }
@@ -38,7 +40,9 @@ export interface Dispatcher {
 export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   const window = opts.window ?? 2000
   const maxPerPass = opts.maxPerPass ?? 1000
-  const idleMs = opts.idleMs ?? 25
+  const idleMs = opts.idleMs ?? 10
+  const maxIdleMs = Math.max(idleMs, opts.maxIdleMs ?? 200)
+  let idleFor = idleMs
   const buckets = new Map<string, Bucket>()
   const rotation = new Map<Priority, string | undefined>()
   let running = false
@@ -94,6 +98,11 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   }
 
   const pass = async () => {
+    // One cheap look first: an idle gateway should not run four lanes of queries per tick.
+    const { rows } = await opts.db.query<{ due: boolean }>(
+      'SELECT EXISTS (SELECT 1 FROM outbox WHERE available_at <= now()) AS due',
+    )
+    if (!rows[0]?.due) return 0
     let n = 0
     for (const lane of LANES) n += await passLane(lane)
     return n
@@ -101,9 +110,11 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
 
   const sleep = () =>
     new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, idleMs)
+      const t = setTimeout(resolve, idleFor)
+      idleFor = Math.min(maxIdleMs, idleFor * 2)
       wakeUp = () => {
         clearTimeout(t)
+        idleFor = idleMs
         resolve()
       }
     })
@@ -121,7 +132,8 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
           } catch (err) {
             opts.onError?.(err)
           }
-          if (n === 0 && running) await sleep()
+          if (n > 0) idleFor = idleMs
+          else if (running) await sleep()
         }
       })()
     },

@@ -59,8 +59,9 @@ describe('quickstart: npm start on the embedded default', () => {
       assert.ok(first.banner.includes(token), 'the banner shows the stored admin token')
       const script = first.banner.slice(first.banner.indexOf('  export SMSGW='))
       const { stdout } = await run('bash', ['-euo', 'pipefail', '-c', script], { timeout: 60_000 })
-      // The last two answers: the 202 message object, then the balance.
-      assert.match(stdout, /"object":"message","status":"queued"/)
+      // The message as read back a second later (delivered by the simulated carrier), then the balance.
+      assert.match(stdout, /"object":"message","status":"delivered","is_final":true/)
+      assert.match(stdout, /"events":\[\{"status":"queued".*\{"status":"sending".*\{"status":"sent".*\{"status":"delivered"/)
       assert.match(stdout, /"balance":\{"amount":"9\.9921","currency":"USD"\}\}$/)
       balance = '9.9921'
     } finally {

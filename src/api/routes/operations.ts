@@ -5,10 +5,11 @@ import type { ApiMetrics } from '../metrics.ts'
 const READY_TIMEOUT_MS = 2000
 
 /** Liveness, readiness (503 while the database is unreachable) and Prometheus metrics. */
-export const operationsRoutes: FastifyPluginAsync<{ db: Db; metrics: ApiMetrics }> = async (
-  app,
-  { db, metrics },
-) => {
+export const operationsRoutes: FastifyPluginAsync<{
+  db: Db
+  metrics: ApiMetrics
+  checks: Record<string, () => Promise<boolean>>
+}> = async (app, { db, metrics, checks }) => {
   app.get('/health/live', { schema: { hide: true } }, async () => ({ status: 'ok' }))
 
   app.get('/health/ready', { schema: { hide: true } }, async (_request, reply) => {
@@ -20,7 +21,14 @@ export const operationsRoutes: FastifyPluginAsync<{ db: Db; metrics: ApiMetrics 
           timer = setTimeout(() => reject(new Error('database timed out')), READY_TIMEOUT_MS)
         }),
       ])
-      return { status: 'ok', checks: { database: 'ok' } }
+      const results: Record<string, string> = { database: 'ok' }
+      for (const [name, check] of Object.entries(checks))
+        results[name] = (await check().catch(() => false)) ? 'ok' : 'unavailable'
+      if (Object.values(results).some((r) => r !== 'ok')) {
+        reply.header('retry-after', '1')
+        return reply.code(503).send({ status: 'unavailable', checks: results })
+      }
+      return { status: 'ok', checks: results }
     } catch (err) {
       reply.header('retry-after', '1')
       return reply.code(503).send({ status: 'unavailable', checks: { database: (err as Error).message } })

@@ -139,8 +139,14 @@ export function busContract(name: string, makeBus: MakeBus): void {
         await assert.rejects(bus.consume({ durable: 'x', subject: 'other.>', handler }), BusSubjectError)
         await assert.rejects(bus.consume({ durable: 'x', subject: 'sms', handler }), BusSubjectError)
         await assert.rejects(bus.consume({ durable: 'a.b', subject: OTP, handler }), BusConfigError)
-        await assert.rejects(bus.consume({ durable: 'x', subject: OTP, concurrency: 0, handler }), BusConfigError)
-        await assert.rejects(bus.subscribe('sms..x', () => {}), BusSubjectError)
+        await assert.rejects(
+          bus.consume({ durable: 'x', subject: OTP, concurrency: 0, handler }),
+          BusConfigError,
+        )
+        await assert.rejects(
+          bus.subscribe('sms..x', () => {}),
+          BusSubjectError,
+        )
         const c = await bus.consume({ durable: 'x', subject: OTP, handler })
         await assert.rejects(bus.consume({ durable: 'x', subject: BULK, handler }), BusConfigError)
         await c.stop()
@@ -162,10 +168,7 @@ export function busContract(name: string, makeBus: MakeBus): void {
         })
         await bus.publish(OTP, { n: 7 }, { msgId: 'm3:1' })
         const [a, b] = await inbox.until((i) => i.length >= 2, 'the redelivery')
-        assert.deepEqual(
-          [a?.deliveryCount, b?.deliveryCount],
-          [1, 2],
-        )
+        assert.deepEqual([a?.deliveryCount, b?.deliveryCount], [1, 2])
         assert.deepEqual([b?.id, b?.seq, b?.data], [a?.id, a?.seq, a?.data])
         await eventually(async () => (await bus.pending('otp')) === 0, 'pending 0')
       }),
@@ -430,10 +433,7 @@ export function busContract(name: string, makeBus: MakeBus): void {
           },
         })
         await next.until((i) => i.length >= 2, 'the two published while stopped')
-        assert.deepEqual(
-          next.items.map((s) => s.data.n).sort(),
-          [5, 6],
-        )
+        assert.deepEqual(next.items.map((s) => s.data.n).sort(), [5, 6])
         await eventually(async () => (await bus.pending('bulk')) === 0, 'pending 0')
       }),
     )
@@ -563,7 +563,10 @@ export function busContract(name: string, makeBus: MakeBus): void {
         await bus.close()
         assert.equal(await bus.healthy(), false)
         await assert.rejects(bus.publish(OTP, { n: 1 }), BusClosedError)
-        await assert.rejects(bus.consume({ durable: 'x', subject: OTP, handler: async () => {} }), BusClosedError)
+        await assert.rejects(
+          bus.consume({ durable: 'x', subject: OTP, handler: async () => {} }),
+          BusClosedError,
+        )
         await bus.close() // idempotent
       }),
     )
@@ -580,7 +583,11 @@ export function busContract(name: string, makeBus: MakeBus): void {
         const publisher = async () => {
           while (next < N) {
             const n = next++
-            await bus.publish(BULK, { n, to: '+14155550123', body: 'Your code is 123456' }, { msgId: `tp-${n}` })
+            await bus.publish(
+              BULK,
+              { n, to: '+14155550123', body: 'Your code is 123456' },
+              { msgId: `tp-${n}` },
+            )
           }
         }
         await Promise.all(Array.from({ length: WINDOW }, publisher))

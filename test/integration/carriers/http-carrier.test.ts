@@ -61,7 +61,7 @@ describe('HTTP carrier', () => {
   beforeEach(() => {
     sim.reset()
     sim.setOptions({ dlrUrl: `${routes.base}/dlr`, inboundUrl: `${routes.base}/inbound` })
-    carrier = createHttpCarrier({ name: 'sim-http', url: sim.httpUrl, timeoutMs: 1000 })
+    carrier = createHttpCarrier({ name: 'sim-http', url: sim.httpUrl })
   })
   afterEach(async () => {
     await carrier.close()
@@ -129,22 +129,27 @@ describe('HTTP carrier', () => {
 
   it('outage and timeouts are transient; repeated transient failures turn healthy() false until a success', async () => {
     await carrier.close()
-    carrier = createHttpCarrier({ name: 'sim-http', url: sim.httpUrl, timeoutMs: 100, unhealthyAfter: 2 })
-    sim.setOptions({ outage: true })
+    carrier = createHttpCarrier({ name: 'sim-http', url: sim.httpUrl, timeoutMs: 5000, unhealthyAfter: 2 })
+    sim.setOptions({ outage: true, receipts: false })
     const down = await carrier.submit(req('down')).catch((e: unknown) => e)
     assert.ok(isTransientCarrierError(down))
     assert.equal(down.code, 'connection_failed')
     assert.ok(carrier.healthy())
-
-    sim.setOptions({ outage: false, latencyMs: 1000 })
-    const slow = await carrier.submit(req('slow')).catch((e: unknown) => e)
-    assert.ok(isTransientCarrierError(slow))
-    assert.equal(slow.code, 'timeout')
+    await assert.rejects(carrier.submit(req('still down')), isTransientCarrierError)
     assert.equal(carrier.healthy(), false)
-
-    sim.setOptions({ latencyMs: 0, receipts: false })
+    sim.setOptions({ outage: false })
     await carrier.submit(req('back'))
     assert.ok(carrier.healthy())
+
+    const impatient = createHttpCarrier({ name: 'sim-http', url: sim.httpUrl, timeoutMs: 200 })
+    try {
+      sim.setOptions({ latencyMs: 60_000 })
+      const slow = await impatient.submit(req('slow')).catch((e: unknown) => e)
+      assert.ok(isTransientCarrierError(slow))
+      assert.equal(slow.code, 'timeout')
+    } finally {
+      await impatient.close()
+    }
   })
 
   it('MO posted by the carrier reaches onInbound; a bad payload is a 400 that reaches no listener', async () => {

@@ -24,6 +24,7 @@ export interface MessagesRouteDeps {
   auth: Authenticator
   metrics: ApiMetrics
   limit: SendLimiter
+  onAccepted?: () => void
 }
 
 const STATUSES = ['scheduled', 'queued', 'sending', 'sent', ...FINAL_STATUSES] as const
@@ -58,6 +59,7 @@ export const messagesRoutes: FastifyPluginAsyncTypebox<MessagesRouteDeps> = asyn
       switch (outcome.kind) {
         case 'accepted':
           metrics.accepted.inc({ priority: message.priority })
+          deps.onAccepted?.()
           return sendJsonText(reply, outcome.statusCode, outcome.body)
         case 'replayed':
           reply.header('idempotent-replayed', 'true')
