@@ -73,8 +73,9 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     webhook(name, kind, json) {
       const carrier = providers.find((p) => p.name === name)?.carrier
       if (!carrier || !acceptsWebhooks(carrier)) return false
-      if (kind === 'dlr') void receipts.handle(name, carrier.handleReceipt(json))
-      else void receipts.inbound(name, carrier.handleInbound(json))
+      // Parsing hands the receipt/MO to the carrier's listeners, registered above.
+      if (kind === 'dlr') carrier.handleReceipt(json)
+      else carrier.handleInbound(json)
       return true
     },
     async start() {

@@ -11,10 +11,10 @@ import {
   TransientCarrierError,
 } from '../errors.ts'
 import { createListeners } from '../listeners.ts'
-import { inboundText, receiptText } from './deliver-text.ts'
-import { receiptFromDeliverSm } from './receipt.ts'
+import { handleDeliverSm } from './deliver-sm.ts'
+import { createRequests } from './requests.ts'
 import { loadSmpp, type Pdu, type PduFields, type Session } from './smpp-types.ts'
-import { buildSubmitSms, fromAddress } from './submit-pdus.ts'
+import { buildSubmitSms } from './submit-pdus.ts'
 import { registerMessageIdTlv, SMSGW_MESSAGE_ID_TLV } from './tlv.ts'
 import { createWindow } from './window.ts'
 
@@ -54,14 +54,8 @@ export interface SmppCarrier extends Carrier {
   stats(): { bound: boolean; inFlight: number; waiting: number }
 }
 
-// esm_class message type bits 2–5: 0x04 = SMSC delivery receipt, 0x20 = intermediate notification.
-const RECEIPT_ESM_BITS = 0x04 | 0x20
 const SMPP_VERSION_34 = 0x34
-
-interface PendingRequest {
-  session: Session
-  fail(err: Error): void
-}
+const UNBIND_WAIT_MS = 1000
 
 export function createSmppCarrier(cfg: SmppCarrierConfig): SmppCarrier {
   const smpp = loadSmpp()
@@ -75,7 +69,8 @@ export function createSmppCarrier(cfg: SmppCarrierConfig): SmppCarrier {
   const window = createWindow(cfg.window ?? 10)
   const receipts = createListeners<Receipt>()
   const inbound = createListeners<InboundMessage>()
-  const pending = new Set<PendingRequest>()
+  const requests = createRequests(smpp, responseTimeoutMs, name)
+  const request = requests.send
 
   let session: Session | null = null
   let bound = false
@@ -86,37 +81,8 @@ export function createSmppCarrier(cfg: SmppCarrierConfig): SmppCarrier {
   let enquireTimer: NodeJS.Timeout | undefined
 
   const emit = (e: SmppCarrierEvent) => cfg.onEvent?.(e)
-  const transient = (message: string, code: 'not_bound' | 'timeout' | 'invalid_response', cause?: unknown) =>
-    new TransientCarrierError(message, { code, carrier: name, cause })
-
-  /** Sends a request on `s`; settles on its response, on timeout, or when `s` closes. */
-  function request(s: Session, command: string, fields: PduFields): Promise<Pdu> {
-    const pdu = new smpp.PDU(command, fields)
-    return new Promise<Pdu>((resolve, reject) => {
-      const entry: PendingRequest = {
-        session: s,
-        fail(err) {
-          settle()
-          reject(err)
-        },
-      }
-      const timer = setTimeout(
-        () => entry.fail(transient(`${command} got no response within ${responseTimeoutMs} ms`, 'timeout')),
-        responseTimeoutMs,
-      )
-      const settle = () => {
-        clearTimeout(timer)
-        pending.delete(entry)
-      }
-      pending.add(entry)
-      const sent = s.send(pdu, (resp) => {
-        if (!pending.has(entry)) return
-        settle()
-        resolve(resp)
-      })
-      if (!sent) entry.fail(transient('connection to carrier is not writable', 'not_bound'))
-    })
-  }
+  const transient = (message: string, code: 'not_bound' | 'invalid_response') =>
+    new TransientCarrierError(message, { code, carrier: name })
 
   function connect(): void {
     reconnectTimer = undefined
@@ -131,6 +97,8 @@ export function createSmppCarrier(cfg: SmppCarrierConfig): SmppCarrier {
     s.socket.setTimeout(responseTimeoutMs, () => s.socket.destroy(new Error('connect timed out')))
     s.on('error', (err) => {
       lastError = err
+      // The library stops reading after a PDU it cannot parse; only a new connection recovers.
+      s.socket.destroy()
     })
     s.on('close', () => onClose(s, lastError))
     s.on('connect', () => void bind(s))
@@ -200,7 +168,7 @@ export function createSmppCarrier(cfg: SmppCarrierConfig): SmppCarrier {
         cause: error,
       },
     )
-    for (const p of [...pending]) if (p.session === s) p.fail(err)
+    requests.failSession(s, err)
     window.rejectWaiters(err)
     emit(error ? { type: 'disconnected', error } : { type: 'disconnected' })
     if (closed) return
@@ -236,34 +204,13 @@ export function createSmppCarrier(cfg: SmppCarrierConfig): SmppCarrier {
   }
 
   function onDeliver(s: Session, pdu: Pdu): void {
-    let status: number = SmppStatus.ESME_ROK
-    try {
-      if ((pdu.esm_class ?? 0) & RECEIPT_ESM_BITS) {
-        const text = receiptText(pdu, smpp.encodings.ASCII)
-        const input = {
-          ...(text === undefined ? {} : { text }),
-          ...(typeof pdu.receipted_message_id === 'string'
-            ? { receiptedMessageId: pdu.receipted_message_id }
-            : {}),
-          ...(typeof pdu.message_state === 'number' ? { messageState: pdu.message_state } : {}),
-        }
-        const receipt = receiptFromDeliverSm(input)
-        // Acknowledged anyway: an SMSC would redeliver an unreadable receipt forever.
-        if (receipt) receipts.emit(receipt)
-        else emit({ type: 'receipt_unreadable', raw: text ?? '' })
-      } else {
-        inbound.emit({
-          from: fromAddress(pdu.source_addr ?? '', pdu.source_addr_ton),
-          to: fromAddress(pdu.destination_addr ?? '', pdu.dest_addr_ton),
-          body: inboundText(pdu),
-          receivedAt: new Date(),
-        })
-      }
-    } catch (error) {
-      // Nobody recorded it: a temporary error makes the SMSC redeliver instead of losing it.
-      status = SmppStatus.ESME_RX_T_APPN
-      emit({ type: 'listener_failed', error })
-    }
+    const status = handleDeliverSm(pdu, {
+      gsm: smpp.encodings.ASCII,
+      receipts,
+      inbound,
+      onUnreadableReceipt: (raw) => emit({ type: 'receipt_unreadable', raw }),
+      onListenerFailed: (error) => emit({ type: 'listener_failed', error }),
+    })
     s.send(pdu.response(status === SmppStatus.ESME_ROK ? {} : { command_status: status }))
   }
 
@@ -345,8 +292,16 @@ export function createSmppCarrier(cfg: SmppCarrierConfig): SmppCarrier {
         return
       }
       if (bound) {
-        // Best effort: the socket is torn down next whether or not the SMSC answers.
-        await request(s, 'unbind', {}).catch(() => undefined)
+        // Best effort, and bounded so shutdown never waits on a silent SMSC: the socket is torn
+        // down next whether or not it answers.
+        let timer: NodeJS.Timeout | undefined
+        await Promise.race([
+          request(s, 'unbind', {}).catch(() => undefined),
+          new Promise<void>((resolve) => {
+            timer = setTimeout(resolve, Math.min(responseTimeoutMs, UNBIND_WAIT_MS))
+          }),
+        ])
+        clearTimeout(timer)
       }
       if (session !== s) return
       await new Promise<void>((resolve) => {

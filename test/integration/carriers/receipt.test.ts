@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { receiptText } from '../../../src/carriers/smpp/deliver-text.ts'
+import { receiptText } from '../../../src/carriers/smpp/deliver-sm.ts'
 import {
   formatReceiptText,
   parseReceiptDate,
