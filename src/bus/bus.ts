@@ -6,7 +6,7 @@
  */
 import { BusConfigError } from './errors.ts'
 
-/** One delivery of a stored message. Settle it with exactly one of ack, nak or term. */
+/** One delivery of a stored message. Settle it with one of ack, nak or term, called as methods. */
 export interface BusMessage<T> {
   /** The msgId given to publish (our message id + attempt), or `seq:<n>` when there was none. */
   readonly id: string
@@ -54,6 +54,12 @@ export interface ConsumeOptions<T> {
   maxAckPending?: number
   /** nak delay when the handler throws, so a failing dependency is not hammered (default 1000). */
   errorDelayMs?: number
+  /**
+   * Where a durable created by this call starts: 'all' retained messages of its subject, or only
+   * those published from now on, 'new' — for a status consumer added later, which must not replay
+   * a day of events (default 'all'; an existing durable keeps its position).
+   */
+  startAt?: 'all' | 'new'
   handler: (m: BusMessage<T>) => Promise<void>
 }
 
@@ -108,6 +114,7 @@ export function resolveConsumeOptions<T>(opts: ConsumeOptions<T>): ResolvedConsu
     concurrency: 16,
     maxAckPending: 1000,
     errorDelayMs: 1000,
+    startAt: 'all' as const,
     ...stripUndefined(opts),
   }
   if (!DURABLE_NAME.test(r.durable)) {

@@ -48,6 +48,8 @@ interface LiveSubscriber {
   handler: (m: LiveMessage<unknown>) => void
 }
 
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
+
 export function createMemoryBus(opts: MemoryBusOptions = {}): Bus {
   const subjects = opts.subjects ?? DEFAULT_SUBJECTS
   const duplicateWindowMs = opts.duplicateWindowMs ?? 120_000
@@ -95,10 +97,11 @@ export function createMemoryBus(opts: MemoryBusOptions = {}): Bus {
     }
   }
 
-  /** A new durable starts from every stored message of its subject (deliver policy "all"). */
-  const openDurable = (name: string, settings: MemoryDurable['settings']) => {
+  /** A new durable starts from every stored message of its subject, or from the next one. */
+  const openDurable = (name: string, settings: MemoryDurable['settings'], startAt: 'all' | 'new') => {
     const d = new MemoryDurable(name, settings, store)
     durables.set(name, d)
+    if (startAt === 'new') return d
     for (const m of messages.values()) {
       if (!subjectMatches(settings.subject, m.subject)) continue
       m.refs++
@@ -148,7 +151,7 @@ export function createMemoryBus(opts: MemoryBusOptions = {}): Bus {
       }
       // Like a JetStream consumer update: the latest consumer's settings apply to the durable.
       if (durable) durable.settings = settings
-      else durable = openDurable(o.durable, settings)
+      else durable = openDurable(o.durable, settings, o.startAt)
       const d = durable
 
       let stopped = false
@@ -160,8 +163,11 @@ export function createMemoryBus(opts: MemoryBusOptions = {}): Bus {
         },
         deliver(fields, settler) {
           const delivery = createDelivery(fields as typeof fields & { data: T }, settler)
-          // Start on a later tick, as a network delivery would: a handler never runs inside publish.
-          inFlight.start(Promise.resolve().then(() => handleDelivery(delivery, handle)))
+          // Start on a later turn of the event loop, as a network delivery would: a handler never
+          // runs inside publish, and a handler that naks forever cannot starve timers and I/O.
+          // Stopped meanwhile: hand it back unstarted, as the NATS consumer does with its buffer.
+          const run = () => (stopped ? delivery.message.nak() : handleDelivery(delivery, handle))
+          inFlight.start(nextTurn().then(run))
         },
       }
       const consumer: Consumer = {

@@ -217,7 +217,8 @@ export class MemoryDurable {
     if (!u) return
     clearTimeout(u.timer)
     if (u.state === 'ready') this.ready.splice(this.ready.indexOf(seq), 1)
-
+    this.unsettled.delete(seq)
+    this.store.release(seq)
     this.pump()
   }
 }

@@ -66,7 +66,7 @@ export async function createNatsBus(opts: NatsBusOptions): Promise<Bus> {
   const nc = await connect({
     servers: opts.servers,
     name: opts.name ?? 'smsgw',
-    // Async stack traces cost every request a captured Error: measured 2x publish throughput without.
+    // Async stack traces cost every request a captured Error; without them publish measured 2x faster.
     noAsyncTraces: true,
     maxReconnectAttempts: -1,
     reconnectTimeWait: opts.reconnectWaitMs ?? 1_000,
@@ -114,7 +114,7 @@ export async function createNatsBus(opts: NatsBusOptions): Promise<Bus> {
         )
       }
     }
-  })()
+  })().catch(onError)
 
   const assertOpen = () => {
     if (closed || nc.isClosed()) throw new BusClosedError()
@@ -122,7 +122,7 @@ export async function createNatsBus(opts: NatsBusOptions): Promise<Bus> {
   const unavailable = (what: string, err: unknown) => {
     if (err instanceof BusError) return err
     if (closed || nc.isClosed()) return new BusClosedError()
-    return new BusUnavailableError(`NATS: ${what} (${(err as Error).message})`, { cause: err })
+    return new BusUnavailableError(`NATS: ${what} (${String(err)})`, { cause: err })
   }
 
   return {
@@ -137,10 +137,7 @@ export async function createNatsBus(opts: NatsBusOptions): Promise<Bus> {
         })
         return { duplicate: ack.duplicate, seq: ack.seq }
       } catch (err) {
-        throw unavailable(
-          `publish to ${subject} not confirmed within ${timeout} ms; retry with the same msgId`,
-          err,
-        )
+        throw unavailable(`publish to ${subject} not confirmed; retry with the same msgId`, err)
       }
     },
 
@@ -154,14 +151,16 @@ export async function createNatsBus(opts: NatsBusOptions): Promise<Bus> {
         ackWaitMs: o.ackWaitMs,
         maxDeliver: o.maxDeliver,
         maxAckPending: o.maxAckPending,
+        startAt: o.startAt,
       }
+      let c: Consumer
       try {
         await ensureDurable(jsm, stream, settings)
+        durables.set(o.durable, settings)
+        c = await startNatsConsumer({ js, stream, options: o, logical, onError })
       } catch (err) {
-        throw unavailable(`cannot create durable ${o.durable}`, err)
+        throw unavailable(`cannot start a consumer of ${o.durable}`, err)
       }
-      durables.set(o.durable, settings)
-      const c = await startNatsConsumer({ js, stream, options: o, logical, onError })
       const consumer: Consumer = {
         async stop() {
           consumers.delete(consumer)

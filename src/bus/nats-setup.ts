@@ -33,6 +33,7 @@ export interface DurableSettings {
   ackWaitMs: number
   maxDeliver: number
   maxAckPending: number
+  startAt: 'all' | 'new'
 }
 
 const isApiError = (err: unknown, code: number) => err instanceof JetStreamApiError && err.code === code
@@ -105,7 +106,7 @@ export async function ensureDurable(
       await jsm.consumers.add(stream, {
         durable_name: d.durable,
         ack_policy: AckPolicy.Explicit,
-        deliver_policy: DeliverPolicy.All,
+        deliver_policy: d.startAt === 'new' ? DeliverPolicy.New : DeliverPolicy.All,
         replay_policy: ReplayPolicy.Instant,
         filter_subject: d.filterSubject,
         ...wanted,

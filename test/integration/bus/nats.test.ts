@@ -111,7 +111,7 @@ describe('nats bus: broker crash', { skip: !hasNatsServer() && 'no nats-server b
     await nc.close()
     assert.equal(stored, N, 'each message stored once: retried publishes were de-duplicated')
     t.diagnostic(
-      `publishes rejected while down: ${unavailable.length}; deliveries ${consumed.items.length} for ${N} messages`,
+      `publishes rejected while down: ${unavailable.length}; deliveries ${consumed.items.length} for ${N} messages; reported: ${[...new Set(errors.map((e) => e.message))].join(' | ')}`,
     )
   })
 })
