@@ -61,7 +61,10 @@ describe('quickstart: npm start on the embedded default', () => {
       const { stdout } = await run('bash', ['-euo', 'pipefail', '-c', script], { timeout: 60_000 })
       // The message as read back a second later (delivered by the simulated carrier), then the balance.
       assert.match(stdout, /"object":"message","status":"delivered","is_final":true/)
-      assert.match(stdout, /"events":\[\{"status":"queued".*\{"status":"sending".*\{"status":"sent".*\{"status":"delivered"/)
+      assert.match(
+        stdout,
+        /"events":\[\{"status":"queued".*\{"status":"sending".*\{"status":"sent".*\{"status":"delivered"/,
+      )
       assert.match(stdout, /"balance":\{"amount":"9\.9921","currency":"USD"\}\}$/)
       balance = '9.9921'
     } finally {

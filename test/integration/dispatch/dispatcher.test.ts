@@ -11,9 +11,8 @@ import { createPostgresDb } from '../../../src/db/postgres.ts'
 import { createDispatcher } from '../../../src/dispatch/dispatcher.ts'
 import { type DeliveryJob, laneDurable, laneSubject } from '../../../src/dispatch/lanes.ts'
 import { acceptMany, acceptRequest, fundedCustomer, renderStub } from '../../helpers/messages.ts'
+import { deleteStream, NATS_URL } from '../../helpers/nats.ts'
 import { type FreshDatabase, freshDatabase } from '../../helpers/pg.ts'
-
-const NATS_URL = process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222'
 
 /** Records what a lane's workers would receive, in order, acking each. */
 async function record(bus: Bus, lane: Priority, seen: DeliveryJob[]): Promise<Consumer> {
@@ -183,10 +182,19 @@ function dispatcherSuite(name: string, makeBus: () => Promise<Bus>) {
 }
 
 dispatcherSuite('the in-process bus', async () => createMemoryBus())
-dispatcherSuite('NATS JetStream', async () =>
-  createNatsBus({
+dispatcherSuite('NATS JetStream', async () => {
+  const stream = `T_${randomBytes(4).toString('hex')}`
+  const bus = await createNatsBus({
     servers: NATS_URL,
-    stream: `T_${randomBytes(4).toString('hex')}`,
+    stream,
     subjectPrefix: `t${randomBytes(4).toString('hex')}`,
-  }),
-)
+  })
+  // Each test closes its bus; the stream goes with it.
+  return {
+    ...bus,
+    close: async () => {
+      await bus.close()
+      await deleteStream(stream)
+    },
+  }
+})

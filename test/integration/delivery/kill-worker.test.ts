@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict'
+import { type ChildProcess, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import type { Bus } from '../../../src/bus/bus.ts'
+import { createNatsBus } from '../../../src/bus/nats-bus.ts'
+import { type CarrierSim, createCarrierSim } from '../../../src/carriers/sim/carrier-sim.ts'
+import type { Db } from '../../../src/db/db.ts'
+import { createPostgresDb } from '../../../src/db/postgres.ts'
+import { createDispatcher, type Dispatcher } from '../../../src/dispatch/dispatcher.ts'
+import { acceptMany, fundedCustomer } from '../../helpers/messages.ts'
+import { deleteStream, NATS_URL } from '../../helpers/nats.ts'
+import { type FreshDatabase, freshDatabase } from '../../helpers/pg.ts'
+
+const BIN = join(import.meta.dirname, '../../../bin/smsgw.js')
+
+// Invariants 3 and 4 across a kill -9: nothing accepted is lost, nothing reaches the carrier twice.
+describe('kill -9 of a delivery worker mid-load (PostgreSQL, NATS, SMPP simulator)', () => {
+  let pg: FreshDatabase
+  let db: Db
+  let sim: CarrierSim
+  let bus: Bus
+  let dispatcher: Dispatcher
+  const dir = mkdtempSync(join(tmpdir(), 'smsgw-kill-'))
+  const stream = `K_${randomBytes(4).toString('hex')}`
+  const prefix = `k${randomBytes(4).toString('hex')}`
+  const workers: ChildProcess[] = []
+
+  before(async () => {
+    pg = await freshDatabase()
+    db = createPostgresDb({ url: pg.url, poolSize: 6 })
+    sim = await createCarrierSim({ latencyMs: { min: 1, max: 5 }, receiptDelayMs: { min: 5, max: 50 } })
+    writeFileSync(
+      join(dir, 'carriers.json'),
+      JSON.stringify({
+        carriers: [
+          {
+            name: 'sim',
+            type: 'smpp',
+            host: '127.0.0.1',
+            port: sim.smppPort,
+            system_id: 'smsgw',
+            password: 'sim',
+            window: 50,
+          },
+        ],
+      }),
+    )
+    bus = await createNatsBus({ servers: NATS_URL, stream, subjectPrefix: prefix })
+    dispatcher = createDispatcher({ db, bus, window: 500 })
+  })
+  after(async () => {
+    for (const w of workers) if (w.exitCode === null) w.kill('SIGKILL')
+    await dispatcher?.stop()
+    await bus?.close()
+    await deleteStream(stream)
+    await sim?.close()
+    await db?.close()
+    await pg?.drop()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  const startWorker = () => {
+    const w = spawn(process.execPath, [BIN, 'worker'], {
+      env: {
+        ...process.env,
+        DATABASE_URL: pg.url,
+        NATS_URL,
+        SMSGW_NATS_STREAM: stream,
+        SMSGW_NATS_PREFIX: prefix,
+        SMSGW_CARRIERS: join(dir, 'carriers.json'),
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    })
+    workers.push(w)
+    return w
+  }
+  const count = async (sql: string) => Number((await db.query<{ n: string }>(sql)).rows[0]?.n)
+
+  it('every accepted message reaches a final status and the carrier counts zero duplicates', async () => {
+    const N = 3000
+    const customers = await Promise.all(
+      Array.from({ length: 10 }, () => fundedCustomer(db, { rateLimitMps: 100_000 })),
+    )
+    for (const c of customers) await acceptMany(db, c, N / customers.length, 'normal')
+    const first = startWorker()
+    dispatcher.start()
+    // Kill once a good share is through, while plenty is still in flight.
+    const deadline = Date.now() + 90_000
+    while ((await count("SELECT count(*)::text AS n FROM deliveries WHERE state = 'submitted'")) < N / 3) {
+      if (Date.now() > deadline) throw new Error('worker made no progress')
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    first.kill('SIGKILL')
+    await new Promise((r) => first.once('exit', r))
+    startWorker()
+    while (
+      (await count(
+        "SELECT count(*)::text AS n FROM messages WHERE status IN ('queued','scheduled','sending','sent')",
+      )) > 0
+    ) {
+      if (Date.now() > deadline + 60_000) {
+        const { rows } = await db.query('SELECT status, count(*)::int AS n FROM messages GROUP BY 1')
+        const { rows: d } = await db.query('SELECT state, count(*)::int AS n FROM deliveries GROUP BY 1')
+        throw new Error(`messages did not reach a final status: ${JSON.stringify(rows)} ${JSON.stringify(d)}`)
+      }
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    assert.equal(await count("SELECT count(*)::text AS n FROM messages WHERE status = 'delivered'"), N)
+    const c = sim.counters()
+    assert.deepEqual(c.duplicates, {}, `duplicates at the carrier: ${JSON.stringify(c.duplicates)}`)
+    assert.equal(c.uniqueMessageIds, N)
+  })
+})
