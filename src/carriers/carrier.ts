@@ -42,8 +42,9 @@ export interface Carrier {
   readonly name: string
   /** Resolves once the carrier took every part; rejects with a CarrierError (see errors.ts). */
   submit(req: SubmitRequest): Promise<SubmitResult>
-  onReceipt(fn: (r: Receipt) => void): void
-  onInbound(fn: (m: InboundMessage) => void): void
+  /** The carrier acknowledges a receipt only after fn resolves; a rejection makes it redeliver. */
+  onReceipt(fn: (r: Receipt) => unknown): void
+  onInbound(fn: (m: InboundMessage) => unknown): void
   healthy(): boolean
   close(): Promise<void>
 }
@@ -54,8 +55,9 @@ export interface Carrier {
  * payloads throw CarrierPayloadError.
  */
 export interface WebhookCarrier extends Carrier {
-  handleReceipt(json: unknown): Receipt
-  handleInbound(json: unknown): InboundMessage
+  /** Parses and hands to the listeners; resolves once they have recorded it. */
+  handleReceipt(json: unknown): Promise<Receipt>
+  handleInbound(json: unknown): Promise<InboundMessage>
 }
 
 export function acceptsWebhooks(c: Carrier): c is WebhookCarrier {

@@ -3,28 +3,25 @@
  * after all have run, so the adapter can refuse the PDU (the carrier then redelivers it) instead
  * of acknowledging something nobody recorded.
  */
+export type Listener<T> = (value: T) => unknown
+
 export interface Listeners<T> {
-  add(fn: (value: T) => void): void
-  emit(value: T): void
+  add(fn: Listener<T>): void
+  /** Resolves once every listener has finished (a listener may persist before the PDU is acknowledged). */
+  emit(value: T): Promise<void>
   readonly size: number
 }
 
 export function createListeners<T>(): Listeners<T> {
-  const fns: Array<(value: T) => void> = []
+  const fns: Listener<T>[] = []
   return {
     add(fn) {
       fns.push(fn)
     },
-    emit(value) {
-      let failure: { error: unknown } | undefined
-      for (const fn of fns) {
-        try {
-          fn(value)
-        } catch (error) {
-          failure ??= { error }
-        }
-      }
-      if (failure) throw failure.error
+    async emit(value) {
+      const results = await Promise.allSettled(fns.map(async (fn) => fn(value)))
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+      if (failed) throw failed.reason
     },
     get size() {
       return fns.length

@@ -41,7 +41,12 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
   }
   // The api role alone does not use the bus; it only checks it when one is configured.
   const bus: Bus | undefined = config.NATS_URL
-    ? await createNatsBus({ servers: config.NATS_URL, onError: (err) => logger.warn({ err }, 'bus') })
+    ? await createNatsBus({
+        servers: config.NATS_URL,
+        stream: config.SMSGW_NATS_STREAM,
+        ...(config.SMSGW_NATS_PREFIX ? { subjectPrefix: config.SMSGW_NATS_PREFIX } : {}),
+        onError: (err) => logger.warn({ err }, 'bus'),
+      })
     : delivers
       ? createMemoryBus({ onError: (err) => logger.warn({ err }, 'bus') })
       : undefined

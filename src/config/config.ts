@@ -8,6 +8,10 @@ export const ConfigSchema = Type.Object({
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   NATS_URL: Type.Optional(Type.String({ minLength: 1 })),
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  /** JetStream stream name (default SMSGW). */
+  SMSGW_NATS_STREAM: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', default: 'SMSGW' }),
+  /** Subject prefix on the wire, to run isolated copies on one NATS server (tests, staging). */
+  SMSGW_NATS_PREFIX: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' })),
   SMSGW_DATA_DIR: Type.String({ minLength: 1, default: './data' }),
   SMSGW_ADMIN_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
   LOG_LEVEL: Type.Union(

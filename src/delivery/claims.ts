@@ -4,7 +4,7 @@ import type { DeliveryJob } from '../dispatch/lanes.ts'
 export type ClaimResult =
   | { kind: 'claimed'; attempt: number }
   /** Already submitted or final: a redelivery; do not send again. */
-  | { kind: 'done' }
+  | { kind: 'done'; submitted: boolean }
   /** Another worker holds a live lease; look again after retryInMs. */
   | { kind: 'busy'; retryInMs: number }
 
@@ -30,7 +30,7 @@ export async function claimDelivery(q: Queryable, job: DeliveryJob, leaseMs: num
     [job.id],
   )
   const e = existing[0]
-  if (e?.state !== 'claimed') return { kind: 'done' }
+  if (e?.state !== 'claimed') return { kind: 'done', submitted: e?.state === 'submitted' }
   return { kind: 'busy', retryInMs: Math.max(100, Number(e.wait_ms)) }
 }
 

@@ -32,7 +32,7 @@ export interface Pipeline {
    * A receipt or MO message POSTed by an HTTP provider. False when no such webhook provider
    * runs here; throws CarrierPayloadError for a body the provider's format does not parse.
    */
-  webhook(provider: string, kind: 'dlr' | 'inbound', json: unknown): boolean
+  webhook(provider: string, kind: 'dlr' | 'inbound', json: unknown): Promise<boolean>
   start(): Promise<void>
   /** Graceful: stop releasing work, let in-flight deliveries finish, flush statuses, close carriers. */
   stop(): Promise<void>
@@ -47,8 +47,8 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
   const providers = roles.worker
     ? opts.carriers.map((c) => {
         const carrier = (opts.makeCarrier ?? createCarrier)(c)
-        carrier.onReceipt((r) => void receipts.handle(c.name, r))
-        carrier.onInbound((m) => void receipts.inbound(c.name, m))
+        carrier.onReceipt((r) => receipts.handle(c.name, r))
+        carrier.onInbound((m) => receipts.inbound(c.name, m))
         return createProvider(c, carrier, opts.breaker)
       })
     : []
@@ -70,12 +70,12 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     dispatcher,
     worker,
     statuses,
-    webhook(name, kind, json) {
+    async webhook(name, kind, json) {
       const carrier = providers.find((p) => p.name === name)?.carrier
       if (!carrier || !acceptsWebhooks(carrier)) return false
       // Parsing hands the receipt/MO to the carrier's listeners, registered above.
-      if (kind === 'dlr') carrier.handleReceipt(json)
-      else carrier.handleInbound(json)
+      if (kind === 'dlr') await carrier.handleReceipt(json)
+      else await carrier.handleInbound(json)
       return true
     },
     async start() {

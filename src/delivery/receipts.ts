@@ -61,27 +61,23 @@ export function createReceiptHandler(opts: ReceiptHandlerOptions) {
   }
 
   return {
-    /** Never throws: a receipt that cannot be matched after the retries is reported and dropped. */
+    /**
+     * Resolves once the receipt is recorded, so the carrier is acknowledged only then; rejects on
+     * a database error (the carrier redelivers). A receipt still unmatched after the retries is
+     * reported and dropped.
+     */
     async handle(carrier: string, r: Receipt): Promise<void> {
-      try {
-        for (let i = 0; i <= retries; i++) {
-          if (await apply(carrier, r)) return
-          await new Promise((res) => setTimeout(res, retryMs))
-        }
-        opts.onUnmatched?.(carrier, r)
-      } catch (err) {
-        opts.onError?.(err)
+      for (let i = 0; i <= retries; i++) {
+        if (await apply(carrier, r)) return
+        await new Promise((res) => setTimeout(res, retryMs))
       }
+      opts.onUnmatched?.(carrier, r)
     },
     async inbound(carrier: string, m: InboundMessage): Promise<void> {
-      try {
-        await opts.db.query(
-          `INSERT INTO inbound_messages (id, carrier, from_number, to_number, body, received_at) VALUES ($1, $2, $3, $4, $5, $6)`,
-          [newId(), carrier, m.from, m.to, m.body.replaceAll('\u0000', ''), m.receivedAt.toISOString()],
-        )
-      } catch (err) {
-        opts.onError?.(err)
-      }
+      await opts.db.query(
+        `INSERT INTO inbound_messages (id, carrier, from_number, to_number, body, received_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+        [newId(), carrier, m.from, m.to, m.body.replaceAll('\u0000', ''), m.receivedAt.toISOString()],
+      )
     },
   }
 }

@@ -80,7 +80,11 @@ export function createWorker(opts: WorkerOptions): Worker {
       return m.ack()
     }
     const claim = await claimDelivery(opts.db, job, leaseMs)
-    if (claim.kind === 'done') return m.ack()
+    if (claim.kind === 'done') {
+      // A worker died after the carrier took the message but before its `sent` was written.
+      if (claim.submitted) await opts.statuses.write({ messageId: job.id, createdAt: job.created_at, status: 'sent' })
+      return m.ack()
+    }
     if (claim.kind === 'busy') return m.nak(claim.retryInMs)
     await opts.statuses.write({ messageId: job.id, createdAt: job.created_at, status: 'sending' })
 

@@ -4,7 +4,7 @@ import { CarrierPayloadError } from '../../carriers/errors.ts'
 import { invalidRequest, notFound } from '../errors.ts'
 import { ErrorBody } from '../schemas.ts'
 
-export type WebhookSink = (provider: string, kind: 'dlr' | 'inbound', json: unknown) => boolean
+export type WebhookSink = (provider: string, kind: 'dlr' | 'inbound', json: unknown) => Promise<boolean>
 
 /** Delivery receipts and inbound messages from HTTP providers (API.md, provider-facing). */
 export const providerRoutes: FastifyPluginAsyncTypebox<{ sink: WebhookSink }> = async (app, { sink }) => {
@@ -26,7 +26,7 @@ export const providerRoutes: FastifyPluginAsyncTypebox<{ sink: WebhookSink }> = 
       async (request, reply) => {
         let known: boolean
         try {
-          known = sink(request.params.provider, kind, request.body)
+          known = await sink(request.params.provider, kind, request.body)
         } catch (err) {
           if (err instanceof CarrierPayloadError) throw invalidRequest(err.message)
           throw err

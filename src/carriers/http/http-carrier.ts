@@ -142,14 +142,14 @@ export function createHttpCarrier(cfg: HttpCarrierConfig): WebhookCarrier {
     onInbound(fn) {
       inbound.add(fn)
     },
-    handleReceipt(json) {
+    async handleReceipt(json) {
       const receipt = parseHttpReceipt(json)
-      receipts.emit(receipt)
+      await receipts.emit(receipt)
       return receipt
     },
-    handleInbound(json) {
+    async handleInbound(json) {
       const message = parseHttpInbound(json)
-      inbound.emit(message)
+      await inbound.emit(message)
       return message
     },
     healthy() {

@@ -54,7 +54,7 @@ export interface DeliverSmSinks {
 }
 
 /** Hands a deliver_sm to the listeners; returns the command_status for its deliver_sm_resp. */
-export function handleDeliverSm(pdu: Pdu, sinks: DeliverSmSinks): number {
+export async function handleDeliverSm(pdu: Pdu, sinks: DeliverSmSinks): Promise<number> {
   try {
     if ((pdu.esm_class ?? 0) & RECEIPT_ESM_BITS) {
       const text = receiptText(pdu, sinks.gsm)
@@ -66,10 +66,10 @@ export function handleDeliverSm(pdu: Pdu, sinks: DeliverSmSinks): number {
         ...(typeof pdu.message_state === 'number' ? { messageState: pdu.message_state } : {}),
       })
       // Acknowledged anyway: an SMSC would redeliver an unreadable receipt forever.
-      if (receipt) sinks.receipts.emit(receipt)
+      if (receipt) await sinks.receipts.emit(receipt)
       else sinks.onUnreadableReceipt(text ?? '')
     } else {
-      sinks.inbound.emit({
+      await sinks.inbound.emit({
         from: fromAddress(pdu.source_addr ?? '', pdu.source_addr_ton),
         to: fromAddress(pdu.destination_addr ?? '', pdu.dest_addr_ton),
         body: inboundText(pdu),

@@ -204,14 +204,15 @@ export function createSmppCarrier(cfg: SmppCarrierConfig): SmppCarrier {
   }
 
   function onDeliver(s: Session, pdu: Pdu): void {
-    const status = handleDeliverSm(pdu, {
+    // Answered only once the listeners have recorded it: a crash before then means no resp, so
+    // the SMSC redelivers the receipt on the next bind instead of it being lost.
+    void handleDeliverSm(pdu, {
       gsm: smpp.encodings.ASCII,
       receipts,
       inbound,
       onUnreadableReceipt: (raw) => emit({ type: 'receipt_unreadable', raw }),
       onListenerFailed: (error) => emit({ type: 'listener_failed', error }),
-    })
-    s.send(pdu.response(status === SmppStatus.ESME_ROK ? {} : { command_status: status }))
+    }).then((status) => s.send(pdu.response(status === SmppStatus.ESME_ROK ? {} : { command_status: status })))
   }
 
   async function submitPart(fields: PduFields): Promise<string> {

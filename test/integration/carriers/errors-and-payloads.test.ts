@@ -137,8 +137,8 @@ describe('HTTP carrier payloads', () => {
       assert.ok(acceptsWebhooks(c))
       const seen: string[] = []
       c.onReceipt((r) => seen.push(r.carrierId))
-      assert.throws(() => c.handleReceipt({ carrier_id: 'x' }), CarrierPayloadError)
-      c.handleReceipt({ carrier_id: 'x', status: 'delivered' })
+      await assert.rejects(c.handleReceipt({ carrier_id: 'x' }), CarrierPayloadError)
+      await c.handleReceipt({ carrier_id: 'x', status: 'delivered' })
       assert.deepEqual(seen, ['x'])
     } finally {
       await c.close()

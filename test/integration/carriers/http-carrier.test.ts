@@ -33,11 +33,11 @@ async function startProviderRoutes(carrier: () => WebhookCarrier): Promise<{ ser
   const server = createServer((request, res) => {
     const chunks: Buffer[] = []
     request.on('data', (c: Buffer) => chunks.push(c))
-    request.on('end', () => {
+    request.on('end', async () => {
       try {
         const json: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'))
-        if (request.url?.endsWith('/dlr')) carrier().handleReceipt(json)
-        else carrier().handleInbound(json)
+        if (request.url?.endsWith('/dlr')) await carrier().handleReceipt(json)
+        else await carrier().handleInbound(json)
         res.writeHead(204).end()
       } catch (err) {
         res.writeHead(err instanceof CarrierPayloadError ? 400 : 500).end(String(err))
