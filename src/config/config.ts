@@ -22,7 +22,7 @@ export const ConfigSchema = Type.Object({
   /** Largest group of accept requests committed in one transaction. */
   SMSGW_GROUP_MAX: Type.Integer({ minimum: 1, maximum: 5000, default: 500 }),
   /** Accept transactions in flight at once per api process. */
-  SMSGW_GROUP_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 4 }),
+  SMSGW_GROUP_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64, default: 2 }),
   /** PostgreSQL pool size per process. */
   SMSGW_DB_POOL: Type.Integer({ minimum: 2, maximum: 200, default: 10 }),
   /** Default per-customer rate limit (messages per second) when a customer has none. */
