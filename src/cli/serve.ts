@@ -67,6 +67,7 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
       bus,
       carriers,
       roles: { dispatcher: roles.dispatcher, worker: roles.worker },
+      worker: { leaseMs: config.SMSGW_DELIVERY_LEASE_MS },
       onError: (err, where) => logger.error({ err, where }, 'delivery error'),
     })
     await pipeline.start()

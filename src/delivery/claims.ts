@@ -7,6 +7,8 @@ export type ClaimResult =
   | { kind: 'done'; submitted: boolean }
   /** Another worker holds a live lease; look again after retryInMs. */
   | { kind: 'busy'; retryInMs: number }
+  /** A worker died while its submit was on the way: the carrier may have it, so never send again. */
+  | { kind: 'ambiguous' }
 
 /**
  * The de-dup gate before any carrier submit: a worker may submit a message only while it holds
@@ -30,15 +32,45 @@ export async function claimDelivery(q: Queryable, job: DeliveryJob, leaseMs: num
     [job.id],
   )
   const e = existing[0]
-  if (e?.state !== 'claimed') return { kind: 'done', submitted: e?.state === 'submitted' }
+  if (e?.state === 'submitting' && Number(e.wait_ms) === 0) {
+    const { rowCount } = await q.query(
+      `UPDATE deliveries SET state = 'final', updated_at = now()
+        WHERE message_id = $1 AND state = 'submitting' AND lease_until < now()`,
+      [job.id],
+    )
+    if (rowCount > 0) return { kind: 'ambiguous' }
+  }
+  if (e?.state !== 'claimed' && e?.state !== 'submitting')
+    return { kind: 'done', submitted: e?.state === 'submitted' }
   return { kind: 'busy', retryInMs: Math.max(100, Number(e.wait_ms)) }
+}
+
+/**
+ * Marks claims as on their way to a carrier; returns the ids still held (each may then be sent).
+ * Only its own worker moves a claim out of 'submitting' (or a takeover after a crash, to 'final').
+ */
+export async function markSubmitting(q: Queryable, messageIds: string[]): Promise<Set<string>> {
+  const { rows } = await q.query<{ message_id: string }>(
+    `UPDATE deliveries SET state = 'submitting', updated_at = now()
+      WHERE message_id = ANY($1::uuid[]) AND state IN ('claimed', 'submitting') RETURNING message_id`,
+    [messageIds],
+  )
+  return new Set(rows.map((r) => r.message_id))
+}
+
+/** The carrier answered with an error: the message was not taken, so it may be sent again. */
+export async function unmarkSubmitting(q: Queryable, messageId: string): Promise<void> {
+  await q.query(
+    `UPDATE deliveries SET state = 'claimed', updated_at = now() WHERE message_id = $1 AND state = 'submitting'`,
+    [messageId],
+  )
 }
 
 /** Extends a claim while retries go on. */
 export async function extendLease(q: Queryable, messageId: string, leaseMs: number): Promise<void> {
   await q.query(
     `UPDATE deliveries SET lease_until = now() + $2 * interval '1 millisecond', updated_at = now()
-      WHERE message_id = $1 AND state = 'claimed'`,
+      WHERE message_id = $1 AND state IN ('claimed', 'submitting')`,
     [messageId, leaseMs],
   )
 }

@@ -1,4 +1,5 @@
 import { BrokenCircuitError } from 'cockatiel'
+import { createGroupCommitter } from '../billing/group-commit.ts'
 import type { Priority } from '../billing/types.ts'
 import type { Bus, BusMessage, Consumer } from '../bus/bus.ts'
 import { backoffDelay } from '../carriers/backoff.ts'
@@ -6,7 +7,14 @@ import { isCarrierError, isPermanentCarrierError } from '../carriers/errors.ts'
 import type { Db } from '../db/db.ts'
 import { type DeliveryJob, LANES, laneDurable, laneSubject } from '../dispatch/lanes.ts'
 import { orderRoutes } from '../domain/routing.ts'
-import { claimDelivery, extendLease, markFinal, markSubmitted } from './claims.ts'
+import {
+  claimDelivery,
+  extendLease,
+  markFinal,
+  markSubmitted,
+  markSubmitting,
+  unmarkSubmitting,
+} from './claims.ts'
 import type { Provider } from './providers.ts'
 import type { StatusWriter } from './status-writer.ts'
 
@@ -37,6 +45,9 @@ export interface Worker {
   handle(m: BusMessage<DeliveryJob>): Promise<void>
 }
 
+/** Our claim was taken over (lease ran out while we waited): the other worker owns the message now. */
+class LostClaimError extends Error {}
+
 const DEFAULT_CONCURRENCY: Record<Priority, number> = { otp: 32, high: 32, normal: 64, bulk: 32 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -51,6 +62,15 @@ export function createWorker(opts: WorkerOptions): Worker {
   const leaseMs = opts.leaseMs ?? 60_000
   const byName = new Map(opts.providers.map((p) => [p.name, p]))
   const consumers: Consumer[] = []
+  // The submitting marks of many concurrent jobs commit together, before any of them is sent.
+  const submitting = createGroupCommitter<string, boolean>({
+    maxBatch: 500,
+    concurrency: 2,
+    run: async (ids) => {
+      const held = await markSubmitting(opts.db, ids)
+      return ids.map((id) => held.has(id))
+    },
+  })
 
   const finish = async (
     job: DeliveryJob,
@@ -80,9 +100,23 @@ export function createWorker(opts: WorkerOptions): Worker {
       return m.ack()
     }
     const claim = await claimDelivery(opts.db, job, leaseMs)
+    if (claim.kind === 'ambiguous') {
+      // Not refunded: the carrier may have delivered it.
+      await opts.statuses.write({
+        messageId: job.id,
+        createdAt: job.created_at,
+        status: 'unknown',
+        detail: {
+          reason:
+            'a worker stopped while submitting; the carrier may have the message, so it is not sent again',
+        },
+      })
+      return m.ack()
+    }
     if (claim.kind === 'done') {
       // A worker died after the carrier took the message but before its `sent` was written.
-      if (claim.submitted) await opts.statuses.write({ messageId: job.id, createdAt: job.created_at, status: 'sent' })
+      if (claim.submitted)
+        await opts.statuses.write({ messageId: job.id, createdAt: job.created_at, status: 'sent' })
       return m.ack()
     }
     if (claim.kind === 'busy') return m.nak(claim.retryInMs)
@@ -101,18 +135,28 @@ export function createWorker(opts: WorkerOptions): Worker {
       try {
         await provider.throttle()
         const started = performance.now()
-        const result = await provider.breaker.execute(() =>
-          provider.carrier.submit({
-            messageId: job.id,
-            to: job.to,
-            from: job.from,
-            body: job.body,
-            encoding: job.encoding,
-            parts: job.segments,
-            validityPeriodS: Math.max(1, Math.floor((Date.parse(job.expires_at) - Date.now()) / 1000)),
-            registeredDelivery: true,
-          }),
-        )
+        const carrier = provider.carrier
+        const request = {
+          messageId: job.id,
+          to: job.to,
+          from: job.from,
+          body: job.body,
+          encoding: job.encoding,
+          parts: job.segments,
+          validityPeriodS: Math.max(1, Math.floor((Date.parse(job.expires_at) - Date.now()) / 1000)),
+          registeredDelivery: true,
+        }
+        const result = await provider.breaker.execute(async () => {
+          if (!(await submitting.submit(job.id))) throw new LostClaimError()
+          try {
+            return await carrier.submit(request)
+          } catch (err) {
+            // An answer from the carrier (not a timeout) means it did not take the message.
+            if (isCarrierError(err) && err.carrierStatus !== undefined)
+              await unmarkSubmitting(opts.db, job.id)
+            throw err
+          }
+        })
         opts.onSubmitted?.(provider.name, performance.now() - started)
         await markSubmitted(opts.db, job, provider.name, result.carrierIds)
         await opts.statuses.write({
@@ -123,6 +167,7 @@ export function createWorker(opts: WorkerOptions): Worker {
         })
         return m.ack()
       } catch (err) {
+        if (err instanceof LostClaimError) return m.ack()
         if (isPermanentCarrierError(err)) {
           await finish(job, 'rejected', `${provider.name}: ${err.message}`, lane)
           return m.ack()

@@ -212,7 +212,9 @@ export function createSmppCarrier(cfg: SmppCarrierConfig): SmppCarrier {
       inbound,
       onUnreadableReceipt: (raw) => emit({ type: 'receipt_unreadable', raw }),
       onListenerFailed: (error) => emit({ type: 'listener_failed', error }),
-    }).then((status) => s.send(pdu.response(status === SmppStatus.ESME_ROK ? {} : { command_status: status })))
+    }).then((status) =>
+      s.send(pdu.response(status === SmppStatus.ESME_ROK ? {} : { command_status: status })),
+    )
   }
 
   async function submitPart(fields: PduFields): Promise<string> {

@@ -73,6 +73,7 @@ describe('kill -9 of a delivery worker mid-load (PostgreSQL, NATS, SMPP simulato
         SMSGW_NATS_PREFIX: prefix,
         SMSGW_CARRIERS: join(dir, 'carriers.json'),
         LOG_LEVEL: 'warn',
+        SMSGW_DELIVERY_LEASE_MS: '3000',
       },
       stdio: ['ignore', 'ignore', 'inherit'],
     })
@@ -110,9 +111,15 @@ describe('kill -9 of a delivery worker mid-load (PostgreSQL, NATS, SMPP simulato
       }
       await new Promise((r) => setTimeout(r, 50))
     }
-    assert.equal(await count("SELECT count(*)::text AS n FROM messages WHERE status = 'delivered'"), N)
+    const delivered = await count("SELECT count(*)::text AS n FROM messages WHERE status = 'delivered'")
+    const unknown = await count("SELECT count(*)::text AS n FROM messages WHERE status = 'unknown'")
+    // Messages whose submit was on its way when the worker died are never sent again: they end
+    // `unknown` (the carrier may have them). Everything else is delivered.
+    assert.equal(delivered + unknown, N)
+    assert.ok(unknown <= 200, `${unknown} unknown: more than could have been in flight`)
     const c = sim.counters()
     assert.deepEqual(c.duplicates, {}, `duplicates at the carrier: ${JSON.stringify(c.duplicates)}`)
-    assert.equal(c.uniqueMessageIds, N)
+    assert.ok(c.uniqueMessageIds >= delivered && c.uniqueMessageIds <= N)
+    console.log(`kill -9: ${delivered} delivered, ${unknown} unknown (in flight at the kill), 0 duplicates`)
   })
 })
