@@ -1,3 +1,4 @@
+import { BALANCE_TOKEN } from '../billing/accept-fast.ts'
 import type { NewMessage } from '../billing/types.ts'
 import { formatAmount } from '../domain/money.ts'
 
@@ -46,10 +47,11 @@ export function messageObject(m: MessageView) {
 }
 
 /** The 202 body of POST /v1/messages: the message plus the balance left after its charge. */
-export function renderAccepted(m: NewMessage, balanceAfterMicros: number) {
+export function renderAccepted(m: NewMessage, balanceAfterMicros: number | null) {
   const body = JSON.stringify({
     ...messageObject({ ...m, updatedAt: m.createdAt }),
-    balance: money(balanceAfterMicros, m.currency),
+    balance:
+      balanceAfterMicros === null ? { amount: BALANCE_TOKEN, currency: m.currency } : money(balanceAfterMicros, m.currency),
   })
   return { statusCode: 202, body }
 }

@@ -1,6 +1,7 @@
 import type { Db } from '../db/db.ts'
 import { pgErrorCode } from '../db/db.ts'
 import { acceptBatch } from './accept-batch.ts'
+import { FastPathDeclined, acceptFast } from './accept-fast.ts'
 import { createGroupCommitter } from './group-commit.ts'
 import type { AcceptOutcome, AcceptRequest, RenderAccepted } from './types.ts'
 
@@ -22,12 +23,22 @@ export interface Biller {
 const RETRYABLE = new Set(['40001', '40P01'])
 const MAX_ATTEMPTS = 3
 
+/**
+ * Each group first tries the one-statement optimistic path (accept-fast.ts); when a balance
+ * would not cover the whole group, or a key is already live, it runs the exact transaction
+ * (accept-batch.ts) that decides request by request under the customer locks.
+ */
 export function createBiller(opts: BillerOptions): Biller {
   const committer = createGroupCommitter<AcceptRequest, AcceptOutcome>({
     maxBatch: opts.maxBatch,
     concurrency: opts.concurrency,
     onGroup: opts.onGroup,
     run: async (items) => {
+      try {
+        return await acceptFast(opts.db, items, opts.render)
+      } catch (err) {
+        if (!(err instanceof FastPathDeclined)) throw err
+      }
       for (let attempt = 1; ; attempt++) {
         try {
           return await opts.db.transaction((tx) => acceptBatch(tx, items, opts.render))

@@ -39,8 +39,11 @@ export type AcceptOutcome =
   | { kind: 'idempotency_key_reused' }
   | { kind: 'customer_not_found' }
 
-/** Renders the response body stored for idempotent replay; runs inside the transaction. */
+/**
+ * Renders the response body stored for idempotent replay. With `null` the balance is written as
+ * BALANCE_TOKEN (accept-fast.ts), which the database replaces once it knows the balance.
+ */
 export type RenderAccepted = (
   m: NewMessage,
-  balanceAfterMicros: number,
+  balanceAfterMicros: number | null,
 ) => { statusCode: number; body: string }

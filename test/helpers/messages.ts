@@ -4,10 +4,11 @@ import { acceptBatch } from '../../src/billing/accept-batch.ts'
 import type { AcceptRequest, Priority } from '../../src/billing/types.ts'
 import type { Db } from '../../src/db/db.ts'
 import { newId, uuidV7Time } from '../../src/domain/ids.ts'
+import { formatAmount } from '../../src/domain/money.ts'
 
-export const renderStub = (m: { id: string }, balance: number) => ({
+export const renderStub = (m: { id: string }, balance: number | null) => ({
   statusCode: 202,
-  body: JSON.stringify({ id: m.id, balance }),
+  body: JSON.stringify({ id: m.id, balance: balance === null ? '__smsgw_balance_after__' : formatAmount(balance) }),
 })
 
 /** An accept request as the API would build it (US number, 1 GSM-7 segment). */

@@ -9,6 +9,7 @@ import { loadMigrations, migrate, SchemaTooNewError } from '../../src/db/migrate
 import { partitionName } from '../../src/db/partitions.ts'
 import { createPgliteDb } from '../../src/db/pglite.ts'
 import { createPostgresDb } from '../../src/db/postgres.ts'
+import { formatAmount } from '../../src/domain/money.ts'
 import { runMaintenance } from '../../src/maintenance/maintenance.ts'
 import { acceptRequest, renderStub } from '../helpers/messages.ts'
 import { emptyDatabase, type FreshDatabase } from '../helpers/pg.ts'
@@ -109,6 +110,16 @@ function contract(name: string, open: () => Promise<{ db: Db; close: () => Promi
         defaultMicros: null,
         countries: { US: 8000 },
       })
+    })
+
+    it('smsgw_format_amount formats exactly as formatAmount (replayed bodies are byte-identical)', async () => {
+      const values = [0, 1, -1, 7900, 12_345, 117_300_000, 999_999, 1_000_000, -5_000_000, 123_456_789_012, 10_000]
+      for (let i = 0; i < 500; i++) values.push(Math.floor((Math.random() - 0.2) * 10 ** (1 + Math.floor(Math.random() * 13))))
+      const { rows } = await db.query<{ v: string; f: string }>(
+        'SELECT v::text, smsgw_format_amount(v) AS f FROM unnest($1::bigint[]) AS v',
+        [values.map(String)],
+      )
+      for (const r of rows) assert.equal(r.f, formatAmount(Number(r.v)), `value ${r.v}`)
     })
 
     it('refuses a database migrated by newer code', async () => {

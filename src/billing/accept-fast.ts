@@ -1,0 +1,144 @@
+import type { Queryable } from '../db/db.ts'
+import { pgErrorCode } from '../db/db.ts'
+import { toMicros } from '../domain/money.ts'
+import type { AcceptOutcome, AcceptRequest, RenderAccepted } from './types.ts'
+
+/** Stands for the balance in a rendered body until the database knows it. */
+export const BALANCE_TOKEN = '__smsgw_balance_after__'
+
+/** The fast path did not apply (a balance would not cover the group, or a key is live): use the exact path. */
+export class FastPathDeclined extends Error {}
+
+/**
+ * The optimistic accept: ONE autocommit statement charges every customer of the group with a
+ * guard (balance >= what this group charges it) and writes messages, ledger, outbox and
+ * idempotency keys; if any guard fails or any key is already live, smsgw_require aborts the
+ * whole statement and the caller runs the exact, locking transaction instead. A customer's row
+ * lock is held only while this statement runs, so concurrent groups sharing a hot customer
+ * queue for microseconds, not for round trips.
+ */
+export async function acceptFast(q: Queryable, requests: AcceptRequest[], render: RenderAccepted): Promise<AcceptOutcome[]> {
+  // Within a group a key is charged once; its repeats share the outcome (settled after commit).
+  const firstByKey = new Map<string, number>()
+  const charged: number[] = []
+  requests.forEach((r, i) => {
+    const k = r.idempotency ? `${r.message.customerId}\n${r.idempotency.key}` : undefined
+    if (k !== undefined && firstByKey.has(k)) return
+    if (k !== undefined) firstByKey.set(k, i)
+    charged.push(i)
+  })
+  // Later charges of the same customer in this group, so balance_after = final balance + suffix.
+  const suffix = new Map<number, number>()
+  const running = new Map<string, number>()
+  for (const i of [...charged].reverse()) {
+    const m = (requests[i] as AcceptRequest).message
+    suffix.set(i, running.get(m.customerId) ?? 0)
+    running.set(m.customerId, (running.get(m.customerId) ?? 0) + m.priceMicros)
+  }
+  const rows = charged.map((i) => {
+    const r = requests[i] as AcceptRequest
+    const m = r.message
+    const rendered = render(m, null)
+    return {
+      i,
+      id: m.id,
+      created_at: m.createdAt.toISOString(),
+      customer_id: m.customerId,
+      api_key_id: m.apiKeyId,
+      to_number: m.to,
+      from_sender: m.from,
+      body: m.body,
+      country: m.country,
+      encoding: m.encoding,
+      segments: m.segments,
+      price_micros: m.priceMicros,
+      currency: m.currency,
+      priority: m.priority,
+      client_reference: m.clientReference,
+      status_callback_url: m.statusCallbackUrl,
+      metadata: m.metadata,
+      batch_id: m.batchId,
+      expires_at: m.expiresAt.toISOString(),
+      send_at: m.sendAt?.toISOString() ?? null,
+      status: m.status,
+      suffix: suffix.get(i) ?? 0,
+      idem_key: r.idempotency?.key ?? null,
+      idem_hash: r.idempotency?.requestHash ?? null,
+      status_code: rendered.statusCode,
+      response: rendered.body,
+    }
+  })
+  let result: { id: string; balance: string | number }[]
+  try {
+    ;({ rows: result } = await q.query<{ id: string; balance: string | number }>(FAST_SQL, [JSON.stringify(rows)]))
+  } catch (err) {
+    if (pgErrorCode(err) === 'SG001') throw new FastPathDeclined()
+    throw err
+  }
+  const finalBalance = new Map(result.map((r) => [r.id, toMicros(r.balance)]))
+  const outcomes: AcceptOutcome[] = new Array(requests.length)
+  for (const row of rows) {
+    const balanceAfter = (finalBalance.get(row.customer_id) as number) + row.suffix
+    const m = (requests[row.i] as AcceptRequest).message
+    outcomes[row.i] = { kind: 'accepted', ...render(m, balanceAfter) }
+  }
+  requests.forEach((r, i) => {
+    if (outcomes[i]) return
+    const k = `${r.message.customerId}\n${r.idempotency?.key}`
+    const first = requests[firstByKey.get(k) as number] as AcceptRequest
+    const o = outcomes[firstByKey.get(k) as number] as AcceptOutcome & { kind: 'accepted' }
+    outcomes[i] =
+      first.idempotency?.requestHash === r.idempotency?.requestHash
+        ? { kind: 'replayed', statusCode: o.statusCode, body: o.body }
+        : { kind: 'idempotency_key_reused' }
+  })
+  return outcomes
+}
+
+const FAST_SQL = `
+WITH rows AS (
+  SELECT * FROM json_to_recordset($1::json) AS x(
+    id uuid, created_at timestamptz, customer_id uuid, api_key_id uuid, to_number text,
+    from_sender text, body text, country text, encoding text, segments integer,
+    price_micros bigint, currency text, priority text, client_reference text,
+    status_callback_url text, metadata jsonb, batch_id uuid, expires_at timestamptz,
+    send_at timestamptz, status text, suffix bigint, idem_key text, idem_hash text,
+    status_code integer, response text)
+), tot AS (
+  SELECT customer_id, sum(price_micros) AS total FROM rows GROUP BY customer_id
+), u AS (
+  UPDATE customers c SET balance = c.balance - tot.total
+    FROM tot WHERE c.id = tot.customer_id AND c.balance >= tot.total
+  RETURNING c.id, c.balance
+), k AS (
+  INSERT INTO idempotency_keys (customer_id, key, request_hash, status_code, response, expires_at)
+  SELECT r.customer_id, r.idem_key, r.idem_hash, r.status_code,
+         replace(r.response, '${BALANCE_TOKEN}', smsgw_format_amount(u.balance + r.suffix)),
+         now() + interval '24 hours'
+    FROM rows r JOIN u ON u.id = r.customer_id WHERE r.idem_key IS NOT NULL
+  ON CONFLICT (customer_id, key) DO UPDATE
+    SET request_hash = EXCLUDED.request_hash, status_code = EXCLUDED.status_code,
+        response = EXCLUDED.response, created_at = now(), expires_at = EXCLUDED.expires_at
+    WHERE idempotency_keys.expires_at <= now()
+  RETURNING 1
+), ok AS (
+  SELECT smsgw_require((SELECT count(*) FROM u) = (SELECT count(*) FROM tot), 'balance')
+     AND smsgw_require((SELECT count(*) FROM k) = (SELECT count(*) FROM rows WHERE idem_key IS NOT NULL), 'idempotency key') AS ok
+), m AS (
+  INSERT INTO messages (id, created_at, customer_id, api_key_id, to_number, from_sender, body,
+    country, encoding, segments, price_micros, currency, priority, client_reference,
+    status_callback_url, metadata, batch_id, expires_at, send_at, status, status_updated_at)
+  SELECT r.id, r.created_at, r.customer_id, r.api_key_id, r.to_number, r.from_sender, r.body, r.country,
+    r.encoding, r.segments, r.price_micros, r.currency, r.priority, r.client_reference,
+    r.status_callback_url, r.metadata, r.batch_id, r.expires_at, r.send_at, r.status, r.created_at
+  FROM rows r JOIN u ON u.id = r.customer_id CROSS JOIN ok
+), l AS (
+  INSERT INTO ledger (customer_id, kind, amount, balance_after, message_id, created_at)
+  SELECT r.customer_id, 'charge', -r.price_micros, u.balance + r.suffix, r.id, r.created_at
+    FROM rows r JOIN u ON u.id = r.customer_id CROSS JOIN ok
+), o AS (
+  INSERT INTO outbox (message_id, message_created_at, customer_id, priority, available_at)
+  SELECT r.id, r.created_at, r.customer_id, r.priority, coalesce(r.send_at, r.created_at)
+    FROM rows r JOIN u ON u.id = r.customer_id CROSS JOIN ok
+)
+SELECT u.id, u.balance FROM u CROSS JOIN ok`
