@@ -103,6 +103,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     maxBatch: config.SMSGW_GROUP_MAX,
     concurrency: config.SMSGW_GROUP_CONCURRENCY,
     onGroup: (n) => metrics.groupSize.observe(n),
+    onCommitted: (path, seconds) => metrics.groupSeconds.observe({ path }, seconds),
   })
   app.addHook('onClose', async () => {
     await biller.drain()

@@ -25,6 +25,13 @@ export function createApiMetrics() {
       labelNames: ['code'] as const,
       registers: [registry],
     }),
+    groupSeconds: new Histogram({
+      name: 'smsgw_billing_group_seconds',
+      help: 'Time to commit one billing group, by path (fast: one statement; exact: locking transaction)',
+      labelNames: ['path'] as const,
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1],
+      registers: [registry],
+    }),
     groupSize: new Histogram({
       name: 'smsgw_billing_group_size',
       help: 'Accept requests committed per billing transaction (group commit)',

@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/db.ts'
 import { pgErrorCode } from '../db/db.ts'
-import { toMicros } from '../domain/money.ts'
+import { formatAmount, toMicros } from '../domain/money.ts'
 import type { AcceptOutcome, AcceptRequest, RenderAccepted } from './types.ts'
 
 /** Stands for the balance in a rendered body until the database knows it. */
@@ -70,7 +70,9 @@ export async function acceptFast(q: Queryable, requests: AcceptRequest[], render
   })
   let result: { id: string; balance: string | number }[]
   try {
-    ;({ rows: result } = await q.query<{ id: string; balance: string | number }>(FAST_SQL, [JSON.stringify(rows)]))
+    ;({ rows: result } = await q.query<{ id: string; balance: string | number }>(FAST_SQL, [JSON.stringify(rows)], {
+      name: 'smsgw_accept_fast',
+    }))
   } catch (err) {
     if (pgErrorCode(err) === 'SG001') throw new FastPathDeclined()
     throw err
@@ -79,8 +81,9 @@ export async function acceptFast(q: Queryable, requests: AcceptRequest[], render
   const outcomes: AcceptOutcome[] = new Array(requests.length)
   for (const row of rows) {
     const balanceAfter = (finalBalance.get(row.customer_id) as number) + row.suffix
-    const m = (requests[row.i] as AcceptRequest).message
-    outcomes[row.i] = { kind: 'accepted', ...render(m, balanceAfter) }
+    // The same substitution the database made in the stored body, so a replay is byte-identical.
+    const body = row.response.replace(BALANCE_TOKEN, formatAmount(balanceAfter))
+    outcomes[row.i] = { kind: 'accepted', statusCode: row.status_code, body }
   }
   requests.forEach((r, i) => {
     if (outcomes[i]) return

@@ -11,6 +11,8 @@ export interface BillerOptions {
   maxBatch?: number
   concurrency?: number
   onGroup?: (size: number) => void
+  /** Observes how long each group took to commit and on which path. */
+  onCommitted?: (path: 'fast' | 'exact', seconds: number) => void
 }
 
 export interface Biller {
@@ -34,14 +36,19 @@ export function createBiller(opts: BillerOptions): Biller {
     concurrency: opts.concurrency,
     onGroup: opts.onGroup,
     run: async (items) => {
+      const started = performance.now()
       try {
-        return await acceptFast(opts.db, items, opts.render)
+        const out = await acceptFast(opts.db, items, opts.render)
+        opts.onCommitted?.('fast', (performance.now() - started) / 1000)
+        return out
       } catch (err) {
         if (!(err instanceof FastPathDeclined)) throw err
       }
       for (let attempt = 1; ; attempt++) {
         try {
-          return await opts.db.transaction((tx) => acceptBatch(tx, items, opts.render))
+          const out = await opts.db.transaction((tx) => acceptBatch(tx, items, opts.render))
+          opts.onCommitted?.('exact', (performance.now() - started) / 1000)
+          return out
         } catch (err) {
           const code = pgErrorCode(err)
           if (attempt >= MAX_ATTEMPTS || !code || !RETRYABLE.has(code)) throw err

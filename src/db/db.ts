@@ -4,8 +4,13 @@ export interface QueryResult<R> {
   rowCount: number
 }
 
+export interface QueryOptions {
+  /** Prepare once per connection under this name (hot statements skip re-planning; PGlite ignores it). */
+  name?: string
+}
+
 export interface Queryable {
-  query<R = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<R>>
+  query<R = Record<string, unknown>>(sql: string, params?: unknown[], opts?: QueryOptions): Promise<QueryResult<R>>
   /** Runs a script of several statements, no parameters (migrations, DDL). */
   exec(sql: string): Promise<void>
 }

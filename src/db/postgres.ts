@@ -1,5 +1,5 @@
 import pg from 'pg'
-import type { Db, Queryable, QueryResult } from './db.ts'
+import type { Db, QueryOptions, Queryable, QueryResult } from './db.ts'
 
 export interface PostgresOptions {
   url: string
@@ -21,8 +21,10 @@ export function createPostgresDb(opts: PostgresOptions): Db {
   // An idle client losing its server (restart) must not crash the process; the pool replaces it.
   pool.on('error', () => {})
 
-  const query = async <R>(sql: string, params?: unknown[]): Promise<QueryResult<R>> => {
-    const res = await pool.query(sql, params as unknown[])
+  const query = async <R>(sql: string, params?: unknown[], opts?: QueryOptions): Promise<QueryResult<R>> => {
+    const res = opts?.name
+      ? await pool.query({ name: opts.name, text: sql, values: params as unknown[] })
+      : await pool.query(sql, params as unknown[])
     return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 }
   }
 
