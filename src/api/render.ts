@@ -51,7 +51,9 @@ export function renderAccepted(m: NewMessage, balanceAfterMicros: number | null)
   const body = JSON.stringify({
     ...messageObject({ ...m, updatedAt: m.createdAt }),
     balance:
-      balanceAfterMicros === null ? { amount: BALANCE_TOKEN, currency: m.currency } : money(balanceAfterMicros, m.currency),
+      balanceAfterMicros === null
+        ? { amount: BALANCE_TOKEN, currency: m.currency }
+        : money(balanceAfterMicros, m.currency),
   })
   return { statusCode: 202, body }
 }

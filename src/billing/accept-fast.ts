@@ -17,7 +17,11 @@ export class FastPathDeclined extends Error {}
  * lock is held only while this statement runs, so concurrent groups sharing a hot customer
  * queue for microseconds, not for round trips.
  */
-export async function acceptFast(q: Queryable, requests: AcceptRequest[], render: RenderAccepted): Promise<AcceptOutcome[]> {
+export async function acceptFast(
+  q: Queryable,
+  requests: AcceptRequest[],
+  render: RenderAccepted,
+): Promise<AcceptOutcome[]> {
   // Within a group a key is charged once; its repeats share the outcome (settled after commit).
   const firstByKey = new Map<string, number>()
   const charged: number[] = []
@@ -70,11 +74,18 @@ export async function acceptFast(q: Queryable, requests: AcceptRequest[], render
   })
   let result: { id: string; balance: string | number }[]
   try {
-    ;({ rows: result } = await q.query<{ id: string; balance: string | number }>(FAST_SQL, [JSON.stringify(rows)], {
-      name: 'smsgw_accept_fast',
-    }))
+    ;({ rows: result } = await q.query<{ id: string; balance: string | number }>(
+      FAST_SQL,
+      [JSON.stringify(rows)],
+      {
+        name: 'smsgw_accept_fast',
+      },
+    ))
   } catch (err) {
-    if (pgErrorCode(err) === 'SG001') throw new FastPathDeclined()
+    // A declined precondition, or (not expected) a deadlock or serialization failure: nothing
+    // of the statement happened, so the exact path may decide the group.
+    const code = pgErrorCode(err)
+    if (code === 'SG001' || code === '40P01' || code === '40001') throw new FastPathDeclined()
     throw err
   }
   const finalBalance = new Map(result.map((r) => [r.id, toMicros(r.balance)]))
@@ -109,9 +120,12 @@ WITH rows AS (
     status_code integer, response text)
 ), tot AS (
   SELECT customer_id, sum(price_micros) AS total FROM rows GROUP BY customer_id
+), lk AS (
+  -- Rows are locked in id order before any is updated: concurrent groups cannot deadlock.
+  SELECT c.id FROM customers c WHERE c.id IN (SELECT customer_id FROM tot) ORDER BY c.id FOR UPDATE
 ), u AS (
   UPDATE customers c SET balance = c.balance - tot.total
-    FROM tot WHERE c.id = tot.customer_id AND c.balance >= tot.total
+    FROM tot JOIN lk ON lk.id = tot.customer_id WHERE c.id = tot.customer_id AND c.balance >= tot.total
   RETURNING c.id, c.balance
 ), k AS (
   INSERT INTO idempotency_keys (customer_id, key, request_hash, status_code, response, expires_at)

@@ -1,7 +1,7 @@
 import type { Db } from '../db/db.ts'
 import { pgErrorCode } from '../db/db.ts'
 import { acceptBatch } from './accept-batch.ts'
-import { FastPathDeclined, acceptFast } from './accept-fast.ts'
+import { acceptFast, FastPathDeclined } from './accept-fast.ts'
 import { createGroupCommitter } from './group-commit.ts'
 import type { AcceptOutcome, AcceptRequest, RenderAccepted } from './types.ts'
 

@@ -10,7 +10,11 @@ export interface QueryOptions {
 }
 
 export interface Queryable {
-  query<R = Record<string, unknown>>(sql: string, params?: unknown[], opts?: QueryOptions): Promise<QueryResult<R>>
+  query<R = Record<string, unknown>>(
+    sql: string,
+    params?: unknown[],
+    opts?: QueryOptions,
+  ): Promise<QueryResult<R>>
   /** Runs a script of several statements, no parameters (migrations, DDL). */
   exec(sql: string): Promise<void>
 }

@@ -1,5 +1,5 @@
 import pg from 'pg'
-import type { Db, QueryOptions, Queryable, QueryResult } from './db.ts'
+import type { Db, Queryable, QueryOptions, QueryResult } from './db.ts'
 
 export interface PostgresOptions {
   url: string

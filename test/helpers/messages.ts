@@ -8,7 +8,10 @@ import { formatAmount } from '../../src/domain/money.ts'
 
 export const renderStub = (m: { id: string }, balance: number | null) => ({
   statusCode: 202,
-  body: JSON.stringify({ id: m.id, balance: balance === null ? '__smsgw_balance_after__' : formatAmount(balance) }),
+  body: JSON.stringify({
+    id: m.id,
+    balance: balance === null ? '__smsgw_balance_after__' : formatAmount(balance),
+  }),
 })
 
 /** An accept request as the API would build it (US number, 1 GSM-7 segment). */

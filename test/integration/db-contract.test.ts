@@ -113,8 +113,11 @@ function contract(name: string, open: () => Promise<{ db: Db; close: () => Promi
     })
 
     it('smsgw_format_amount formats exactly as formatAmount (replayed bodies are byte-identical)', async () => {
-      const values = [0, 1, -1, 7900, 12_345, 117_300_000, 999_999, 1_000_000, -5_000_000, 123_456_789_012, 10_000]
-      for (let i = 0; i < 500; i++) values.push(Math.floor((Math.random() - 0.2) * 10 ** (1 + Math.floor(Math.random() * 13))))
+      const values = [
+        0, 1, -1, 7900, 12_345, 117_300_000, 999_999, 1_000_000, -5_000_000, 123_456_789_012, 10_000,
+      ]
+      for (let i = 0; i < 500; i++)
+        values.push(Math.floor((Math.random() - 0.2) * 10 ** (1 + Math.floor(Math.random() * 13))))
       const { rows } = await db.query<{ v: string; f: string }>(
         'SELECT v::text, smsgw_format_amount(v) AS f FROM unnest($1::bigint[]) AS v',
         [values.map(String)],
