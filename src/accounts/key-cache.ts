@@ -16,7 +16,9 @@ export function createKeyCache(db: Db, ttlMs: number, now = Date.now, maxEntries
   const entries = new Map<string, { principal: KeyPrincipal | undefined; at: number }>()
   return {
     async lookup(secret) {
-      const id = hashSecret(secret).toString('base64')
+      // Keyed by the secret itself: it is in memory for the request anyway, and hashing every
+      // request cost ~2 % of the api's CPU. Only the database holds hashes.
+      const id = secret
       const hit = entries.get(id)
       const t = now()
       if (hit && t - hit.at < (hit.principal ? ttlMs : Math.min(ttlMs, 1000))) return hit.principal

@@ -4,6 +4,7 @@ import {
   type NumberType,
   parsePhoneNumberFromString,
 } from 'libphonenumber-js/max'
+import { parsePhoneNumberFromString as parseMobile } from 'libphonenumber-js/mobile'
 
 export type PhoneResult =
   | { ok: true; e164: string; country: string }
@@ -45,6 +46,12 @@ export function parseRecipient(input: string, countryHint?: string): PhoneResult
     // A national number is ambiguous without knowing which country it is national to.
     country = toCountry(countryHint)
     if (country === undefined) return INVALID
+  }
+  // Most recipients are mobile: the mobile-only metadata validates them in one pattern, where the
+  // full metadata tries every number type. Anything else takes the full path to be classified.
+  const mobile = parseMobile(s, country)
+  if (mobile?.country !== undefined && mobile.isValid()) {
+    return { ok: true, e164: mobile.number, country: mobile.country }
   }
   const phone = parsePhoneNumberFromString(s, country)
   // Non-geographic numbers (+800, +881 …) have no country, which we need for pricing and routing.
