@@ -1,5 +1,5 @@
 import type { Db } from '../db/db.ts'
-import { findPrincipal, hashSecret, type KeyPrincipal } from './api-keys.ts'
+import { findPrincipal, type KeyPrincipal } from './api-keys.ts'
 
 export interface KeyCache {
   lookup(secret: string): Promise<KeyPrincipal | undefined>
