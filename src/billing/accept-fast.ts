@@ -2,6 +2,7 @@ import type { Queryable } from '../db/db.ts'
 import { pgErrorCode } from '../db/db.ts'
 import { formatAmount, toMicros } from '../domain/money.ts'
 import type { AcceptOutcome, AcceptRequest, RenderAccepted } from './types.ts'
+import { messageColumns } from './write-accepted.ts'
 
 /** Stands for the balance in a rendered body until the database knows it. */
 export const BALANCE_TOKEN = '__smsgw_balance_after__'
@@ -45,26 +46,7 @@ export async function acceptFast(
     const rendered = render(m, null)
     return {
       i,
-      id: m.id,
-      created_at: m.createdAt.toISOString(),
-      customer_id: m.customerId,
-      api_key_id: m.apiKeyId,
-      to_number: m.to,
-      from_sender: m.from,
-      body: m.body,
-      country: m.country,
-      encoding: m.encoding,
-      segments: m.segments,
-      price_micros: m.priceMicros,
-      currency: m.currency,
-      priority: m.priority,
-      client_reference: m.clientReference,
-      status_callback_url: m.statusCallbackUrl,
-      metadata: m.metadata,
-      batch_id: m.batchId,
-      expires_at: m.expiresAt.toISOString(),
-      send_at: m.sendAt?.toISOString() ?? null,
-      status: m.status,
+      ...messageColumns(m),
       suffix: suffix.get(i) ?? 0,
       idem_key: r.idempotency?.key ?? null,
       idem_hash: r.idempotency?.requestHash ?? null,

@@ -1,5 +1,6 @@
 import type { Queryable } from '../db/db.ts'
 import type { Charged } from './accept-batch.ts'
+import type { NewMessage } from './types.ts'
 
 /**
  * Writes everything a group accepted in ONE statement (one round trip): messages, ledger
@@ -41,12 +42,9 @@ WITH rows AS (
 UPDATE customers c SET balance = x.balance
   FROM json_to_recordset($3::json) AS x(id uuid, balance bigint) WHERE c.id = x.id`
 
-export async function writeAccepted(
-  tx: Queryable,
-  charged: Charged[],
-  balances: Map<string, number>,
-): Promise<void> {
-  const messages = charged.map(({ message: m, balanceAfter }) => ({
+/** A message as the columns of `messages` (the JSON rows both accept paths send). */
+export function messageColumns(m: NewMessage) {
+  return {
     id: m.id,
     created_at: m.createdAt.toISOString(),
     customer_id: m.customerId,
@@ -67,6 +65,16 @@ export async function writeAccepted(
     expires_at: m.expiresAt.toISOString(),
     send_at: m.sendAt?.toISOString() ?? null,
     status: m.status,
+  }
+}
+
+export async function writeAccepted(
+  tx: Queryable,
+  charged: Charged[],
+  balances: Map<string, number>,
+): Promise<void> {
+  const messages = charged.map(({ message: m, balanceAfter }) => ({
+    ...messageColumns(m),
     balance_after: balanceAfter,
   }))
   const keys = charged
