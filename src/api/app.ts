@@ -4,6 +4,7 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify'
+import type { Registry } from 'prom-client'
 import { createKeyCache } from '../accounts/key-cache.ts'
 import { createBiller } from '../billing/biller.ts'
 import { createRateCache } from '../billing/rates.ts'
@@ -35,6 +36,8 @@ export interface AppDeps {
   onAccepted?: () => void
   /** Extra readiness checks (the bus), besides the database. */
   readiness?: Record<string, () => Promise<boolean>>
+  /** The process's metrics registry (shared with the pipeline); default: a new one. */
+  registry?: Registry
   /** Receipts and MO from HTTP providers; absent when no delivery worker runs in this process. */
   providerWebhooks?: WebhookSink
 }
@@ -77,7 +80,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.removeContentTypeParser('text/plain')
   app.setValidatorCompiler(createValidatorCompiler())
   app.setReplySerializer((payload) => JSON.stringify(payload))
-  const metrics = createApiMetrics()
+  const metrics = createApiMetrics(deps.registry)
   registerErrorHandling(app, (code) => metrics.rejected.inc({ code }))
 
   app.addHook('onRequest', async (request, reply) => {
@@ -122,7 +125,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(swaggerUi, { routePrefix: '/docs' })
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 
-  await app.register(operationsRoutes, { db, metrics, checks: deps.readiness ?? {} })
+  await app.register(operationsRoutes, { db, registry: metrics.registry, checks: deps.readiness ?? {} })
   await app.register(messagesRoutes, {
     db,
     biller,

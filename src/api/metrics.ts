@@ -1,9 +1,9 @@
 import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client'
 
 /** The api's Prometheus metrics, in a registry of its own (no global singleton). */
-export function createApiMetrics() {
-  const registry = new Registry()
-  collectDefaultMetrics({ register: registry })
+export function createApiMetrics(shared?: Registry) {
+  const registry = shared ?? new Registry()
+  if (!shared) collectDefaultMetrics({ register: registry })
   return {
     registry,
     requestDuration: new Histogram({

@@ -8,7 +8,9 @@ import { type CarrierConfig, defaultSimCarriers, readCarrierFile } from '../carr
 import { type CarrierSim, createCarrierSim } from '../carriers/sim/carrier-sim.ts'
 import { type Config, ConfigError } from '../config/config.ts'
 import { createPipeline, type Pipeline } from '../delivery/pipeline.ts'
+import { collectDefaultMetrics, Registry } from 'prom-client'
 import { scheduleMaintenance } from '../maintenance/maintenance.ts'
+import { startOpsServer } from './ops-server.ts'
 import { startBanner } from './banner.ts'
 import { createLogger, openDb, openRateLimiter, prepareDb, resolveAdminToken } from './runtime.ts'
 
@@ -60,9 +62,12 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
       carriers = defaultSimCarriers(sim)
     }
   }
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
   let pipeline: Pipeline | undefined
   if (bus && delivers) {
     pipeline = createPipeline({
+      registry,
       db,
       bus,
       carriers,
@@ -85,17 +90,20 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
       adminToken: adminToken.token,
       rateLimiter,
       logger,
+      registry,
       readiness: bus ? { bus: () => bus.healthy() } : {},
       ...(delivery?.dispatcher ? { onAccepted: () => delivery.dispatcher?.wake() } : {}),
       ...(delivery && roles.worker ? { providerWebhooks: delivery.webhook } : {}),
     })
   }
 
+  let opsApp: FastifyInstance | undefined
   closeWithGrace({ delay: 15_000 }, async ({ err, signal }) => {
     if (err) logger.error({ err }, 'shutting down after an error')
     else logger.info({ signal }, 'shutting down')
     stopMaintenance()
     await app?.close()
+    await opsApp?.close()
     await pipeline?.stop()
     await bus?.close()
     await sim?.close()
@@ -104,7 +112,16 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
   })
 
   if (!app) {
-    logger.info({ roles: role, carriers: carriers.map((c) => c.name) }, 'running')
+    // No api here: health and metrics on PORT all the same.
+    const ops = await startOpsServer({
+      db,
+      registry,
+      checks: bus ? { bus: () => bus.healthy() } : {},
+      port: config.PORT,
+      host: config.HOST,
+    })
+    opsApp = ops.app
+    logger.info({ roles: role, carriers: carriers.map((c) => c.name), metrics: `${ops.address}/metrics` }, 'running')
     return
   }
   const address = await app.listen({ port: config.PORT, host: config.HOST })

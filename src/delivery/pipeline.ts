@@ -4,6 +4,8 @@ import type { CarrierConfig } from '../carriers/config.ts'
 import { createCarrier } from '../carriers/create-carrier.ts'
 import type { Db } from '../db/db.ts'
 import { createDispatcher, type Dispatcher, type DispatcherOptions } from '../dispatch/dispatcher.ts'
+import type { Registry } from 'prom-client'
+import { createPipelineMetrics } from './metrics.ts'
 import { type BreakerOptions, createProvider, type Provider } from './providers.ts'
 import { createReceiptHandler } from './receipts.ts'
 import { createStatusWriter, type StatusWriter } from './status-writer.ts'
@@ -21,6 +23,8 @@ export interface PipelineOptions {
   /** Builds a carrier from its config (tests substitute; default: SMPP/HTTP adapters). */
   makeCarrier?: (c: CarrierConfig) => Carrier
   onError?: (err: unknown, where: string) => void
+  /** Where the pipeline's metrics are registered (the api's registry when they share a process). */
+  registry?: Registry
 }
 
 export interface Pipeline {
@@ -43,8 +47,16 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
   const roles = { dispatcher: true, worker: true, ...opts.roles }
   const report = (where: string) => (err: unknown) => opts.onError?.(err, where)
   const statuses = createStatusWriter(opts.db)
-  const receipts = createReceiptHandler({ db: opts.db, statuses, onError: report('receipts') })
-  const providers = roles.worker
+  let providers: Provider[] = []
+  const metrics = opts.registry ? createPipelineMetrics(opts.registry, opts.bus, () => providers) : undefined
+  const receipts = createReceiptHandler({
+    db: opts.db,
+    statuses,
+    onError: report('receipts'),
+    onMatched: (status) => metrics?.receipts.inc({ status }),
+    onReceiptLatency: (s) => metrics?.receiptSeconds.observe(s),
+  })
+  providers = roles.worker
     ? opts.carriers.map((c) => {
         const carrier = (opts.makeCarrier ?? createCarrier)(c)
         carrier.onReceipt((r) => receipts.handle(c.name, r))
@@ -59,11 +71,20 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
         providers,
         statuses,
         onError: report('worker'),
+        onSubmitted: (provider, ms) => metrics?.submitSeconds.observe({ provider }, ms / 1000),
+        onSubmitError: (provider, kind) => metrics?.submitErrors.inc({ provider, kind }),
+        onDeadLetter: (lane, status) => metrics?.deadLetters.inc({ lane, status }),
         ...opts.worker,
       })
     : undefined
   const dispatcher = roles.dispatcher
-    ? createDispatcher({ db: opts.db, bus: opts.bus, onError: report('dispatcher'), ...opts.dispatcher })
+    ? createDispatcher({
+        db: opts.db,
+        bus: opts.bus,
+        onError: report('dispatcher'),
+        onDispatched: (lane, n) => metrics?.dispatched.inc({ lane }, n),
+        ...opts.dispatcher,
+      })
     : undefined
   return {
     providers,

@@ -11,6 +11,8 @@ export interface ReceiptHandlerOptions {
   retryMs?: number
   retries?: number
   onMatched?: (status: MessageStatus) => void
+  /** Seconds from the carrier accepting a part to its receipt. */
+  onReceiptLatency?: (seconds: number) => void
   onUnmatched?: (carrier: string, r: Receipt) => void
   onError?: (err: unknown) => void
 }
@@ -32,13 +34,14 @@ export function createReceiptHandler(opts: ReceiptHandlerOptions) {
   const retries = opts.retries ?? 50
 
   async function apply(carrier: string, r: Receipt): Promise<boolean> {
-    const { rows } = await opts.db.query<{ message_id: string; message_created_at: Date; parts: number }>(
+    const { rows } = await opts.db.query<{ message_id: string; message_created_at: Date; parts: number; created_at: Date }>(
       `UPDATE carrier_refs SET receipt_status = $3 WHERE carrier = $1 AND carrier_id = $2
-       RETURNING message_id, message_created_at, parts`,
+       RETURNING message_id, message_created_at, parts, created_at`,
       [carrier, r.carrierId, r.status],
     )
     const ref = rows[0]
     if (!ref) return false
+    opts.onReceiptLatency?.((Date.now() - new Date(ref.created_at).getTime()) / 1000)
     // Read after our update committed: of two parts' receipts racing, the later one sees both.
     const { rows: parts } = await opts.db.query<{ receipt_status: string | null }>(
       'SELECT receipt_status FROM carrier_refs WHERE message_id = $1',

@@ -33,7 +33,8 @@ export interface WorkerOptions {
   /** How long a claim protects a message from a second worker, ms (default 60 000). */
   leaseMs?: number
   onSubmitted?: (provider: string, ms: number) => void
-  onDeadLetter?: (reason: string) => void
+  onSubmitError?: (provider: string, kind: string) => void
+  onDeadLetter?: (lane: Priority, status: string) => void
   onError?: (err: unknown) => void
 }
 
@@ -80,7 +81,7 @@ export function createWorker(opts: WorkerOptions): Worker {
   ) => {
     if (status !== 'expired') {
       await opts.bus.publish(`sms.dead.${lane}`, { job, status, reason }, { msgId: `dead-${job.id}` })
-      opts.onDeadLetter?.(reason)
+      opts.onDeadLetter?.(lane, status)
     }
     await opts.statuses.write({
       messageId: job.id,
@@ -168,6 +169,7 @@ export function createWorker(opts: WorkerOptions): Worker {
         return m.ack()
       } catch (err) {
         if (err instanceof LostClaimError) return m.ack()
+        opts.onSubmitError?.(provider.name, err instanceof BrokenCircuitError ? 'circuit_open' : isCarrierError(err) ? err.kind : 'other')
         if (isPermanentCarrierError(err)) {
           await finish(job, 'rejected', `${provider.name}: ${err.message}`, lane)
           return m.ack()

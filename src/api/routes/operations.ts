@@ -1,15 +1,15 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { Db } from '../../db/db.ts'
-import type { ApiMetrics } from '../metrics.ts'
+import type { Registry } from 'prom-client'
 
 const READY_TIMEOUT_MS = 2000
 
 /** Liveness, readiness (503 while the database is unreachable) and Prometheus metrics. */
 export const operationsRoutes: FastifyPluginAsync<{
   db: Db
-  metrics: ApiMetrics
+  registry: Registry
   checks: Record<string, () => Promise<boolean>>
-}> = async (app, { db, metrics, checks }) => {
+}> = async (app, { db, registry, checks }) => {
   app.get('/health/live', { schema: { hide: true } }, async () => ({ status: 'ok' }))
 
   app.get('/health/ready', { schema: { hide: true } }, async (_request, reply) => {
@@ -38,7 +38,7 @@ export const operationsRoutes: FastifyPluginAsync<{
   })
 
   app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
-    reply.type(metrics.registry.contentType)
-    return metrics.registry.metrics()
+    reply.type(registry.contentType)
+    return registry.metrics()
   })
 }

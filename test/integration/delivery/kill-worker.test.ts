@@ -74,6 +74,7 @@ describe('kill -9 of a delivery worker mid-load (PostgreSQL, NATS, SMPP simulato
         SMSGW_CARRIERS: join(dir, 'carriers.json'),
         LOG_LEVEL: 'warn',
         SMSGW_DELIVERY_LEASE_MS: '3000',
+        PORT: '0',
       },
       stdio: ['ignore', 'ignore', 'inherit'],
     })

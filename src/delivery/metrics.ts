@@ -1,0 +1,88 @@
+import { CircuitState } from 'cockatiel'
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
+import type { Bus } from '../bus/bus.ts'
+import { LANES, laneDurable } from '../dispatch/lanes.ts'
+import type { Provider } from './providers.ts'
+
+const CIRCUIT_VALUE: Record<CircuitState, number> = {
+  [CircuitState.Closed]: 0,
+  [CircuitState.HalfOpen]: 1,
+  [CircuitState.Open]: 2,
+  [CircuitState.Isolated]: 3,
+}
+
+/** The delivery pipeline's Prometheus metrics, registered in the caller's registry. */
+export function createPipelineMetrics(registry: Registry, bus: Bus, providers: () => Provider[]) {
+  const registers = [registry]
+  new Gauge({
+    name: 'smsgw_lane_pending',
+    help: 'Messages on the bus per lane not yet settled by a worker (the dispatcher window in use)',
+    labelNames: ['lane'] as const,
+    registers,
+    async collect() {
+      for (const lane of LANES) this.set({ lane }, await bus.pending(laneDurable(lane)).catch(() => Number.NaN))
+    },
+  })
+  new Gauge({
+    name: 'smsgw_provider_circuit_state',
+    help: 'Circuit breaker per provider: 0 closed, 1 half-open, 2 open, 3 isolated',
+    labelNames: ['provider'] as const,
+    registers,
+    collect() {
+      for (const p of providers()) this.set({ provider: p.name }, CIRCUIT_VALUE[p.breaker.state])
+    },
+  })
+  new Gauge({
+    name: 'smsgw_provider_window_in_use',
+    help: 'Submits awaiting the carrier per provider (SMPP window use)',
+    labelNames: ['provider'] as const,
+    registers,
+    collect() {
+      for (const p of providers()) {
+        const stats = (p.carrier as { stats?: () => { inFlight: number } }).stats
+        if (stats) this.set({ provider: p.name }, stats.call(p.carrier).inFlight)
+      }
+    },
+  })
+  return {
+    dispatched: new Counter({
+      name: 'smsgw_dispatched_total',
+      help: 'Messages released from the outbox to the bus, by lane',
+      labelNames: ['lane'] as const,
+      registers,
+    }),
+    submitSeconds: new Histogram({
+      name: 'smsgw_submit_seconds',
+      help: 'Carrier submit latency per provider (accepted submits)',
+      labelNames: ['provider'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    }),
+    submitErrors: new Counter({
+      name: 'smsgw_submit_errors_total',
+      help: 'Failed submit attempts per provider and kind (transient, throttled, permanent, circuit_open)',
+      labelNames: ['provider', 'kind'] as const,
+      registers,
+    }),
+    receipts: new Counter({
+      name: 'smsgw_receipts_total',
+      help: 'Receipts matched to a message, by the message status they produced',
+      labelNames: ['status'] as const,
+      registers,
+    }),
+    receiptSeconds: new Histogram({
+      name: 'smsgw_receipt_seconds',
+      help: 'Time from a part being accepted by the carrier to its receipt',
+      buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 1800, 7200],
+      registers,
+    }),
+    deadLetters: new Counter({
+      name: 'smsgw_dead_letters_total',
+      help: 'Messages dead-lettered, by lane and final status',
+      labelNames: ['lane', 'status'] as const,
+      registers,
+    }),
+  }
+}
+
+export type PipelineMetrics = ReturnType<typeof createPipelineMetrics>
