@@ -1,5 +1,6 @@
 import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance } from 'fastify'
+import { collectDefaultMetrics, Registry } from 'prom-client'
 import { buildApp } from '../api/app.ts'
 import type { Bus } from '../bus/bus.ts'
 import { createMemoryBus } from '../bus/memory-bus.ts'
@@ -8,10 +9,9 @@ import { type CarrierConfig, defaultSimCarriers, readCarrierFile } from '../carr
 import { type CarrierSim, createCarrierSim } from '../carriers/sim/carrier-sim.ts'
 import { type Config, ConfigError } from '../config/config.ts'
 import { createPipeline, type Pipeline } from '../delivery/pipeline.ts'
-import { collectDefaultMetrics, Registry } from 'prom-client'
 import { scheduleMaintenance } from '../maintenance/maintenance.ts'
-import { startOpsServer } from './ops-server.ts'
 import { startBanner } from './banner.ts'
+import { startOpsServer } from './ops-server.ts'
 import { createLogger, openDb, openRateLimiter, prepareDb, resolveAdminToken } from './runtime.ts'
 
 export interface Roles {
@@ -121,7 +121,10 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
       host: config.HOST,
     })
     opsApp = ops.app
-    logger.info({ roles: role, carriers: carriers.map((c) => c.name), metrics: `${ops.address}/metrics` }, 'running')
+    logger.info(
+      { roles: role, carriers: carriers.map((c) => c.name), metrics: `${ops.address}/metrics` },
+      'running',
+    )
     return
   }
   const address = await app.listen({ port: config.PORT, host: config.HOST })

@@ -20,7 +20,8 @@ export function createPipelineMetrics(registry: Registry, bus: Bus, providers: (
     labelNames: ['lane'] as const,
     registers,
     async collect() {
-      for (const lane of LANES) this.set({ lane }, await bus.pending(laneDurable(lane)).catch(() => Number.NaN))
+      for (const lane of LANES)
+        this.set({ lane }, await bus.pending(laneDurable(lane)).catch(() => Number.NaN))
     },
   })
   new Gauge({

@@ -34,7 +34,12 @@ export function createReceiptHandler(opts: ReceiptHandlerOptions) {
   const retries = opts.retries ?? 50
 
   async function apply(carrier: string, r: Receipt): Promise<boolean> {
-    const { rows } = await opts.db.query<{ message_id: string; message_created_at: Date; parts: number; created_at: Date }>(
+    const { rows } = await opts.db.query<{
+      message_id: string
+      message_created_at: Date
+      parts: number
+      created_at: Date
+    }>(
       `UPDATE carrier_refs SET receipt_status = $3 WHERE carrier = $1 AND carrier_id = $2
        RETURNING message_id, message_created_at, parts, created_at`,
       [carrier, r.carrierId, r.status],

@@ -169,7 +169,10 @@ export function createWorker(opts: WorkerOptions): Worker {
         return m.ack()
       } catch (err) {
         if (err instanceof LostClaimError) return m.ack()
-        opts.onSubmitError?.(provider.name, err instanceof BrokenCircuitError ? 'circuit_open' : isCarrierError(err) ? err.kind : 'other')
+        opts.onSubmitError?.(
+          provider.name,
+          err instanceof BrokenCircuitError ? 'circuit_open' : isCarrierError(err) ? err.kind : 'other',
+        )
         if (isPermanentCarrierError(err)) {
           await finish(job, 'rejected', `${provider.name}: ${err.message}`, lane)
           return m.ack()

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify'
-import type { Db } from '../../db/db.ts'
 import type { Registry } from 'prom-client'
+import type { Db } from '../../db/db.ts'
 
 const READY_TIMEOUT_MS = 2000
 
