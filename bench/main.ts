@@ -13,6 +13,10 @@ const benchmarks: Record<string, Benchmark> = {
     summary: 'load test of POST /v1/messages (bare ceiling, zipf tenants, hot tenant)',
     load: () => import('./accept.ts'),
   },
+  e2e: {
+    summary: 'accept → delivered through PostgreSQL, NATS JetStream and the carrier simulator',
+    load: () => import('./e2e.ts'),
+  },
 }
 
 function usage(): string {

@@ -58,7 +58,7 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
   if (roles.worker) {
     if (config.SMSGW_CARRIERS) carriers = await readCarrierFile(config.SMSGW_CARRIERS)
     else {
-      sim = await createCarrierSim({ receiptDelayMs: { min: 50, max: 300 } })
+      sim = await createCarrierSim({ receiptDelayMs: config.SMSGW_SIM_RECEIPT_DELAY_MS })
       carriers = defaultSimCarriers(sim)
     }
   }

@@ -1,0 +1,155 @@
+// `npm run bench -- e2e`: accept → delivered through the whole pipeline on real PostgreSQL and
+// NATS JetStream with the SMPP/HTTP simulator (receipts on, billing on). Reports sustained
+// delivered msg/s and accept→delivered latency net of the simulator's receipt delay.
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { jetstreamManager } from '@nats-io/jetstream'
+import { connect } from '@nats-io/transport-node'
+import pg from 'pg'
+import { AdminClient } from './admin-client.ts'
+import { recreateDatabase } from './bench-db.ts'
+import { onCleanup } from './cleanup.ts'
+import { freePort } from './free-port.ts'
+import { makeGenerator, zipfPicker } from './generator.ts'
+import { runLoad } from './load.ts'
+import { makePayloadPool } from './payloads.ts'
+import { startServer } from './server-process.ts'
+import { setupCustomers } from './setup-customers.ts'
+import { makeZipf } from './zipf.ts'
+
+export const usage = `npm run bench -- e2e [options]
+  --duration S          seconds of load (default 30)
+  --connections N       concurrent HTTP connections (default 32)
+  --customers N         customers, Zipf-distributed volume (default 1000)
+  --receipt-delay-ms N  simulator receipt delay, subtracted from latency (default 100)
+  --pg-url URL          admin URL of PostgreSQL (default postgres://postgres@127.0.0.1:5432/postgres)
+  --nats URL            NATS server (default nats://127.0.0.1:4222)`
+
+const REPO = join(import.meta.dirname, '..')
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      duration: { type: 'string', default: '30' },
+      connections: { type: 'string', default: '32' },
+      customers: { type: 'string', default: '1000' },
+      'receipt-delay-ms': { type: 'string', default: '100' },
+      'pg-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
+      nats: { type: 'string', default: 'nats://127.0.0.1:4222' },
+    },
+  })
+  const durationS = Number(values.duration)
+  const customersN = Number(values.customers)
+  const receiptDelayMs = Number(values['receipt-delay-ms'])
+  const dbUrl = await recreateDatabase(values['pg-url'] as string, 'smsgw_bench_e2e')
+  const stream = `BENCH_${randomBytes(4).toString('hex')}`
+  onCleanup(() => deleteStream(values.nats as string, stream))
+  const port = await freePort()
+  const token = randomBytes(24).toString('hex')
+  const dataDir = mkdtempSync(join(tmpdir(), 'smsgw-e2e-'))
+  onCleanup(() => rmSync(dataDir, { recursive: true, force: true }))
+  const url = `http://127.0.0.1:${port}`
+  const server = await startServer({
+    name: 'smsgw',
+    args: ['bin/smsgw.js', 'start'],
+    cwd: REPO,
+    env: {
+      DATABASE_URL: dbUrl,
+      NATS_URL: values.nats as string,
+      SMSGW_NATS_STREAM: stream,
+      SMSGW_NATS_PREFIX: stream.toLowerCase(),
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      SMSGW_ADMIN_TOKEN: token,
+      SMSGW_DATA_DIR: dataDir,
+      SMSGW_SIM_RECEIPT_DELAY_MS: String(receiptDelayMs),
+      LOG_LEVEL: 'warn',
+    },
+    url,
+    readyTimeoutMs: 60_000,
+  })
+  const admin = new AdminClient(url, token)
+  await admin.putRates()
+  const setup = await setupCustomers(admin, customersN, 32, 300_000)
+  console.error(`setup: ${customersN} customers in ${setup.seconds.toFixed(1)} s`)
+  const generator = makeGenerator(
+    setup.customers.map((c) => c.apiKey),
+    zipfPicker(makeZipf(customersN, 1.1)),
+    makePayloadPool(4096),
+  )
+  const load = await runLoad({
+    name: 'e2e',
+    url,
+    connections: Number(values.connections),
+    durationS,
+    warmupS: 0,
+    generator,
+    serverPid: server.pid,
+  })
+  console.error(
+    `accepted ${load.accepted} (${Math.round(load.acceptedPerSec)}/s); waiting for final statuses`,
+  )
+  const db = new pg.Client({ connectionString: dbUrl })
+  await db.connect()
+  try {
+    const deadline = Date.now() + 180_000
+    for (;;) {
+      const { rows } = await db.query<{ n: string }>(
+        "SELECT count(*)::text AS n FROM messages WHERE status IN ('scheduled','queued','sending','sent')",
+      )
+      if (Number(rows[0]?.n) === 0 || Date.now() > deadline) break
+      await new Promise((r) => setTimeout(r, 500))
+    }
+    const { rows } = await db.query<Record<string, string>>(
+      `WITH d AS (
+         SELECT m.created_at, e.created_at AS delivered_at FROM messages m
+           JOIN message_events e ON e.message_id = m.id AND e.status = 'delivered')
+       SELECT (SELECT count(*) FROM messages)::text AS accepted,
+              (SELECT count(*) FROM d)::text AS delivered,
+              (SELECT count(*) FROM messages WHERE status NOT IN ('delivered'))::text AS other,
+              extract(epoch FROM (SELECT max(delivered_at) - min(created_at) FROM d))::text AS span_s,
+              (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM delivered_at - created_at)) FROM d)::text AS p50,
+              (SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM delivered_at - created_at)) FROM d)::text AS p95,
+              (SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM delivered_at - created_at)) FROM d)::text AS p99`,
+    )
+    const r = rows[0] as Record<string, string>
+    const net = (s: string | undefined) => Math.max(0, Number(s) * 1000 - receiptDelayMs)
+    const result = {
+      accepted: Number(r.accepted),
+      delivered: Number(r.delivered),
+      notDelivered: Number(r.other),
+      acceptedPerSec: Math.round(load.acceptedPerSec),
+      deliveredPerSec: Math.round(Number(r.delivered) / Number(r.span_s)),
+      latencyNetMs: { p50: Math.round(net(r.p50)), p95: Math.round(net(r.p95)), p99: Math.round(net(r.p99)) },
+      receiptDelayMs,
+      acceptLatencyMs: load.latencyMs,
+      cpuPct: load.cpuPct,
+      durationS,
+      connections: Number(values.connections),
+      customers: customersN,
+    }
+    console.log(
+      '\ne2e: accept → delivered (PostgreSQL + NATS JetStream + SMPP/HTTP simulator, receipts and billing on)',
+    )
+    console.log(JSON.stringify(result, null, 2))
+    const out = join(REPO, 'bench/results', `e2e-${new Date().toISOString().replaceAll(':', '-')}.json`)
+    writeFileSync(out, JSON.stringify(result, null, 2))
+    console.log(`results: ${out}`)
+    return result.notDelivered === 0 ? 0 : 1
+  } finally {
+    await db.end()
+  }
+}
+
+async function deleteStream(servers: string, name: string): Promise<void> {
+  const nc = await connect({ servers })
+  try {
+    await (await jetstreamManager(nc)).streams.delete(name).catch(() => false)
+  } finally {
+    await nc.close()
+  }
+}
