@@ -16,6 +16,7 @@ import { createAuthenticator } from './plugins/auth.ts'
 import { registerErrorHandling } from './plugins/errors.ts'
 import { renderAccepted } from './render.ts'
 import { adminCustomerRoutes } from './routes/admin/customers.ts'
+import { adminProviderRoutes, type ProviderView } from './routes/admin/providers.ts'
 import { adminRateRoutes } from './routes/admin/rates.ts'
 import { balanceRoutes } from './routes/balance.ts'
 import { messagesRoutes } from './routes/messages/index.ts'
@@ -36,6 +37,8 @@ export interface AppDeps {
   onAccepted?: () => void
   /** Extra readiness checks (the bus), besides the database. */
   readiness?: Record<string, () => Promise<boolean>>
+  /** Providers driven by a delivery worker in this process (GET /v1/admin/providers); default none. */
+  providers?: () => ProviderView[]
   /** The process's metrics registry (shared with the pipeline); default: a new one. */
   registry?: Registry
   /** Receipts and MO from HTTP providers; absent when no delivery worker runs in this process. */
@@ -145,5 +148,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     defaultRateLimitMps: config.SMSGW_DEFAULT_RATE_LIMIT_MPS,
   })
   await app.register(adminRateRoutes, { db, auth, rates, currency })
+  await app.register(adminProviderRoutes, { auth, providers: deps.providers ?? (() => []) })
   return app
 }

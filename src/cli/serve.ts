@@ -9,6 +9,7 @@ import { type CarrierConfig, defaultSimCarriers, readCarrierFile } from '../carr
 import { type CarrierSim, createCarrierSim } from '../carriers/sim/carrier-sim.ts'
 import { type Config, ConfigError } from '../config/config.ts'
 import { createPipeline, type Pipeline } from '../delivery/pipeline.ts'
+import { providerView } from '../delivery/providers.ts'
 import { scheduleMaintenance } from '../maintenance/maintenance.ts'
 import { startBanner } from './banner.ts'
 import { startOpsServer } from './ops-server.ts'
@@ -93,7 +94,9 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
       registry,
       readiness: bus ? { bus: () => bus.healthy() } : {},
       ...(delivery?.dispatcher ? { onAccepted: () => delivery.dispatcher?.wake() } : {}),
-      ...(delivery && roles.worker ? { providerWebhooks: delivery.webhook } : {}),
+      ...(delivery && roles.worker
+        ? { providerWebhooks: delivery.webhook, providers: () => delivery.providers.map(providerView) }
+        : {}),
     })
   }
 

@@ -78,3 +78,21 @@ export const circuitName = (s: CircuitState): string =>
     [CircuitState.HalfOpen]: 'half_open',
     [CircuitState.Isolated]: 'isolated',
   })[s]
+
+/** The operator's view of a provider (GET /v1/admin/providers). */
+export function providerView(p: Provider) {
+  const stats = (p.carrier as { stats?: () => { inFlight: number; waiting: number } }).stats?.call(p.carrier)
+  return {
+    name: p.name,
+    type: p.config.type,
+    weight: p.config.weight,
+    countries: p.config.countries ?? null,
+    prefixes: p.config.prefixes ?? null,
+    healthy: p.carrier.healthy(),
+    circuit_state: circuitName(p.breaker.state),
+    throughput_limit: p.config.throughput ?? null,
+    window: p.config.window ?? null,
+    in_flight: stats?.inFlight ?? null,
+    waiting: stats?.waiting ?? null,
+  }
+}

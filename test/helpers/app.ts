@@ -1,5 +1,5 @@
 import type { App } from '../../src/api/app.ts'
-import { buildApp } from '../../src/api/app.ts'
+import { type AppDeps, buildApp } from '../../src/api/app.ts'
 import { type Config, loadConfig } from '../../src/config/config.ts'
 import type { Db } from '../../src/db/db.ts'
 import { createPostgresDb } from '../../src/db/postgres.ts'
@@ -16,7 +16,7 @@ export interface TestApp {
 /** An api instance over its own pool: two of these on one database behave like two processes. */
 export async function startApp(
   url: string,
-  opts: { env?: Record<string, string>; rateLimiter?: RateLimiter; db?: Db } = {},
+  opts: { env?: Record<string, string>; rateLimiter?: RateLimiter; db?: Db; deps?: Partial<AppDeps> } = {},
 ): Promise<TestApp> {
   const config: Config = loadConfig({
     SMSGW_DEFAULT_RATE_LIMIT_MPS: '1000000',
@@ -25,7 +25,7 @@ export async function startApp(
   })
   const db = opts.db ?? createPostgresDb({ url, poolSize: config.SMSGW_DB_POOL })
   const rateLimiter = opts.rateLimiter ?? createMemoryRateLimiter()
-  const app = await buildApp({ config, db, adminToken: ADMIN_TOKEN, rateLimiter })
+  const app = await buildApp({ config, db, adminToken: ADMIN_TOKEN, rateLimiter, ...opts.deps })
   await app.ready()
   return {
     app,

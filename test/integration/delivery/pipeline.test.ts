@@ -7,7 +7,15 @@ import { createMemoryBus } from '../../../src/bus/memory-bus.ts'
 import type { CarrierConfig } from '../../../src/carriers/config.ts'
 import { type CarrierSim, createCarrierSim } from '../../../src/carriers/sim/carrier-sim.ts'
 import { createPipeline, type Pipeline } from '../../../src/delivery/pipeline.ts'
-import { createCustomer, sendBody, setRates, startApp, type TestApp } from '../../helpers/app.ts'
+import { providerView } from '../../../src/delivery/providers.ts'
+import {
+  adminHeaders,
+  createCustomer,
+  sendBody,
+  setRates,
+  startApp,
+  type TestApp,
+} from '../../helpers/app.ts'
 import { type FreshDatabase, freshDatabase } from '../../helpers/pg.ts'
 
 const smpp = (name: string, sim: CarrierSim, weight: number): CarrierConfig => ({
@@ -43,7 +51,7 @@ describe('delivery pipeline end to end (PostgreSQL, in-process bus, SMPP simulat
 
   before(async () => {
     pg = await freshDatabase()
-    t = await startApp(pg.url)
+    t = await startApp(pg.url, { deps: { providers: () => pipeline.providers.map(providerView) } })
     await setRates(t.app)
     auth = (await createCustomer(t.app, { credit: '100.00' })).auth
     primary = await createCarrierSim({ receiptDelayMs: 20 })
@@ -215,5 +223,26 @@ describe('delivery pipeline end to end (PostgreSQL, in-process bus, SMPP simulat
     assert.match(text, /smsgw_receipt_seconds_count [1-9]/)
     assert.match(text, /smsgw_dead_letters_total\{lane="normal",status="failed"\} 1/)
     assert.match(text, /smsgw_dead_letters_total\{lane="normal",status="rejected"\} 1/)
+  })
+
+  it('GET /v1/admin/providers lists providers with health, circuit state and queue depth', async () => {
+    const res = await t.app.inject({ url: '/v1/admin/providers', headers: adminHeaders })
+    assert.equal(res.statusCode, 200)
+    const data = res.json().data as {
+      name: string
+      circuit_state: string
+      healthy: boolean
+      in_flight: number
+    }[]
+    assert.deepEqual(
+      data.map((p) => p.name),
+      ['primary', 'secondary'],
+    )
+    for (const p of data) {
+      assert.ok(['closed', 'half_open', 'open'].includes(p.circuit_state))
+      assert.equal(typeof p.healthy, 'boolean')
+      assert.equal(typeof p.in_flight, 'number')
+    }
+    assert.equal((await t.app.inject({ url: '/v1/admin/providers', headers: auth })).statusCode, 403)
   })
 })
