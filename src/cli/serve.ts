@@ -66,10 +66,14 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
   let pipeline: Pipeline | undefined
+  // With the api in the same process, delivery gets a pool of its own: hundreds of concurrent
+  // worker handlers must not queue the accept path's group commits behind them.
+  const deliveryDb =
+    config.DATABASE_URL && roles.api && delivers ? await openDb(config, 'smsgw-delivery') : db
   if (bus && delivers) {
     pipeline = createPipeline({
       registry,
-      db,
+      db: deliveryDb,
       bus,
       carriers,
       roles: { dispatcher: roles.dispatcher, worker: roles.worker },
@@ -111,6 +115,7 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
     await bus?.close()
     await sim?.close()
     await rateLimiter.close()
+    if (deliveryDb !== db) await deliveryDb.close()
     await db.close()
   })
 

@@ -121,7 +121,10 @@ export function createWorker(opts: WorkerOptions): Worker {
       return m.ack()
     }
     if (claim.kind === 'busy') return m.nak(claim.retryInMs)
-    await opts.statuses.write({ messageId: job.id, createdAt: job.created_at, status: 'sending' })
+    // Not awaited: the writer applies changes in order, so `sent` (awaited below) commits after it.
+    void opts.statuses
+      .write({ messageId: job.id, createdAt: job.created_at, status: 'sending' })
+      .catch(opts.onError)
 
     let lastError = 'no provider serves this destination'
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
