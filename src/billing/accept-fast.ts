@@ -6,6 +6,12 @@ import { messageColumns } from './write-accepted.ts'
 
 /** Stands for the balance in a rendered body until the database knows it. */
 export const BALANCE_TOKEN = '__smsgw_balance_after__'
+/**
+ * Replaced as this whole unescaped JSON fragment: a customer's own text containing the token is
+ * JSON-escaped (its quotes become \"), so only the real balance field can match.
+ */
+const BALANCE_FRAGMENT = `"balance":{"amount":"${BALANCE_TOKEN}"`
+const balanceFragment = (amount: string) => `"balance":{"amount":"${amount}"`
 
 /** The fast path did not apply (a balance would not cover the group, or a key is live): use the exact path. */
 export class FastPathDeclined extends Error {}
@@ -75,7 +81,7 @@ export async function acceptFast(
   for (const row of rows) {
     const balanceAfter = (finalBalance.get(row.customer_id) as number) + row.suffix
     // The same substitution the database made in the stored body, so a replay is byte-identical.
-    const body = row.response.replace(BALANCE_TOKEN, formatAmount(balanceAfter))
+    const body = row.response.replace(BALANCE_FRAGMENT, balanceFragment(formatAmount(balanceAfter)))
     outcomes[row.i] = { kind: 'accepted', statusCode: row.status_code, body }
   }
   requests.forEach((r, i) => {
@@ -112,7 +118,7 @@ WITH rows AS (
 ), k AS (
   INSERT INTO idempotency_keys (customer_id, key, request_hash, status_code, response, expires_at)
   SELECT r.customer_id, r.idem_key, r.idem_hash, r.status_code,
-         replace(r.response, '${BALANCE_TOKEN}', smsgw_format_amount(u.balance + r.suffix)),
+         replace(r.response, '${BALANCE_FRAGMENT}', '"balance":{"amount":"' || smsgw_format_amount(u.balance + r.suffix) || '"'),
          now() + interval '24 hours'
     FROM rows r JOIN u ON u.id = r.customer_id WHERE r.idem_key IS NOT NULL
   ON CONFLICT (customer_id, key) DO UPDATE

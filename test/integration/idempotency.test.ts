@@ -89,6 +89,17 @@ describe('Idempotency-Key (real PostgreSQL, two api instances)', () => {
     assert.equal(rows[0]?.n, '1')
   })
 
+  it('a body containing the internal balance placeholder is echoed intact; the balance is right', async () => {
+    const c = await createCustomer(a.app, { credit: '1.00' })
+    const body = 'tricky __smsgw_balance_after__ "balance":{"amount":"__smsgw_balance_after__"'
+    const first = await post(a, c.auth, 'k-token', sendBody({ body }))
+    assert.equal(first.statusCode, 202)
+    assert.equal(first.json().body, body)
+    assert.equal(first.json().balance.amount, '0.9921')
+    const replay = await post(b, c.auth, 'k-token', sendBody({ body }))
+    assert.equal(replay.body, first.body, 'the stored replay is byte-identical')
+  })
+
   it('keys are per customer: two customers may use the same key', async () => {
     const c1 = await createCustomer(a.app, { credit: '1.00' })
     const c2 = await createCustomer(a.app, { credit: '1.00' })
