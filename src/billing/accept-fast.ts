@@ -2,7 +2,7 @@ import type { Queryable } from '../db/db.ts'
 import { pgErrorCode } from '../db/db.ts'
 import { formatAmount, toMicros } from '../domain/money.ts'
 import type { AcceptOutcome, AcceptRequest, RenderAccepted } from './types.ts'
-import { messageColumns } from './write-accepted.ts'
+import { MESSAGE_COLUMNS, MESSAGE_RECORD, messageColumns } from './write-accepted.ts'
 
 /** Stands for the balance in a rendered body until the database knows it. */
 export const BALANCE_TOKEN = '__smsgw_balance_after__'
@@ -100,12 +100,7 @@ export async function acceptFast(
 const FAST_SQL = `
 WITH rows AS (
   SELECT * FROM json_to_recordset($1::json) AS x(
-    id uuid, created_at timestamptz, customer_id uuid, api_key_id uuid, to_number text,
-    from_sender text, body text, country text, encoding text, segments integer,
-    price_micros bigint, currency text, priority text, client_reference text,
-    status_callback_url text, metadata jsonb, batch_id uuid, expires_at timestamptz,
-    send_at timestamptz, status text, suffix bigint, idem_key text, idem_hash text,
-    status_code integer, response text)
+    ${MESSAGE_RECORD}, suffix bigint, idem_key text, idem_hash text, status_code integer, response text)
 ), tot AS (
   SELECT customer_id, sum(price_micros) AS total FROM rows GROUP BY customer_id
 ), lk AS (
@@ -130,12 +125,8 @@ WITH rows AS (
   SELECT smsgw_require((SELECT count(*) FROM u) = (SELECT count(*) FROM tot), 'balance')
      AND smsgw_require((SELECT count(*) FROM k) = (SELECT count(*) FROM rows WHERE idem_key IS NOT NULL), 'idempotency key') AS ok
 ), m AS (
-  INSERT INTO messages (id, created_at, customer_id, api_key_id, to_number, from_sender, body,
-    country, encoding, segments, price_micros, currency, priority, client_reference,
-    status_callback_url, metadata, batch_id, expires_at, send_at, status, status_updated_at)
-  SELECT r.id, r.created_at, r.customer_id, r.api_key_id, r.to_number, r.from_sender, r.body, r.country,
-    r.encoding, r.segments, r.price_micros, r.currency, r.priority, r.client_reference,
-    r.status_callback_url, r.metadata, r.batch_id, r.expires_at, r.send_at, r.status, r.created_at
+  INSERT INTO messages (${MESSAGE_COLUMNS.join(', ')}, status_updated_at)
+  SELECT ${MESSAGE_COLUMNS.map((c) => `r.${c}`).join(', ')}, r.created_at
   FROM rows r JOIN u ON u.id = r.customer_id CROSS JOIN ok
 ), l AS (
   INSERT INTO ledger (customer_id, kind, amount, balance_after, message_id, created_at)

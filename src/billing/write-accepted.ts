@@ -2,6 +2,36 @@ import type { Queryable } from '../db/db.ts'
 import type { Charged } from './accept-batch.ts'
 import type { NewMessage } from './types.ts'
 
+/** The columns of `messages` written at accept, with their types: the rows messageColumns() builds. */
+const MESSAGE_COLUMN_TYPES = {
+  id: 'uuid',
+  created_at: 'timestamptz',
+  customer_id: 'uuid',
+  api_key_id: 'uuid',
+  to_number: 'text',
+  from_sender: 'text',
+  body: 'text',
+  country: 'text',
+  encoding: 'text',
+  segments: 'integer',
+  price_micros: 'bigint',
+  currency: 'text',
+  priority: 'text',
+  client_reference: 'text',
+  status_callback_url: 'text',
+  metadata: 'jsonb',
+  batch_id: 'uuid',
+  expires_at: 'timestamptz',
+  send_at: 'timestamptz',
+  status: 'text',
+} as const satisfies Record<keyof ReturnType<typeof messageColumns>, string>
+
+export const MESSAGE_COLUMNS = Object.keys(MESSAGE_COLUMN_TYPES)
+/** The column definitions of `json_to_recordset(...) AS x(...)` for message rows. */
+export const MESSAGE_RECORD = Object.entries(MESSAGE_COLUMN_TYPES)
+  .map(([c, t]) => `${c} ${t}`)
+  .join(', ')
+
 /**
  * Writes everything a group accepted in ONE statement (one round trip): messages, ledger
  * charges, outbox rows, idempotency records and the new balances. Rows travel as JSON
@@ -10,19 +40,10 @@ import type { NewMessage } from './types.ts'
 const SQL = `
 WITH rows AS (
   SELECT * FROM json_to_recordset($1::json) AS x(
-    id uuid, created_at timestamptz, customer_id uuid, api_key_id uuid, to_number text,
-    from_sender text, body text, country text, encoding text, segments integer,
-    price_micros bigint, currency text, priority text, client_reference text,
-    status_callback_url text, metadata jsonb, batch_id uuid, expires_at timestamptz,
-    send_at timestamptz, status text, balance_after bigint)
+    ${MESSAGE_RECORD}, balance_after bigint)
 ), m AS (
-  INSERT INTO messages (id, created_at, customer_id, api_key_id, to_number, from_sender, body,
-    country, encoding, segments, price_micros, currency, priority, client_reference,
-    status_callback_url, metadata, batch_id, expires_at, send_at, status, status_updated_at)
-  SELECT id, created_at, customer_id, api_key_id, to_number, from_sender, body, country,
-    encoding, segments, price_micros, currency, priority, client_reference,
-    status_callback_url, metadata, batch_id, expires_at, send_at, status, created_at
-  FROM rows
+  INSERT INTO messages (${MESSAGE_COLUMNS.join(', ')}, status_updated_at)
+  SELECT ${MESSAGE_COLUMNS.join(', ')}, created_at FROM rows
 ), l AS (
   INSERT INTO ledger (customer_id, kind, amount, balance_after, message_id, created_at)
   SELECT customer_id, 'charge', -price_micros, balance_after, id, created_at FROM rows
