@@ -48,7 +48,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 export async function startServer(spec: ServerSpec): Promise<ServerProcess> {
   // Own process group (detached) so Ctrl-C reaches only us and we decide the shutdown order,
   // and so anything the server forks goes away with it.
-  const child = spawn(process.execPath, spec.args, {
+  // BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the server under load.
+  const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []
+  const child = spawn(process.execPath, [...nodeArgs, ...spec.args], {
     cwd: spec.cwd,
     env: { ...process.env, ...spec.env },
     detached: true,

@@ -10,6 +10,7 @@ import { type CarrierSim, createCarrierSim } from '../carriers/sim/carrier-sim.t
 import { type Config, ConfigError } from '../config/config.ts'
 import { createPipeline, type Pipeline } from '../delivery/pipeline.ts'
 import { providerView } from '../delivery/providers.ts'
+import { relayWebhooks } from '../delivery/webhook-relay.ts'
 import { scheduleMaintenance } from '../maintenance/maintenance.ts'
 import { startBanner } from './banner.ts'
 import { startOpsServer } from './ops-server.ts'
@@ -56,12 +57,10 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
 
   let sim: CarrierSim | undefined
   let carriers: CarrierConfig[] = []
-  if (roles.worker) {
-    if (config.SMSGW_CARRIERS) carriers = await readCarrierFile(config.SMSGW_CARRIERS)
-    else {
-      sim = await createCarrierSim({ receiptDelayMs: config.SMSGW_SIM_RECEIPT_DELAY_MS })
-      carriers = defaultSimCarriers(sim)
-    }
+  if (config.SMSGW_CARRIERS) carriers = await readCarrierFile(config.SMSGW_CARRIERS)
+  else if (roles.worker) {
+    sim = await createCarrierSim({ receiptDelayMs: config.SMSGW_SIM_RECEIPT_DELAY_MS })
+    carriers = defaultSimCarriers(sim)
   }
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
@@ -100,7 +99,9 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
       ...(delivery?.dispatcher ? { onAccepted: () => delivery.dispatcher?.wake() } : {}),
       ...(delivery && roles.worker
         ? { providerWebhooks: delivery.webhook, providers: () => delivery.providers.map(providerView) }
-        : {}),
+        : bus
+          ? { providerWebhooks: relayWebhooks(bus, carriers) }
+          : {}),
     })
   }
 

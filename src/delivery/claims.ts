@@ -16,16 +16,8 @@ export type ClaimResult =
  * final message is never claimed again, so bus redeliveries never reach a carrier twice.
  */
 export async function claimDelivery(q: Queryable, job: DeliveryJob, leaseMs: number): Promise<ClaimResult> {
-  const { rows } = await q.query<{ attempts: number }>(
-    `INSERT INTO deliveries (message_id, message_created_at, customer_id, state, attempts, lease_until)
-     VALUES ($1, $2, $3, 'claimed', 1, now() + $4 * interval '1 millisecond')
-     ON CONFLICT (message_id) DO UPDATE
-       SET attempts = deliveries.attempts + 1, lease_until = EXCLUDED.lease_until, updated_at = now()
-       WHERE deliveries.state = 'claimed' AND deliveries.lease_until < now()
-     RETURNING attempts`,
-    [job.id, job.created_at, job.customer_id, leaseMs],
-  )
-  if (rows[0]) return { kind: 'claimed', attempt: Number(rows[0].attempts) }
+  const attempt = (await claimNew(q, [job], leaseMs)).get(job.id)
+  if (attempt !== undefined) return { kind: 'claimed', attempt }
   const { rows: existing } = await q.query<{ state: string; wait_ms: number }>(
     `SELECT state, greatest(0, extract(epoch FROM lease_until - now()) * 1000)::int AS wait_ms
        FROM deliveries WHERE message_id = $1`,
@@ -43,6 +35,32 @@ export async function claimDelivery(q: Queryable, job: DeliveryJob, leaseMs: num
   if (e?.state !== 'claimed' && e?.state !== 'submitting')
     return { kind: 'done', submitted: e?.state === 'submitted' }
   return { kind: 'busy', retryInMs: Math.max(100, Number(e.wait_ms)) }
+}
+
+/**
+ * The common case of claimDelivery for many jobs in one statement: each job never seen before
+ * (or whose claim's lease ran out) is claimed; returns claimed id → attempt. The jobs not in the
+ * map go through claimDelivery one by one to learn why.
+ */
+export async function claimNew(
+  q: Queryable,
+  jobs: DeliveryJob[],
+  leaseMs: number,
+): Promise<Map<string, number>> {
+  // Sorted so concurrent groups take the rows' locks in one order.
+  const unique = [...new Map(jobs.map((j) => [j.id, j])).values()].sort((a, b) => (a.id < b.id ? -1 : 1))
+  const { rows } = await q.query<{ message_id: string; attempts: number }>(
+    `INSERT INTO deliveries (message_id, message_created_at, customer_id, state, attempts, lease_until)
+     SELECT id, created_at, customer_id, 'claimed', 1, now() + $4 * interval '1 millisecond'
+       FROM unnest($1::uuid[], $2::timestamptz[], $3::uuid[]) AS j(id, created_at, customer_id)
+     ON CONFLICT (message_id) DO UPDATE
+       SET attempts = deliveries.attempts + 1, lease_until = EXCLUDED.lease_until, updated_at = now()
+       WHERE deliveries.state = 'claimed' AND deliveries.lease_until < now()
+     RETURNING message_id, attempts`,
+    [unique.map((j) => j.id), unique.map((j) => j.created_at), unique.map((j) => j.customer_id), leaseMs],
+    { name: 'claim_new' },
+  )
+  return new Map(rows.map((r) => [r.message_id, Number(r.attempts)]))
 }
 
 /**
@@ -75,21 +93,45 @@ export async function extendLease(q: Queryable, messageId: string, leaseMs: numb
   )
 }
 
-/** Records the carrier's acceptance and its part ids (for receipts) in one statement. */
-export async function markSubmitted(
-  q: Queryable,
-  job: DeliveryJob,
-  carrier: string,
-  carrierIds: string[],
-): Promise<void> {
+/** The carriers' acceptance and their part ids (for receipts), for many messages in one statement. */
+export interface Submitted {
+  job: DeliveryJob
+  carrier: string
+  carrierIds: string[]
+}
+
+export async function markSubmittedMany(q: Queryable, items: Submitted[]): Promise<void> {
+  const byId = [...new Map(items.map((i) => [i.job.id, i])).values()].sort((a, b) =>
+    a.job.id < b.job.id ? -1 : 1,
+  )
+  const refs = byId.flatMap((i) =>
+    i.carrierIds.map((cid, n) => ({
+      carrier: i.carrier,
+      carrier_id: cid,
+      message_id: i.job.id,
+      message_created_at: i.job.created_at,
+      customer_id: i.job.customer_id,
+      part: n + 1,
+      parts: i.carrierIds.length,
+    })),
+  )
   await q.query(
     `WITH d AS (
-       UPDATE deliveries SET state = 'submitted', carrier = $2, parts = $5, updated_at = now() WHERE message_id = $1
+       UPDATE deliveries d SET state = 'submitted', carrier = x.carrier, parts = x.parts, updated_at = now()
+         FROM unnest($1::uuid[], $2::text[], $3::int[]) AS x(id, carrier, parts) WHERE d.message_id = x.id
      )
      INSERT INTO carrier_refs (carrier, carrier_id, message_id, message_created_at, customer_id, part, parts)
-     SELECT $2, cid, $1, $3, $4, ord, $5 FROM unnest($6::text[]) WITH ORDINALITY AS t(cid, ord)
+     SELECT carrier, carrier_id, message_id, message_created_at, customer_id, part, parts
+       FROM json_to_recordset($4::json) AS r(carrier text, carrier_id text, message_id uuid,
+            message_created_at timestamptz, customer_id uuid, part int, parts int)
      ON CONFLICT (carrier, carrier_id) DO NOTHING`,
-    [job.id, carrier, job.created_at, job.customer_id, carrierIds.length, carrierIds],
+    [
+      byId.map((i) => i.job.id),
+      byId.map((i) => i.carrier),
+      byId.map((i) => i.carrierIds.length),
+      JSON.stringify(refs),
+    ],
+    { name: 'mark_submitted_many' },
   )
 }
 

@@ -1,5 +1,5 @@
 import type { Registry } from 'prom-client'
-import type { Bus } from '../bus/bus.ts'
+import type { Bus, Consumer } from '../bus/bus.ts'
 import { acceptsWebhooks, type Carrier } from '../carriers/carrier.ts'
 import type { CarrierConfig } from '../carriers/config.ts'
 import { createCarrier } from '../carriers/create-carrier.ts'
@@ -9,6 +9,7 @@ import { createPipelineMetrics } from './metrics.ts'
 import { type BreakerOptions, createProvider, type Provider } from './providers.ts'
 import { createReceiptHandler } from './receipts.ts'
 import { createStatusWriter, type StatusWriter } from './status-writer.ts'
+import { consumeRelayedWebhooks } from './webhook-relay.ts'
 import { createWorker, type Worker, type WorkerOptions } from './worker.ts'
 
 export interface PipelineOptions {
@@ -86,25 +87,31 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
         ...opts.dispatcher,
       })
     : undefined
+  const webhook = async (name: string, kind: 'dlr' | 'inbound', json: unknown) => {
+    const carrier = providers.find((p) => p.name === name)?.carrier
+    if (!carrier || !acceptsWebhooks(carrier)) return false
+    // Parsing hands the receipt/MO to the carrier's listeners, registered above.
+    if (kind === 'dlr') await carrier.handleReceipt(json)
+    else await carrier.handleInbound(json)
+    return true
+  }
+  let relayed: Consumer | undefined
   return {
     providers,
     dispatcher,
     worker,
     statuses,
-    async webhook(name, kind, json) {
-      const carrier = providers.find((p) => p.name === name)?.carrier
-      if (!carrier || !acceptsWebhooks(carrier)) return false
-      // Parsing hands the receipt/MO to the carrier's listeners, registered above.
-      if (kind === 'dlr') await carrier.handleReceipt(json)
-      else await carrier.handleInbound(json)
-      return true
-    },
+    webhook,
     async start() {
       await worker?.start()
+      // Webhooks that api processes without a worker stored on the bus.
+      if (worker && providers.some((p) => acceptsWebhooks(p.carrier)))
+        relayed = await consumeRelayedWebhooks(opts.bus, webhook, report('webhooks'))
       dispatcher?.start()
     },
     async stop() {
       await dispatcher?.stop()
+      await relayed?.stop()
       await worker?.stop()
       await statuses.drain()
       await Promise.all(providers.map((p) => p.carrier.close()))

@@ -8,11 +8,14 @@ import type { Db } from '../db/db.ts'
 import { type DeliveryJob, LANES, laneDurable, laneSubject } from '../dispatch/lanes.ts'
 import { orderRoutes } from '../domain/routing.ts'
 import {
+  type ClaimResult,
   claimDelivery,
+  claimNew,
   extendLease,
   markFinal,
-  markSubmitted,
+  markSubmittedMany,
   markSubmitting,
+  type Submitted,
   unmarkSubmitting,
 } from './claims.ts'
 import type { Provider } from './providers.ts'
@@ -73,6 +76,33 @@ export function createWorker(opts: WorkerOptions): Worker {
     },
   })
 
+  // Claims of concurrent jobs are made together; a job the batch could not claim (a redelivery,
+  // a live lease elsewhere, a second copy in this very group) learns why on its own.
+  const claims = createGroupCommitter<DeliveryJob, number | undefined>({
+    maxBatch: 500,
+    concurrency: 2,
+    run: async (jobs) => {
+      const claimed = await claimNew(opts.db, jobs, leaseMs)
+      return jobs.map((j) => {
+        const attempt = claimed.get(j.id)
+        claimed.delete(j.id)
+        return attempt
+      })
+    },
+  })
+  const claimJob = async (job: DeliveryJob): Promise<ClaimResult> => {
+    const attempt = await claims.submit(job)
+    return attempt === undefined ? claimDelivery(opts.db, job, leaseMs) : { kind: 'claimed', attempt }
+  }
+  const submitted = createGroupCommitter<Submitted, undefined>({
+    maxBatch: 500,
+    concurrency: 2,
+    run: async (items) => {
+      await markSubmittedMany(opts.db, items)
+      return items.map(() => undefined)
+    },
+  })
+
   const finish = async (
     job: DeliveryJob,
     status: 'failed' | 'rejected' | 'expired',
@@ -100,7 +130,7 @@ export function createWorker(opts: WorkerOptions): Worker {
       await finish(job, 'expired', 'validity period ended before submission', lane)
       return m.ack()
     }
-    const claim = await claimDelivery(opts.db, job, leaseMs)
+    const claim = await claimJob(job)
     if (claim.kind === 'ambiguous') {
       // Not refunded: the carrier may have delivered it.
       await opts.statuses.write({
@@ -162,7 +192,7 @@ export function createWorker(opts: WorkerOptions): Worker {
           }
         })
         opts.onSubmitted?.(provider.name, performance.now() - started)
-        await markSubmitted(opts.db, job, provider.name, result.carrierIds)
+        await submitted.submit({ job, carrier: provider.name, carrierIds: result.carrierIds })
         await opts.statuses.write({
           messageId: job.id,
           createdAt: job.created_at,

@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { after, before, describe, it } from 'node:test'
+import type { Bus } from '../../../src/bus/bus.ts'
+import { createNatsBus } from '../../../src/bus/nats-bus.ts'
+import type { CarrierConfig } from '../../../src/carriers/config.ts'
+import { type CarrierSim, createCarrierSim } from '../../../src/carriers/sim/carrier-sim.ts'
+import { createPostgresDb } from '../../../src/db/postgres.ts'
+import { createPipeline, type Pipeline } from '../../../src/delivery/pipeline.ts'
+import { relayWebhooks } from '../../../src/delivery/webhook-relay.ts'
+import { createCustomer, sendBody, setRates, startApp, type TestApp } from '../../helpers/app.ts'
+import { deleteStream, NATS_URL } from '../../helpers/nats.ts'
+import { type FreshDatabase, freshDatabase } from '../../helpers/pg.ts'
+
+// An api process without a worker (smsgw api) receives an HTTP provider's receipts: it stores them
+// on the bus and a worker in another process (its own pool and bus connection here) applies them.
+describe('HTTP provider webhooks reach the worker when the api runs alone', () => {
+  const stream = `RELAY_${randomBytes(4).toString('hex')}`
+  let pg: FreshDatabase
+  let api: TestApp
+  let apiBus: Bus
+  let workerBus: Bus
+  let sim: CarrierSim
+  let pipeline: Pipeline
+  let workerDb: ReturnType<typeof createPostgresDb>
+  let auth: { authorization: string }
+
+  before(async () => {
+    pg = await freshDatabase()
+    sim = await createCarrierSim({ receiptDelayMs: 10 })
+    const carriers: CarrierConfig[] = [
+      { name: 'sim-http', type: 'http', url: `http://127.0.0.1:${sim.httpPort}/messages`, weight: 1 },
+    ]
+    const natsOpts = { servers: NATS_URL, stream, subjectPrefix: stream.toLowerCase() }
+    apiBus = await createNatsBus(natsOpts)
+    workerBus = await createNatsBus(natsOpts)
+    api = await startApp(pg.url, { deps: { providerWebhooks: relayWebhooks(apiBus, carriers) } })
+    const address = await api.app.listen({ port: 0, host: '127.0.0.1' })
+    sim.setOptions({ dlrUrl: `${address}/v1/providers/sim-http/dlr` })
+    await setRates(api.app)
+    auth = (await createCustomer(api.app, { credit: '10.00' })).auth
+    workerDb = createPostgresDb({ url: pg.url, poolSize: 4 })
+    pipeline = createPipeline({ db: workerDb, bus: workerBus, carriers, dispatcher: { idleMs: 5 } })
+    await pipeline.start()
+  })
+  after(async () => {
+    await pipeline?.stop()
+    await workerDb?.close()
+    await workerBus?.close()
+    await apiBus?.close()
+    await api?.close()
+    await sim?.close()
+    await deleteStream(stream)
+    await pg?.drop()
+  })
+
+  it('a message sent through the HTTP carrier ends delivered from the relayed receipt', async () => {
+    const ids: string[] = []
+    for (let i = 0; i < 5; i++) {
+      const r = await api.app.inject({
+        method: 'POST',
+        url: '/v1/messages',
+        headers: auth,
+        payload: sendBody(),
+      })
+      assert.equal(r.statusCode, 202, r.body)
+      ids.push(r.json().id)
+    }
+    const deadline = Date.now() + 30_000
+    let statuses: string[] = []
+    while (Date.now() < deadline) {
+      const { rows } = await api.db.query<{ status: string }>(
+        'SELECT status FROM messages WHERE id = ANY($1::uuid[])',
+        [ids],
+      )
+      statuses = rows.map((r) => r.status)
+      if (statuses.every((s) => s === 'delivered')) break
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    assert.deepEqual(
+      statuses,
+      ids.map(() => 'delivered'),
+    )
+    assert.ok(sim.counters().receiptsSent >= 5)
+  })
+
+  it('an unknown provider is 404 and a malformed receipt 400, and neither reaches the bus', async () => {
+    const unknown = await api.app.inject({
+      method: 'POST',
+      url: '/v1/providers/nope/dlr',
+      payload: { carrier_id: 'x', status: 'delivered' },
+    })
+    assert.equal(unknown.statusCode, 404, unknown.body)
+    const bad = await api.app.inject({
+      method: 'POST',
+      url: '/v1/providers/sim-http/dlr',
+      payload: { status: 42 },
+    })
+    assert.equal(bad.statusCode, 400, bad.body)
+    assert.equal(await apiBus.pending('provider-webhooks'), 0)
+  })
+})
