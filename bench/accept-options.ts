@@ -1,5 +1,6 @@
 // Command line of `npm run bench -- accept`.
 import { parseArgs } from 'node:util'
+import { parseOrUsage, targetOption } from './cli-args.ts'
 import { UsageError } from './usage-error.ts'
 
 export const SCENARIOS = ['bare', 'zipf', 'hot'] as const
@@ -75,12 +76,7 @@ function scenarioList(raw: string): Scenario[] {
 
 /** Returns null when help was asked for. */
 export function parseAcceptOptions(argv: string[]): AcceptOptions | null {
-  let values: ReturnType<typeof parse>['values']
-  try {
-    values = parse(argv).values
-  } catch (err) {
-    throw new UsageError((err as Error).message)
-  }
+  const { values } = parseOrUsage(() => parse(argv))
   if (values.help) return null
 
   let scenarios: Scenario[] = values.only ? scenarioList(values.only) : [...SCENARIOS]
@@ -89,18 +85,8 @@ export function parseAcceptOptions(argv: string[]): AcceptOptions | null {
   if (values['skip-hot']) scenarios = scenarios.filter((s) => s !== 'hot')
   if (scenarios.length === 0) throw new UsageError('no scenario left to run')
 
-  const target = values.target ? values.target.replace(/\/+$/, '') : null
-  if (target !== null) {
-    try {
-      new URL(target)
-    } catch {
-      throw new UsageError(`--target must be a URL like http://127.0.0.1:3000, got '${values.target}'`)
-    }
-  }
   const needsGateway = scenarios.some((s) => s !== 'bare')
-  if (target !== null && needsGateway && !values['admin-token']) {
-    throw new UsageError('--target needs --admin-token to create the benchmark tenants')
-  }
+  const target = targetOption(values.target, values['admin-token'], needsGateway)
 
   return {
     scenarios,

@@ -1,5 +1,17 @@
 // The slice of the gateway's admin API the benchmark needs to set tenants up.
 
+export interface RateTable {
+  currency: string
+  default: string
+  countries: Readonly<Record<string, string>>
+}
+
+export const DEFAULT_RATES: RateTable = {
+  currency: 'USD',
+  default: '0.0100',
+  countries: { US: '0.0079', GB: '0.0350' },
+}
+
 export interface Customer {
   id: string
   apiKey: string
@@ -13,12 +25,8 @@ export class AdminClient {
     private readonly token: string,
   ) {}
 
-  async putRates(): Promise<void> {
-    await this.call('PUT', '/v1/admin/rates', 200, {
-      currency: 'USD',
-      default: '0.0100',
-      countries: { US: '0.0079', GB: '0.0350' },
-    })
+  async putRates(rates: RateTable = DEFAULT_RATES): Promise<void> {
+    await this.call('PUT', '/v1/admin/rates', 200, rates)
   }
 
   async createCustomer(name: string): Promise<Customer> {

@@ -1,23 +1,16 @@
 // `npm run bench -- e2e`: accept → delivered through the whole pipeline on real PostgreSQL and
 // NATS JetStream with the SMPP/HTTP simulator (receipts on, billing on). Reports sustained
 // delivered msg/s and accept→delivered latency net of the simulator's receipt delay.
-import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { jetstreamManager } from '@nats-io/jetstream'
-import { connect } from '@nats-io/transport-node'
 import pg from 'pg'
 import { AdminClient } from './admin-client.ts'
-import { recreateDatabase } from './bench-db.ts'
-import { onCleanup } from './cleanup.ts'
-import { freePort } from './free-port.ts'
 import { makeGenerator, zipfPicker } from './generator.ts'
 import { runLoad } from './load.ts'
 import { makePayloadPool } from './payloads.ts'
-import { startServer } from './server-process.ts'
 import { setupCustomers } from './setup-customers.ts'
+import { DEFAULT_NATS_URL, DEFAULT_PG_URL, startStack } from './stack.ts'
 import { makeZipf } from './zipf.ts'
 
 export const usage = `npm run bench -- e2e [options]
@@ -38,41 +31,21 @@ export async function run(argv: string[]): Promise<number> {
       connections: { type: 'string', default: '32' },
       customers: { type: 'string', default: '1000' },
       'receipt-delay-ms': { type: 'string', default: '100' },
-      'pg-url': { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/postgres' },
-      nats: { type: 'string', default: 'nats://127.0.0.1:4222' },
+      'pg-url': { type: 'string', default: DEFAULT_PG_URL },
+      nats: { type: 'string', default: DEFAULT_NATS_URL },
     },
   })
   const durationS = Number(values.duration)
   const customersN = Number(values.customers)
   const receiptDelayMs = Number(values['receipt-delay-ms'])
-  const dbUrl = await recreateDatabase(values['pg-url'] as string, 'smsgw_bench_e2e')
-  const stream = `BENCH_${randomBytes(4).toString('hex')}`
-  onCleanup(() => deleteStream(values.nats as string, stream))
-  const port = await freePort()
-  const token = randomBytes(24).toString('hex')
-  const dataDir = mkdtempSync(join(tmpdir(), 'smsgw-e2e-'))
-  onCleanup(() => rmSync(dataDir, { recursive: true, force: true }))
-  const url = `http://127.0.0.1:${port}`
-  const server = await startServer({
-    name: 'smsgw',
-    args: ['bin/smsgw.js', 'start'],
-    cwd: REPO,
-    env: {
-      DATABASE_URL: dbUrl,
-      NATS_URL: values.nats as string,
-      SMSGW_NATS_STREAM: stream,
-      SMSGW_NATS_PREFIX: stream.toLowerCase(),
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      SMSGW_ADMIN_TOKEN: token,
-      SMSGW_DATA_DIR: dataDir,
-      SMSGW_SIM_RECEIPT_DELAY_MS: String(receiptDelayMs),
-      LOG_LEVEL: 'warn',
-    },
-    url,
-    readyTimeoutMs: 60_000,
+  const { url, adminToken, dbUrl, server } = await startStack({
+    pgUrl: values['pg-url'] as string,
+    natsUrl: values.nats as string,
+    database: 'smsgw_bench_e2e',
+    receiptDelayMs,
+    repoRoot: REPO,
   })
-  const admin = new AdminClient(url, token)
+  const admin = new AdminClient(url, adminToken)
   await admin.putRates()
   const setup = await setupCustomers(admin, customersN, 32, 300_000)
   console.error(`setup: ${customersN} customers in ${setup.seconds.toFixed(1)} s`)
@@ -142,14 +115,5 @@ export async function run(argv: string[]): Promise<number> {
     return result.notDelivered === 0 ? 0 : 1
   } finally {
     await db.end()
-  }
-}
-
-async function deleteStream(servers: string, name: string): Promise<void> {
-  const nc = await connect({ servers })
-  try {
-    await (await jetstreamManager(nc)).streams.delete(name).catch(() => false)
-  } finally {
-    await nc.close()
   }
 }

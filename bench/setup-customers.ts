@@ -13,6 +13,7 @@ export async function setupCustomers(
   count: number,
   concurrency: number,
   timeoutMs: number,
+  namePrefix = 'bench',
 ): Promise<SetupResult> {
   const started = performance.now()
   const customers: Customer[] = new Array(count)
@@ -22,7 +23,7 @@ export async function setupCustomers(
   const setup = runBounded(count, concurrency, async (i) => {
     // Stop issuing requests once the deadline has given up on us.
     if (timedOut) throw new Error('customer setup timed out')
-    const customer = await admin.createCustomer(`bench-${String(i + 1).padStart(5, '0')}`)
+    const customer = await admin.createCustomer(`${namePrefix}-${String(i + 1).padStart(5, '0')}`)
     await admin.addCredits(customer.id, '1000000.00')
     customers[i] = customer
     done++
