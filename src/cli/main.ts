@@ -2,6 +2,7 @@ import { runCarrierSim } from '../carriers/sim/cli.ts'
 import { ConfigError, loadConfig } from '../config/config.ts'
 import { SchemaTooNewError } from '../db/migrate.ts'
 import { InvalidAmountError } from '../domain/money.ts'
+import { runReconcile } from '../reconcile/cli.ts'
 import { ADMIN_USAGE, admin, UsageError } from './admin.ts'
 import { openDb, prepareDb } from './runtime.ts'
 import { serve } from './serve.ts'
@@ -13,6 +14,7 @@ const USAGE = `usage: smsgw <command>
   worker     run a delivery worker only (bus → carriers; SMSGW_CARRIERS or two simulated carriers)
   carrier-sim  run the carrier simulator (SMPP + HTTP; see --help)
   migrate    apply database migrations and create partitions, then exit
+  reconcile  check every invariant on the database (and simulators); exit 1 on a failure (see --help)
   admin      operator commands (see: smsgw admin help)
   help       this text
 
@@ -44,6 +46,9 @@ export async function main(argv: string[]): Promise<void> {
         }
         return
       }
+      case 'reconcile':
+        process.exitCode = await runReconcile(rest, { out: console.log, err: console.error })
+        return
       case 'admin':
         return await admin(loadConfig(), rest, (s) => console.log(s))
       case undefined:

@@ -1,5 +1,6 @@
 // The simulator's HTTP carrier: accepts the HTTP connector's POST {id,to,from,body,encoding} on any
 // path, answers {carrier_ids:[…]}, and POSTs receipts {carrier_id,status,error_code,done_at} to dlrUrl.
+// GET /health and GET /counters (the SimCounters snapshot, both endpoints) are for operators.
 
 import { randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
@@ -88,6 +89,8 @@ export function createHttpSim(deps: HttpSimDeps): HttpSim {
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method === 'GET' && req.url === '/health') return send(res, 200, { ok: !options().outage })
+    // What reconciliation (`smsgw reconcile --sim`) reads: duplicates here are double sends.
+    if (req.method === 'GET' && req.url === '/counters') return send(res, 200, counters.snapshot())
     if (req.method !== 'POST') return send(res, 405, { error: { code: 'method_not_allowed' } })
     c().submitsReceived++
     if (options().outage) {

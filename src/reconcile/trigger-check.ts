@@ -1,0 +1,54 @@
+// Invariant 2's "append-only": a rewrite of history leaves no trace in the data, so what is
+// checked is that the guards are still in place — on each table and on every partition.
+
+import type { Queryable } from '../db/db.ts'
+import { checkFrom, findProblems, type ReconcileCheck } from './check.ts'
+
+/** pg_trigger.tgtype bits: DELETE 8, UPDATE 16, TRUNCATE 32. */
+const GUARDS: { table: string; trigger: string; events: number; perPartition: boolean }[] = [
+  { table: 'ledger', trigger: 'ledger_append_only', events: 8 | 16, perPartition: true },
+  { table: 'ledger', trigger: 'ledger_no_truncate', events: 32, perPartition: false },
+  { table: 'message_events', trigger: 'message_events_append_only', events: 8 | 16, perPartition: true },
+  { table: 'messages', trigger: 'messages_guard', events: 8 | 16, perPartition: true },
+]
+
+export async function appendOnlyTriggers(q: Queryable): Promise<ReconcileCheck> {
+  const problems = await findProblems(
+    q,
+    `WITH want AS (
+       SELECT * FROM json_to_recordset($1::json) AS x(table_name text, trigger text, events int, per_partition boolean)
+     ), rels AS (
+       SELECT w.*, t.relid FROM want w
+         LEFT JOIN LATERAL (SELECT to_regclass(w.table_name) AS relid
+                            UNION SELECT relid FROM pg_partition_tree(to_regclass(w.table_name))
+                             WHERE w.per_partition) t ON true
+     )
+     SELECT id, problem FROM (
+       SELECT coalesce(r.relid::regclass::text, r.table_name) || '.' || r.trigger AS id,
+              CASE WHEN r.relid IS NULL THEN 'guarded tables missing'
+                   WHEN tr.oid IS NULL THEN 'append-only triggers missing'
+                   WHEN tr.tgenabled NOT IN ('O', 'A') THEN 'append-only triggers disabled'
+                   WHEN (tr.tgtype::int & r.events) <> r.events THEN 'append-only triggers not covering every event'
+                   WHEN p.prosrc !~* 'raise\\s+exception' THEN 'append-only trigger functions that no longer raise'
+              END AS problem
+         FROM rels r
+         LEFT JOIN pg_trigger tr ON tr.tgrelid = r.relid AND tr.tgname = r.trigger
+         LEFT JOIN pg_proc p ON p.oid = tr.tgfoid
+     ) x WHERE problem IS NOT NULL`,
+    [
+      JSON.stringify(
+        GUARDS.map((g) => ({
+          table_name: g.table,
+          trigger: g.trigger,
+          events: g.events,
+          per_partition: g.perPartition,
+        })),
+      ),
+    ],
+  )
+  return checkFrom(
+    'append_only_triggers',
+    problems,
+    'ledger, message_events and messages guards present and enabled on every partition',
+  )
+}
