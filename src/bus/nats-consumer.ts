@@ -1,5 +1,5 @@
 /** One bus consumer on a JetStream durable: a pull loop feeding a bounded set of handlers. */
-import type { ConsumerMessages, JetStreamClient, JsMsg } from '@nats-io/jetstream'
+import type { JetStreamClient, JsMsg } from '@nats-io/jetstream'
 import type { BusErrorHandler, Consumer, ResolvedConsumeOptions } from './bus.ts'
 import { decodePayload } from './codec.ts'
 import { createDelivery, type Delivery, handleDelivery } from './delivery.ts'
@@ -15,9 +15,10 @@ export interface NatsConsumerArgs<T> {
   onError: BusErrorHandler
 }
 
-/** Statuses that mean the consumer cannot get messages until someone acts; the rest are routine. */
-const ALARMING = new Set(['consumer_deleted', 'consumer_not_found', 'stream_not_found', 'exceeded_limits'])
+/** Fetch endings that are not worth an error report (reconnects, the broker restarting). */
+const ROUTINE = ['disconnect', 'closed', 'connection']
 const RESTART_BACKOFF_MS = [100, 250, 500, 1000, 2000, 5000]
+const FETCH_EXPIRES_MS = 1000
 
 export async function startNatsConsumer<T>(a: NatsConsumerArgs<T>): Promise<Consumer> {
   const o = a.options
@@ -25,8 +26,11 @@ export async function startNatsConsumer<T>(a: NatsConsumerArgs<T>): Promise<Cons
   const inFlight = createInFlight(o.concurrency)
   const handle = { durable: o.durable, handler: o.handler, errorDelayMs: o.errorDelayMs, onError: a.onError }
   let stopping = false
-  let messages: ConsumerMessages | undefined
   let wake = () => {}
+  let stop = () => {}
+  const stopped = new Promise<void>((r) => {
+    stop = r
+  })
 
   const toDelivery = (m: JsMsg): Delivery<T> | undefined => {
     let data: T
@@ -57,39 +61,45 @@ export async function startNatsConsumer<T>(a: NatsConsumerArgs<T>): Promise<Cons
     )
   }
 
-  const watch = async (iter: ConsumerMessages) => {
-    for await (const s of iter.status()) {
-      if (ALARMING.has(s.type)) {
-        a.onError(new BusConsumerError(`durable ${o.durable}: ${s.type} ${JSON.stringify(s)}`))
-      }
-    }
-  }
-
-  // consume() rides out disconnects and server restarts itself; this loop only restarts it if
-  // the iterator ends or fails for another reason, so a consumer never silently dies.
+  // Bounded pulls (fetch), not an open-ended consume: a fetch ends by itself within FETCH_EXPIRES_MS,
+  // so a stopping consumer waits for it and hands back (nak) everything it brought. With consume,
+  // messages the server had already sent towards a closed subscription stayed invisible for the
+  // whole ack wait (two minutes for the lanes) after a graceful stop.
+  // The loop rides out disconnects and server restarts: a failed fetch is reported and retried
+  // with backoff, so a consumer never silently dies.
   const loop = async () => {
     let failures = 0
     while (!stopping) {
       try {
-        const iter = await pull.consume({ max_messages: o.concurrency })
-        messages = iter
-        void watch(iter).catch(a.onError)
-        if (stopping) await iter.close()
-        for await (const m of iter) {
-          if (!stopping && inFlight.full) await inFlight.whenFree()
-          // Fetched but not started: hand it straight back so another consumer can take it.
-          if (stopping) {
-            m.nak()
-            continue
+        if (inFlight.full) await Promise.race([inFlight.whenFree(), stopped])
+        if (stopping) break
+        const batch = await pull.fetch({
+          max_messages: o.concurrency - inFlight.size,
+          expires: FETCH_EXPIRES_MS,
+        })
+        // A pull the broker forgot (it restarted meanwhile) never ends by itself: end it here.
+        const overdue = setTimeout(() => void batch.close(), FETCH_EXPIRES_MS + 2000)
+        try {
+          for await (const m of batch) {
+            // Fetched but not started: hand it straight back so another consumer can take it.
+            if (stopping) {
+              m.nak()
+              continue
+            }
+            const d = toDelivery(m)
+            if (d) inFlight.start(handleDelivery(d, handle))
           }
-          const d = toDelivery(m)
-          if (d) inFlight.start(handleDelivery(d, handle))
-          failures = 0
+        } finally {
+          clearTimeout(overdue)
         }
+        failures = 0
+        continue
       } catch (err) {
-        if (!stopping) a.onError(new BusConsumerError(`durable ${o.durable} pull failed`, { cause: err }))
+        if (stopping) break
+        const status = (err as { name?: string; message?: string })?.message ?? ''
+        if (!ROUTINE.some((r) => status.includes(r)))
+          a.onError(new BusConsumerError(`durable ${o.durable} pull failed`, { cause: err }))
       }
-      if (stopping) break
       const ms = RESTART_BACKOFF_MS[Math.min(failures++, RESTART_BACKOFF_MS.length - 1)]
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, ms)
@@ -106,7 +116,7 @@ export async function startNatsConsumer<T>(a: NatsConsumerArgs<T>): Promise<Cons
     async stop() {
       stopping = true
       wake()
-      await messages?.close()
+      stop()
       await running
       await inFlight.whenIdle()
     },

@@ -77,6 +77,7 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
       carriers,
       roles: { dispatcher: roles.dispatcher, worker: roles.worker },
       worker: { leaseMs: config.SMSGW_DELIVERY_LEASE_MS },
+      receiptGraceS: config.SMSGW_RECEIPT_GRACE_S,
       onError: (err, where) => logger.error({ err, where }, 'delivery error'),
     })
     await pipeline.start()

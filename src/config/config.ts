@@ -33,6 +33,8 @@ export const ConfigSchema = Type.Object({
   SMSGW_AUTH_CACHE_MS: Type.Integer({ minimum: 0, default: 5000 }),
   /** How long a worker's claim on a message protects it from other workers (a dead worker's claims expire after it), ms. */
   SMSGW_DELIVERY_LEASE_MS: Type.Integer({ minimum: 1000, default: 60_000 }),
+  /** A message a carrier took (`sent`) with no final receipt this long after its validity period ends `unknown`, s. */
+  SMSGW_RECEIPT_GRACE_S: Type.Integer({ minimum: 0, default: 3600 }),
   /** Receipt delay of the embedded carrier simulator (no SMSGW_CARRIERS), ms. */
   SMSGW_SIM_RECEIPT_DELAY_MS: Type.Integer({ minimum: 0, default: 100 }),
   /** Body retention in days before message bodies are redacted. */

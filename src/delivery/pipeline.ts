@@ -7,6 +7,7 @@ import type { Db } from '../db/db.ts'
 import { createDispatcher, type Dispatcher, type DispatcherOptions } from '../dispatch/dispatcher.ts'
 import { createPipelineMetrics } from './metrics.ts'
 import { type BreakerOptions, createProvider, type Provider } from './providers.ts'
+import { closeUnreportedMessages } from './receipt-timeout.ts'
 import { createReceiptHandler } from './receipts.ts'
 import { createStatusWriter, type StatusWriter } from './status-writer.ts'
 import { consumeRelayedWebhooks } from './webhook-relay.ts'
@@ -24,6 +25,10 @@ export interface PipelineOptions {
   /** Builds a carrier from its config (tests substitute; default: SMPP/HTTP adapters). */
   makeCarrier?: (c: CarrierConfig) => Carrier
   onError?: (err: unknown, where: string) => void
+  /** Messages still `sent` this long after their validity period end `unknown` (worker role; default 3600 s). */
+  receiptGraceS?: number
+  /** How often the worker looks for them, ms (default 60 000). */
+  receiptSweepMs?: number
   /** Where the pipeline's metrics are registered (the api's registry when they share a process). */
   registry?: Registry
 }
@@ -96,6 +101,11 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     return true
   }
   let relayed: Consumer | undefined
+  let sweeping: NodeJS.Timeout | undefined
+  const sweep = () =>
+    closeUnreportedMessages({ db: opts.db, statuses, graceS: opts.receiptGraceS ?? 3600 }).catch(
+      report('receipt timeout'),
+    )
   return {
     providers,
     dispatcher,
@@ -108,8 +118,10 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
       if (worker && providers.some((p) => acceptsWebhooks(p.carrier)))
         relayed = await consumeRelayedWebhooks(opts.bus, webhook, report('webhooks'))
       dispatcher?.start()
+      if (worker) sweeping = setInterval(sweep, opts.receiptSweepMs ?? 60_000).unref()
     },
     async stop() {
+      clearInterval(sweeping)
       await dispatcher?.stop()
       await relayed?.stop()
       await worker?.stop()

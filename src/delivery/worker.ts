@@ -126,10 +126,6 @@ export function createWorker(opts: WorkerOptions): Worker {
   async function handle(m: BusMessage<DeliveryJob>): Promise<void> {
     const job = m.data
     const lane = job.priority
-    if (Date.parse(job.expires_at) <= Date.now()) {
-      await finish(job, 'expired', 'validity period ended before submission', lane)
-      return m.ack()
-    }
     const claim = await claimJob(job)
     if (claim.kind === 'ambiguous') {
       // Not refunded: the carrier may have delivered it.
@@ -151,6 +147,12 @@ export function createWorker(opts: WorkerOptions): Worker {
       return m.ack()
     }
     if (claim.kind === 'busy') return m.nak(claim.retryInMs)
+    // Only a claim proves no carrier has it: a redelivery of a submitted message is never
+    // expired (nor refunded) here, however late it comes.
+    if (Date.parse(job.expires_at) <= Date.now()) {
+      await finish(job, 'expired', 'validity period ended before submission', lane)
+      return m.ack()
+    }
     // Not awaited: the writer applies changes in order, so `sent` (awaited below) commits after it.
     void opts.statuses
       .write({ messageId: job.id, createdAt: job.created_at, status: 'sending' })

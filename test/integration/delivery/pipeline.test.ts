@@ -8,6 +8,8 @@ import type { CarrierConfig } from '../../../src/carriers/config.ts'
 import { type CarrierSim, createCarrierSim } from '../../../src/carriers/sim/carrier-sim.ts'
 import { createPipeline, type Pipeline } from '../../../src/delivery/pipeline.ts'
 import { providerView } from '../../../src/delivery/providers.ts'
+import { closeUnreportedMessages } from '../../../src/delivery/receipt-timeout.ts'
+import type { DeliveryJob } from '../../../src/dispatch/lanes.ts'
 import {
   adminHeaders,
   createCustomer,
@@ -208,6 +210,71 @@ describe('delivery pipeline end to end (PostgreSQL, in-process bus, SMPP simulat
       primary.setOptions({ permanentErrorRate: 0 })
       secondary.setOptions({ permanentErrorRate: 0 })
     }
+  })
+
+  it('a late redelivery of a submitted message is not expired nor refunded, however late', async () => {
+    const jobs: DeliveryJob[] = []
+    const sub = await bus.subscribe<DeliveryJob>('sms.deliver.>', (m) => jobs.push(m.data))
+    // No receipts: the message stays `sent` (taken by the carrier, not final) while redelivered.
+    primary.setOptions({ receipts: false })
+    secondary.setOptions({ receipts: false })
+    const id = await send({ client_reference: 'late-redelivery' })
+    await until(async () => ((await message(id)).status === 'sent' ? true : undefined), 'sent')
+    await sub.stop()
+    const job = jobs.find((j) => j.id === id)
+    assert.ok(job, 'the job was seen on the bus')
+    let acked = false
+    await pipeline.worker?.handle({
+      id: `${id}-again`,
+      seq: 0,
+      subject: 'sms.deliver.normal',
+      data: { ...job, expires_at: new Date(Date.now() - 60_000).toISOString() },
+      deliveryCount: 2,
+      ack: async () => {
+        acked = true
+      },
+      nak: async () => {},
+      term: async () => {},
+      inProgress: async () => {},
+    })
+    primary.setOptions({ receipts: true })
+    secondary.setOptions({ receipts: true })
+    assert.ok(acked)
+    assert.equal((await message(id)).status, 'sent')
+    const { rows } = await t.db.query<{ kind: string }>('SELECT kind FROM ledger WHERE message_id = $1', [id])
+    assert.deepEqual(
+      rows.map((r) => r.kind),
+      ['charge'],
+    )
+  })
+
+  it('a message the carrier took but never reported on ends unknown after its validity period, unrefunded', async () => {
+    primary.setOptions({ receipts: false })
+    secondary.setOptions({ receipts: false })
+    const late = await send({ client_reference: 'no-receipt-expired' })
+    const young = await send({ client_reference: 'no-receipt-young' })
+    for (const id of [late, young])
+      await until(async () => ((await message(id)).status === 'sent' ? true : undefined), 'sent')
+    primary.setOptions({ receipts: true })
+    secondary.setOptions({ receipts: true })
+    // As if sent 3 hours ago with a 1-hour validity period.
+    await t.db.query(`UPDATE messages SET expires_at = now() - interval '2 hours' WHERE id = $1`, [late])
+    await t.db.query(`UPDATE deliveries SET updated_at = now() - interval '3 hours' WHERE message_id = $1`, [
+      late,
+    ])
+    const closed = await closeUnreportedMessages({ db: t.db, statuses: pipeline.statuses, graceS: 3600 })
+    assert.ok(closed >= 1)
+    const m = await message(late)
+    assert.equal(m.status, 'unknown')
+    assert.match(String(m.events.at(-1)?.detail?.reason), /no delivery receipt/)
+    assert.equal((await message(young)).status, 'sent', 'a message still within its validity keeps waiting')
+    const { rows } = await t.db.query<{ kind: string }>('SELECT kind FROM ledger WHERE message_id = $1', [
+      late,
+    ])
+    assert.deepEqual(
+      rows.map((r) => r.kind),
+      ['charge'],
+    )
   })
 
   it('exports pipeline metrics: dispatch, pending per lane, submits, errors, circuits, receipts, dead letters', async () => {
