@@ -52,6 +52,7 @@ export interface Worker {
 /** Our claim was taken over (lease ran out while we waited): the other worker owns the message now. */
 class LostClaimError extends Error {}
 
+const ACK_WAIT_MS = 15_000
 const DEFAULT_CONCURRENCY: Record<Priority, number> = { otp: 32, high: 32, normal: 64, bulk: 32 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -238,8 +239,17 @@ export function createWorker(opts: WorkerOptions): Worker {
             durable: laneDurable(lane),
             subject: laneSubject(lane),
             concurrency: opts.concurrency?.[lane] ?? DEFAULT_CONCURRENCY[lane],
-            ackWaitMs: 120_000,
-            handler: handle,
+            // Short, so the jobs of a killed worker come back soon; a running job keeps its own
+            // alive by telling the broker it is still working.
+            ackWaitMs: ACK_WAIT_MS,
+            handler: async (m) => {
+              const alive = setInterval(() => void m.inProgress().catch(() => {}), ACK_WAIT_MS / 3)
+              try {
+                await handle(m)
+              } finally {
+                clearInterval(alive)
+              }
+            },
           }),
         )
       }

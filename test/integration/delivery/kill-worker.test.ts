@@ -17,8 +17,9 @@ import { type FreshDatabase, freshDatabase } from '../../helpers/pg.ts'
 
 const BIN = join(import.meta.dirname, '../../../bin/smsgw.js')
 
-// Invariants 3 and 4 across a kill -9: nothing accepted is lost, nothing reaches the carrier twice.
-describe('kill -9 of a delivery worker mid-load (PostgreSQL, NATS, SMPP simulator)', () => {
+// Invariants 3 and 4 across a kill -9 and a graceful stop: nothing accepted is lost, nothing
+// reaches the carrier twice.
+describe('a delivery worker process stopped mid-load (PostgreSQL, NATS, SMPP simulator)', () => {
   let pg: FreshDatabase
   let db: Db
   let sim: CarrierSim
@@ -81,7 +82,8 @@ describe('kill -9 of a delivery worker mid-load (PostgreSQL, NATS, SMPP simulato
     workers.push(w)
     return w
   }
-  const count = async (sql: string) => Number((await db.query<{ n: string }>(sql)).rows[0]?.n)
+  const count = async (sql: string, params: unknown[] = []) =>
+    Number((await db.query<{ n: string }>(sql, params)).rows[0]?.n)
 
   it('every accepted message reaches a final status and the carrier counts zero duplicates', async () => {
     const N = 3000
@@ -122,5 +124,63 @@ describe('kill -9 of a delivery worker mid-load (PostgreSQL, NATS, SMPP simulato
     assert.deepEqual(c.duplicates, {}, `duplicates at the carrier: ${JSON.stringify(c.duplicates)}`)
     assert.ok(c.uniqueMessageIds >= delivered && c.uniqueMessageIds <= N)
     console.log(`kill -9: ${delivered} delivered, ${unknown} unknown (in flight at the kill), 0 duplicates`)
+  })
+
+  it('SIGTERM drains: the worker exits 0 with nothing left half-sent, and every message ends delivered', async () => {
+    const N = 2000
+    // The worker left running by the test before stops first, so only the one below takes these.
+    for (const w of workers.filter((w) => w.exitCode === null && w.signalCode === null)) {
+      w.kill('SIGTERM')
+      await new Promise((r) => w.once('exit', r))
+    }
+    const customers = await Promise.all(
+      Array.from({ length: 10 }, () => fundedCustomer(db, { rateLimitMps: 100_000 })),
+    )
+    const ids = customers
+    for (const c of customers) await acceptMany(db, c, N / customers.length, 'normal')
+    sim.resetCounters()
+    const first = startWorker()
+    dispatcher.start()
+    const submitted = () =>
+      count(
+        "SELECT count(*)::text AS n FROM deliveries WHERE state = 'submitted' AND customer_id = ANY($1::uuid[])",
+        [ids],
+      )
+    const deadline = Date.now() + 90_000
+    while ((await submitted()) < N / 4) {
+      if (Date.now() > deadline) throw new Error('worker made no progress')
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    first.kill('SIGTERM')
+    const code = await new Promise((r) => first.once('exit', r))
+    assert.equal(code, 0, 'a graceful stop exits 0')
+    // Drained: every submit that left has its answer recorded; no claim is left mid-submit.
+    const halfSent = await count(
+      "SELECT count(*)::text AS n FROM deliveries WHERE state = 'submitting' AND customer_id = ANY($1::uuid[])",
+      [ids],
+    )
+    assert.equal(halfSent, 0)
+    assert.equal(
+      await submitted(),
+      sim.counters().uniqueMessageIds,
+      'the carrier has exactly what we recorded',
+    )
+    assert.ok((await submitted()) < N, 'the stop came mid-load')
+    startWorker()
+    const open = () =>
+      count(
+        "SELECT count(*)::text AS n FROM messages WHERE status NOT IN ('delivered','undelivered','failed','rejected','expired','unknown') AND customer_id = ANY($1::uuid[])",
+        [ids],
+      )
+    while ((await open()) > 0) {
+      if (Date.now() > deadline + 60_000) throw new Error('messages did not reach a final status')
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    const delivered = await count(
+      "SELECT count(*)::text AS n FROM messages WHERE status = 'delivered' AND customer_id = ANY($1::uuid[])",
+      [ids],
+    )
+    assert.equal(delivered, N, 'no message ends unknown after a graceful stop')
+    assert.deepEqual(sim.counters().duplicates, {})
   })
 })
