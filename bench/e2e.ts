@@ -9,6 +9,7 @@ import { AdminClient } from './admin-client.ts'
 import { makeGenerator, zipfPicker } from './generator.ts'
 import { runLoad } from './load.ts'
 import { makePayloadPool } from './payloads.ts'
+import { processCpuSeconds } from './proc-cpu.ts'
 import { setupCustomers } from './setup-customers.ts'
 import { DEFAULT_NATS_URL, DEFAULT_PG_URL, startStack } from './stack.ts'
 import { makeZipf } from './zipf.ts'
@@ -19,7 +20,9 @@ export const usage = `npm run bench -- e2e [options]
   --customers N         customers, Zipf-distributed volume (default 1000)
   --receipt-delay-ms N  simulator receipt delay, subtracted from latency (default 100)
   --pg-url URL          admin URL of PostgreSQL (default postgres://postgres@127.0.0.1:5432/postgres)
-  --nats URL            NATS server (default nats://127.0.0.1:4222)`
+  --nats URL            NATS server (default nats://127.0.0.1:4222)
+  --split               each role in its own process (api, dispatcher, worker, carrier-sim)
+                        instead of one smsgw start; reports CPU per process`
 
 const REPO = join(import.meta.dirname, '..')
 
@@ -33,12 +36,14 @@ export async function run(argv: string[]): Promise<number> {
       'receipt-delay-ms': { type: 'string', default: '100' },
       'pg-url': { type: 'string', default: DEFAULT_PG_URL },
       nats: { type: 'string', default: DEFAULT_NATS_URL },
+      split: { type: 'boolean', default: false },
     },
   })
   const durationS = Number(values.duration)
   const customersN = Number(values.customers)
   const receiptDelayMs = Number(values['receipt-delay-ms'])
-  const { url, adminToken, dbUrl, server } = await startStack({
+  const { url, adminToken, dbUrl, server, processes } = await startStack({
+    split: values.split as boolean,
     pgUrl: values['pg-url'] as string,
     natsUrl: values.nats as string,
     database: 'smsgw_bench_e2e',
@@ -54,6 +59,9 @@ export async function run(argv: string[]): Promise<number> {
     zipfPicker(makeZipf(customersN, 1.1)),
     makePayloadPool(4096),
   )
+  const cpuAt = () => new Map(processes.map((p) => [p.name, processCpuSeconds(p.pid) ?? Number.NaN]))
+  const cpuBefore = cpuAt()
+  const loadStarted = performance.now()
   const load = await runLoad({
     name: 'e2e',
     url,
@@ -66,6 +74,7 @@ export async function run(argv: string[]): Promise<number> {
   console.error(
     `accepted ${load.accepted} (${Math.round(load.acceptedPerSec)}/s); waiting for final statuses`,
   )
+  const drainStarted = performance.now()
   const db = new pg.Client({ connectionString: dbUrl })
   await db.connect()
   try {
@@ -77,6 +86,13 @@ export async function run(argv: string[]): Promise<number> {
       if (Number(rows[0]?.n) === 0 || Date.now() > deadline) break
       await new Promise((r) => setTimeout(r, 500))
     }
+    // CPU of each process from the start of the load until everything was final: per delivered
+    // message, it says what each role costs whatever the machine's other load.
+    const cpuAfter = cpuAt()
+    const wallS = (performance.now() - loadStarted) / 1000
+    const cpuSeconds = [...cpuAfter].map(
+      ([name, after]) => [name, after - (cpuBefore.get(name) ?? Number.NaN)] as const,
+    )
     const { rows } = await db.query<Record<string, string>>(
       `WITH d AS (
          SELECT m.created_at, e.created_at AS delivered_at FROM messages m
@@ -101,6 +117,17 @@ export async function run(argv: string[]): Promise<number> {
       receiptDelayMs,
       acceptLatencyMs: load.latencyMs,
       cpuPct: load.cpuPct,
+      split: values.split as boolean,
+      processCpu: Object.fromEntries(
+        cpuSeconds.map(([name, sec]) => [
+          name,
+          {
+            pctOfCore: Math.round((sec / wallS) * 100),
+            usPerMessage: Math.round((sec / Math.max(1, Number(r.delivered))) * 1e6),
+          },
+        ]),
+      ),
+      drainS: Math.round((performance.now() - drainStarted) / 100) / 10,
       durationS,
       connections: Number(values.connections),
       customers: customersN,

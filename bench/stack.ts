@@ -2,11 +2,12 @@
 // embedded SMPP/HTTP simulator) on a fresh PostgreSQL database and its own NATS JetStream stream,
 // all removed again when the run ends. Used by `e2e` and `sim`.
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
+import { defaultSimCarriers } from '../src/carriers/config.ts'
 import { recreateDatabase } from './bench-db.ts'
 import { onCleanup } from './cleanup.ts'
 import { freePort } from './free-port.ts'
@@ -24,6 +25,11 @@ export interface StackSpec {
   /** Receipt delay of the embedded simulated carriers. */
   receiptDelayMs: number
   repoRoot: string
+  /**
+   * Each role in its own process (api, dispatcher, worker and a `smsgw carrier-sim`), as in
+   * production, instead of one `smsgw start`: the roles then use both cores.
+   */
+  split?: boolean
 }
 
 export interface Stack {
@@ -32,7 +38,10 @@ export interface Stack {
   /** The run's own database, for reading results. */
   dbUrl: string
   stream: string
+  /** The process serving the api. */
   server: ServerProcess
+  /** Every process of the stack (the api's included), for CPU accounting. */
+  processes: ServerProcess[]
 }
 
 export async function startStack(spec: StackSpec): Promise<Stack> {
@@ -44,26 +53,59 @@ export async function startStack(spec: StackSpec): Promise<Stack> {
   const dataDir = mkdtempSync(join(tmpdir(), 'smsgw-e2e-'))
   onCleanup(() => rmSync(dataDir, { recursive: true, force: true }))
   const url = `http://127.0.0.1:${port}`
-  const server = await startServer({
-    name: 'smsgw',
-    args: ['bin/smsgw.js', 'start'],
-    cwd: spec.repoRoot,
-    env: {
-      DATABASE_URL: dbUrl,
-      NATS_URL: spec.natsUrl,
-      SMSGW_NATS_STREAM: stream,
-      SMSGW_NATS_PREFIX: stream.toLowerCase(),
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      SMSGW_ADMIN_TOKEN: adminToken,
-      SMSGW_DATA_DIR: dataDir,
-      SMSGW_SIM_RECEIPT_DELAY_MS: String(spec.receiptDelayMs),
-      LOG_LEVEL: 'warn',
-    },
-    url,
-    readyTimeoutMs: 60_000,
+  const env = {
+    DATABASE_URL: dbUrl,
+    NATS_URL: spec.natsUrl,
+    SMSGW_NATS_STREAM: stream,
+    SMSGW_NATS_PREFIX: stream.toLowerCase(),
+    HOST: '127.0.0.1',
+    SMSGW_ADMIN_TOKEN: adminToken,
+    SMSGW_DATA_DIR: dataDir,
+    LOG_LEVEL: 'warn',
+  }
+  const common = { cwd: spec.repoRoot, readyTimeoutMs: 60_000 }
+  if (!spec.split) {
+    const server = await startServer({
+      ...common,
+      name: 'smsgw',
+      args: ['bin/smsgw.js', 'start'],
+      env: { ...env, PORT: String(port), SMSGW_SIM_RECEIPT_DELAY_MS: String(spec.receiptDelayMs) },
+      url,
+    })
+    return { url, adminToken, dbUrl, stream, server, processes: [server] }
+  }
+  const [smppPort, httpPort] = [await freePort(), await freePort()]
+  const sim = await startServer({
+    ...common,
+    name: 'carrier-sim',
+    args: [
+      'bin/smsgw.js',
+      'carrier-sim',
+      ...['--smpp-port', String(smppPort), '--http-port', String(httpPort)],
+      ...['--receipt-delay-ms', String(spec.receiptDelayMs)],
+      ...['--dlr-url', `${url}/v1/providers/sim-http/dlr`],
+    ],
+    env: {},
+    url: `http://127.0.0.1:${httpPort}`,
+    readyPath: '/health',
   })
-  return { url, adminToken, dbUrl, stream, server }
+  const carriers = join(dataDir, 'carriers.json')
+  writeFileSync(carriers, JSON.stringify({ carriers: defaultSimCarriers({ smppPort, httpPort }) }))
+  const role = async (name: 'api' | 'dispatcher' | 'worker') => {
+    const rolePort = name === 'api' ? port : await freePort()
+    return startServer({
+      ...common,
+      name,
+      args: ['bin/smsgw.js', name],
+      env: { ...env, PORT: String(rolePort), SMSGW_CARRIERS: carriers },
+      url: `http://127.0.0.1:${rolePort}`,
+    })
+  }
+  // Workers first, so the lanes' durables exist before the dispatcher sizes its window.
+  const worker = await role('worker')
+  const dispatcher = await role('dispatcher')
+  const server = await role('api')
+  return { url, adminToken, dbUrl, stream, server, processes: [server, dispatcher, worker, sim] }
 }
 
 async function deleteStream(servers: string, name: string): Promise<void> {

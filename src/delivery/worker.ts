@@ -53,7 +53,7 @@ export interface Worker {
 class LostClaimError extends Error {}
 
 const ACK_WAIT_MS = 15_000
-const DEFAULT_CONCURRENCY: Record<Priority, number> = { otp: 32, high: 32, normal: 64, bulk: 32 }
+const DEFAULT_CONCURRENCY: Record<Priority, number> = { otp: 64, high: 64, normal: 256, bulk: 128 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /**
