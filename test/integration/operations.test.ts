@@ -3,6 +3,7 @@ import { Writable } from 'node:stream'
 import { after, before, describe, it } from 'node:test'
 import pino from 'pino'
 import { buildApp } from '../../src/api/app.ts'
+import { createNatsBus } from '../../src/bus/nats-bus.ts'
 import { loadConfig } from '../../src/config/config.ts'
 import { migrate } from '../../src/db/migrate.ts'
 import { createPgliteDb } from '../../src/db/pglite.ts'
@@ -11,6 +12,7 @@ import { createMemoryRateLimiter } from '../../src/limits/rate-limiter.ts'
 import { runMaintenance } from '../../src/maintenance/maintenance.ts'
 import { ADMIN_TOKEN, createCustomer, sendBody, setRates, startApp, type TestApp } from '../helpers/app.ts'
 import { type FreshDatabase, freshDatabase } from '../helpers/pg.ts'
+import { hasNatsServer, startPrivateNats } from './bus/nats-server.ts'
 
 describe('operations endpoints', () => {
   let pg: FreshDatabase
@@ -31,6 +33,34 @@ describe('operations endpoints', () => {
     const ready = await t.app.inject({ url: '/health/ready', headers: { 'x-request-id': 'client-chosen-1' } })
     assert.equal(ready.statusCode, 200)
     assert.equal(ready.headers['x-request-id'], 'client-chosen-1')
+  })
+
+  it('ready is 503 while NATS is down and 200 again once it is back', {
+    skip: !hasNatsServer(),
+  }, async () => {
+    const nats = await startPrivateNats()
+    const bus = await createNatsBus({ servers: nats.url, reconnectWaitMs: 100, publishTimeoutMs: 1000 })
+    const app = await buildApp({
+      config: loadConfig({}),
+      db: t.db,
+      adminToken: ADMIN_TOKEN,
+      rateLimiter: createMemoryRateLimiter(),
+      readiness: { bus: () => bus.healthy() },
+    })
+    const ready = async () => (await app.inject({ url: '/health/ready' })).statusCode
+    try {
+      assert.equal(await ready(), 200)
+      await nats.kill()
+      assert.equal(await ready(), 503)
+      await nats.start()
+      const deadline = Date.now() + 15_000
+      while ((await ready()) !== 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
+      assert.equal(await ready(), 200)
+    } finally {
+      await app.close()
+      await bus.close()
+      await nats.dispose()
+    }
   })
 
   it('ready is 503 while the database is unreachable (live stays 200)', async () => {
