@@ -33,6 +33,14 @@ export function createPostgresDb(opts: PostgresOptions): Db {
     query,
     async transaction(fn) {
       const client = await pool.connect()
+      let broken: Error | undefined
+      // The pool listens for errors of idle clients only: a server restart while this client is
+      // checked out would emit an unhandled 'error' and end the process. The query in flight fails
+      // on its own; the client is then discarded, not returned to the pool.
+      const onError = (err: Error) => {
+        broken = err
+      }
+      client.on('error', onError)
       const tx: Queryable = {
         async query<R>(sql: string, params?: unknown[]) {
           const res = await client.query(sql, params as unknown[])
@@ -42,7 +50,6 @@ export function createPostgresDb(opts: PostgresOptions): Db {
           await client.query(sql)
         },
       }
-      let broken: Error | undefined
       try {
         await client.query('BEGIN')
         const out = await fn(tx)
@@ -56,6 +63,7 @@ export function createPostgresDb(opts: PostgresOptions): Db {
         }
         throw err
       } finally {
+        client.off('error', onError)
         client.release(broken)
       }
     },

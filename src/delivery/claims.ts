@@ -98,6 +98,8 @@ export interface Submitted {
   job: DeliveryJob
   carrier: string
   carrierIds: string[]
+  /** Parts of the message (default: one per carrier id; more when the carrier took only some). */
+  parts?: number
 }
 
 export async function markSubmittedMany(q: Queryable, items: Submitted[]): Promise<void> {
@@ -112,7 +114,7 @@ export async function markSubmittedMany(q: Queryable, items: Submitted[]): Promi
       message_created_at: i.job.created_at,
       customer_id: i.job.customer_id,
       part: n + 1,
-      parts: i.carrierIds.length,
+      parts: i.parts ?? i.carrierIds.length,
     })),
   )
   await q.query(
@@ -128,7 +130,7 @@ export async function markSubmittedMany(q: Queryable, items: Submitted[]): Promi
     [
       byId.map((i) => i.job.id),
       byId.map((i) => i.carrier),
-      byId.map((i) => i.carrierIds.length),
+      byId.map((i) => i.parts ?? i.carrierIds.length),
       JSON.stringify(refs),
     ],
     { name: 'mark_submitted_many' },

@@ -109,6 +109,8 @@ export function createWorker(opts: WorkerOptions): Worker {
     status: 'failed' | 'rejected' | 'expired',
     reason: string,
     lane: Priority,
+    /** Parts a carrier took before the rest failed: then no refund. */
+    partial?: { carrier: string; parts: number },
   ) => {
     if (status !== 'expired') {
       await opts.bus.publish(`sms.dead.${lane}`, { job, status, reason }, { msgId: `dead-${job.id}` })
@@ -118,8 +120,8 @@ export function createWorker(opts: WorkerOptions): Worker {
       messageId: job.id,
       createdAt: job.created_at,
       status,
-      unsent: true,
-      detail: { reason },
+      unsent: !partial,
+      detail: partial ? { reason, carrier: partial.carrier, parts_accepted: partial.parts } : { reason },
     })
     await markFinal(opts.db, job.id)
   }
@@ -188,8 +190,9 @@ export function createWorker(opts: WorkerOptions): Worker {
           try {
             return await carrier.submit(request)
           } catch (err) {
-            // An answer from the carrier (not a timeout) means it did not take the message.
-            if (isCarrierError(err) && err.carrierStatus !== undefined)
+            // An answer from the carrier (not a timeout) means it did not take the message —
+            // unless it took some of its parts.
+            if (isCarrierError(err) && err.carrierStatus !== undefined && err.acceptedCarrierIds.length === 0)
               await unmarkSubmitting(opts.db, job.id)
             throw err
           }
@@ -205,6 +208,15 @@ export function createWorker(opts: WorkerOptions): Worker {
         return m.ack()
       } catch (err) {
         if (err instanceof LostClaimError) return m.ack()
+        if (isCarrierError(err) && err.acceptedCarrierIds.length > 0) {
+          // The carrier holds part of the message: sending it again would duplicate those parts,
+          // so it ends failed (not refunded), with the parts it took recorded.
+          const taken = err.acceptedCarrierIds
+          await submitted.submit({ job, carrier: provider.name, carrierIds: taken, parts: job.segments })
+          const reason = `${provider.name} took ${taken.length} of ${job.segments} parts, then: ${err.message}`
+          await finish(job, 'failed', reason, lane, { carrier: provider.name, parts: taken.length })
+          return m.ack()
+        }
         opts.onSubmitError?.(
           provider.name,
           err instanceof BrokenCircuitError ? 'circuit_open' : isCarrierError(err) ? err.kind : 'other',

@@ -56,6 +56,8 @@ export interface SmppCarrier extends Carrier {
 
 const SMPP_VERSION_34 = 0x34
 const UNBIND_WAIT_MS = 1000
+/** Retries of a later part of a multipart message (the carrier already holds the earlier ones). */
+const PART_RETRIES = 4
 
 export function createSmppCarrier(cfg: SmppCarrierConfig): SmppCarrier {
   const smpp = loadSmpp()
@@ -260,13 +262,23 @@ export function createSmppCarrier(cfg: SmppCarrierConfig): SmppCarrier {
         throw new PermanentCarrierError('message body is empty', { code: 'invalid_message', carrier: name })
       }
       const carrierIds: string[] = []
-      // Parts go in order and stop at the first failure, so a broken link orphans as few parts as possible.
+      // Parts go in order and stop at the first failure, so a broken link orphans as few parts as
+      // possible. Once the carrier holds a part, the message can no longer be sent again whole:
+      // a later part that is throttled or hits a transient error is retried on its own first.
       for (const fields of parts) {
-        try {
-          carrierIds.push(await submitPart(fields))
-        } catch (err) {
-          if (isCarrierError(err)) err.acceptedCarrierIds = [...carrierIds]
-          throw err
+        for (let attempt = 1; ; attempt++) {
+          try {
+            carrierIds.push(await submitPart(fields))
+            break
+          } catch (err) {
+            const retryable = isCarrierError(err) && err.kind !== 'permanent' && !closed
+            if (carrierIds.length > 0 && retryable && attempt <= PART_RETRIES) {
+              await new Promise((r) => setTimeout(r, backoffDelay(attempt, { initialMs: 250, maxMs: 2000 })))
+              continue
+            }
+            if (isCarrierError(err)) err.acceptedCarrierIds = [...carrierIds]
+            throw err
+          }
         }
       }
       return { carrierIds }

@@ -134,12 +134,16 @@ describe('SMPP carrier', () => {
     assert.ok(carrier.healthy())
   })
 
-  it('a multipart failure reports the parts the carrier already took', async () => {
+  it('a later part of a multipart message that is throttled is retried alone, never the whole message', async () => {
     sim.setOptions({ throughputPerSec: 2, receipts: false })
     const { carrier } = await connect()
-    const err = await carrier.submit(req('x'.repeat(153 * 2 + 1))).catch((e: unknown) => e)
-    assert.ok(isThrottledError(err))
-    assert.equal(err.acceptedCarrierIds.length, 2)
+    const before = sim.counters()
+    const { carrierIds } = await carrier.submit(req('x'.repeat(153 * 2 + 1)))
+    assert.equal(carrierIds.length, 3)
+    const after = sim.counters()
+    assert.ok(after.rejected.throttled > before.rejected.throttled, 'the third part was throttled first')
+    assert.equal(after.accepted - before.accepted, 3, 'each part accepted once')
+    assert.deepEqual(after.duplicates, before.duplicates)
   })
 
   it('MO deliver_sm (GSM-7, UCS-2, long via message_payload) → onInbound', async () => {
