@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { runCarrierSim } from '../carriers/sim/cli.ts'
 import { ConfigError, loadConfig } from '../config/config.ts'
 import { SchemaTooNewError } from '../db/migrate.ts'
@@ -15,6 +17,7 @@ const USAGE = `usage: smsgw <command>
   carrier-sim  run the carrier simulator (SMPP + HTTP; see --help)
   migrate    apply database migrations and create partitions, then exit
   reconcile  check every invariant on the database (and simulators); exit 1 on a failure (see --help)
+  bench      benchmarks: accept, e2e, sim (same as npm run bench -- …; see smsgw bench --help)
   admin      operator commands (see: smsgw admin help)
   help       this text
 
@@ -51,6 +54,13 @@ export async function main(argv: string[]): Promise<void> {
         return
       case 'admin':
         return await admin(loadConfig(), rest, (s) => console.log(s))
+      case 'bench': {
+        // The harness lives in bench/ of the source tree (it is a dev tool, like npm run bench).
+        const script = fileURLToPath(new URL('../../bench/main.ts', import.meta.url))
+        const res = spawnSync(process.execPath, ['--import', 'tsx', script, ...rest], { stdio: 'inherit' })
+        process.exitCode = res.status ?? 1
+        return
+      }
       case undefined:
       case 'help':
       case '--help':

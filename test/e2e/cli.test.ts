@@ -72,4 +72,13 @@ describe('smsgw CLI against PostgreSQL', () => {
     assert.equal(badAmount.code, 2)
     assert.match(badAmount.stderr, /amount/i)
   })
+
+  it('smsgw bench runs the benchmark harness (sim among them) and passes its exit code on', async () => {
+    const help = await smsgw('bench', 'sim', '--help')
+    assert.equal(help.code, 0)
+    assert.match(help.stdout, /npm run bench -- sim/)
+    const unknown = await smsgw('bench', 'nope')
+    assert.equal(unknown.code, 2)
+    assert.match(unknown.stderr, /unknown benchmark 'nope'/)
+  })
 })
