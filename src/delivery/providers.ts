@@ -10,6 +10,7 @@ import type { CarrierConfig } from '../carriers/config.ts'
 import { isTransientCarrierError } from '../carriers/errors.ts'
 import type { RouteCandidate } from '../domain/routing.ts'
 import { type Bucket, takeToken } from '../domain/token-bucket.ts'
+import { createPriorityGate, type PriorityGate } from './priority-gate.ts'
 
 /** A carrier as the worker drives it: its routing facts, circuit breaker and throughput cap. */
 export interface Provider {
@@ -19,6 +20,8 @@ export interface Provider {
   readonly breaker: CircuitBreakerPolicy
   /** Waits until the provider's throughput cap allows one more submit. */
   throttle(): Promise<void>
+  /** Submits in progress at this provider, at most its window; waiters served otp first. */
+  readonly gate: PriorityGate
   candidate(): RouteCandidate
 }
 
@@ -28,6 +31,9 @@ export interface BreakerOptions {
   /** How long an open circuit waits before letting a trial request through, ms (default 10 000). */
   halfOpenAfterMs?: number
 }
+
+/** Concurrent submits to a provider without a configured window (HTTP carriers). */
+const DEFAULT_GATE = 100
 
 export function createProvider(config: CarrierConfig, carrier: Carrier, opts: BreakerOptions = {}): Provider {
   const halfOpenAfter = opts.halfOpenAfterMs ?? 10_000
@@ -52,6 +58,7 @@ export function createProvider(config: CarrierConfig, carrier: Carrier, opts: Br
     carrier,
     config,
     breaker,
+    gate: createPriorityGate(config.window ?? DEFAULT_GATE),
     async throttle() {
       if (!rate) return
       for (;;) {

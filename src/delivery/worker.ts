@@ -172,7 +172,8 @@ export function createWorker(opts: WorkerOptions): Worker {
       const provider = name ? byName.get(name) : undefined
       if (!provider) break
       try {
-        await provider.throttle()
+        // Priority order from here on: an otp job waiting for this provider goes before bulk.
+        const release = await provider.gate.acquire(lane)
         const started = performance.now()
         const carrier = provider.carrier
         const request = {
@@ -185,18 +186,25 @@ export function createWorker(opts: WorkerOptions): Worker {
           validityPeriodS: Math.max(1, Math.floor((Date.parse(job.expires_at) - Date.now()) / 1000)),
           registeredDelivery: true,
         }
-        const result = await provider.breaker.execute(async () => {
-          if (!(await submitting.submit(job.id))) throw new LostClaimError()
-          try {
-            return await carrier.submit(request)
-          } catch (err) {
-            // An answer from the carrier (not a timeout) means it did not take the message —
-            // unless it took some of its parts.
-            if (isCarrierError(err) && err.carrierStatus !== undefined && err.acceptedCarrierIds.length === 0)
-              await unmarkSubmitting(opts.db, job.id)
-            throw err
-          }
-        })
+        const result = await provider.breaker
+          .execute(async () => {
+            await provider.throttle()
+            if (!(await submitting.submit(job.id))) throw new LostClaimError()
+            try {
+              return await carrier.submit(request)
+            } catch (err) {
+              // An answer from the carrier (not a timeout) means it did not take the message —
+              // unless it took some of its parts.
+              if (
+                isCarrierError(err) &&
+                err.carrierStatus !== undefined &&
+                err.acceptedCarrierIds.length === 0
+              )
+                await unmarkSubmitting(opts.db, job.id)
+              throw err
+            }
+          })
+          .finally(release)
         opts.onSubmitted?.(provider.name, performance.now() - started)
         await submitted.submit({ job, carrier: provider.name, carrierIds: result.carrierIds })
         await opts.statuses.write({

@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { createPriorityGate } from '../../../src/delivery/priority-gate.ts'
+
+describe('priority gate', () => {
+  it('admits up to its capacity, then serves waiters otp first, then by arrival', async () => {
+    const gate = createPriorityGate(2)
+    const a = await gate.acquire('bulk')
+    const b = await gate.acquire('bulk')
+    assert.equal(gate.inUse, 2)
+    const order: string[] = []
+    const wait = (p: 'otp' | 'high' | 'normal' | 'bulk', tag: string) =>
+      gate.acquire(p).then((release) => {
+        order.push(tag)
+        return release
+      })
+    const waiters = [
+      wait('bulk', 'bulk1'),
+      wait('normal', 'normal1'),
+      wait('bulk', 'bulk2'),
+      wait('otp', 'otp1'),
+    ]
+    assert.equal(gate.waiting, 4)
+    a()
+    a() // releasing twice frees one slot only
+    b()
+    await new Promise((r) => setImmediate(r))
+    assert.deepEqual(order, ['otp1', 'normal1'])
+    const [bulk1, normal1, bulk2, otp1] = waiters
+    ;(await otp1)()
+    ;(await normal1)()
+    await new Promise((r) => setImmediate(r))
+    assert.deepEqual(order, ['otp1', 'normal1', 'bulk1', 'bulk2'])
+    ;(await bulk1)()
+    ;(await bulk2)()
+    assert.equal(gate.inUse, 0)
+    assert.equal(gate.waiting, 0)
+  })
+})
