@@ -47,6 +47,7 @@ export interface Crash {
   output: string
   /** Epoch ms when the restarted process was ready; null if it could not be started again. */
   restartedReadyAt: number | null
+  restartAttempts?: number
 }
 
 export interface Gateway {
@@ -54,7 +55,7 @@ export interface Gateway {
   readonly adminToken: string
   readonly stream: string
   /** kill -9 of one process, then starts it again on the same port; resolves once it is ready. */
-  killAndRestart(role: Role, index: number, downMs?: number): Promise<Restart>
+  killAndRestart(role: Role, index: number): Promise<Restart>
   /** Processes that exited by themselves (each was restarted after a second). */
   crashes(): Crash[]
   /** Output tail of every process, for error reports. */
@@ -72,6 +73,7 @@ interface Member {
 }
 
 const RESTART_AFTER_MS = 1000
+const RESTART_FOR_MS = 60_000
 
 export async function startGateway(g: GatewaySpec): Promise<Gateway> {
   const dir = mkdtempSync(join(tmpdir(), 'smsgw-chaos-gw-'))
@@ -102,11 +104,22 @@ export async function startGateway(g: GatewaySpec): Promise<Gateway> {
         crashes.push(crash)
         void (async () => {
           await proc.stop()
-          await sleep(RESTART_AFTER_MS)
-          if (stopping || isShuttingDown()) return
-          m.proc = await startServer(m.spec)
-          crash.restartedReadyAt = Date.now()
-          supervise(m)
+          // A process may refuse to start while what it needs is still down (PostgreSQL restarting):
+          // keep trying, as a supervisor would, for a minute.
+          const giveUpAt = Date.now() + RESTART_FOR_MS
+          for (let attempt = 1; ; attempt++) {
+            await sleep(RESTART_AFTER_MS)
+            if (stopping || isShuttingDown()) return
+            try {
+              m.proc = await startServer({ ...m.spec, readyTimeoutMs: 20_000 })
+              crash.restartedReadyAt = Date.now()
+              crash.restartAttempts = attempt
+              supervise(m)
+              return
+            } catch (err) {
+              if (Date.now() > giveUpAt) throw err
+            }
+          }
         })().catch((err: unknown) => {
           crash.reason += `; could not start again: ${(err as Error).message.split('\n')[0]}`
         })
@@ -169,7 +182,7 @@ export async function startGateway(g: GatewaySpec): Promise<Gateway> {
     apiUrls: members.filter((m) => m.role === 'api').map((m) => m.spec.url),
     adminToken,
     stream,
-    async killAndRestart(role, index, downMs = 0) {
+    async killAndRestart(role, index) {
       const m = find(role, index)
       m.expectExit = true
       const killedAt = Date.now()
@@ -184,7 +197,6 @@ export async function startGateway(g: GatewaySpec): Promise<Gateway> {
       await Promise.race([exited, sleep(10_000)])
       // Sweeps what it forked and drops its cleanup hook.
       await m.proc.stop()
-      if (downMs > 0) await sleep(downMs)
       const restartedAt = Date.now()
       m.proc = await startServer(m.spec)
       m.expectExit = false

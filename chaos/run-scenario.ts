@@ -151,9 +151,18 @@ export async function runScenario(
       .map(
         (c) =>
           `${c.reason} at ${((c.at - l.startedAt) / 1000).toFixed(1)} s into the load` +
-          (c.restartedReadyAt === null ? ', not restarted' : ', restarted'),
+          (c.restartedReadyAt === null
+            ? ', not restarted'
+            : `, restarted${(c.restartAttempts ?? 1) > 1 ? ` at attempt ${c.restartAttempts}` : ''}`),
       )
     const delivered = await deliveredTimes(pool)
+    // The throughput curve behind the recovery times: delivered per second since the load started.
+    const perSecond: number[] = []
+    for (const t of delivered) {
+      const i = Math.floor((t - l.startedAt) / 1000)
+      if (i >= 0) perSecond[i] = (perSecond[i] ?? 0) + 1
+    }
+    result.details = { ...result.details, deliveredPerSecond: Array.from(perSecond, (n) => n ?? 0) }
     result.recoveries = marks.map((m): FaultRecovery => {
       const r = recoveryTime({
         delivered,
@@ -178,6 +187,7 @@ export async function runScenario(
       settled: !s.silentCarrier,
     })
     result.details = {
+      ...result.details,
       ...details,
       retries: l.retries(),
       sentRequests: l.sent.length,
