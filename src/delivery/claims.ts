@@ -65,13 +65,20 @@ export async function claimNew(
 
 /**
  * Marks claims as on their way to a carrier; returns the ids still held (each may then be sent).
+ * A claim is held by the worker whose claim set its attempt number: a takeover increments it, so a
+ * stale owner (its lease ran out while it waited) can no longer mark, and never sends.
  * Only its own worker moves a claim out of 'submitting' (or a takeover after a crash, to 'final').
  */
-export async function markSubmitting(q: Queryable, messageIds: string[]): Promise<Set<string>> {
+export async function markSubmitting(
+  q: Queryable,
+  claims: { id: string; attempt: number }[],
+): Promise<Set<string>> {
   const { rows } = await q.query<{ message_id: string }>(
-    `UPDATE deliveries SET state = 'submitting', updated_at = now()
-      WHERE message_id = ANY($1::uuid[]) AND state IN ('claimed', 'submitting') RETURNING message_id`,
-    [messageIds],
+    `UPDATE deliveries d SET state = 'submitting', updated_at = now()
+       FROM unnest($1::uuid[], $2::int[]) AS c(id, attempt)
+      WHERE d.message_id = c.id AND d.attempts = c.attempt AND d.state IN ('claimed', 'submitting')
+      RETURNING d.message_id`,
+    [claims.map((c) => c.id), claims.map((c) => c.attempt)],
   )
   return new Set(rows.map((r) => r.message_id))
 }

@@ -68,15 +68,14 @@ export function createWorker(opts: WorkerOptions): Worker {
   const byName = new Map(opts.providers.map((p) => [p.name, p]))
   const consumers: Consumer[] = []
   // The submitting marks of many concurrent jobs commit together, before any of them is sent.
-  const submitting = createGroupCommitter<string, boolean>({
+  const submitting = createGroupCommitter<{ id: string; attempt: number }, boolean>({
     maxBatch: 500,
     concurrency: 2,
-    run: async (ids) => {
-      const held = await markSubmitting(opts.db, ids)
-      return ids.map((id) => held.has(id))
+    run: async (claims) => {
+      const held = await markSubmitting(opts.db, claims)
+      return claims.map((c) => held.has(c.id))
     },
   })
-
   // Claims of concurrent jobs are made together; a job the batch could not claim (a redelivery,
   // a live lease elsewhere, a second copy in this very group) learns why on its own.
   const claims = createGroupCommitter<DeliveryJob, number | undefined>({
@@ -189,7 +188,7 @@ export function createWorker(opts: WorkerOptions): Worker {
         const result = await provider.breaker
           .execute(async () => {
             await provider.throttle()
-            if (!(await submitting.submit(job.id))) throw new LostClaimError()
+            if (!(await submitting.submit({ id: job.id, attempt: claim.attempt }))) throw new LostClaimError()
             try {
               return await carrier.submit(request)
             } catch (err) {

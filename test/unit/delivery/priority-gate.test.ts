@@ -2,6 +2,8 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { createPriorityGate } from '../../../src/delivery/priority-gate.ts'
 
+type Granted = Promise<() => void>
+
 describe('priority gate', () => {
   it('admits up to its capacity, then serves waiters otp first, then by arrival', async () => {
     const gate = createPriorityGate(2)
@@ -26,7 +28,7 @@ describe('priority gate', () => {
     b()
     await new Promise((r) => setImmediate(r))
     assert.deepEqual(order, ['otp1', 'normal1'])
-    const [bulk1, normal1, bulk2, otp1] = waiters
+    const [bulk1, normal1, bulk2, otp1] = waiters as [Granted, Granted, Granted, Granted]
     ;(await otp1)()
     ;(await normal1)()
     await new Promise((r) => setImmediate(r))

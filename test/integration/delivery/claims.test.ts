@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import type { Db } from '../../../src/db/db.ts'
+import { createPostgresDb } from '../../../src/db/postgres.ts'
+import { claimDelivery, markSubmitting } from '../../../src/delivery/claims.ts'
+import type { DeliveryJob } from '../../../src/dispatch/lanes.ts'
+import { newId } from '../../../src/domain/ids.ts'
+import { type FreshDatabase, freshDatabase } from '../../helpers/pg.ts'
+
+const job = (): DeliveryJob => ({
+  id: newId(),
+  created_at: new Date().toISOString(),
+  customer_id: newId(),
+  to: '+14155550123',
+  from: 'ACME',
+  body: 'hi',
+  encoding: 'GSM-7',
+  segments: 1,
+  price_micros: 7900,
+  priority: 'normal',
+  country: 'US',
+  expires_at: new Date(Date.now() + 3_600_000).toISOString(),
+})
+
+describe('delivery claims', () => {
+  let pg: FreshDatabase
+  let db: Db
+  before(async () => {
+    pg = await freshDatabase()
+    db = createPostgresDb({ url: pg.url, poolSize: 2 })
+  })
+  after(async () => {
+    await db?.close()
+    await pg?.drop()
+  })
+
+  it('a worker whose claim was taken over (its lease ran out) can no longer mark it submitting', async () => {
+    const j = job()
+    const first = await claimDelivery(db, j, 60_000)
+    assert.deepEqual(first, { kind: 'claimed', attempt: 1 })
+    assert.equal((await claimDelivery(db, j, 60_000)).kind, 'busy', 'a live claim is not taken')
+    // The first worker stalls past its lease; a second worker takes the message over.
+    await db.query(`UPDATE deliveries SET lease_until = now() - interval '1 second' WHERE message_id = $1`, [
+      j.id,
+    ])
+    assert.deepEqual(await claimDelivery(db, j, 60_000), { kind: 'claimed', attempt: 2 })
+    assert.equal(
+      (await markSubmitting(db, [{ id: j.id, attempt: 1 }])).size,
+      0,
+      'the stale owner may not send',
+    )
+    assert.ok((await markSubmitting(db, [{ id: j.id, attempt: 2 }])).has(j.id), 'the new owner may')
+  })
+})
