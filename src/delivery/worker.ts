@@ -3,7 +3,7 @@ import { createGroupCommitter } from '../billing/group-commit.ts'
 import type { Priority } from '../billing/types.ts'
 import type { Bus, BusMessage, Consumer } from '../bus/bus.ts'
 import { backoffDelay } from '../carriers/backoff.ts'
-import { isCarrierError, isPermanentCarrierError } from '../carriers/errors.ts'
+import { isCarrierError, isPermanentCarrierError, isThrottledError } from '../carriers/errors.ts'
 import type { Db } from '../db/db.ts'
 import { type DeliveryJob, LANES, laneDurable, laneSubject } from '../dispatch/lanes.ts'
 import { orderRoutes } from '../domain/routing.ts'
@@ -28,6 +28,8 @@ export interface WorkerOptions {
   statuses: StatusWriter
   /** Submit attempts per message across providers before it is dead-lettered (default 5). */
   maxAttempts?: number
+  /** Throttled answers waited out (backoff, not counted as attempts) before they count (default 60). */
+  maxThrottleWaits?: number
   /** First retry delay, ms; doubles per attempt with jitter, capped at maxBackoffMs (defaults 200 / 5000). */
   baseBackoffMs?: number
   maxBackoffMs?: number
@@ -64,6 +66,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
  */
 export function createWorker(opts: WorkerOptions): Worker {
   const maxAttempts = opts.maxAttempts ?? 5
+  const maxThrottleWaits = opts.maxThrottleWaits ?? 60
   const leaseMs = opts.leaseMs ?? 60_000
   const byName = new Map(opts.providers.map((p) => [p.name, p]))
   const consumers: Consumer[] = []
@@ -161,13 +164,16 @@ export function createWorker(opts: WorkerOptions): Worker {
       .catch(opts.onError)
 
     let lastError = 'no provider serves this destination'
+    // Each try goes to the next route; a throttled try is waited out without spending an attempt.
+    let hop = 0
+    let throttleWaits = 0
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
       const routes = orderRoutes(
         opts.providers.map((p) => p.candidate()),
         job.to,
         job.country,
       )
-      const name = routes[attempt % Math.max(1, routes.length)]
+      const name = routes[hop++ % Math.max(1, routes.length)]
       const provider = name ? byName.get(name) : undefined
       if (!provider) break
       try {
@@ -234,6 +240,24 @@ export function createWorker(opts: WorkerOptions): Worker {
         }
         if (!isCarrierError(err) && !(err instanceof BrokenCircuitError)) throw err
         lastError = `${provider.name}: ${(err as Error).message}`
+        // A carrier asking us to slow down is not failing the message: it waits (bounded by the
+        // validity period and maxThrottleWaits) instead of being failed after a few quick tries.
+        if (
+          isThrottledError(err) &&
+          throttleWaits < maxThrottleWaits &&
+          Date.parse(job.expires_at) > Date.now()
+        ) {
+          throttleWaits++
+          attempt--
+          await sleep(
+            backoffDelay(Math.min(throttleWaits, 8), {
+              initialMs: opts.baseBackoffMs ?? 200,
+              maxMs: opts.maxBackoffMs ?? 5000,
+            }),
+          )
+          await Promise.all([m.inProgress(), extendLease(opts.db, job.id, leaseMs)])
+          continue
+        }
         if (attempt + 1 < maxAttempts) {
           await sleep(
             backoffDelay(attempt + 1, {

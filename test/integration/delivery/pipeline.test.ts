@@ -65,7 +65,7 @@ describe('delivery pipeline end to end (PostgreSQL, in-process bus, SMPP simulat
       bus,
       carriers: [smpp('primary', primary, 1_000_000), smpp('secondary', secondary, 1)],
       breaker: { failures: 3, halfOpenAfterMs: 500 },
-      worker: { baseBackoffMs: 10, maxBackoffMs: 50, maxAttempts: 4 },
+      worker: { baseBackoffMs: 10, maxBackoffMs: 50, maxAttempts: 4, maxThrottleWaits: 1000 },
       dispatcher: { idleMs: 5 },
     })
     await pipeline.start()
@@ -187,6 +187,27 @@ describe('delivery pipeline end to end (PostgreSQL, in-process bus, SMPP simulat
       await sub.stop()
       primary.setOptions({ transientErrorRate: 0 })
       secondary.setOptions({ transientErrorRate: 0 })
+    }
+  })
+
+  it('carriers that throttle slow delivery down instead of failing it', async () => {
+    primary.setOptions({ throughputPerSec: 1 })
+    secondary.setOptions({ throughputPerSec: 1 })
+    const throttledBefore = primary.counters().rejected.throttled + secondary.counters().rejected.throttled
+    try {
+      const ids = []
+      for (let i = 0; i < 8; i++) ids.push(await send({ client_reference: `throttled-${i}` }))
+      const results = await Promise.all(ids.map(final))
+      assert.deepEqual(
+        results.map((m) => m.status),
+        ids.map(() => 'delivered'),
+      )
+      const throttled = primary.counters().rejected.throttled + secondary.counters().rejected.throttled
+      // More throttled answers than the 4 attempts per message could have absorbed.
+      assert.ok(throttled - throttledBefore > 4 * 2, `${throttled - throttledBefore} throttled answers`)
+    } finally {
+      primary.setOptions({ throughputPerSec: null })
+      secondary.setOptions({ throughputPerSec: null })
     }
   })
 
