@@ -8,7 +8,10 @@ import type { CounterStore } from './counters.ts'
 import type { Timers } from './timers.ts'
 
 const MAX_QUEUED = 100_000
-const MAX_ATTEMPTS = 5
+// Like an SMSC (which retries for hours), though bounded for tests: 12 tries over about a minute
+// (100 ms doubling, capped at 10 s), so a gateway restarting its database loses no receipt.
+const MAX_ATTEMPTS = 12
+const MAX_RETRY_DELAY_MS = 10_000
 
 interface PendingReceipt {
   systemId: string
@@ -56,7 +59,7 @@ export function createReceiptRouter(deps: ReceiptRouterDeps): ReceiptRouter {
       }
       r.attempts++
       if (r.attempts >= MAX_ATTEMPTS) c().receiptsFailed++
-      else timers.after(100 * 2 ** r.attempts, () => deliver(r))
+      else timers.after(Math.min(MAX_RETRY_DELAY_MS, 100 * 2 ** r.attempts), () => deliver(r))
     })
     if (!sent) {
       mine.delete(r)
