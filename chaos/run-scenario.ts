@@ -5,7 +5,7 @@ import { AdminClient, type Customer } from '../bench/admin-client.ts'
 import { runBounded } from '../bench/bounded.ts'
 import { zipfPicker } from '../bench/generator.ts'
 import { makeZipf } from '../bench/zipf.ts'
-import type { CarrierConfig } from '../src/carriers/config.ts'
+import { type CarrierConfig, simSmppCarrier } from '../src/carriers/config.ts'
 import { diagnose } from './diagnose.ts'
 import { type Gateway, startGateway } from './gateway.ts'
 import type { Infra } from './infra.ts'
@@ -22,18 +22,11 @@ import { deliveredTimes, verify } from './verify.ts'
 const SIM_BEHAVIOUR = { latencyMs: { min: 1, max: 5 }, receiptDelayMs: { min: 20, max: 150 } }
 
 function carriersFor(primary: SimHandle, secondary: SimHandle): CarrierConfig[] {
-  const smpp = (name: string, port: number, weight: number): CarrierConfig => ({
-    name,
-    type: 'smpp',
-    host: '127.0.0.1',
-    port,
-    system_id: 'smsgw',
-    password: 'sim',
-    weight,
-    window: 50,
-  })
   // Two thirds of the traffic to the primary; the secondary is the failover route.
-  return [smpp('sim-a', primary.smppPort, 200), smpp('sim-b', secondary.smppPort, 100)]
+  return [
+    simSmppCarrier('sim-a', primary.smppPort, { weight: 200, window: 50 }),
+    simSmppCarrier('sim-b', secondary.smppPort, { weight: 100, window: 50 }),
+  ]
 }
 
 async function createCustomers(admin: AdminClient, n: number, scenario: string): Promise<Customer[]> {

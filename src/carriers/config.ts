@@ -143,21 +143,30 @@ export interface SimEndpoints {
   httpPort: number
 }
 
+/** A carrier simulator's SMPP endpoint as a carrier entry (the simulator takes any credentials). */
+export function simSmppCarrier(
+  name: string,
+  port: number,
+  opts: { host?: string; weight?: number; window?: number } = {},
+): SmppCarrierEntry {
+  return {
+    name,
+    type: 'smpp',
+    host: opts.host ?? '127.0.0.1',
+    port,
+    system_id: 'smsgw',
+    password: 'sim',
+    weight: opts.weight ?? 100,
+    ...(opts.window === undefined ? {} : { window: opts.window }),
+  }
+}
+
 /** The default when SMSGW_CARRIERS is absent: the simulator's SMPP and HTTP endpoints as two carriers. */
 export function defaultSimCarriers(sim: SimEndpoints): CarrierConfig[] {
   const host = sim.host ?? '127.0.0.1'
   const urlHost = host.includes(':') ? `[${host}]` : host
   return [
-    {
-      name: 'sim-smpp',
-      type: 'smpp',
-      host,
-      port: sim.smppPort,
-      system_id: 'smsgw',
-      password: 'sim',
-      weight: 100,
-      window: 10,
-    },
+    simSmppCarrier('sim-smpp', sim.smppPort, { host, window: 10 }),
     { name: 'sim-http', type: 'http', url: `http://${urlHost}:${sim.httpPort}/messages`, weight: 100 },
   ]
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import type { Bus } from '../../../src/bus/bus.ts'
 import { createMemoryBus } from '../../../src/bus/memory-bus.ts'
+import { simSmppCarrier } from '../../../src/carriers/config.ts'
 import { type CarrierSim, createCarrierSim } from '../../../src/carriers/sim/carrier-sim.ts'
 import type { Db } from '../../../src/db/db.ts'
 import { createPostgresDb } from '../../../src/db/postgres.ts'
@@ -42,18 +43,7 @@ describe('fairness at the carrier (PostgreSQL, pipeline, SMPP simulator)', () =>
     pipeline = createPipeline({
       db,
       bus,
-      carriers: [
-        {
-          name: 'sim',
-          type: 'smpp',
-          host: '127.0.0.1',
-          port: sim.smppPort,
-          system_id: 'x',
-          password: 'y',
-          weight: 1,
-          window: 20,
-        },
-      ],
+      carriers: [simSmppCarrier('sim', sim.smppPort, { window: 20 })],
       dispatcher: { window: 200 },
     })
     await pipeline.start()

@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { Bus } from '../../../src/bus/bus.ts'
 import { createNatsBus } from '../../../src/bus/nats-bus.ts'
+import { simSmppCarrier } from '../../../src/carriers/config.ts'
 import { type CarrierSim, createCarrierSim } from '../../../src/carriers/sim/carrier-sim.ts'
 import type { Db } from '../../../src/db/db.ts'
 import { createPostgresDb } from '../../../src/db/postgres.ts'
@@ -36,19 +37,7 @@ describe('a delivery worker process stopped mid-load (PostgreSQL, NATS, SMPP sim
     sim = await createCarrierSim({ latencyMs: { min: 1, max: 5 }, receiptDelayMs: { min: 5, max: 50 } })
     writeFileSync(
       join(dir, 'carriers.json'),
-      JSON.stringify({
-        carriers: [
-          {
-            name: 'sim',
-            type: 'smpp',
-            host: '127.0.0.1',
-            port: sim.smppPort,
-            system_id: 'smsgw',
-            password: 'sim',
-            window: 50,
-          },
-        ],
-      }),
+      JSON.stringify({ carriers: [simSmppCarrier('sim', sim.smppPort, { window: 50 })] }),
     )
     bus = await createNatsBus({ servers: NATS_URL, stream, subjectPrefix: prefix })
     dispatcher = createDispatcher({ db, bus, window: 500 })

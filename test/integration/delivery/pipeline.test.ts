@@ -4,7 +4,7 @@ import { CircuitState } from 'cockatiel'
 import { Registry } from 'prom-client'
 import type { Bus } from '../../../src/bus/bus.ts'
 import { createMemoryBus } from '../../../src/bus/memory-bus.ts'
-import type { CarrierConfig } from '../../../src/carriers/config.ts'
+import { type CarrierConfig, simSmppCarrier } from '../../../src/carriers/config.ts'
 import { type CarrierSim, createCarrierSim } from '../../../src/carriers/sim/carrier-sim.ts'
 import { createPipeline, type Pipeline } from '../../../src/delivery/pipeline.ts'
 import { providerView } from '../../../src/delivery/providers.ts'
@@ -20,16 +20,8 @@ import {
 } from '../../helpers/app.ts'
 import { type FreshDatabase, freshDatabase } from '../../helpers/pg.ts'
 
-const smpp = (name: string, sim: CarrierSim, weight: number): CarrierConfig => ({
-  name,
-  type: 'smpp',
-  host: '127.0.0.1',
-  port: sim.smppPort,
-  system_id: 'smsgw',
-  password: 'sim',
-  weight,
-  window: 20,
-})
+const smpp = (name: string, sim: CarrierSim, weight: number): CarrierConfig =>
+  simSmppCarrier(name, sim.smppPort, { weight, window: 20 })
 
 async function until<T>(f: () => Promise<T | undefined>, what: string, ms = 30_000): Promise<T> {
   const deadline = Date.now() + ms

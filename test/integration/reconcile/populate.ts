@@ -1,4 +1,5 @@
 import { createMemoryBus } from '../../../src/bus/memory-bus.ts'
+import { simSmppCarrier } from '../../../src/carriers/config.ts'
 import type { CarrierSim } from '../../../src/carriers/sim/carrier-sim.ts'
 import { createPipeline } from '../../../src/delivery/pipeline.ts'
 import { createCustomer, sendBody, setRates, startApp } from '../../helpers/app.ts'
@@ -23,17 +24,7 @@ export async function populate(url: string, sim: CarrierSim): Promise<void> {
   const pipeline = createPipeline({
     db: t.db,
     bus,
-    carriers: [
-      {
-        name: 'sim',
-        type: 'smpp',
-        host: '127.0.0.1',
-        port: sim.smppPort,
-        system_id: 'smsgw',
-        password: 'sim',
-        weight: 1,
-      },
-    ],
+    carriers: [simSmppCarrier('sim', sim.smppPort)],
     breaker: { failures: 1000, halfOpenAfterMs: 100 },
     worker: { baseBackoffMs: 5, maxBackoffMs: 10, maxAttempts: 2 },
     dispatcher: { idleMs: 5 },
