@@ -5,6 +5,7 @@ import { buildApp } from '../api/app.ts'
 import type { Bus } from '../bus/bus.ts'
 import { createMemoryBus } from '../bus/memory-bus.ts'
 import { createNatsBus } from '../bus/nats-bus.ts'
+import { createCarrier } from '../carriers/create-carrier.ts'
 import { type CarrierConfig, defaultSimCarriers, readCarrierFile } from '../carriers/config.ts'
 import { type CarrierSim, createCarrierSim } from '../carriers/sim/carrier-sim.ts'
 import { type Config, ConfigError } from '../config/config.ts'
@@ -12,6 +13,7 @@ import { createPipeline, type Pipeline } from '../delivery/pipeline.ts'
 import { providerView } from '../delivery/providers.ts'
 import { relayWebhooks } from '../delivery/webhook-relay.ts'
 import { scheduleMaintenance } from '../maintenance/maintenance.ts'
+import { createReporter } from '../observability/reporter.ts'
 import { startBanner } from './banner.ts'
 import { startOpsServer } from './ops-server.ts'
 import { createLogger, openDb, openRateLimiter, prepareDb, resolveAdminToken } from './runtime.ts'
@@ -29,13 +31,16 @@ export interface Roles {
  */
 export async function serve(config: Config, roles: Roles, opts: { banner: boolean }): Promise<void> {
   const logger = createLogger(config)
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+  const reporter = createReporter({ logger, registry })
   const role = Object.entries(roles)
     .filter(([, on]) => on)
     .map(([r]) => r)
     .join('+')
   const db = await openDb(config, `smsgw-${role}`)
   await prepareDb(db)
-  const stopMaintenance = scheduleMaintenance(db, (err) => logger.error({ err }, 'maintenance failed'))
+  const stopMaintenance = scheduleMaintenance(db, (err) => reporter.error('maintenance', err))
 
   const delivers = roles.dispatcher || roles.worker
   if (delivers && !config.NATS_URL && !(roles.api && roles.dispatcher && roles.worker)) {
@@ -49,10 +54,10 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
         servers: config.NATS_URL,
         stream: config.SMSGW_NATS_STREAM,
         ...(config.SMSGW_NATS_PREFIX ? { subjectPrefix: config.SMSGW_NATS_PREFIX } : {}),
-        onError: (err) => logger.warn({ err }, 'bus'),
+        onError: (err) => reporter.error('bus', err),
       })
     : delivers
-      ? createMemoryBus({ onError: (err) => logger.warn({ err }, 'bus') })
+      ? createMemoryBus({ onError: (err) => reporter.error('bus', err) })
       : undefined
 
   let sim: CarrierSim | undefined
@@ -62,8 +67,6 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
     sim = await createCarrierSim({ receiptDelayMs: config.SMSGW_SIM_RECEIPT_DELAY_MS })
     carriers = defaultSimCarriers(sim)
   }
-  const registry = new Registry()
-  collectDefaultMetrics({ register: registry })
   let pipeline: Pipeline | undefined
   // With the api in the same process, delivery gets a pool of its own: hundreds of concurrent
   // worker handlers must not queue the accept path's group commits behind them.
@@ -78,7 +81,8 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
       roles: { dispatcher: roles.dispatcher, worker: roles.worker },
       worker: { leaseMs: config.SMSGW_DELIVERY_LEASE_MS },
       receiptGraceS: config.SMSGW_RECEIPT_GRACE_S,
-      onError: (err, where) => logger.error({ err, where }, 'delivery error'),
+      makeCarrier: (c) => createCarrier(c, { onSmppEvent: reporter.carrierEvent }),
+      onError: (err, where) => reporter.error(where, err),
     })
     await pipeline.start()
   }
@@ -119,6 +123,7 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
     await rateLimiter.close()
     if (deliveryDb !== db) await deliveryDb.close()
     await db.close()
+    reporter.close()
   })
 
   if (!app) {

@@ -1,3 +1,4 @@
+import { stderrReporter } from '../observability/reporter.ts'
 import type { Registry } from 'prom-client'
 import type { Bus, Consumer } from '../bus/bus.ts'
 import { acceptsWebhooks, type Carrier } from '../carriers/carrier.ts'
@@ -24,6 +25,7 @@ export interface PipelineOptions {
   dispatcher?: Partial<Omit<DispatcherOptions, 'db' | 'bus'>>
   /** Builds a carrier from its config (tests substitute; default: SMPP/HTTP adapters). */
   makeCarrier?: (c: CarrierConfig) => Carrier
+  /** Failures of the background roles, tagged with where they happened. Default: written to stderr. */
   onError?: (err: unknown, where: string) => void
   /** Messages still `sent` this long after their validity period end `unknown` (worker role; default 3600 s). */
   receiptGraceS?: number
@@ -51,7 +53,10 @@ export interface Pipeline {
 /** The delivery side of smsgw: dispatcher (outbox → bus) and worker (bus → carriers → statuses). */
 export function createPipeline(opts: PipelineOptions): Pipeline {
   const roles = { dispatcher: true, worker: true, ...opts.roles }
-  const report = (where: string) => (err: unknown) => opts.onError?.(err, where)
+  const report = (where: string) => {
+    const onError = opts.onError
+    return onError ? (err: unknown) => onError(err, where) : stderrReporter(where)
+  }
   const statuses = createStatusWriter(opts.db)
   let providers: Provider[] = []
   const metrics = opts.registry ? createPipelineMetrics(opts.registry, opts.bus, () => providers) : undefined

@@ -1,3 +1,4 @@
+import { stderrReporter } from '../observability/reporter.ts'
 import { BrokenCircuitError } from 'cockatiel'
 import { createGroupCommitter } from '../billing/group-commit.ts'
 import type { Priority } from '../billing/types.ts'
@@ -40,6 +41,7 @@ export interface WorkerOptions {
   onSubmitted?: (provider: string, ms: number) => void
   onSubmitError?: (provider: string, kind: string) => void
   onDeadLetter?: (lane: Priority, status: string) => void
+  /** A failure outside a message's own outcome (a status write, a bus error). Default: written to stderr. */
   onError?: (err: unknown) => void
 }
 
@@ -68,6 +70,7 @@ export function createWorker(opts: WorkerOptions): Worker {
   const maxAttempts = opts.maxAttempts ?? 5
   const maxThrottleWaits = opts.maxThrottleWaits ?? 60
   const leaseMs = opts.leaseMs ?? 60_000
+  const onError = opts.onError ?? stderrReporter('worker')
   const byName = new Map(opts.providers.map((p) => [p.name, p]))
   const consumers: Consumer[] = []
   // The submitting marks of many concurrent jobs commit together, before any of them is sent.
@@ -161,7 +164,7 @@ export function createWorker(opts: WorkerOptions): Worker {
     // Not awaited: the writer applies changes in order, so `sent` (awaited below) commits after it.
     void opts.statuses
       .write({ messageId: job.id, createdAt: job.created_at, status: 'sending' })
-      .catch(opts.onError)
+      .catch(onError)
 
     let lastError = 'no provider serves this destination'
     // Each try goes to the next route; a throttled try is waited out without spending an attempt.

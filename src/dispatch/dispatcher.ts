@@ -1,3 +1,4 @@
+import { stderrReporter } from '../observability/reporter.ts'
 import type { Priority } from '../billing/types.ts'
 import type { Bus } from '../bus/bus.ts'
 import type { Db } from '../db/db.ts'
@@ -18,6 +19,7 @@ export interface DispatcherOptions {
   /** Longest wait while idle, ms (an accept in this process wakes it at once). Default 200. */
   maxIdleMs?: number
   onDispatched?: (lane: Priority, n: number) => void
+  /** A failed pass (it is retried). Default: written to stderr. */
   onError?: (err: unknown) => void
 }
 
@@ -42,6 +44,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   const maxPerPass = opts.maxPerPass ?? 1000
   const idleMs = opts.idleMs ?? 10
   const maxIdleMs = Math.max(idleMs, opts.maxIdleMs ?? 200)
+  const onError = opts.onError ?? stderrReporter('dispatcher')
   let idleFor = idleMs
   const buckets = new Map<string, Bucket>()
   const rotation = new Map<Priority, string | undefined>()
@@ -130,7 +133,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
           try {
             n = await pass()
           } catch (err) {
-            opts.onError?.(err)
+            onError(err)
           }
           if (n > 0) idleFor = idleMs
           else if (running) await sleep()
