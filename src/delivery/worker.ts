@@ -1,4 +1,3 @@
-import { stderrReporter } from '../observability/reporter.ts'
 import { BrokenCircuitError } from 'cockatiel'
 import { createGroupCommitter } from '../billing/group-commit.ts'
 import type { Priority } from '../billing/types.ts'
@@ -8,6 +7,7 @@ import { isCarrierError, isPermanentCarrierError, isThrottledError } from '../ca
 import type { Db } from '../db/db.ts'
 import { type DeliveryJob, LANES, laneDurable, laneSubject } from '../dispatch/lanes.ts'
 import { orderRoutes } from '../domain/routing.ts'
+import { stderrReporter } from '../observability/reporter.ts'
 import {
   type ClaimResult,
   claimDelivery,

@@ -1,9 +1,9 @@
-import { stderrReporter } from '../observability/reporter.ts'
 import type { Priority } from '../billing/types.ts'
 import type { Bus } from '../bus/bus.ts'
 import type { Db } from '../db/db.ts'
 import { type Backlogged, fairShare, interleave } from '../domain/fair-share.ts'
 import { type Bucket, takeToken } from '../domain/token-bucket.ts'
+import { stderrReporter } from '../observability/reporter.ts'
 import { type DeliveryJob, LANES, laneDurable, laneSubject } from './lanes.ts'
 import { backlogByCustomer, claimJobs, deleteClaimed } from './outbox-claims.ts'
 
