@@ -1,7 +1,12 @@
 #!/usr/bin/env node
-// Entry point of the `smsgw` command: registers the TypeScript loader, then runs the CLI.
-import { register } from 'tsx/esm/api'
+// Entry point of the `smsgw` command: runs the compiled CLI in dist/ (`npm run build`; `npm ci`,
+// `npm start` and `npm test` build it).
+import { existsSync } from 'node:fs'
 
-register()
-const { main } = await import('../src/cli/main.ts')
-await main(process.argv.slice(2))
+const main = new URL('../dist/cli/main.js', import.meta.url)
+if (!existsSync(main)) {
+  console.error('smsgw: dist/ is missing: run `npm run build` first (npm ci and npm start do it)')
+  process.exit(2)
+}
+const { main: run } = await import(main.href)
+await run(process.argv.slice(2))

@@ -7,22 +7,9 @@ import { readRates, replaceRates } from '../billing/rates.ts'
 import type { Config } from '../config/config.ts'
 import { formatAmount, parseAmount } from '../domain/money.ts'
 import { openDb, prepareDb } from './runtime.ts'
-
-export class UsageError extends Error {
-  readonly code = 'usage'
-}
+import { ADMIN_USAGE, UsageError } from './usage.ts'
 
 const CURRENCY = 'USD'
-
-export const ADMIN_USAGE = `smsgw admin <command>
-  customers create <name> [rate_limit_mps]   create a customer and print its first API key
-  customers list                             customers with balances
-  credit <customer_id> <amount> [reference]  credit a balance (ledger entry)
-  keys issue <customer_id>                   issue another API key
-  keys revoke <customer_id> <key_id>         revoke a key
-  ledger <customer_id>                       print the ledger
-  rates get                                  print the rate table
-  rates set <file.json>                      replace the rate table ({"currency","default","countries"})`
 
 const arg = (args: string[], i: number, name: string): string => {
   const v = args[i]

@@ -1,46 +1,38 @@
-import { spawnSync } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
-import { runCarrierSim } from '../carriers/sim/cli.ts'
-import { ConfigError, loadConfig } from '../config/config.ts'
-import { SchemaTooNewError } from '../db/migrate.ts'
-import { InvalidAmountError } from '../domain/money.ts'
-import { runReconcile } from '../reconcile/cli.ts'
-import { ADMIN_USAGE, admin, UsageError } from './admin.ts'
-import { openDb, prepareDb } from './runtime.ts'
-import { serve } from './serve.ts'
+import type { Config } from '../config/config.ts'
+import type { Roles } from './serve.ts'
+import { USAGE, UsageError } from './usage.ts'
 
-const USAGE = `usage: smsgw <command>
-  start      run every role in one process (embedded PGlite unless DATABASE_URL is set)
-  api        run the HTTP API only (needs NATS_URL and DATABASE_URL)
-  dispatcher run the dispatcher only (outbox → bus)
-  worker     run a delivery worker only (bus → carriers; SMSGW_CARRIERS or two simulated carriers)
-  carrier-sim  run the carrier simulator (SMPP + HTTP; see --help)
-  migrate    apply database migrations and create partitions, then exit
-  reconcile  check every invariant on the database (and simulators); exit 1 on a failure (see --help)
-  bench      benchmarks: accept, e2e, sim (same as npm run bench -- …; see smsgw bench --help)
-  admin      operator commands (see: smsgw admin help)
-  help       this text
+/** Errors that are the operator's to fix: printed as one line, exit 2 (anything else is a bug: exit 1). */
+const OPERATOR_ERRORS = new Set(['usage', 'invalid_config', 'schema_too_new', 'invalid_amount'])
 
-${ADMIN_USAGE}`
+const config = async (): Promise<Config> => (await import('../config/config.ts')).loadConfig()
 
-/** The `smsgw` command. Exits non-zero on any failure. */
+async function serveRoles(roles: Roles, banner: boolean): Promise<void> {
+  const { serve } = await import('./serve.ts')
+  await serve(await config(), roles, { banner })
+}
+
+/** The `smsgw` command. Each command's modules are loaded only when it runs. Exits non-zero on any failure. */
 export async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv
   try {
     switch (command) {
       case 'start':
-        return await serve(loadConfig(), { api: true, dispatcher: true, worker: true }, { banner: true })
+        return await serveRoles({ api: true, dispatcher: true, worker: true }, true)
       case 'api':
-        return await serve(loadConfig(), { api: true, dispatcher: false, worker: false }, { banner: false })
+        return await serveRoles({ api: true, dispatcher: false, worker: false }, false)
       case 'dispatcher':
-        return await serve(loadConfig(), { api: false, dispatcher: true, worker: false }, { banner: false })
+        return await serveRoles({ api: false, dispatcher: true, worker: false }, false)
       case 'worker':
-        return await serve(loadConfig(), { api: false, dispatcher: false, worker: true }, { banner: false })
-      case 'carrier-sim':
+        return await serveRoles({ api: false, dispatcher: false, worker: true }, false)
+      case 'carrier-sim': {
+        const { runCarrierSim } = await import('../carriers/sim/cli.ts')
         await runCarrierSim(rest)
         return
+      }
       case 'migrate': {
-        const db = await openDb(loadConfig(), 'smsgw-migrate')
+        const { openDb, prepareDb } = await import('./runtime.ts')
+        const db = await openDb(await config(), 'smsgw-migrate')
         try {
           const applied = await prepareDb(db)
           console.log(applied.length ? `applied: ${applied.join(', ')}` : 'schema is up to date')
@@ -49,17 +41,14 @@ export async function main(argv: string[]): Promise<void> {
         }
         return
       }
-      case 'reconcile':
+      case 'reconcile': {
+        const { runReconcile } = await import('../reconcile/cli.ts')
         process.exitCode = await runReconcile(rest, { out: console.log, err: console.error })
         return
-      case 'admin':
-        return await admin(loadConfig(), rest, (s) => console.log(s))
-      case 'bench': {
-        // The harness lives in bench/ of the source tree (it is a dev tool, like npm run bench).
-        const script = fileURLToPath(new URL('../../bench/main.ts', import.meta.url))
-        const res = spawnSync(process.execPath, ['--import', 'tsx', script, ...rest], { stdio: 'inherit' })
-        process.exitCode = res.status ?? 1
-        return
+      }
+      case 'admin': {
+        const { admin } = await import('./admin.ts')
+        return await admin(await config(), rest, (s) => console.log(s))
       }
       case undefined:
       case 'help':
@@ -70,12 +59,8 @@ export async function main(argv: string[]): Promise<void> {
         throw new UsageError(`unknown command '${command}'\n\n${USAGE}`)
     }
   } catch (err) {
-    if (
-      err instanceof UsageError ||
-      err instanceof ConfigError ||
-      err instanceof SchemaTooNewError ||
-      err instanceof InvalidAmountError
-    ) {
+    const code = (err as { code?: unknown } | null)?.code
+    if (err instanceof Error && typeof code === 'string' && OPERATOR_ERRORS.has(code)) {
       console.error(`smsgw: ${err.message}`)
       process.exit(2)
     }

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
 import { promisify } from 'node:util'
+import { BIN } from '../helpers/bin.ts'
 
 const run = promisify(execFile)
-const BIN = join(import.meta.dirname, '../../bin/smsgw.js')
 
 /** Starts `smsgw start` on the embedded default and resolves with its banner once it listens. */
 function start(dataDir: string): Promise<{ child: ChildProcess; banner: string }> {

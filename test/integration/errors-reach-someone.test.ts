@@ -10,11 +10,10 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { simSmppCarrier } from '../../src/carriers/config.ts'
 import { type CarrierSim, createCarrierSim } from '../../src/carriers/sim/carrier-sim.ts'
+import { BIN } from '../helpers/bin.ts'
 import { deleteStream, NATS_URL } from '../helpers/nats.ts'
 import { type FreshDatabase, freshDatabase } from '../helpers/pg.ts'
 import { waitFor } from '../helpers/wait.ts'
-
-const BIN = join(import.meta.dirname, '../../bin/smsgw.js')
 
 describe('errors reach someone: a worker with a wrong SMPP password', () => {
   let pg: FreshDatabase

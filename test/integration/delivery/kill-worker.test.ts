@@ -12,11 +12,10 @@ import { type CarrierSim, createCarrierSim } from '../../../src/carriers/sim/car
 import type { Db } from '../../../src/db/db.ts'
 import { createPostgresDb } from '../../../src/db/postgres.ts'
 import { createDispatcher, type Dispatcher } from '../../../src/dispatch/dispatcher.ts'
+import { BIN } from '../../helpers/bin.ts'
 import { acceptMany, fundedCustomer } from '../../helpers/messages.ts'
 import { deleteStream, NATS_URL } from '../../helpers/nats.ts'
 import { type FreshDatabase, freshDatabase } from '../../helpers/pg.ts'
-
-const BIN = join(import.meta.dirname, '../../../bin/smsgw.js')
 
 // Invariants 3 and 4 across a kill -9 and a graceful stop: nothing accepted is lost, nothing
 // reaches the carrier twice.

@@ -1,17 +1,16 @@
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { join } from 'node:path'
 import { promisify } from 'node:util'
 import pg from 'pg'
 import { acceptBatch } from '../../../src/billing/accept-batch.ts'
 import type { Db } from '../../../src/db/db.ts'
 import { createPostgresDb } from '../../../src/db/postgres.ts'
 import type { ReconcileReport } from '../../../src/reconcile/reconcile.ts'
+import { BIN } from '../../helpers/bin.ts'
 import { acceptRequest, renderStub } from '../../helpers/messages.ts'
 import { type FreshDatabase, PG_ADMIN_URL } from '../../helpers/pg.ts'
 
 const exec = promisify(execFile)
-const BIN = join(import.meta.dirname, '../../../bin/smsgw.js')
 
 export interface CliRun {
   code: number
