@@ -55,7 +55,7 @@ export async function startGateway(
   console.error(`  starting ${options.serverScript} api on ${url}`)
   const server = await startServer({
     name: 'smsgw',
-    // A .ts entry point (e.g. bench/mock-gateway.ts) needs the same loader bin/smsgw.js registers.
+    // A .ts entry point (e.g. bench/mock-gateway.ts) runs through tsx; bin/smsgw.js runs the compiled build.
     args: [...(options.serverScript.endsWith('.ts') ? ['--import', 'tsx'] : []), options.serverScript, 'api'],
     cwd: repoRoot,
     env: {
