@@ -1,6 +1,6 @@
 import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance } from 'fastify'
-import { collectDefaultMetrics, Registry } from 'prom-client'
+import { Counter, collectDefaultMetrics, Registry } from 'prom-client'
 import { buildApp } from '../api/app.ts'
 import type { Bus } from '../bus/bus.ts'
 import { createMemoryBus } from '../bus/memory-bus.ts'
@@ -12,6 +12,7 @@ import { type Config, ConfigError } from '../config/config.ts'
 import { createPipeline, type Pipeline } from '../delivery/pipeline.ts'
 import { providerView } from '../delivery/providers.ts'
 import { relayWebhooks } from '../delivery/webhook-relay.ts'
+import { createStatusEventRelay } from '../events/relay.ts'
 import { scheduleMaintenance } from '../maintenance/maintenance.ts'
 import { createReporter } from '../observability/reporter.ts'
 import { startBanner } from './banner.ts'
@@ -34,6 +35,11 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
   const reporter = createReporter({ logger, registry })
+  const statusEvents = new Counter({
+    name: 'smsgw_status_events_published_total',
+    help: 'Status events published to the bus by this process (the relay)',
+    registers: [registry],
+  })
   const role = Object.entries(roles)
     .filter(([, on]) => on)
     .map(([r]) => r)
@@ -86,6 +92,17 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
     })
     await pipeline.start()
   }
+  // Status events leave PostgreSQL for the bus where the dispatcher runs (one relay publishes at a time).
+  const relay =
+    bus && roles.dispatcher
+      ? createStatusEventRelay({
+          db: deliveryDb,
+          bus,
+          onPublished: (n) => statusEvents.inc(n),
+          onError: (err) => reporter.error('status event relay', err),
+        })
+      : undefined
+  relay?.start()
 
   let app: FastifyInstance | undefined
   let adminToken: ReturnType<typeof resolveAdminToken> | undefined
@@ -118,6 +135,7 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
     await app?.close()
     await opsApp?.close()
     await pipeline?.stop()
+    await relay?.stop()
     await bus?.close()
     await sim?.close()
     await rateLimiter.close()

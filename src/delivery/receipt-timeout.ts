@@ -1,5 +1,5 @@
 import type { Db } from '../db/db.ts'
-import type { StatusWriter } from './status-writer.ts'
+import type { StatusWriter } from '../events/status-writer.ts'
 
 export interface ReceiptTimeoutOptions {
   db: Db

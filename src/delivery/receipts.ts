@@ -3,7 +3,7 @@ import type { InboundMessage, Receipt } from '../carriers/carrier.ts'
 import type { Db } from '../db/db.ts'
 import { newId } from '../domain/ids.ts'
 import type { MessageStatus } from '../domain/status.ts'
-import type { StatusWriter } from './status-writer.ts'
+import type { StatusWriter } from '../events/status-writer.ts'
 
 export interface ReceiptHandlerOptions {
   db: Db

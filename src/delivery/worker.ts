@@ -7,6 +7,7 @@ import { isCarrierError, isPermanentCarrierError, isThrottledError } from '../ca
 import type { Db } from '../db/db.ts'
 import { type DeliveryJob, LANES, laneDurable, laneSubject } from '../dispatch/lanes.ts'
 import { orderRoutes } from '../domain/routing.ts'
+import type { StatusWriter } from '../events/status-writer.ts'
 import { stderrReporter } from '../observability/reporter.ts'
 import {
   type ClaimResult,
@@ -20,7 +21,6 @@ import {
   unmarkSubmitting,
 } from './claims.ts'
 import type { Provider } from './providers.ts'
-import type { StatusWriter } from './status-writer.ts'
 
 export interface WorkerOptions {
   db: Db

@@ -3,6 +3,7 @@ import type { Bus } from '../bus/bus.ts'
 import type { Db } from '../db/db.ts'
 import { type Backlogged, fairShare, interleave } from '../domain/fair-share.ts'
 import { type Bucket, takeToken } from '../domain/token-bucket.ts'
+import { createPollLoop } from '../lib/poll-loop.ts'
 import { stderrReporter } from '../observability/reporter.ts'
 import { type DeliveryJob, LANES, laneDurable, laneSubject } from './lanes.ts'
 import { backlogByCustomer, claimJobs, deleteClaimed } from './outbox-claims.ts'
@@ -42,15 +43,9 @@ export interface Dispatcher {
 export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   const window = opts.window ?? 2000
   const maxPerPass = opts.maxPerPass ?? 1000
-  const idleMs = opts.idleMs ?? 10
-  const maxIdleMs = Math.max(idleMs, opts.maxIdleMs ?? 200)
   const onError = opts.onError ?? stderrReporter('dispatcher')
-  let idleFor = idleMs
   const buckets = new Map<string, Bucket>()
   const rotation = new Map<Priority, string | undefined>()
-  let running = false
-  let loop: Promise<void> | undefined
-  let wakeUp: (() => void) | undefined
 
   /** Tokens a customer may release now, without spending them. */
   const available = (customerId: string, rate: number, now: number) => {
@@ -111,42 +106,11 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     return n
   }
 
-  const sleep = () =>
-    new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, idleFor)
-      idleFor = Math.min(maxIdleMs, idleFor * 2)
-      wakeUp = () => {
-        clearTimeout(t)
-        idleFor = idleMs
-        resolve()
-      }
-    })
-
+  const loop = createPollLoop({ pass, idleMs: opts.idleMs ?? 10, maxIdleMs: opts.maxIdleMs ?? 200, onError })
   return {
     pass,
-    start() {
-      if (running) return
-      running = true
-      loop = (async () => {
-        while (running) {
-          let n = 0
-          try {
-            n = await pass()
-          } catch (err) {
-            onError(err)
-          }
-          if (n > 0) idleFor = idleMs
-          else if (running) await sleep()
-        }
-      })()
-    },
-    wake() {
-      wakeUp?.()
-    },
-    async stop() {
-      running = false
-      wakeUp?.()
-      await loop
-    },
+    start: loop.start,
+    wake: loop.wake,
+    stop: loop.stop,
   }
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { appendEntry } from '../../../src/accounts/ledger.ts'
 import { type CarrierSim, createCarrierSim } from '../../../src/carriers/sim/carrier-sim.ts'
-import { applyStatusChanges } from '../../../src/delivery/status-writer.ts'
+import { applyStatusChanges } from '../../../src/events/status-writer.ts'
 import { type FreshDatabase, freshDatabase } from '../../helpers/pg.ts'
 import {
   acceptOne,

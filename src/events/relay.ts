@@ -1,0 +1,106 @@
+// Status changes committed in PostgreSQL (message_events rows) → status events on the bus.
+// message_events is the outbox: each row carries the id of the transaction that wrote it, and the
+// relay publishes in (xid, id) order only rows of transactions below its snapshot's xmin — every
+// such transaction has ended, so a row that commits late (a lower id than rows already
+// committed) is never skipped. The position is saved after each published batch; after a crash
+// the batch in flight is published again with the same msgIds (ADR 0010).
+
+import type { Bus } from '../bus/bus.ts'
+import type { Db } from '../db/db.ts'
+import type { MessageStatus } from '../domain/status.ts'
+import { createPollLoop } from '../lib/poll-loop.ts'
+import { stderrReporter } from '../observability/reporter.ts'
+import { type StatusEvent, statusEventMsgId, statusSubject } from './status-events.ts'
+
+/** Arbitrary constant: one relay publishes at a time; others find the lock taken and wait. */
+const RELAY_LOCK = 7_200_731_011
+/** A transaction that wrote an event is assumed to end within this long of the event's created_at (it bounds the scan). */
+const LONGEST_WRITE = '1 hour'
+
+export interface StatusEventRelayOptions {
+  db: Db
+  bus: Bus
+  /** Events published per pass (default 1000). */
+  batch?: number
+  /** Idle poll, first and longest wait, ms (default 10, 100). */
+  idleMs?: number
+  maxIdleMs?: number
+  onPublished?: (n: number) => void
+  /** Default: written to stderr. */
+  onError?: (err: unknown) => void
+}
+
+export interface StatusEventRelay {
+  /** One pass: publishes what is ready, returns how many. */
+  pass(): Promise<number>
+  start(): void
+  wake(): void
+  stop(): Promise<void>
+}
+
+interface EventRow {
+  id: string
+  message_id: string
+  customer_id: string
+  status: MessageStatus
+  detail: Record<string, unknown> | null
+  created_at: Date
+  xid: string
+}
+
+export function createStatusEventRelay(opts: StatusEventRelayOptions): StatusEventRelay {
+  const batch = opts.batch ?? 1000
+
+  const pass = () =>
+    opts.db.transaction(async (tx) => {
+      const { rows: lock } = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [
+        RELAY_LOCK,
+      ])
+      if (!lock[0]?.ok) return 0
+      const { rows } = await tx.query<EventRow>(
+        `SELECT e.id::text, e.message_id, e.customer_id, e.status, e.detail, e.created_at, e.xid::text
+           FROM message_events e, event_relay_position p
+          WHERE p.name = 'status'
+            AND e.created_at >= p.updated_at - interval '${LONGEST_WRITE}'
+            AND (e.xid, e.id) > (p.xid, p.id)
+            AND e.xid < pg_snapshot_xmin(pg_current_snapshot())
+          ORDER BY e.xid, e.id
+          LIMIT $1`,
+        [batch],
+        { name: 'relay_status_events' },
+      )
+      const last = rows.at(-1)
+      if (!last) return 0
+      await Promise.all(
+        rows.map((r) => {
+          const event: StatusEvent = {
+            id: r.id,
+            type: `message.${r.status}`,
+            message_id: r.message_id,
+            customer_id: r.customer_id,
+            status: r.status,
+            detail: r.detail,
+            created_at: r.created_at.toISOString(),
+          }
+          return opts.bus.publish(statusSubject(r.customer_id, r.status), event, {
+            msgId: statusEventMsgId(r.id),
+          })
+        }),
+      )
+      // The scan bound follows the events, not the clock: a relay that was down a day resumes there.
+      await tx.query(
+        `UPDATE event_relay_position SET xid = $1::xid8, id = $2, updated_at = $3 WHERE name = 'status'`,
+        [last.xid, last.id, last.created_at],
+      )
+      opts.onPublished?.(rows.length)
+      return rows.length
+    })
+
+  const loop = createPollLoop({
+    pass,
+    idleMs: opts.idleMs ?? 10,
+    maxIdleMs: opts.maxIdleMs ?? 100,
+    onError: opts.onError ?? stderrReporter('status event relay'),
+  })
+  return { pass, ...loop }
+}

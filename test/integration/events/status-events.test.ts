@@ -1,0 +1,187 @@
+// Contract: every committed status change is published once as a status event, on both buses
+// (in-process and NATS JetStream), over the real PostgreSQL — including a change whose
+// transaction commits after later ones, and a relay that fails after publishing.
+
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { after, before, describe, it } from 'node:test'
+import pg from 'pg'
+import type { Bus, Consumer } from '../../../src/bus/bus.ts'
+import { createMemoryBus } from '../../../src/bus/memory-bus.ts'
+import { createNatsBus } from '../../../src/bus/nats-bus.ts'
+import type { Db } from '../../../src/db/db.ts'
+import { createPostgresDb } from '../../../src/db/postgres.ts'
+import { createStatusEventRelay } from '../../../src/events/relay.ts'
+import { STATUS_EVENTS, type StatusEvent } from '../../../src/events/status-events.ts'
+import { createStatusWriter } from '../../../src/events/status-writer.ts'
+import { acceptMany, fundedCustomer } from '../../helpers/messages.ts'
+import { deleteStream, NATS_URL } from '../../helpers/nats.ts'
+import { type FreshDatabase, freshDatabase } from '../../helpers/pg.ts'
+import { waitFor } from '../../helpers/wait.ts'
+
+interface BusUnderTest {
+  bus: Bus
+  cleanup(): Promise<void>
+}
+
+const buses: Record<string, () => Promise<BusUnderTest>> = {
+  memory: async () => {
+    const bus = createMemoryBus()
+    return { bus, cleanup: () => bus.close() }
+  },
+  nats: async () => {
+    const id = randomBytes(5).toString('hex')
+    const stream = `TEST_EVT_${id}`
+    const bus = await createNatsBus({ servers: NATS_URL, stream, subjectPrefix: `evt_${id}` })
+    return {
+      bus,
+      async cleanup() {
+        await bus.close()
+        await deleteStream(stream)
+      },
+    }
+  },
+}
+
+for (const [name, makeBus] of Object.entries(buses)) {
+  describe(`status events contract: ${name} bus`, () => {
+    let database: FreshDatabase
+    let db: Db
+    let b: BusUnderTest
+    let consumer: Consumer
+    const got: StatusEvent[] = []
+    const subjects: string[] = []
+
+    before(async () => {
+      database = await freshDatabase()
+      db = createPostgresDb({ url: database.url, poolSize: 4 })
+      b = await makeBus()
+      consumer = await b.bus.consume<StatusEvent>({
+        durable: 'test-status',
+        subject: STATUS_EVENTS,
+        handler: async (m) => {
+          got.push(m.data)
+          subjects.push(m.subject)
+          await m.ack()
+        },
+      })
+    })
+    after(async () => {
+      await consumer?.stop()
+      await b?.cleanup()
+      await db?.close()
+      await database?.drop()
+    })
+
+    const eventRows = async () =>
+      (
+        await db.query<{ id: string; message_id: string; status: string }>(
+          'SELECT id::text, message_id, status FROM message_events ORDER BY id',
+        )
+      ).rows
+
+    it('publishes each committed change once, on sms.status.<customer>.<status>, in order per message', async () => {
+      const customer = await fundedCustomer(db)
+      const ids = await acceptMany(db, customer, 50)
+      const { rows } = await db.query<{ id: string; created_at: Date }>('SELECT id, created_at FROM messages')
+      const writer = createStatusWriter(db)
+      for (const status of ['sending', 'sent', 'delivered'] as const)
+        await Promise.all(
+          rows.map((m) => writer.write({ messageId: m.id, createdAt: m.created_at.toISOString(), status })),
+        )
+      // A backward move is no change: no event.
+      await writer.write({
+        messageId: ids[0] as string,
+        createdAt: rows[0]?.created_at.toISOString() as string,
+        status: 'sent',
+      })
+      const relay = createStatusEventRelay({ db, bus: b.bus, batch: 37 })
+      while ((await relay.pass()) > 0) {}
+      // Passes with nothing new publish nothing.
+      assert.equal(await relay.pass(), 0)
+
+      const stored = await eventRows()
+      assert.equal(stored.length, 150)
+      await waitFor(() => got.length >= 150, 'every event consumed', 10_000)
+      assert.deepEqual(
+        got.map((e) => e.id).sort(),
+        stored.map((r) => r.id).sort(),
+        'each stored event published exactly once',
+      )
+      for (const [i, e] of got.entries()) {
+        assert.equal(e.customer_id, customer)
+        assert.equal(e.type, `message.${e.status}`)
+        assert.ok(subjects[i]?.endsWith(`status.${customer}.${e.status}`), subjects[i])
+      }
+      const order = new Map<string, string[]>()
+      for (const e of got) order.set(e.message_id, [...(order.get(e.message_id) ?? []), e.status])
+      for (const seq of order.values()) assert.deepEqual(seq, ['sending', 'sent', 'delivered'])
+    })
+
+    it('never skips a change whose transaction commits after later ones', async () => {
+      got.length = 0
+      const customer = await fundedCustomer(db)
+      const [early, later] = await acceptMany(db, customer, 2)
+      const created = async (id: string) =>
+        (await db.query<{ created_at: Date }>('SELECT created_at FROM messages WHERE id = $1', [id])).rows[0]
+          ?.created_at as Date
+      // The early change takes its transaction id first, then stays uncommitted.
+      const slow = new pg.Client({ connectionString: database.url })
+      await slow.connect()
+      try {
+        await slow.query('BEGIN')
+        await slow.query(
+          `INSERT INTO message_events (message_id, customer_id, status, created_at) VALUES ($1, $2, 'sending', now())`,
+          [early, customer],
+        )
+        const writer = createStatusWriter(db)
+        await writer.write({
+          messageId: later as string,
+          createdAt: (await created(later as string)).toISOString(),
+          status: 'sending',
+        })
+        const relay = createStatusEventRelay({ db, bus: b.bus })
+        // The later change is committed, but publishing it now would move the position past the early one.
+        assert.equal(await relay.pass(), 0)
+        await slow.query('COMMIT')
+        assert.equal(await relay.pass(), 2)
+      } finally {
+        await slow.end()
+      }
+      await waitFor(() => got.length >= 2, 'both events consumed', 10_000)
+      assert.deepEqual(
+        got.map((e) => e.message_id),
+        [early, later],
+      )
+    })
+
+    it('a relay that fails after publishing republishes the same events, stored once by the bus', async () => {
+      got.length = 0
+      const customer = await fundedCustomer(db)
+      const [id] = await acceptMany(db, customer, 1)
+      const { rows } = await db.query<{ created_at: Date }>('SELECT created_at FROM messages WHERE id = $1', [
+        id,
+      ])
+      await createStatusWriter(db).write({
+        messageId: id as string,
+        createdAt: rows[0]?.created_at.toISOString() as string,
+        status: 'sending',
+      })
+      // Published, then the process "dies" before saving its position: the transaction rolls back.
+      const failing = createStatusEventRelay({
+        db,
+        bus: b.bus,
+        onPublished: () => {
+          throw new Error('killed after publishing')
+        },
+      })
+      await assert.rejects(failing.pass(), /killed after publishing/)
+      assert.equal(await createStatusEventRelay({ db, bus: b.bus }).pass(), 1)
+      await waitFor(() => got.length >= 1, 'the event consumed', 10_000)
+      // Give a duplicate every chance to arrive: the other relay's publish already did.
+      await createStatusEventRelay({ db, bus: b.bus }).pass()
+      await waitFor(async () => (await b.bus.pending('test-status')) === 0, 'the consumer settled', 10_000)
+      assert.equal(got.length, 1, 'stored once')
+    })
+  })
+}
