@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { CarrierConfigError } from '../carriers/config.ts'
 import { runCarrierSim } from '../carriers/sim/cli.ts'
 import { ConfigError, loadConfig } from '../config/config.ts'
 import { SchemaTooNewError } from '../db/migrate.ts'
@@ -73,6 +74,7 @@ export async function main(argv: string[]): Promise<void> {
     if (
       err instanceof UsageError ||
       err instanceof ConfigError ||
+      err instanceof CarrierConfigError ||
       err instanceof SchemaTooNewError ||
       err instanceof InvalidAmountError
     ) {

@@ -7,6 +7,7 @@ import { createMemoryBus } from '../bus/memory-bus.ts'
 import { createNatsBus } from '../bus/nats-bus.ts'
 import { type CarrierConfig, defaultSimCarriers, readCarrierFile } from '../carriers/config.ts'
 import { type CarrierSim, createCarrierSim } from '../carriers/sim/carrier-sim.ts'
+import { createWebhookAuth, newWebhookSecret } from '../carriers/webhook-auth.ts'
 import { type Config, ConfigError } from '../config/config.ts'
 import { createPipeline, type Pipeline } from '../delivery/pipeline.ts'
 import { providerView } from '../delivery/providers.ts'
@@ -59,8 +60,10 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
   let carriers: CarrierConfig[] = []
   if (config.SMSGW_CARRIERS) carriers = await readCarrierFile(config.SMSGW_CARRIERS)
   else if (roles.worker) {
-    sim = await createCarrierSim({ receiptDelayMs: config.SMSGW_SIM_RECEIPT_DELAY_MS })
-    carriers = defaultSimCarriers(sim)
+    // The simulated HTTP carrier signs its webhooks with a secret made for this run.
+    const webhookSecret = newWebhookSecret()
+    sim = await createCarrierSim({ receiptDelayMs: config.SMSGW_SIM_RECEIPT_DELAY_MS, webhookSecret })
+    carriers = defaultSimCarriers({ ...sim, webhookSecret })
   }
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
@@ -99,9 +102,12 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
       readiness: bus ? { bus: () => bus.healthy() } : {},
       ...(delivery?.dispatcher ? { onAccepted: () => delivery.dispatcher?.wake() } : {}),
       ...(delivery && roles.worker
-        ? { providerWebhooks: delivery.webhook, providers: () => delivery.providers.map(providerView) }
+        ? {
+            providerWebhooks: { auth: createWebhookAuth(carriers), sink: delivery.webhook },
+            providers: () => delivery.providers.map(providerView),
+          }
         : bus
-          ? { providerWebhooks: relayWebhooks(bus, carriers) }
+          ? { providerWebhooks: { auth: createWebhookAuth(carriers), sink: relayWebhooks(bus, carriers) } }
           : {}),
     })
   }

@@ -9,6 +9,7 @@ import { createCarrier } from '../../../src/carriers/create-carrier.ts'
 import { createHttpCarrier } from '../../../src/carriers/http/http-carrier.ts'
 import { parseCarrierSimArgs, runCarrierSim } from '../../../src/carriers/sim/cli.ts'
 import { SimOptionsError } from '../../../src/carriers/sim/options.ts'
+import { newWebhookSecret } from '../../../src/carriers/webhook-auth.ts'
 import { bindSmpp, startSim, waitFor } from './helpers.ts'
 
 function req(messageId: string, body = 'hello'): SubmitRequest {
@@ -111,7 +112,12 @@ describe('carrier simulator', () => {
   })
 
   it('the default carrier config drives both endpoints through createCarrier', async () => {
-    const configs = defaultSimCarriers({ host: sim.host, smppPort: sim.smppPort, httpPort: sim.httpPort })
+    const configs = defaultSimCarriers({
+      host: sim.host,
+      smppPort: sim.smppPort,
+      httpPort: sim.httpPort,
+      webhookSecret: newWebhookSecret(),
+    })
     const carriers = configs.map((cfg) => createCarrier(cfg))
     open.push(...carriers)
     await waitFor(() => carriers.every((c) => c.healthy()), 'both carriers healthy')

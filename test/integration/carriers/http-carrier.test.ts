@@ -155,10 +155,10 @@ describe('HTTP carrier', () => {
   it('MO posted by the carrier reaches onInbound; a bad payload is a 400 that reaches no listener', async () => {
     const got: InboundMessage[] = []
     carrier.onInbound((m) => got.push(m))
-    await sim.sendInbound({ from: '+447700900123', to: 'ACME', body: 'STOP' }, 'http')
+    await sim.sendInbound({ from: '+447700900123', to: '12345', body: 'STOP' }, 'http')
     assert.deepEqual(
       got.map((m) => [m.from, m.to, m.body]),
-      [['+447700900123', 'ACME', 'STOP']],
+      [['+447700900123', '12345', 'STOP']],
     )
     const res = await fetch(`${routes.base}/dlr`, {
       method: 'POST',
