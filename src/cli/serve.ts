@@ -82,6 +82,11 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
       worker: { leaseMs: config.SMSGW_DELIVERY_LEASE_MS },
       receiptGraceS: config.SMSGW_RECEIPT_GRACE_S,
       onError: (err, where) => logger.error({ err, where }, 'delivery error'),
+      onUnmatchedReceipts: (carrier, count, example) =>
+        logger.warn(
+          { carrier, count, example },
+          'receipts matched no message; parked until their carrier id is recorded (24 h at most)',
+        ),
     })
     await pipeline.start()
   }

@@ -5,7 +5,9 @@ import type { CarrierConfig } from '../carriers/config.ts'
 import { createCarrier } from '../carriers/create-carrier.ts'
 import type { Db } from '../db/db.ts'
 import { createDispatcher, type Dispatcher, type DispatcherOptions } from '../dispatch/dispatcher.ts'
+import { createBurstReporter } from './burst-reporter.ts'
 import { createPipelineMetrics } from './metrics.ts'
+import { countParkedReceipts } from './parked-receipts.ts'
 import { type BreakerOptions, createProvider, type Provider } from './providers.ts'
 import { closeUnreportedMessages } from './receipt-timeout.ts'
 import { createReceiptHandler } from './receipts.ts'
@@ -25,6 +27,12 @@ export interface PipelineOptions {
   /** Builds a carrier from its config (tests substitute; default: SMPP/HTTP adapters). */
   makeCarrier?: (c: CarrierConfig) => Carrier
   onError?: (err: unknown, where: string) => void
+  /** Receipts of a carrier that matched no message and were parked: once per burst (10 s), with the count. */
+  onUnmatchedReceipts?: (
+    carrier: string,
+    count: number,
+    example: { carrierId: string; status: string },
+  ) => void
   /** Messages still `sent` this long after their validity period end `unknown` (worker role; default 3600 s). */
   receiptGraceS?: number
   /** How often the worker looks for them, ms (default 60 000). */
@@ -54,11 +62,33 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
   const report = (where: string) => (err: unknown) => opts.onError?.(err, where)
   const statuses = createStatusWriter(opts.db)
   let providers: Provider[] = []
-  const metrics = opts.registry ? createPipelineMetrics(opts.registry, opts.bus, () => providers) : undefined
+  const metrics = opts.registry
+    ? createPipelineMetrics(
+        opts.registry,
+        opts.bus,
+        () => providers,
+        () => countParkedReceipts(opts.db),
+      )
+    : undefined
+  // A flood of bogus receipts or a database outage is a few lines, not one per receipt.
+  const unmatchedLog = createBurstReporter<{ carrierId: string; status: string }>((carrier, n, example) =>
+    opts.onUnmatchedReceipts?.(carrier, n, example),
+  )
+  const receiptErrorLog = createBurstReporter<unknown>((_, n, err) =>
+    report('receipts')(n > 1 ? new Error(`${n} receipt failures in 10 s; the first:`, { cause: err }) : err),
+  )
   const receipts = createReceiptHandler({
     db: opts.db,
     statuses,
-    onError: report('receipts'),
+    onError: (err) => {
+      metrics?.receiptErrors.inc()
+      receiptErrorLog.add('receipts', err)
+    },
+    onUnmatched: (carrier, r) => {
+      metrics?.receiptsUnmatched.inc({ carrier })
+      unmatchedLog.add(carrier, { carrierId: r.carrierId, status: r.status })
+    },
+    onRematched: (n) => metrics?.receiptsRematched.inc(n),
     onMatched: (status) => metrics?.receipts.inc({ status }),
     onReceiptLatency: (s) => metrics?.receiptSeconds.observe(s),
   })
@@ -70,6 +100,12 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
         return createProvider(c, carrier, opts.breaker)
       })
     : []
+  // Re-matches of parked receipts run beside the worker's submits; stop() waits for them.
+  const background = new Set<Promise<unknown>>()
+  const track = (p: Promise<unknown>) => {
+    background.add(p)
+    void p.finally(() => background.delete(p))
+  }
   const worker = roles.worker
     ? createWorker({
         db: opts.db,
@@ -80,6 +116,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
         onSubmitted: (provider, ms) => metrics?.submitSeconds.observe({ provider }, ms / 1000),
         onSubmitError: (provider, kind) => metrics?.submitErrors.inc({ provider, kind }),
         onDeadLetter: (lane, status) => metrics?.deadLetters.inc({ lane, status }),
+        onRecorded: (refs) => track(receipts.recorded(refs)),
         ...opts.worker,
       })
     : undefined
@@ -102,10 +139,12 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
   }
   let relayed: Consumer | undefined
   let sweeping: NodeJS.Timeout | undefined
-  const sweep = () =>
+  const sweep = () => {
+    track(receipts.sweep())
     closeUnreportedMessages({ db: opts.db, statuses, graceS: opts.receiptGraceS ?? 3600 }).catch(
       report('receipt timeout'),
     )
+  }
   return {
     providers,
     dispatcher,
@@ -125,7 +164,10 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
       await dispatcher?.stop()
       await relayed?.stop()
       await worker?.stop()
+      await Promise.all(background)
       await statuses.drain()
+      unmatchedLog.flush()
+      receiptErrorLog.flush()
       await Promise.all(providers.map((p) => p.carrier.close()))
     },
   }

@@ -40,6 +40,8 @@ export interface WorkerOptions {
   onSubmitted?: (provider: string, ms: number) => void
   onSubmitError?: (provider: string, kind: string) => void
   onDeadLetter?: (lane: Priority, status: string) => void
+  /** Carrier ids just recorded as submitted (after their commit): receipts parked for them can now match. */
+  onRecorded?: (refs: { carrier: string; carrierId: string }[]) => void
   onError?: (err: unknown) => void
 }
 
@@ -102,6 +104,9 @@ export function createWorker(opts: WorkerOptions): Worker {
     concurrency: 2,
     run: async (items) => {
       await markSubmittedMany(opts.db, items)
+      opts.onRecorded?.(
+        items.flatMap((i) => i.carrierIds.map((carrierId) => ({ carrier: i.carrier, carrierId }))),
+      )
       return items.map(() => undefined)
     },
   })

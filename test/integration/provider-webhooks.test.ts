@@ -4,24 +4,20 @@
 
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import type { Bus } from '../../src/bus/bus.ts'
-import { createMemoryBus } from '../../src/bus/memory-bus.ts'
-import type { CarrierConfig } from '../../src/carriers/config.ts'
 import { type CarrierSim, createCarrierSim } from '../../src/carriers/sim/carrier-sim.ts'
-import { createWebhookAuth, newWebhookSecret } from '../../src/carriers/webhook-auth.ts'
-import { createPipeline, type Pipeline } from '../../src/delivery/pipeline.ts'
-import { createCustomer, sendBody, setRates, startApp, type TestApp } from '../helpers/app.ts'
+import { newWebhookSecret } from '../../src/carriers/webhook-auth.ts'
+import { sendBody, type TestApp } from '../helpers/app.ts'
 import { type FreshDatabase, freshDatabase } from '../helpers/pg.ts'
+import { type AppWithPipeline, startAppWithPipeline } from '../helpers/pipeline.ts'
 import { signedPost } from '../helpers/webhooks.ts'
 import { eventually } from './bus/wait.ts'
 
 describe('provider webhooks are authenticated per carrier', () => {
   const secret = newWebhookSecret()
   let pg: FreshDatabase
-  let t: TestApp
-  let bus: Bus
   let sim: CarrierSim
-  let pipeline: Pipeline
+  let stack: AppWithPipeline
+  let t: TestApp
   let auth: { authorization: string }
 
   before(async () => {
@@ -29,26 +25,15 @@ describe('provider webhooks are authenticated per carrier', () => {
     // No receipts from the simulator: the test posts them itself.
     sim = await createCarrierSim({ receipts: false })
     const url = `http://127.0.0.1:${sim.httpPort}/messages`
-    const carriers: CarrierConfig[] = [
+    stack = await startAppWithPipeline(pg.url, [
       { name: 'signed', type: 'http', url, weight: 100, webhook_secret: secret },
       { name: 'by-ip', type: 'http', url, weight: 0, allowed_ips: ['203.0.113.0/24'] },
-    ]
-    bus = createMemoryBus()
-    let sink: Pipeline['webhook'] = async () => false
-    t = await startApp(pg.url, {
-      deps: { providerWebhooks: { auth: createWebhookAuth(carriers), sink: (...a) => sink(...a) } },
-    })
-    pipeline = createPipeline({ db: t.db, bus, carriers, dispatcher: { idleMs: 5 } })
-    sink = pipeline.webhook
-    await pipeline.start()
-    await setRates(t.app)
-    auth = (await createCustomer(t.app, { credit: '10.00' })).auth
+    ])
+    ;({ t, auth } = stack)
   })
   after(async () => {
-    await pipeline?.stop()
-    await bus?.close()
+    await stack?.close()
     await sim?.close()
-    await t?.close()
     await pg?.drop()
   })
 
