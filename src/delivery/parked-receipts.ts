@@ -1,5 +1,5 @@
 // Receipts that matched no message when they arrived, kept in `parked_receipts` (migration 0007)
-// until the carrier id is recorded or the parking bound passes. See docs/adr/0007-parked-receipts.md.
+// until the carrier id is recorded or the parking bound passes. See docs/adr/0007-carrier-webhooks-and-parked-receipts.md.
 import type { Receipt, ReceiptStatus } from '../carriers/carrier.ts'
 import type { Queryable } from '../db/db.ts'
 
