@@ -117,8 +117,9 @@ describe('unmatched receipts are parked, not retried in the request', () => {
     assert.ok(counts.match - before <= 500, `${counts.match - before} match statements`)
     assert.equal(await metric('smsgw_receipts_parked'), 501)
     assert.equal(await metric('smsgw_receipts_unmatched_total'), 501)
-    // The first receipt of the burst was logged at once; the rest wait for the window's end.
-    assert.deepEqual(unmatchedLines, [{ carrier: 'signed', count: 1 }])
+    // Logged once per 10 s burst with a count, not once per receipt (the counting: burst-reporter.test.ts).
+    assert.ok(unmatchedLines.length <= 3, JSON.stringify(unmatchedLines))
+    assert.ok(unmatchedLines.every((l) => l.carrier === 'signed'))
   })
 
   it('a receipt that beats the submit response is parked, then applied when the carrier id is recorded', async () => {
