@@ -34,6 +34,10 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
     .filter(([, on]) => on)
     .map(([r]) => r)
     .join('+')
+  // A bad carrier file (an HTTP carrier without webhook authentication…) fails before anything starts.
+  const fileCarriers: CarrierConfig[] = config.SMSGW_CARRIERS
+    ? await readCarrierFile(config.SMSGW_CARRIERS)
+    : []
   const db = await openDb(config, `smsgw-${role}`)
   await prepareDb(db)
   const stopMaintenance = scheduleMaintenance(db, (err) => logger.error({ err }, 'maintenance failed'))
@@ -57,9 +61,8 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
       : undefined
 
   let sim: CarrierSim | undefined
-  let carriers: CarrierConfig[] = []
-  if (config.SMSGW_CARRIERS) carriers = await readCarrierFile(config.SMSGW_CARRIERS)
-  else if (roles.worker) {
+  let carriers = fileCarriers
+  if (!config.SMSGW_CARRIERS && roles.worker) {
     // The simulated HTTP carrier signs its webhooks with a secret made for this run.
     const webhookSecret = newWebhookSecret()
     sim = await createCarrierSim({ receiptDelayMs: config.SMSGW_SIM_RECEIPT_DELAY_MS, webhookSecret })
