@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
 import { defaultSimCarriers } from '../src/carriers/config.ts'
+import { newWebhookSecret } from '../src/carriers/webhook-auth.ts'
 import { recreateDatabase } from './bench-db.ts'
 import { onCleanup } from './cleanup.ts'
 import { freePort } from './free-port.ts'
@@ -75,6 +76,7 @@ export async function startStack(spec: StackSpec): Promise<Stack> {
     return { url, adminToken, dbUrl, stream, server, processes: [server] }
   }
   const [smppPort, httpPort] = [await freePort(), await freePort()]
+  const webhookSecret = newWebhookSecret()
   const sim = await startServer({
     ...common,
     name: 'carrier-sim',
@@ -84,13 +86,17 @@ export async function startStack(spec: StackSpec): Promise<Stack> {
       ...['--smpp-port', String(smppPort), '--http-port', String(httpPort)],
       ...['--receipt-delay-ms', String(spec.receiptDelayMs)],
       ...['--dlr-url', `${url}/v1/providers/sim-http/dlr`],
+      ...['--webhook-secret', webhookSecret],
     ],
     env: {},
     url: `http://127.0.0.1:${httpPort}`,
     readyPath: '/health',
   })
   const carriers = join(dataDir, 'carriers.json')
-  writeFileSync(carriers, JSON.stringify({ carriers: defaultSimCarriers({ smppPort, httpPort }) }))
+  writeFileSync(
+    carriers,
+    JSON.stringify({ carriers: defaultSimCarriers({ smppPort, httpPort, webhookSecret }) }),
+  )
   const role = async (name: 'api' | 'dispatcher' | 'worker') => {
     const rolePort = name === 'api' ? port : await freePort()
     return startServer({

@@ -22,7 +22,7 @@ import { balanceRoutes } from './routes/balance.ts'
 import { messagesRoutes } from './routes/messages/index.ts'
 import { createSendLimiter } from './routes/messages/send-limit.ts'
 import { operationsRoutes } from './routes/operations.ts'
-import { providerRoutes, type WebhookSink } from './routes/providers.ts'
+import { type ProviderWebhooks, providerRoutes } from './routes/providers.ts'
 import { createValidatorCompiler } from './validation.ts'
 
 export interface AppDeps {
@@ -41,8 +41,8 @@ export interface AppDeps {
   providers?: () => ProviderView[]
   /** The process's metrics registry (shared with the pipeline); default: a new one. */
   registry?: Registry
-  /** Receipts and MO from HTTP providers; absent when no delivery worker runs in this process. */
-  providerWebhooks?: WebhookSink
+  /** Receipts and MO from HTTP providers (their authentication and where they go); absent: no provider routes. */
+  providerWebhooks?: ProviderWebhooks
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/
@@ -138,7 +138,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     limit: createSendLimiter(deps.rateLimiter),
     onAccepted: deps.onAccepted,
   })
-  if (deps.providerWebhooks) await app.register(providerRoutes, { sink: deps.providerWebhooks })
+  if (deps.providerWebhooks) await app.register(providerRoutes, deps.providerWebhooks)
   await app.register(balanceRoutes, { db, auth })
   await app.register(adminCustomerRoutes, {
     db,

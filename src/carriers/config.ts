@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises'
 import { type Static, type TSchema, Type } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { parse as parseYaml } from 'yaml'
+import { webhookAuthProblem } from './webhook-auth.ts'
 
 const common = {
   /** Used in URLs (`/v1/providers/{name}/dlr`), logs and metrics. */
@@ -47,6 +48,12 @@ export const HttpCarrierEntrySchema = Type.Object(
     url: Type.String({ pattern: '^https?://[^\\s]+$' }),
     api_key: Type.Optional(Type.String({ minLength: 1 })),
     timeout_ms: Type.Optional(Type.Integer({ minimum: 1 })),
+    /** Standard Webhooks secret (`whsec_<base64>`) the carrier signs its receipt and MO webhooks with. */
+    webhook_secret: Type.Optional(Type.String({ minLength: 1 })),
+    /** IPs / CIDR ranges the carrier's webhooks come from. */
+    allowed_ips: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { minItems: 1, maxItems: 100 })),
+    /** Accept unauthenticated webhooks from this carrier (development only). Default false. */
+    insecure_webhooks: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 )
@@ -101,6 +108,8 @@ export function validateCarrierFile(doc: unknown): CarrierConfig[] {
       )
     }
     seen.add(cfg.name)
+    const problem = webhookAuthProblem(cfg)
+    if (problem) throw new CarrierConfigError(`invalid carrier file:\n  ${at} (${cfg.name}): ${problem}`)
     return cfg
   })
 }
@@ -141,6 +150,8 @@ export interface SimEndpoints {
   host?: string
   smppPort: number
   httpPort: number
+  /** The secret the simulator signs its HTTP webhooks with (newWebhookSecret()). */
+  webhookSecret: string
 }
 
 /** A carrier simulator's SMPP endpoint as a carrier entry (the simulator takes any credentials). */
@@ -167,6 +178,12 @@ export function defaultSimCarriers(sim: SimEndpoints): CarrierConfig[] {
   const urlHost = host.includes(':') ? `[${host}]` : host
   return [
     simSmppCarrier('sim-smpp', sim.smppPort, { host, window: 10 }),
-    { name: 'sim-http', type: 'http', url: `http://${urlHost}:${sim.httpPort}/messages`, weight: 100 },
+    {
+      name: 'sim-http',
+      type: 'http',
+      url: `http://${urlHost}:${sim.httpPort}/messages`,
+      weight: 100,
+      webhook_secret: sim.webhookSecret,
+    },
   ]
 }

@@ -3,7 +3,13 @@ import type { Roles } from './serve.ts'
 import { USAGE, UsageError } from './usage.ts'
 
 /** Errors that are the operator's to fix: printed as one line, exit 2 (anything else is a bug: exit 1). */
-const OPERATOR_ERRORS = new Set(['usage', 'invalid_config', 'schema_too_new', 'invalid_amount'])
+const OPERATOR_ERRORS = new Set([
+  'usage',
+  'invalid_config',
+  'invalid_carrier_config',
+  'schema_too_new',
+  'invalid_amount',
+])
 
 const config = async (): Promise<Config> => (await import('../config/config.ts')).loadConfig()
 

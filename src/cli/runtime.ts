@@ -15,7 +15,7 @@ export function createLogger(config: Config): Logger {
   return pino({
     level: config.LOG_LEVEL,
     redact: {
-      paths: ['req.headers.authorization', '*.api_key', '*.secret', '*.to', '*.body'],
+      paths: ['req.headers.authorization', '*.api_key', '*.secret', '*.webhook_secret', '*.to', '*.body'],
       censor: '[redacted]',
     },
   })

@@ -8,6 +8,7 @@ import { createNatsBus } from '../bus/nats-bus.ts'
 import { type CarrierConfig, defaultSimCarriers, readCarrierFile } from '../carriers/config.ts'
 import { createCarrier } from '../carriers/create-carrier.ts'
 import { type CarrierSim, createCarrierSim } from '../carriers/sim/carrier-sim.ts'
+import { createWebhookAuth, newWebhookSecret } from '../carriers/webhook-auth.ts'
 import { type Config, ConfigError } from '../config/config.ts'
 import { createPipeline, type Pipeline } from '../delivery/pipeline.ts'
 import { providerView } from '../delivery/providers.ts'
@@ -44,6 +45,10 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
     .filter(([, on]) => on)
     .map(([r]) => r)
     .join('+')
+  // A bad carrier file (an HTTP carrier without webhook authentication…) fails before anything starts.
+  const fileCarriers: CarrierConfig[] = config.SMSGW_CARRIERS
+    ? await readCarrierFile(config.SMSGW_CARRIERS)
+    : []
   const db = await openDb(config, `smsgw-${role}`)
   await prepareDb(db)
   const stopMaintenance = scheduleMaintenance(db, (err) => reporter.error('maintenance', err))
@@ -67,11 +72,12 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
       : undefined
 
   let sim: CarrierSim | undefined
-  let carriers: CarrierConfig[] = []
-  if (config.SMSGW_CARRIERS) carriers = await readCarrierFile(config.SMSGW_CARRIERS)
-  else if (roles.worker) {
-    sim = await createCarrierSim({ receiptDelayMs: config.SMSGW_SIM_RECEIPT_DELAY_MS })
-    carriers = defaultSimCarriers(sim)
+  let carriers = fileCarriers
+  if (!config.SMSGW_CARRIERS && roles.worker) {
+    // The simulated HTTP carrier signs its webhooks with a secret made for this run.
+    const webhookSecret = newWebhookSecret()
+    sim = await createCarrierSim({ receiptDelayMs: config.SMSGW_SIM_RECEIPT_DELAY_MS, webhookSecret })
+    carriers = defaultSimCarriers({ ...sim, webhookSecret })
   }
   let pipeline: Pipeline | undefined
   // With the api in the same process, delivery gets a pool of its own: hundreds of concurrent
@@ -89,6 +95,11 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
       receiptGraceS: config.SMSGW_RECEIPT_GRACE_S,
       makeCarrier: (c) => createCarrier(c, { onSmppEvent: reporter.carrierEvent }),
       onError: (err, where) => reporter.error(where, err),
+      onUnmatchedReceipts: (carrier, count, example) =>
+        logger.warn(
+          { carrier, count, example },
+          'receipts matched no message; parked until their carrier id is recorded (24 h at most)',
+        ),
     })
     await pipeline.start()
   }
@@ -120,9 +131,12 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
       readiness: bus ? { bus: () => bus.healthy() } : {},
       ...(delivery?.dispatcher ? { onAccepted: () => delivery.dispatcher?.wake() } : {}),
       ...(delivery && roles.worker
-        ? { providerWebhooks: delivery.webhook, providers: () => delivery.providers.map(providerView) }
+        ? {
+            providerWebhooks: { auth: createWebhookAuth(carriers), sink: delivery.webhook },
+            providers: () => delivery.providers.map(providerView),
+          }
         : bus
-          ? { providerWebhooks: relayWebhooks(bus, carriers) }
+          ? { providerWebhooks: { auth: createWebhookAuth(carriers), sink: relayWebhooks(bus, carriers) } }
           : {}),
     })
   }

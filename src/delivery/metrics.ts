@@ -12,8 +12,21 @@ const CIRCUIT_VALUE: Record<CircuitState, number> = {
 }
 
 /** The delivery pipeline's Prometheus metrics, registered in the caller's registry. */
-export function createPipelineMetrics(registry: Registry, bus: Bus, providers: () => Provider[]) {
+export function createPipelineMetrics(
+  registry: Registry,
+  bus: Bus,
+  providers: () => Provider[],
+  parkedReceipts: () => Promise<number>,
+) {
   const registers = [registry]
+  new Gauge({
+    name: 'smsgw_receipts_parked',
+    help: 'Receipts that matched no message yet, waiting for their carrier id (deleted after 24 h)',
+    registers,
+    async collect() {
+      this.set(await parkedReceipts().catch(() => Number.NaN))
+    },
+  })
   new Gauge({
     name: 'smsgw_lane_pending',
     help: 'Messages on the bus per lane not yet settled by a worker (the dispatcher window in use)',
@@ -69,6 +82,22 @@ export function createPipelineMetrics(registry: Registry, bus: Bus, providers: (
       name: 'smsgw_receipts_total',
       help: 'Receipts matched to a message, by the message status they produced',
       labelNames: ['status'] as const,
+      registers,
+    }),
+    receiptsUnmatched: new Counter({
+      name: 'smsgw_receipts_unmatched_total',
+      help: 'Receipts that matched no message on arrival and were parked, by carrier',
+      labelNames: ['carrier'] as const,
+      registers,
+    }),
+    receiptsRematched: new Counter({
+      name: 'smsgw_receipts_rematched_total',
+      help: 'Parked receipts applied later, once their carrier id was recorded',
+      registers,
+    }),
+    receiptErrors: new Counter({
+      name: 'smsgw_receipt_errors_total',
+      help: 'Receipts that could not be recorded (the carrier redelivers) and failed re-matches of parked receipts',
       registers,
     }),
     receiptSeconds: new Histogram({

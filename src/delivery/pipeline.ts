@@ -6,8 +6,10 @@ import { createCarrier } from '../carriers/create-carrier.ts'
 import type { Db } from '../db/db.ts'
 import { createDispatcher, type Dispatcher, type DispatcherOptions } from '../dispatch/dispatcher.ts'
 import { createStatusWriter, type StatusWriter } from '../events/status-writer.ts'
+import { createBurstReporter } from '../lib/burst-reporter.ts'
 import { stderrReporter } from '../observability/reporter.ts'
 import { createPipelineMetrics } from './metrics.ts'
+import { countParkedReceipts } from './parked-receipts.ts'
 import { type BreakerOptions, createProvider, type Provider } from './providers.ts'
 import { closeUnreportedMessages } from './receipt-timeout.ts'
 import { createReceiptHandler } from './receipts.ts'
@@ -27,6 +29,12 @@ export interface PipelineOptions {
   makeCarrier?: (c: CarrierConfig) => Carrier
   /** Failures of the background roles, tagged with where they happened. Default: written to stderr. */
   onError?: (err: unknown, where: string) => void
+  /** Receipts of a carrier that matched no message and were parked: once per burst (10 s), with the count. */
+  onUnmatchedReceipts?: (
+    carrier: string,
+    count: number,
+    example: { carrierId: string; status: string },
+  ) => void
   /** Messages still `sent` this long after their validity period end `unknown` (worker role; default 3600 s). */
   receiptGraceS?: number
   /** How often the worker looks for them, ms (default 60 000). */
@@ -59,11 +67,31 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
   }
   const statuses = createStatusWriter(opts.db)
   let providers: Provider[] = []
-  const metrics = opts.registry ? createPipelineMetrics(opts.registry, opts.bus, () => providers) : undefined
+  const metrics = opts.registry
+    ? createPipelineMetrics(
+        opts.registry,
+        opts.bus,
+        () => providers,
+        () => countParkedReceipts(opts.db),
+      )
+    : undefined
+  // A flood of bogus receipts is a few lines, not one per receipt (errors are folded by onError's reporter).
+  const unmatchedLog = createBurstReporter<{ carrierId: string; status: string }>((carrier, n, example) =>
+    opts.onUnmatchedReceipts?.(carrier, n, example),
+  )
+  const receiptError = report('receipts')
   const receipts = createReceiptHandler({
     db: opts.db,
     statuses,
-    onError: report('receipts'),
+    onError: (err) => {
+      metrics?.receiptErrors.inc()
+      receiptError(err)
+    },
+    onUnmatched: (carrier, r) => {
+      metrics?.receiptsUnmatched.inc({ carrier })
+      unmatchedLog.add(carrier, { carrierId: r.carrierId, status: r.status })
+    },
+    onRematched: (n) => metrics?.receiptsRematched.inc(n),
     onMatched: (status) => metrics?.receipts.inc({ status }),
     onReceiptLatency: (s) => metrics?.receiptSeconds.observe(s),
   })
@@ -75,6 +103,12 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
         return createProvider(c, carrier, opts.breaker)
       })
     : []
+  // Re-matches of parked receipts run beside the worker's submits; stop() waits for them.
+  const background = new Set<Promise<unknown>>()
+  const track = (p: Promise<unknown>) => {
+    background.add(p)
+    void p.finally(() => background.delete(p))
+  }
   const worker = roles.worker
     ? createWorker({
         db: opts.db,
@@ -85,6 +119,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
         onSubmitted: (provider, ms) => metrics?.submitSeconds.observe({ provider }, ms / 1000),
         onSubmitError: (provider, kind) => metrics?.submitErrors.inc({ provider, kind }),
         onDeadLetter: (lane, status) => metrics?.deadLetters.inc({ lane, status }),
+        onRecorded: (refs) => track(receipts.recorded(refs)),
         ...opts.worker,
       })
     : undefined
@@ -107,10 +142,12 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
   }
   let relayed: Consumer | undefined
   let sweeping: NodeJS.Timeout | undefined
-  const sweep = () =>
+  const sweep = () => {
+    track(receipts.sweep())
     closeUnreportedMessages({ db: opts.db, statuses, graceS: opts.receiptGraceS ?? 3600 }).catch(
       report('receipt timeout'),
     )
+  }
   return {
     providers,
     dispatcher,
@@ -130,7 +167,9 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
       await dispatcher?.stop()
       await relayed?.stop()
       await worker?.stop()
+      await Promise.all(background)
       await statuses.drain()
+      unmatchedLog.flush()
       await Promise.all(providers.map((p) => p.carrier.close()))
     },
   }

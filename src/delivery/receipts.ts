@@ -4,17 +4,19 @@ import type { Db } from '../db/db.ts'
 import { newId } from '../domain/ids.ts'
 import type { MessageStatus } from '../domain/status.ts'
 import type { StatusWriter } from '../events/status-writer.ts'
+import { matchableParked, type ParkedReceipt, parkReceipts, unparkReceipts } from './parked-receipts.ts'
 
 export interface ReceiptHandlerOptions {
   db: Db
   statuses: StatusWriter
-  /** A receipt can overtake our record of the submit; look again this often, this many times. */
-  retryMs?: number
-  retries?: number
   onMatched?: (status: MessageStatus) => void
   /** Seconds from the carrier accepting a part to its receipt. */
   onReceiptLatency?: (seconds: number) => void
+  /** A receipt matched no message on arrival and was parked. */
   onUnmatched?: (carrier: string, r: Receipt) => void
+  /** Parked receipts that found their message later. */
+  onRematched?: (count: number) => void
+  /** A failure in background work (re-matching parked receipts); a receipt's own failure also rejects handle(). */
   onError?: (err: unknown) => void
 }
 
@@ -29,93 +31,136 @@ export function messageStatusFromParts(parts: (string | null)[], total: number):
   return 'undelivered'
 }
 
-/** Matches carrier receipts (per part) to our messages and moves their status. */
+/**
+ * Matches carrier receipts (per part) to our messages and moves their status. A receipt that
+ * matches nothing is parked at once (never retried in the request) and matched again when its
+ * carrier id is recorded (rematch) or by the periodic sweep.
+ */
 export function createReceiptHandler(opts: ReceiptHandlerOptions) {
-  const retryMs = opts.retryMs ?? 200
-  const retries = opts.retries ?? 50
+  const keyOf = (carrier: string, id: string) => `${carrier}\u0000${id}`
 
-  interface Match {
-    carrier: string
-    receipt: Receipt
+  // One UPDATE over a group of receipts, then one read of the parts of the multipart messages
+  // among them, then their status changes. Returns the keys that matched.
+  async function match(items: ParkedReceipt[]): Promise<Set<string>> {
+    const unique = [...new Map(items.map((i) => [keyOf(i.carrier, i.receipt.carrierId), i])).values()]
+    const { rows } = await opts.db.query<{
+      carrier: string
+      carrier_id: string
+      message_id: string
+      message_created_at: Date
+      parts: number
+      created_at: Date
+    }>(
+      // An intermediate `accepted` never overwrites a final part status (a parked one can arrive late).
+      `UPDATE carrier_refs c
+          SET receipt_status = CASE WHEN x.status = 'accepted' AND c.receipt_status IS NOT NULL
+                                    THEN c.receipt_status ELSE x.status END
+         FROM unnest($1::text[], $2::text[], $3::text[]) AS x(carrier, carrier_id, status)
+        WHERE c.carrier = x.carrier AND c.carrier_id = x.carrier_id
+        RETURNING c.carrier, c.carrier_id, c.message_id, c.message_created_at, c.parts, c.created_at`,
+      [
+        unique.map((i) => i.carrier),
+        unique.map((i) => i.receipt.carrierId),
+        unique.map((i) => i.receipt.status),
+      ],
+      { name: 'receipt_match' },
+    )
+    const matched = new Map(rows.map((r) => [keyOf(r.carrier, r.carrier_id), r]))
+    // Read after our update committed: of two parts' receipts racing, the later one sees both.
+    const multipart = [...new Set(rows.filter((r) => Number(r.parts) > 1).map((r) => r.message_id))]
+    const partsOf = new Map<string, (string | null)[]>()
+    if (multipart.length > 0) {
+      const { rows: parts } = await opts.db.query<{ message_id: string; receipt_status: string | null }>(
+        'SELECT message_id, receipt_status FROM carrier_refs WHERE message_id = ANY($1::uuid[])',
+        [multipart],
+      )
+      for (const p of parts)
+        partsOf.set(p.message_id, [...(partsOf.get(p.message_id) ?? []), p.receipt_status])
+    }
+    const writes: Promise<void>[] = []
+    for (const { carrier, receipt: r } of unique) {
+      const ref = matched.get(keyOf(carrier, r.carrierId))
+      if (!ref) continue
+      opts.onReceiptLatency?.((Date.now() - new Date(ref.created_at).getTime()) / 1000)
+      const parts = Number(ref.parts)
+      const status = messageStatusFromParts(
+        parts > 1 ? (partsOf.get(ref.message_id) ?? []) : [r.status],
+        parts,
+      )
+      if (!status) continue
+      writes.push(
+        opts.statuses.write({
+          messageId: ref.message_id,
+          createdAt: new Date(ref.message_created_at).toISOString(),
+          status,
+          detail: { carrier, error_code: r.errorCode ?? null, done_at: r.doneAt?.toISOString() ?? null },
+        }),
+      )
+      opts.onMatched?.(status)
+    }
+    await Promise.all(writes)
+    return new Set(matched.keys())
   }
-  // Receipts arriving together are matched together: one UPDATE over the group, then one read of
-  // the parts of the multipart messages among them. Returns, per receipt, whether it matched.
-  const matcher = createGroupCommitter<Match, boolean>({
+
+  /**
+   * Applies the parked receipts whose carrier ids are now recorded (among `keys`, or the oldest
+   * of all) and unparks them. Applying twice is harmless: the part status is set again to the
+   * same value and a status never moves backwards, so a race between two re-matchers costs nothing.
+   */
+  async function rematch(keys?: { carrier: string; carrierId: string }[]): Promise<number> {
+    if (keys?.length === 0) return 0
+    const found = await matchableParked(opts.db, keys)
+    if (found.length === 0) return 0
+    const matched = await match(found)
+    const applied = found.filter((p) => matched.has(keyOf(p.carrier, p.receipt.carrierId)))
+    await unparkReceipts(opts.db, applied)
+    if (applied.length > 0) opts.onRematched?.(applied.length)
+    return applied.length
+  }
+
+  // Receipts arriving together are matched together; the unmatched ones of a group are parked in
+  // one statement, then looked up once more: a carrier id recorded while we parked (the submit's
+  // mark committing between our UPDATE and our INSERT) is seen either here or by the worker's
+  // rematch after its mark, because each side looks only after its own write committed.
+  const matcher = createGroupCommitter<ParkedReceipt, undefined>({
     maxBatch: 500,
     concurrency: 2,
     run: async (items) => {
-      const keyOf = (carrier: string, id: string) => `${carrier}\u0000${id}`
-      const unique = [...new Map(items.map((i) => [keyOf(i.carrier, i.receipt.carrierId), i])).values()]
-      const { rows } = await opts.db.query<{
-        carrier: string
-        carrier_id: string
-        message_id: string
-        message_created_at: Date
-        parts: number
-        created_at: Date
-      }>(
-        `UPDATE carrier_refs c SET receipt_status = x.status
-           FROM unnest($1::text[], $2::text[], $3::text[]) AS x(carrier, carrier_id, status)
-          WHERE c.carrier = x.carrier AND c.carrier_id = x.carrier_id
-          RETURNING c.carrier, c.carrier_id, c.message_id, c.message_created_at, c.parts, c.created_at`,
-        [
-          unique.map((i) => i.carrier),
-          unique.map((i) => i.receipt.carrierId),
-          unique.map((i) => i.receipt.status),
-        ],
-        { name: 'receipt_match' },
-      )
-      const matched = new Map(rows.map((r) => [keyOf(r.carrier, r.carrier_id), r]))
-      // Read after our update committed: of two parts' receipts racing, the later one sees both.
-      const multipart = [...new Set(rows.filter((r) => Number(r.parts) > 1).map((r) => r.message_id))]
-      const partsOf = new Map<string, (string | null)[]>()
-      if (multipart.length > 0) {
-        const { rows: parts } = await opts.db.query<{ message_id: string; receipt_status: string | null }>(
-          'SELECT message_id, receipt_status FROM carrier_refs WHERE message_id = ANY($1::uuid[])',
-          [multipart],
-        )
-        for (const p of parts)
-          partsOf.set(p.message_id, [...(partsOf.get(p.message_id) ?? []), p.receipt_status])
+      const matched = await match(items)
+      const unmatched = items.filter((i) => !matched.has(keyOf(i.carrier, i.receipt.carrierId)))
+      if (unmatched.length > 0) {
+        await parkReceipts(opts.db, unmatched)
+        for (const u of unmatched) opts.onUnmatched?.(u.carrier, u.receipt)
+        await rematch(unmatched.map((u) => ({ carrier: u.carrier, carrierId: u.receipt.carrierId })))
       }
-      const writes: Promise<void>[] = []
-      for (const { carrier, receipt: r } of unique) {
-        const ref = matched.get(keyOf(carrier, r.carrierId))
-        if (!ref) continue
-        opts.onReceiptLatency?.((Date.now() - new Date(ref.created_at).getTime()) / 1000)
-        const parts = Number(ref.parts)
-        const status = messageStatusFromParts(
-          parts > 1 ? (partsOf.get(ref.message_id) ?? []) : [r.status],
-          parts,
-        )
-        if (!status) continue
-        writes.push(
-          opts.statuses.write({
-            messageId: ref.message_id,
-            createdAt: new Date(ref.message_created_at).toISOString(),
-            status,
-            detail: { carrier, error_code: r.errorCode ?? null, done_at: r.doneAt?.toISOString() ?? null },
-          }),
-        )
-        opts.onMatched?.(status)
-      }
-      await Promise.all(writes)
-      return items.map((i) => matched.has(keyOf(i.carrier, i.receipt.carrierId)))
+      return items.map(() => undefined)
     },
   })
-  const apply = (carrier: string, receipt: Receipt) => matcher.submit({ carrier, receipt })
 
   return {
     /**
-     * Resolves once the receipt is recorded, so the carrier is acknowledged only then; rejects on
-     * a database error (the carrier redelivers). A receipt still unmatched after the retries is
-     * reported and dropped.
+     * Resolves once the receipt is recorded — applied to its message, or parked when it matches
+     * none yet — so the carrier is acknowledged only then; rejects on a database error (the
+     * carrier redelivers).
      */
     async handle(carrier: string, r: Receipt): Promise<void> {
-      for (let i = 0; i <= retries; i++) {
-        if (await apply(carrier, r)) return
-        await new Promise((res) => setTimeout(res, retryMs))
+      try {
+        await matcher.submit({ carrier, receipt: r })
+      } catch (err) {
+        opts.onError?.(err)
+        throw err
       }
-      opts.onUnmatched?.(carrier, r)
+    },
+    /** Carrier ids just recorded (submits): applies receipts that arrived before them. Never rejects. */
+    async recorded(refs: { carrier: string; carrierId: string }[]): Promise<void> {
+      await rematch(refs).catch((err: unknown) => opts.onError?.(err))
+    },
+    /** The periodic safety net: parked receipts whose ids were recorded (a rematch that failed, a crash). */
+    async sweep(): Promise<number> {
+      return rematch().catch((err: unknown) => {
+        opts.onError?.(err)
+        return 0
+      })
     },
     async inbound(carrier: string, m: InboundMessage): Promise<void> {
       await opts.db.query(

@@ -41,6 +41,8 @@ export interface WorkerOptions {
   onSubmitted?: (provider: string, ms: number) => void
   onSubmitError?: (provider: string, kind: string) => void
   onDeadLetter?: (lane: Priority, status: string) => void
+  /** Carrier ids just recorded as submitted (after their commit): receipts parked for them can now match. */
+  onRecorded?: (refs: { carrier: string; carrierId: string }[]) => void
   /** A failure outside a message's own outcome (a status write, a bus error). Default: written to stderr. */
   onError?: (err: unknown) => void
 }
@@ -105,6 +107,9 @@ export function createWorker(opts: WorkerOptions): Worker {
     concurrency: 2,
     run: async (items) => {
       await markSubmittedMany(opts.db, items)
+      opts.onRecorded?.(
+        items.flatMap((i) => i.carrierIds.map((carrierId) => ({ carrier: i.carrier, carrierId }))),
+      )
       return items.map(() => undefined)
     },
   })

@@ -1,14 +1,19 @@
 import type { Db } from '../db/db.ts'
 import { ensurePartitions } from '../db/partitions.ts'
+import { expireParkedReceipts } from '../delivery/parked-receipts.ts'
 
-/** Periodic housekeeping: daily partitions 7 days ahead, expired idempotency keys removed. */
+/**
+ * Periodic housekeeping: daily partitions 7 days ahead, expired idempotency keys removed,
+ * receipts parked past their bound (24 h) deleted.
+ */
 export async function runMaintenance(
   db: Db,
   now = Date.now(),
-): Promise<{ partitions: string[]; expiredKeys: number }> {
+): Promise<{ partitions: string[]; expiredKeys: number; expiredReceipts: number }> {
   const partitions = await ensurePartitions(db, now)
   const { rowCount } = await db.query('DELETE FROM idempotency_keys WHERE expires_at < now()')
-  return { partitions, expiredKeys: rowCount }
+  const expiredReceipts = await expireParkedReceipts(db)
+  return { partitions, expiredKeys: rowCount, expiredReceipts }
 }
 
 /** Runs maintenance every `everyMs` (default hourly); failures are logged and retried next time. */

@@ -5,6 +5,7 @@
 import type { Logger } from 'pino'
 import { Counter, type Registry } from 'prom-client'
 import type { SmppCarrierEvent } from '../carriers/smpp/smpp-carrier.ts'
+import { createBurstReporter } from '../lib/burst-reporter.ts'
 
 export type ReportLevel = 'error' | 'warn' | 'info' | 'debug'
 
@@ -82,34 +83,18 @@ export function createReporter(opts: ReporterOptions): Reporter {
     registers,
   })
 
-  interface Burst {
+  interface Line {
     level: ReportLevel
     msg: string
     fields: Record<string, unknown>
-    folded: number
-    timer: NodeJS.Timeout
   }
-  const bursts = new Map<string, Burst>()
-  const flush = (key: string) => {
-    const b = bursts.get(key)
-    if (!b) return
-    bursts.delete(key)
-    clearTimeout(b.timer)
-    if (b.folded > 0)
-      opts.logger[b.level]({ ...b.fields, repeated: b.folded, windowMs: burstMs }, `${b.msg} (repeated)`)
-  }
-  const log = (key: string, level: ReportLevel, fields: Record<string, unknown>, msg: string) => {
-    const open = bursts.get(key)
-    if (open) {
-      open.folded++
-      return
-    }
-    opts.logger[level](fields, msg)
-    const timer = setTimeout(() => flush(key), burstMs)
-    timer.unref()
-    // Keep the latest fields: the repeat line shows the most recent error, not the first again.
-    bursts.set(key, { level, msg, fields, folded: 0, timer })
-  }
+  // The repeat line shows the first event of the folded ones, with how many there were.
+  const bursts = createBurstReporter<Line>((_, count, { level, msg, fields }, repeats) => {
+    if (repeats) opts.logger[level]({ ...fields, repeated: count, windowMs: burstMs }, `${msg} (repeated)`)
+    else opts.logger[level](fields, msg)
+  }, burstMs)
+  const log = (key: string, level: ReportLevel, fields: Record<string, unknown>, msg: string) =>
+    bursts.add(key, { level, msg, fields })
 
   return {
     error(where, err) {
@@ -129,7 +114,7 @@ export function createReporter(opts: ReporterOptions): Reporter {
         log(`smpp\u0000${carrier}\u0000${type}`, level, { carrier, event: type, ...detail }, `smpp ${type}`)
     },
     close() {
-      for (const key of [...bursts.keys()]) flush(key)
+      bursts.flush()
     },
   }
 }

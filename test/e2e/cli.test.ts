@@ -68,6 +68,18 @@ describe('smsgw CLI against PostgreSQL', () => {
     }).catch((e: { code: number; stderr: string }) => e)
     assert.equal((badEnv as { code: number }).code, 2)
     assert.match((badEnv as { stderr: string }).stderr, /PORT/)
+    // An HTTP carrier whose webhooks anyone could post is refused at start-up, by name.
+    const carriers = join(tmpdir(), `smsgw-carriers-${process.pid}.json`)
+    writeFileSync(
+      carriers,
+      JSON.stringify({ carriers: [{ name: 'open-http', type: 'http', url: 'http://127.0.0.1:9/sms' }] }),
+    )
+    const insecure = await exec(process.execPath, [BIN, 'start'], {
+      env: { ...process.env, DATABASE_URL: pg.url, SMSGW_CARRIERS: carriers, PORT: '0' },
+      timeout: 60_000,
+    }).catch((e: { code: number; stderr: string }) => e)
+    assert.equal((insecure as { code: number }).code, 2)
+    assert.match((insecure as { stderr: string }).stderr, /open-http.*needs webhook_secret or allowed_ips/)
     const badAmount = await smsgw('admin', 'credit', '01a20308-83da-77fc-8c9b-0dadac19c90c', '1e3')
     assert.equal(badAmount.code, 2)
     assert.match(badAmount.stderr, /amount/i)

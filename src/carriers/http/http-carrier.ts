@@ -17,6 +17,38 @@ export interface HttpCarrierConfig {
   timeoutMs?: number
   /** Consecutive transient failures after which healthy() turns false until a success. Default 5. */
   unhealthyAfter?: number
+  /** Largest response body read, bytes; a longer one is cut off and the submit fails as transient. Default 64 KiB. */
+  maxResponseBytes?: number
+}
+
+/** A response body longer than the carrier may send us. */
+class ResponseTooLargeError extends Error {}
+
+/**
+ * The body as text, reading at most `max` bytes: a carrier (or whatever answers at its URL) cannot
+ * make us buffer megabytes. Beyond it the stream is cancelled, which drops the connection.
+ */
+async function readCapped(res: Response, max: number): Promise<string> {
+  const declared = Number(res.headers.get('content-length') ?? Number.NaN)
+  if (declared > max) {
+    await res.body?.cancel()
+    throw new ResponseTooLargeError(`response body of ${declared} bytes exceeds ${max}`)
+  }
+  if (!res.body) return ''
+  const reader = res.body.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    size += value.byteLength
+    if (size > max) {
+      await reader.cancel()
+      throw new ResponseTooLargeError(`response body exceeds ${max} bytes`)
+    }
+    chunks.push(value)
+  }
+  return Buffer.concat(chunks).toString('utf8')
 }
 
 /** Retry-After as seconds or an HTTP date, in ms. */
@@ -36,6 +68,7 @@ export function createHttpCarrier(cfg: HttpCarrierConfig): WebhookCarrier {
   const { name } = cfg
   const timeoutMs = cfg.timeoutMs ?? 10_000
   const unhealthyAfter = cfg.unhealthyAfter ?? 5
+  const maxResponseBytes = cfg.maxResponseBytes ?? 64 * 1024
   const receipts = createListeners<Receipt>()
   const inbound = createListeners<InboundMessage>()
   const closing = new AbortController()
@@ -78,11 +111,20 @@ export function createHttpCarrier(cfg: HttpCarrierConfig): WebhookCarrier {
       throw new TransientCarrierError('carrier connector closed', { code: 'carrier_closed', carrier: name })
     }
     const res = await post(req)
-    // Always read the body: an unread body holds the keep-alive connection.
+    // Always read the body (an unread body holds the keep-alive connection), but only so much of it.
     let text: string
     try {
-      text = await res.text()
+      text = await readCapped(res, maxResponseBytes)
     } catch (cause) {
+      if (cause instanceof ResponseTooLargeError) {
+        // Like a 2xx without carrier ids: we cannot tell what the carrier did; it has our id.
+        throw new TransientCarrierError(`carrier answered HTTP ${res.status}: ${cause.message}`, {
+          code: 'invalid_response',
+          carrier: name,
+          carrierStatus: res.status,
+          cause,
+        })
+      }
       throw new TransientCarrierError('response body was cut off', {
         code: 'connection_failed',
         carrier: name,

@@ -90,6 +90,25 @@ export function parseHttpReceipt(json: unknown): Receipt {
   return receipt
 }
 
+// A handset's number, with or without `+` (carriers differ); our number may also be a short code.
+const MSISDN_RE = /^\+?([1-9][0-9]{6,14})$/
+const SHORT_CODE_RE = /^[0-9]{3,8}$/
+/** Longest MO body we keep, in UTF-16 units (a reassembled 10-part UCS-2 message is 670). */
+const MAX_INBOUND_BODY = 1600
+
+function msisdn(v: string, param: string, shortCodeOk: boolean): string {
+  const s = v.trim()
+  if (shortCodeOk && SHORT_CODE_RE.test(s)) return s
+  const m = MSISDN_RE.exec(s)
+  if (!m) {
+    throw new CarrierPayloadError(
+      param,
+      shortCodeOk ? 'must be an E.164 number or a 3–8 digit short code' : 'must be an E.164 number',
+    )
+  }
+  return `+${m[1]}`
+}
+
 export function parseHttpInbound(json: unknown, now: Date = new Date()): InboundMessage {
   const o = asObject(json)
   const field = (key: string, allowEmpty: boolean): string => {
@@ -99,11 +118,14 @@ export function parseHttpInbound(json: unknown, now: Date = new Date()): Inbound
     }
     return v
   }
+  const body = field('body', true)
+  if (body.length > MAX_INBOUND_BODY)
+    throw new CarrierPayloadError('body', `must be at most ${MAX_INBOUND_BODY} characters`)
   const received = o['received_at']
   return {
-    from: field('from', false).trim(),
-    to: field('to', false).trim(),
-    body: field('body', true),
+    from: msisdn(field('from', false), 'from', false),
+    to: msisdn(field('to', false), 'to', true),
+    body,
     receivedAt: received === undefined || received === null ? now : timestamp(received, 'received_at'),
   }
 }

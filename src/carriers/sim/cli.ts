@@ -18,6 +18,7 @@ export const CARRIER_SIM_USAGE = `usage: smsgw carrier-sim [flags]
   --no-receipts                  never send receipts
   --dlr-url <url>                where HTTP receipts are POSTed
   --inbound-url <url>            where HTTP MO messages are POSTed
+  --webhook-secret <whsec_…>     sign HTTP receipts and MO (Standard Webhooks; default unsigned)
   --system-id <s> --password <s> required bind credentials (default: any)
   --idle-timeout-ms <n>          drop SMPP sessions silent this long (default 0 = never)`
 
@@ -73,6 +74,7 @@ export function parseCarrierSimArgs(argv: string[]): CreateCarrierSimOptions {
   if (v['no-receipts']) o.receipts = false
   if (v['dlr-url'] !== undefined) o.dlrUrl = v['dlr-url']
   if (v['inbound-url'] !== undefined) o.inboundUrl = v['inbound-url']
+  if (v['webhook-secret'] !== undefined) o.webhookSecret = v['webhook-secret']
   if (v['system-id'] !== undefined) o.systemId = v['system-id']
   if (v.password !== undefined) o.password = v.password
   if (v['idle-timeout-ms'] !== undefined) o.idleTimeoutMs = num('idle-timeout-ms', v['idle-timeout-ms'])
@@ -97,6 +99,7 @@ function parse(argv: string[]) {
       'no-receipts': { type: 'boolean' },
       'dlr-url': { type: 'string' },
       'inbound-url': { type: 'string' },
+      'webhook-secret': { type: 'string' },
       'system-id': { type: 'string' },
       password: { type: 'string' },
       'idle-timeout-ms': { type: 'string' },

@@ -1,10 +1,12 @@
 // The simulator's HTTP carrier: accepts the HTTP connector's POST {id,to,from,body,encoding} on any
-// path, answers {carrier_ids:[…]}, and POSTs receipts {carrier_id,status,error_code,done_at} to dlrUrl.
+// path, answers {carrier_ids:[…]}, and POSTs receipts {carrier_id,status,error_code,done_at} to dlrUrl,
+// signed per Standard Webhooks when it has a webhookSecret (as a real carrier configured with one).
 // GET /health and GET /counters (the SimCounters snapshot, both endpoints) are for operators.
 
 import { randomBytes } from 'node:crypto'
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { signWebhook } from '../webhook-auth.ts'
 import type { Behavior, Outcome } from './behavior.ts'
 import type { CounterStore } from './counters.ts'
 import type { SimOptions } from './options.ts'
@@ -150,19 +152,25 @@ export function createHttpSim(deps: HttpSimDeps): HttpSim {
         error_code: ERROR_CODE[outcome],
         done_at: new Date(),
       }
-      void postWithRetry(url, body, 1).then((ok) => {
+      void postWithRetry(url, JSON.stringify(body), `msg_${carrierId}`, 1).then((ok) => {
         if (ok) c().receiptsSent++
         else c().receiptsFailed++
       })
     })
   }
 
-  async function postWithRetry(url: string, body: unknown, attempt: number): Promise<boolean> {
+  /** Headers of one webhook attempt: signed (a fresh timestamp each attempt) when a secret is set. */
+  function webhookHeaders(id: string, body: string): Record<string, string> {
+    const secret = options().webhookSecret
+    return { 'content-type': 'application/json', ...(secret ? signWebhook(secret, id, body) : {}) }
+  }
+
+  async function postWithRetry(url: string, body: string, id: string, attempt: number): Promise<boolean> {
     try {
       const res = await fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(body),
+        headers: webhookHeaders(id, body),
+        body,
         signal: AbortSignal.timeout(5000),
       })
       await res.arrayBuffer()
@@ -172,7 +180,7 @@ export function createHttpSim(deps: HttpSimDeps): HttpSim {
     }
     if (attempt >= DLR_ATTEMPTS) return false
     await new Promise<void>((resolve) => timers.after(100 * 2 ** attempt, resolve))
-    return postWithRetry(url, body, attempt + 1)
+    return postWithRetry(url, body, id, attempt + 1)
   }
 
   return {
@@ -185,10 +193,11 @@ export function createHttpSim(deps: HttpSimDeps): HttpSim {
     async sendInbound(m) {
       const url = options().inboundUrl
       if (url === null) throw new Error('inboundUrl is not set')
+      const body = JSON.stringify({ ...m, received_at: new Date() })
       const res = await fetch(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ ...m, received_at: new Date() }),
+        headers: webhookHeaders(`msg_${randomBytes(12).toString('hex')}`, body),
+        body,
         signal: AbortSignal.timeout(5000),
       })
       await res.arrayBuffer()

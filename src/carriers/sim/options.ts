@@ -31,6 +31,8 @@ export interface SimOptions {
   dlrUrl: string | null
   /** Where HTTP MO messages are POSTed by sendInbound. Default null. */
   inboundUrl: string | null
+  /** Standard Webhooks secret (`whsec_…`) HTTP receipts and MO are signed with. Default null: unsigned. */
+  webhookSecret: string | null
   /** Credentials a bind must present; null accepts any. Default null. */
   systemId: string | null
   password: string | null
@@ -49,6 +51,7 @@ export const DEFAULT_SIM_OPTIONS: SimOptions = {
   outage: false,
   dlrUrl: null,
   inboundUrl: null,
+  webhookSecret: null,
   systemId: null,
   password: null,
   idleTimeoutMs: 0,
@@ -102,6 +105,8 @@ export function mergeSimOptions(base: SimOptions, patch: Partial<SimOptions>): S
   if (weights.every(([, w]) => w === 0)) fail('outcomeMix', 'needs at least one positive weight')
   checkUrl('dlrUrl', o.dlrUrl)
   checkUrl('inboundUrl', o.inboundUrl)
+  if (o.webhookSecret !== null && !/^whsec_[A-Za-z0-9+/]+={0,2}$/.test(o.webhookSecret))
+    fail('webhookSecret', 'must be whsec_<base64> or null')
   if (!(Number.isFinite(o.idleTimeoutMs) && o.idleTimeoutMs >= 0)) fail('idleTimeoutMs', 'must be ≥ 0')
   return o
 }

@@ -2,13 +2,17 @@
 // built from the carrier config against it.
 
 import assert from 'node:assert/strict'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test'
+import { Webhook } from 'standardwebhooks'
 import type { Carrier, SubmitRequest } from '../../../src/carriers/carrier.ts'
 import { defaultSimCarriers } from '../../../src/carriers/config.ts'
 import { createCarrier } from '../../../src/carriers/create-carrier.ts'
 import { createHttpCarrier } from '../../../src/carriers/http/http-carrier.ts'
 import { parseCarrierSimArgs, runCarrierSim } from '../../../src/carriers/sim/cli.ts'
 import { SimOptionsError } from '../../../src/carriers/sim/options.ts'
+import { newWebhookSecret } from '../../../src/carriers/webhook-auth.ts'
 import { bindSmpp, startSim, waitFor } from './helpers.ts'
 
 function req(messageId: string, body = 'hello'): SubmitRequest {
@@ -100,6 +104,7 @@ describe('carrier simulator', () => {
       [{ throughputPerSec: 0 }, /throughputPerSec/],
       [{ outcomeMix: { delivered: 0, undelivered: 0, expired: 0 } }, /outcomeMix/],
       [{ dlrUrl: 'not a url' }, /dlrUrl/],
+      [{ webhookSecret: 'hunter2' }, /webhookSecret/],
     ]
     for (const [patch, re] of bad) {
       assert.throws(
@@ -110,8 +115,48 @@ describe('carrier simulator', () => {
     assert.equal(sim.options().transientErrorRate, 0)
   })
 
+  it('signs HTTP receipts and MO with its webhookSecret (Standard Webhooks), the same webhook-id on a retry', async () => {
+    const secret = newWebhookSecret()
+    const got: { headers: Record<string, string>; body: string }[] = []
+    const receiver = createServer((r, res) => {
+      const chunks: Buffer[] = []
+      r.on('data', (c: Buffer) => chunks.push(c))
+      r.on('end', () => {
+        got.push({
+          headers: r.headers as Record<string, string>,
+          body: Buffer.concat(chunks).toString('utf8'),
+        })
+        // The first receipt attempt fails, so the retry shows the same id and a new signature.
+        res.writeHead(got.length === 1 ? 503 : 202).end()
+      })
+    })
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve))
+    try {
+      const base = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`
+      sim.setOptions({ webhookSecret: secret, dlrUrl: `${base}/dlr`, inboundUrl: `${base}/inbound` })
+      const http = createHttpCarrier({ name: 'sim-http', url: sim.httpUrl })
+      open.push(http)
+      await http.submit(req('signed-1'))
+      await waitFor(() => got.length === 2, 'the receipt and its retry')
+      await sim.sendInbound({ from: '+447700900123', to: '12345', body: 'hi' }, 'http')
+      const wh = new Webhook(secret)
+      for (const g of got) assert.doesNotThrow(() => wh.verify(g.body, g.headers), JSON.stringify(g.headers))
+      assert.throws(() => new Webhook(newWebhookSecret()).verify(got[0]?.body ?? '', got[0]?.headers ?? {}))
+      assert.equal(got[0]?.headers['webhook-id'], got[1]?.headers['webhook-id'])
+      assert.notEqual(got[2]?.headers['webhook-id'], got[0]?.headers['webhook-id'])
+    } finally {
+      receiver.closeAllConnections()
+      await new Promise<void>((resolve) => receiver.close(() => resolve()))
+    }
+  })
+
   it('the default carrier config drives both endpoints through createCarrier', async () => {
-    const configs = defaultSimCarriers({ host: sim.host, smppPort: sim.smppPort, httpPort: sim.httpPort })
+    const configs = defaultSimCarriers({
+      host: sim.host,
+      smppPort: sim.smppPort,
+      httpPort: sim.httpPort,
+      webhookSecret: newWebhookSecret(),
+    })
     const carriers = configs.map((cfg) => createCarrier(cfg))
     open.push(...carriers)
     await waitFor(() => carriers.every((c) => c.healthy()), 'both carriers healthy')
@@ -140,6 +185,8 @@ describe('carrier-sim CLI', () => {
       '--no-receipts',
       '--dlr-url',
       'http://127.0.0.1:3000/v1/providers/sim-http/dlr',
+      '--webhook-secret',
+      'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
     ])
     assert.deepEqual(o, {
       host: '127.0.0.1',
@@ -152,6 +199,7 @@ describe('carrier-sim CLI', () => {
       outcomeMix: { delivered: 90, undelivered: 8, expired: 2 },
       receipts: false,
       dlrUrl: 'http://127.0.0.1:3000/v1/providers/sim-http/dlr',
+      webhookSecret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
     })
     assert.throws(() => parseCarrierSimArgs(['--latency-ms', 'fast']), /--latency-ms/)
     assert.throws(() => parseCarrierSimArgs(['--outcome-mix', 'lost=1']), /--outcome-mix/)

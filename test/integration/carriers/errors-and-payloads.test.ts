@@ -122,6 +122,31 @@ describe('HTTP carrier payloads', () => {
       receivedAt: now,
     })
     assert.throws(() => parseHttpInbound({ to: '1', body: '' }), CarrierPayloadError)
+    // Carriers that leave out the `+` are normalized to E.164.
+    assert.equal(
+      parseHttpInbound({ from: '447700900123', to: '+14155550100', body: '' }, now).from,
+      '+447700900123',
+    )
+  })
+
+  it('refuses inbound messages whose numbers are not numbers, or whose body is too long', () => {
+    const ok = { from: '+14155550123', to: '12345', body: 'STOP' }
+    const bad: [Record<string, unknown>, string][] = [
+      [{ ...ok, from: 'ACME' }, 'from'],
+      [{ ...ok, from: '12345' }, 'from'],
+      [{ ...ok, from: '+1 415 555 0123; DROP' }, 'from'],
+      [{ ...ok, from: `+${'9'.repeat(40)}` }, 'from'],
+      [{ ...ok, to: 'ACME' }, 'to'],
+      [{ ...ok, to: '12' }, 'to'],
+      [{ ...ok, body: 'x'.repeat(1601) }, 'body'],
+    ]
+    for (const [json, param] of bad) {
+      assert.throws(
+        () => parseHttpInbound(json),
+        (e: unknown) => e instanceof CarrierPayloadError && e.param === param,
+        JSON.stringify(json),
+      )
+    }
   })
 
   it('reads Retry-After as seconds or a date', () => {

@@ -155,10 +155,10 @@ describe('HTTP carrier', () => {
   it('MO posted by the carrier reaches onInbound; a bad payload is a 400 that reaches no listener', async () => {
     const got: InboundMessage[] = []
     carrier.onInbound((m) => got.push(m))
-    await sim.sendInbound({ from: '+447700900123', to: 'ACME', body: 'STOP' }, 'http')
+    await sim.sendInbound({ from: '+447700900123', to: '12345', body: 'STOP' }, 'http')
     assert.deepEqual(
       got.map((m) => [m.from, m.to, m.body]),
-      [['+447700900123', 'ACME', 'STOP']],
+      [['+447700900123', '12345', 'STOP']],
     )
     const res = await fetch(`${routes.base}/dlr`, {
       method: 'POST',
@@ -168,4 +168,60 @@ describe('HTTP carrier', () => {
     assert.equal(res.status, 400)
     assert.match(await res.text(), /status/)
   })
+})
+
+describe('HTTP carrier response bodies are capped', () => {
+  let server: Server
+  let url: string
+  /** How the last response ended at the server: written whole, or cut off by the client. */
+  let ended: Promise<'finished' | 'cut off'>
+  let declareLength = false
+
+  before(async () => {
+    server = createServer((_req, res) => {
+      // A submit answer that never ends: today's connector reads until its timeout. Only the
+      // client hanging up stops it.
+      ended = new Promise((resolve) => {
+        res.on('finish', () => resolve('finished'))
+        res.on('close', () => resolve(res.writableFinished ? 'finished' : 'cut off'))
+      })
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        ...(declareLength ? { 'content-length': String(1024 ** 3) } : {}),
+      })
+      res.write('{"carrier_ids":["c-1"],"pad":"')
+      // 16 KiB a millisecond at most, so a client that reads it all is slow, not out of memory.
+      const piece = Buffer.alloc(16 * 1024, 'x')
+      const more = () => {
+        if (res.destroyed) return
+        if (res.write(piece)) setTimeout(more, 1)
+        else res.once('drain', more)
+      }
+      more()
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/messages`
+  })
+  after(async () => {
+    server.closeAllConnections()
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+  })
+
+  for (const declared of [false, true]) {
+    it(`an endless answer (${declared ? 'with a 1 GiB' : 'without'} Content-Length) fails as transient invalid_response after 64 KiB`, {
+      timeout: 30_000,
+    }, async () => {
+      declareLength = declared
+      const carrier = createHttpCarrier({ name: 'big', url, timeoutMs: 5000 })
+      try {
+        const err = await carrier.submit(req('hi')).catch((e: unknown) => e)
+        assert.ok(isTransientCarrierError(err), String(err))
+        assert.equal(err.code, 'invalid_response')
+        assert.match(err.message, /exceeds 65536/)
+        assert.equal(await ended, 'cut off')
+      } finally {
+        await carrier.close()
+      }
+    })
+  }
 })

@@ -5,12 +5,14 @@ import type { Bus } from '../../../src/bus/bus.ts'
 import { createNatsBus } from '../../../src/bus/nats-bus.ts'
 import type { CarrierConfig } from '../../../src/carriers/config.ts'
 import { type CarrierSim, createCarrierSim } from '../../../src/carriers/sim/carrier-sim.ts'
+import { createWebhookAuth, newWebhookSecret } from '../../../src/carriers/webhook-auth.ts'
 import { createPostgresDb } from '../../../src/db/postgres.ts'
 import { createPipeline, type Pipeline } from '../../../src/delivery/pipeline.ts'
 import { relayWebhooks } from '../../../src/delivery/webhook-relay.ts'
 import { createCustomer, sendBody, setRates, startApp, type TestApp } from '../../helpers/app.ts'
 import { deleteStream, NATS_URL } from '../../helpers/nats.ts'
 import { type FreshDatabase, freshDatabase } from '../../helpers/pg.ts'
+import { signedPost } from '../../helpers/webhooks.ts'
 
 // An api process without a worker (smsgw api) receives an HTTP provider's receipts: it stores them
 // on the bus and a worker in another process (its own pool and bus connection here) applies them.
@@ -27,14 +29,26 @@ describe('HTTP provider webhooks reach the worker when the api runs alone', () =
 
   before(async () => {
     pg = await freshDatabase()
-    sim = await createCarrierSim({ receiptDelayMs: 10 })
+    // The simulator signs its receipts with the secret the api knows from the carrier file.
+    const webhookSecret = newWebhookSecret()
+    sim = await createCarrierSim({ receiptDelayMs: 10, webhookSecret })
     const carriers: CarrierConfig[] = [
-      { name: 'sim-http', type: 'http', url: `http://127.0.0.1:${sim.httpPort}/messages`, weight: 1 },
+      {
+        name: 'sim-http',
+        type: 'http',
+        url: `http://127.0.0.1:${sim.httpPort}/messages`,
+        weight: 1,
+        webhook_secret: webhookSecret,
+      },
     ]
     const natsOpts = { servers: NATS_URL, stream, subjectPrefix: stream.toLowerCase() }
     apiBus = await createNatsBus(natsOpts)
     workerBus = await createNatsBus(natsOpts)
-    api = await startApp(pg.url, { deps: { providerWebhooks: relayWebhooks(apiBus, carriers) } })
+    api = await startApp(pg.url, {
+      deps: {
+        providerWebhooks: { auth: createWebhookAuth(carriers), sink: relayWebhooks(apiBus, carriers) },
+      },
+    })
     const address = await api.app.listen({ port: 0, host: '127.0.0.1' })
     sim.setOptions({ dlrUrl: `${address}/v1/providers/sim-http/dlr` })
     await setRates(api.app)
@@ -84,19 +98,25 @@ describe('HTTP provider webhooks reach the worker when the api runs alone', () =
     assert.ok(sim.counters().receiptsSent >= 5)
   })
 
-  it('an unknown provider is 404 and a malformed receipt 400, and neither reaches the bus', async () => {
+  it('an unknown provider is 404, a malformed receipt 400, an unsigned one 401, and none reaches the bus', async () => {
     const unknown = await api.app.inject({
       method: 'POST',
       url: '/v1/providers/nope/dlr',
       payload: { carrier_id: 'x', status: 'delivered' },
     })
     assert.equal(unknown.statusCode, 404, unknown.body)
-    const bad = await api.app.inject({
+    const bad = await api.app.inject(
+      signedPost('/v1/providers/sim-http/dlr', { status: 42 }, sim.options().webhookSecret as string),
+    )
+    assert.equal(bad.statusCode, 400, bad.body)
+    // The api process checks the signature itself: a forgery never reaches the bus.
+    const forged = await api.app.inject({
       method: 'POST',
       url: '/v1/providers/sim-http/dlr',
-      payload: { status: 42 },
+      payload: { carrier_id: 'x', status: 'undelivered' },
     })
-    assert.equal(bad.statusCode, 400, bad.body)
+    assert.equal(forged.statusCode, 401, forged.body)
+    assert.equal(forged.json().error.code, 'unauthenticated')
     assert.equal(await apiBus.pending('provider-webhooks'), 0)
   })
 })
