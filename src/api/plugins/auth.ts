@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
-import { BlockList, isIP } from 'node:net'
+import type { BlockList } from 'node:net'
 import type { FastifyRequest } from 'fastify'
+import { allowListHas, compileAllowList } from '../../accounts/allowed-ips.ts'
 import type { KeyPrincipal } from '../../accounts/api-keys.ts'
 import type { KeyCache } from '../../accounts/key-cache.ts'
 import { ApiError } from '../errors.ts'
@@ -26,17 +27,10 @@ function ipAllowed(allowLists: WeakMap<KeyPrincipal, BlockList>, p: KeyPrincipal
   if (!p.allowedIps || p.allowedIps.length === 0) return true
   let list = allowLists.get(p)
   if (!list) {
-    list = new BlockList()
-    for (const entry of p.allowedIps) {
-      const [addr, bits] = entry.split('/')
-      const family = isIP(addr ?? '') === 6 ? 'ipv6' : 'ipv4'
-      if (bits !== undefined) list.addSubnet(addr as string, Number(bits), family)
-      else list.addAddress(addr as string, family)
-    }
+    list = compileAllowList(p.allowedIps)
     allowLists.set(p, list)
   }
-  const plain = ip.startsWith('::ffff:') ? ip.slice(7) : ip
-  return list.check(plain, isIP(plain) === 6 ? 'ipv6' : 'ipv4')
+  return allowListHas(list, ip)
 }
 
 export interface Authenticator {

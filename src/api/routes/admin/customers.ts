@@ -1,8 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyReply } from 'fastify'
+import { invalidIpEntry } from '../../../accounts/allowed-ips.ts'
 import { type ApiKey, issueApiKey, revokeApiKey } from '../../../accounts/api-keys.ts'
-import { creditCustomer } from '../../../accounts/credits.ts'
+import { BalanceLimitError, creditCustomer } from '../../../accounts/credits.ts'
 import { type Customer, findCustomer, listCustomers, onboardCustomer } from '../../../accounts/customers.ts'
 import { ADMIN_SCOPE, idempotent } from '../../../accounts/idempotent.ts'
 import type { KeyCache } from '../../../accounts/key-cache.ts'
@@ -93,18 +94,8 @@ const send = (reply: FastifyReply, out: { statusCode: number; body: string; repl
 }
 
 function checkIps(ips: string[] | null | undefined): void {
-  for (const ip of ips ?? []) {
-    const [addr, bits] = ip.split('/')
-    const family = addr?.includes(':') ? 6 : 4
-    const valid =
-      family === 4
-        ? /^(\d{1,3})(\.\d{1,3}){3}$/.test(addr ?? '') &&
-          (addr ?? '').split('.').every((o) => Number(o) <= 255)
-        : true
-    if (!valid || (bits !== undefined && Number(bits) > (family === 4 ? 32 : 128))) {
-      throw invalidRequest(`'${ip}' is not an IP address or CIDR range`, 'allowed_ips')
-    }
-  }
+  const bad = invalidIpEntry(ips ?? [])
+  if (bad !== undefined) throw invalidRequest(`'${bad}' is not an IP address or CIDR range`, 'allowed_ips')
 }
 
 export const adminCustomerRoutes: FastifyPluginAsyncTypebox<AdminDeps> = async (app, deps) => {
@@ -221,7 +212,10 @@ export const adminCustomerRoutes: FastifyPluginAsyncTypebox<AdminDeps> = async (
       if (!isUuid(id)) throw notFound('customer')
       const out = await db.transaction((tx) =>
         idempotent(tx, ADMIN_SCOPE, idempotencyOf(request), async () => {
-          const done = await creditCustomer(tx, id, amount, reference)
+          const done = await creditCustomer(tx, id, amount, reference).catch((err: unknown) => {
+            if (err instanceof BalanceLimitError) throw invalidRequest(err.message, 'amount')
+            throw err
+          })
           if (!done) throw notFound('customer')
           const { entry, customer: c } = done
           const body = {

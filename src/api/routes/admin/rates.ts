@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { type RateCache, type RateTable, readRates, replaceRates } from '../../../billing/rates.ts'
 import type { Db } from '../../../db/db.ts'
-import { formatAmount, InvalidAmountError, parseAmount } from '../../../domain/money.ts'
+import { formatAmount, InvalidAmountError, MAX_PRICE_MICROS, parseAmount } from '../../../domain/money.ts'
 import { invalidRequest } from '../../errors.ts'
 import type { Authenticator } from '../../plugins/auth.ts'
 import { ErrorBody, Nullable } from '../../schemas.ts'
@@ -29,6 +29,8 @@ function price(s: string, param: string): number {
     throw err
   }
   if (micros < 0) throw invalidRequest(`'${param}' must not be negative`, param)
+  if (micros > MAX_PRICE_MICROS)
+    throw invalidRequest(`'${param}' must be at most ${formatAmount(MAX_PRICE_MICROS)} per segment`, param)
   return micros
 }
 

@@ -6,6 +6,7 @@ import { multiplyMicros } from '../../../domain/money.ts'
 import { parseRecipient } from '../../../domain/phone.ts'
 import { analyzeBody, hasLoneSurrogate } from '../../../domain/segments.ts'
 import { parseSender } from '../../../domain/sender.ts'
+import { parseTimestamp } from '../../../domain/timestamps.ts'
 import { invalidRequest, unprocessable } from '../../errors.ts'
 import type { SendBody } from '../../schemas.ts'
 
@@ -83,7 +84,9 @@ export async function composeMessage(
   if (input.status_callback_url) checkUrl(input.status_callback_url, 'status_callback_url')
   let sendAt: Date | null = null
   if (input.send_at) {
-    const t = Date.parse(input.send_at)
+    const t = parseTimestamp(input.send_at)
+    // The schema already checked it; this keeps an unparsable value from ever meaning "now".
+    if (t === null) throw invalidRequest("'send_at' must be an RFC 3339 date-time", 'send_at')
     if (t < ctx.now - SEND_AT_PAST_TOLERANCE_MS) throw invalidRequest("'send_at' is in the past", 'send_at')
     if (t > ctx.now + MAX_SCHEDULE_AHEAD_MS)
       throw invalidRequest("'send_at' is more than 7 days ahead", 'send_at')
