@@ -36,7 +36,7 @@ describe('client input never causes a 5xx', () => {
   const get = (url: string, headers: Record<string, string> = c.auth) =>
     t.app.inject({ method: 'GET', url, headers })
   const assertError = (
-    res: { statusCode: number; body: string },
+    res: { statusCode: number; body: string; json: () => unknown },
     status: number,
     code: string,
     param?: string,
