@@ -55,6 +55,13 @@ const EntryObject = Type.Object({
   reference: Nullable(Type.String()),
   created_at: Type.String(),
 })
+/** The secret is in the first answer only; an idempotent replay says it was shown instead. */
+const ShownOnce = Type.Object({
+  api_key: Type.Optional(Type.String({ description: 'The secret; only in the first answer' })),
+  api_key_shown_once: Type.Optional(
+    Type.Literal(true, { description: 'In an idempotent replay, in place of api_key' }),
+  ),
+})
 const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) })
 const IpEntry = Type.String({ maxLength: 64, pattern: '^[0-9A-Fa-f:.]+(/\\d{1,3})?$' })
 
@@ -93,6 +100,16 @@ const send = (reply: FastifyReply, out: { statusCode: number; body: string; repl
   return sendJsonText(reply, out.statusCode, out.body)
 }
 
+/**
+ * A 201 that shows a new API key: the answer carries `api_key`, the stored idempotent replay
+ * carries `api_key_shown_once: true` instead, so no secret is kept in clear for 24 h.
+ */
+const withSecret = (body: object, secret: string) => ({
+  statusCode: 201,
+  body: JSON.stringify({ ...body, api_key: secret }),
+  replayBody: JSON.stringify({ ...body, api_key_shown_once: true }),
+})
+
 function checkIps(ips: string[] | null | undefined): void {
   const bad = invalidIpEntry(ips ?? [])
   if (bad !== undefined) throw invalidRequest(`'${bad}' is not an IP address or CIDR range`, 'allowed_ips')
@@ -124,10 +141,7 @@ export const adminCustomerRoutes: FastifyPluginAsyncTypebox<AdminDeps> = async (
           { additionalProperties: false },
         ),
         response: {
-          201: Type.Composite([
-            CustomerObject,
-            Type.Object({ api_key: Type.String(), api_key_id: Type.String() }),
-          ]),
+          201: Type.Composite([CustomerObject, Type.Object({ api_key_id: Type.String() }), ShownOnce]),
           '4xx': ErrorBody,
         },
       },
@@ -145,8 +159,8 @@ export const adminCustomerRoutes: FastifyPluginAsyncTypebox<AdminDeps> = async (
             currency,
             allowedIps: b.allowed_ips ?? null,
           })
-          const body = { ...customerObject(customer), api_key: secret, api_key_id: key.id }
-          return { statusCode: 201, body: JSON.stringify(body) }
+          const body = { ...customerObject(customer), api_key_id: key.id }
+          return withSecret(body, secret)
         }),
       )
       return send(reply, out)
@@ -268,7 +282,7 @@ export const adminCustomerRoutes: FastifyPluginAsyncTypebox<AdminDeps> = async (
           ),
         ),
         response: {
-          201: Type.Composite([KeyObject, Type.Object({ api_key: Type.String() })]),
+          201: Type.Composite([KeyObject, ShownOnce]),
           '4xx': ErrorBody,
         },
       },
@@ -280,7 +294,7 @@ export const adminCustomerRoutes: FastifyPluginAsyncTypebox<AdminDeps> = async (
       const out = await db.transaction((tx) =>
         idempotent(tx, ADMIN_SCOPE, idempotencyOf(request), async () => {
           const { key, secret } = await issueApiKey(tx, c.id, ips)
-          return { statusCode: 201, body: JSON.stringify({ ...keyObject(key), api_key: secret }) }
+          return withSecret(keyObject(key), secret)
         }),
       )
       return send(reply, out)
