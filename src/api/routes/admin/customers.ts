@@ -1,22 +1,38 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import type { FastifyReply } from 'fastify'
-import { invalidIpEntry } from '../../../accounts/allowed-ips.ts'
-import { type ApiKey, issueApiKey, revokeApiKey } from '../../../accounts/api-keys.ts'
+import { issueApiKey, revokeApiKey } from '../../../accounts/api-keys.ts'
 import { BalanceLimitError, creditCustomer } from '../../../accounts/credits.ts'
-import { type Customer, findCustomer, listCustomers, onboardCustomer } from '../../../accounts/customers.ts'
+import { findCustomer, listCustomers, onboardCustomer, updateCustomer } from '../../../accounts/customers.ts'
 import { ADMIN_SCOPE, idempotent } from '../../../accounts/idempotent.ts'
 import type { KeyCache } from '../../../accounts/key-cache.ts'
-import { type LedgerEntry, listLedger } from '../../../accounts/ledger.ts'
+import { listLedger } from '../../../accounts/ledger.ts'
 import type { Db } from '../../../db/db.ts'
 import { isUuid } from '../../../domain/ids.ts'
 import { InvalidAmountError, parseAmount } from '../../../domain/money.ts'
-import { invalidRequest, notFound, sendJsonText } from '../../errors.ts'
+import { invalidRequest, notFound } from '../../errors.ts'
 import { idempotencyOf } from '../../idempotency-key.ts'
 import { decodeCursor, page } from '../../pagination.ts'
 import type { Authenticator } from '../../plugins/auth.ts'
 import { money } from '../../render.ts'
 import { ErrorBody, ListQuery, listOf, Money, Nullable } from '../../schemas.ts'
+import {
+  CustomerObject,
+  checkIps,
+  customerObject,
+  EntryObject,
+  entryObject,
+  IdParams,
+  IpEntry,
+  KeyObject,
+  keyObject,
+  Name,
+  RateLimit,
+  ShownOnce,
+  StatusSchema,
+  send,
+  Tier,
+  withSecret,
+} from './objects.ts'
 
 export interface AdminDeps {
   db: Db
@@ -24,95 +40,6 @@ export interface AdminDeps {
   keys: KeyCache
   currency: string
   defaultRateLimitMps: number
-}
-
-const CustomerObject = Type.Object({
-  id: Type.String(),
-  object: Type.Literal('customer'),
-  name: Type.String(),
-  tier: Type.String(),
-  rate_limit_mps: Type.Integer(),
-  balance: Money,
-  created_at: Type.String(),
-})
-const KeyObject = Type.Object({
-  id: Type.String(),
-  object: Type.Literal('api_key'),
-  customer_id: Type.String(),
-  prefix: Type.String(),
-  allowed_ips: Nullable(Type.Array(Type.String())),
-  created_at: Type.String(),
-  revoked_at: Nullable(Type.String()),
-})
-const EntryObject = Type.Object({
-  id: Type.Integer(),
-  object: Type.Literal('ledger_entry'),
-  customer_id: Type.String(),
-  kind: Type.String(),
-  amount: Money,
-  balance_after: Money,
-  message_id: Nullable(Type.String()),
-  reference: Nullable(Type.String()),
-  created_at: Type.String(),
-})
-/** The secret is in the first answer only; an idempotent replay says it was shown instead. */
-const ShownOnce = Type.Object({
-  api_key: Type.Optional(Type.String({ description: 'The secret; only in the first answer' })),
-  api_key_shown_once: Type.Optional(
-    Type.Literal(true, { description: 'In an idempotent replay, in place of api_key' }),
-  ),
-})
-const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) })
-const IpEntry = Type.String({ maxLength: 64, pattern: '^[0-9A-Fa-f:.]+(/\\d{1,3})?$' })
-
-const customerObject = (c: Customer) => ({
-  id: c.id,
-  object: 'customer' as const,
-  name: c.name,
-  tier: c.tier,
-  rate_limit_mps: c.rateLimitMps,
-  balance: money(c.balanceMicros, c.currency),
-  created_at: c.createdAt.toISOString(),
-})
-const keyObject = (k: ApiKey) => ({
-  id: k.id,
-  object: 'api_key' as const,
-  customer_id: k.customerId,
-  prefix: k.prefix,
-  allowed_ips: k.allowedIps,
-  created_at: k.createdAt.toISOString(),
-  revoked_at: k.revokedAt?.toISOString() ?? null,
-})
-const entryObject = (e: LedgerEntry, currency: string) => ({
-  id: e.id,
-  object: 'ledger_entry' as const,
-  customer_id: e.customerId,
-  kind: e.kind,
-  amount: money(e.amountMicros, currency),
-  balance_after: money(e.balanceAfterMicros, currency),
-  message_id: e.messageId,
-  reference: e.reference,
-  created_at: e.createdAt.toISOString(),
-})
-
-const send = (reply: FastifyReply, out: { statusCode: number; body: string; replayed: boolean }) => {
-  if (out.replayed) reply.header('idempotent-replayed', 'true')
-  return sendJsonText(reply, out.statusCode, out.body)
-}
-
-/**
- * A 201 that shows a new API key: the answer carries `api_key`, the stored idempotent replay
- * carries `api_key_shown_once: true` instead, so no secret is kept in clear for 24 h.
- */
-const withSecret = (body: object, secret: string) => ({
-  statusCode: 201,
-  body: JSON.stringify({ ...body, api_key: secret }),
-  replayBody: JSON.stringify({ ...body, api_key_shown_once: true }),
-})
-
-function checkIps(ips: string[] | null | undefined): void {
-  const bad = invalidIpEntry(ips ?? [])
-  if (bad !== undefined) throw invalidRequest(`'${bad}' is not an IP address or CIDR range`, 'allowed_ips')
 }
 
 export const adminCustomerRoutes: FastifyPluginAsyncTypebox<AdminDeps> = async (app, deps) => {
@@ -133,9 +60,9 @@ export const adminCustomerRoutes: FastifyPluginAsyncTypebox<AdminDeps> = async (
         tags: ['admin'],
         body: Type.Object(
           {
-            name: Type.String({ minLength: 1, maxLength: 200 }),
-            rate_limit_mps: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
-            tier: Type.Optional(Type.String({ minLength: 1, maxLength: 40, pattern: '^[a-z0-9_-]+$' })),
+            name: Name,
+            rate_limit_mps: Type.Optional(RateLimit),
+            tier: Type.Optional(Tier),
             allowed_ips: Type.Optional(Nullable(Type.Array(IpEntry, { maxItems: 100 }))),
           },
           { additionalProperties: false },
@@ -188,6 +115,52 @@ export const adminCustomerRoutes: FastifyPluginAsyncTypebox<AdminDeps> = async (
     '/v1/admin/customers/:id',
     { schema: { tags: ['admin'], params: IdParams, response: { 200: CustomerObject, '4xx': ErrorBody } } },
     async (request) => customerObject(await customerOr404(request.params.id)),
+  )
+
+  app.patch(
+    '/v1/admin/customers/:id',
+    {
+      schema: {
+        summary: "Change a customer's name, rate limit, tier, IP allow-list or status",
+        description:
+          '`status: suspended` refuses every key of the customer (403 forbidden) until it is `active` again; ' +
+          '`allowed_ips` (null clears it) limits every key of the customer, besides each key’s own list.',
+        tags: ['admin'],
+        params: IdParams,
+        body: Type.Object(
+          {
+            name: Type.Optional(Name),
+            rate_limit_mps: Type.Optional(RateLimit),
+            tier: Type.Optional(Tier),
+            allowed_ips: Type.Optional(Nullable(Type.Array(IpEntry, { maxItems: 100 }))),
+            status: Type.Optional(StatusSchema),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: CustomerObject, '4xx': ErrorBody },
+      },
+    },
+    async (request) => {
+      const b = request.body
+      if (b.name?.includes('\u0000')) throw invalidRequest("'name' must not contain NUL characters", 'name')
+      checkIps(b.allowed_ips)
+      const id = request.params.id.toLowerCase()
+      const c = isUuid(id)
+        ? await updateCustomer(db, id, {
+            name: b.name,
+            tier: b.tier,
+            rateLimitMps: b.rate_limit_mps,
+            status: b.status,
+            allowedIps:
+              b.allowed_ips === undefined ? undefined : b.allowed_ips?.length ? b.allowed_ips : null,
+          })
+        : undefined
+      if (!c) throw notFound('customer')
+      // Cached principals carry the status, limits and allow-list: forget them (this process at
+      // once, the others within SMSGW_AUTH_CACHE_MS, as for a revoke).
+      keys.clear()
+      return customerObject(c)
+    },
   )
 
   app.post(

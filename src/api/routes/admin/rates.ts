@@ -12,10 +12,13 @@ const RatesBody = Type.Object(
   {
     currency: Type.String({ pattern: '^[A-Z]{3}$' }),
     default: Type.Optional(Nullable(Price)),
-    countries: Type.Record(Type.String(), Price, {
-      maxProperties: 300,
-      propertyNames: { pattern: '^[A-Z]{2}$' },
-    }),
+    /** Absent: no per-country rates, only the default. */
+    countries: Type.Optional(
+      Type.Record(Type.String(), Price, {
+        maxProperties: 300,
+        propertyNames: { pattern: '^[A-Z]{2}$' },
+      }),
+    ),
   },
   { additionalProperties: false },
 )
@@ -67,7 +70,7 @@ export const adminRateRoutes: FastifyPluginAsyncTypebox<{
         currency,
         defaultMicros: b.default == null ? null : price(b.default, 'default'),
         countries: Object.fromEntries(
-          Object.entries(b.countries).map(([c, p]) => [c, price(p, `countries.${c}`)]),
+          Object.entries(b.countries ?? {}).map(([c, p]) => [c, price(p, `countries.${c}`)]),
         ),
       }
       await replaceRates(db, table)
