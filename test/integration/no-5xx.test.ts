@@ -73,6 +73,19 @@ describe('client input never causes a 5xx', () => {
     })
   }
 
+  it('NUL in a query string or path, or a lone surrogate in a body, is a 400 naming it (PostgreSQL text cannot hold NUL)', async () => {
+    assertError(await get('/v1/messages?client_reference=a%00b'), 400, 'invalid_request', 'client_reference')
+    assertError(await get('/v1/messages?from=AC%00ME'), 400, 'invalid_request', 'from')
+    const res = await t.app.inject({
+      method: 'PATCH',
+      url: `/v1/admin/customers/${c.id}`,
+      headers: { ...adminHeaders, 'content-type': 'application/json' },
+      payload: '{"name":"Acme \\ud800"}',
+    })
+    assertError(res, 400, 'invalid_request', 'name')
+    assertError(await get('/v1/messages/a%00b'), 400, 'invalid_request', 'id')
+  })
+
   it('send_at with a leap second is a 400, not a message sent at once', async () => {
     const before0 = await moneySnapshot(t.db)
     const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10)
