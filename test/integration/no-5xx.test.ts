@@ -86,6 +86,13 @@ describe('client input never causes a 5xx', () => {
     assertError(await get('/v1/messages/a%00b'), 400, 'invalid_request', 'id')
   })
 
+  it('router errors get the API error body: an over-long path param is a 404, bad percent-encoding a 400', async () => {
+    const long = await get(`/v1/messages/${'9'.repeat(400)}`)
+    assertError(long, 404, 'not_found')
+    assert.ok(long.headers['x-request-id'], 'X-Request-Id is set')
+    assertError(await get('/v1/messages/%E0%A4%A'), 400, 'invalid_request')
+  })
+
   it('send_at with a leap second is a 400, not a message sent at once', async () => {
     const before0 = await moneySnapshot(t.db)
     const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10)
