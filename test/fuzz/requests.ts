@@ -66,7 +66,7 @@ function authArbitrary(route: Route, creds: Credentials, rightWeight = 12): fc.A
   return fc.oneof(
     { weight: rightWeight, arbitrary: fc.constant(`Bearer ${right}`) },
     { weight: 1, arbitrary: fc.constant(`Bearer ${wrong}`) },
-    { weight: 2, arbitrary: fc.constantFrom(...odd.map((k) => `Bearer ${k}`), `Bearer ${right}`) },
+    { weight: 6, arbitrary: fc.constantFrom(...odd.map((k) => `Bearer ${k}`), `Bearer ${right}`) },
     { weight: 1, arbitrary: fc.constant(undefined) },
     {
       weight: 1,

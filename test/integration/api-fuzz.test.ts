@@ -82,6 +82,8 @@ describe('API fuzz (fast-check over /openapi.json, real PostgreSQL)', () => {
     const limited = await createCustomer(t.app, { name: 'fuzz-ips', credit: '10.00' })
     const suspended = await createCustomer(t.app, { name: 'fuzz-suspended', credit: '10.00' })
     const legacy = await createCustomer(t.app, { name: 'fuzz-legacy', credit: '10.00' })
+    // No money and one message a second: sends get 402 and 429.
+    const poor = await createCustomer(t.app, { name: 'fuzz-poor', rateLimitMps: 1 })
     const patch = (id: string, payload: object) =>
       t.app.inject({ method: 'PATCH', url: `/v1/admin/customers/${id}`, headers: adminHeaders, payload })
     assert.equal((await patch(limited.id, { allowed_ips: ['10.0.0.0/8'] })).statusCode, 200)
@@ -101,7 +103,7 @@ describe('API fuzz (fast-check over /openapi.json, real PostgreSQL)', () => {
     }
     const keys = await t.db.query<{ id: string }>('SELECT id FROM api_keys ORDER BY id')
     const keyIds = keys.rows.map((r) => r.id)
-    const customerIds = [main.id, limited.id, suspended.id, legacy.id]
+    const customerIds = [main.id, limited.id, suspended.id, legacy.id, poor.id]
 
     const hostileIds = [
       FAR_ID,
@@ -179,7 +181,7 @@ describe('API fuzz (fast-check over /openapi.json, real PostgreSQL)', () => {
     }
     const creds = {
       admin: ADMIN_TOKEN,
-      customers: [main.apiKey, limited.apiKey, suspended.apiKey, legacy.apiKey],
+      customers: [main.apiKey, limited.apiKey, suspended.apiKey, legacy.apiKey, poor.apiKey],
     }
 
     const doc = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json()
