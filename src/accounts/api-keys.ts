@@ -16,6 +16,10 @@ export interface KeyPrincipal {
   keyId: string
   customerId: string
   allowedIps: string[] | null
+  /** The customer's allow-list, which every one of its keys must also pass. */
+  customerAllowedIps: string[] | null
+  /** A suspended customer's keys are refused (403 forbidden) until it is active again. */
+  suspended: boolean
   rateLimitMps: number
   currency: string
 }
@@ -78,10 +82,13 @@ export async function findPrincipal(q: Queryable, secret: string): Promise<KeyPr
     id: string
     customer_id: string
     allowed_ips: string[] | null
+    customer_allowed_ips: string[] | null
+    status: string
     rate_limit_mps: number
     currency: string
   }>(
-    `SELECT k.id, k.customer_id, k.allowed_ips, c.rate_limit_mps, c.currency
+    `SELECT k.id, k.customer_id, k.allowed_ips, c.allowed_ips AS customer_allowed_ips, c.status,
+            c.rate_limit_mps, c.currency
        FROM api_keys k JOIN customers c ON c.id = k.customer_id
       WHERE k.secret_hash = $1 AND k.revoked_at IS NULL`,
     [hashSecret(secret)],
@@ -92,6 +99,8 @@ export async function findPrincipal(q: Queryable, secret: string): Promise<KeyPr
     keyId: r.id,
     customerId: r.customer_id,
     allowedIps: r.allowed_ips,
+    customerAllowedIps: r.customer_allowed_ips,
+    suspended: r.status === 'suspended',
     rateLimitMps: Number(r.rate_limit_mps),
     currency: r.currency,
   }

@@ -10,8 +10,14 @@ export interface Customer {
   rateLimitMps: number
   currency: string
   balanceMicros: number
+  status: CustomerStatus
+  /** Addresses every key of the customer is limited to (besides each key's own list); null: any. */
+  allowedIps: string[] | null
   createdAt: Date
 }
+
+export const CUSTOMER_STATUSES = ['active', 'suspended'] as const
+export type CustomerStatus = (typeof CUSTOMER_STATUSES)[number]
 
 interface CustomerRow {
   id: string
@@ -20,10 +26,12 @@ interface CustomerRow {
   rate_limit_mps: number
   currency: string
   balance: string | number
+  status: CustomerStatus
+  allowed_ips: string[] | null
   created_at: Date
 }
 
-const COLUMNS = 'id, name, tier, rate_limit_mps, currency, balance, created_at'
+const COLUMNS = 'id, name, tier, rate_limit_mps, currency, balance, status, allowed_ips, created_at'
 
 const fromRow = (r: CustomerRow): Customer => ({
   id: r.id,
@@ -32,6 +40,8 @@ const fromRow = (r: CustomerRow): Customer => ({
   rateLimitMps: Number(r.rate_limit_mps),
   currency: r.currency,
   balanceMicros: toMicros(r.balance),
+  status: r.status,
+  allowedIps: r.allowed_ips,
   createdAt: new Date(r.created_at),
 })
 
@@ -55,6 +65,38 @@ export async function findCustomer(
   const { rows } = await q.query<CustomerRow>(
     `SELECT ${COLUMNS} FROM customers WHERE id = $1${forUpdate ? ' FOR UPDATE' : ''}`,
     [id],
+  )
+  return rows[0] ? fromRow(rows[0]) : undefined
+}
+
+export interface CustomerChange {
+  name?: string
+  tier?: string
+  rateLimitMps?: number
+  status?: CustomerStatus
+  /** null clears the list. */
+  allowedIps?: string[] | null
+}
+
+/** Applies the fields present in `change`; undefined when the customer does not exist. */
+export async function updateCustomer(
+  q: Queryable,
+  id: string,
+  change: CustomerChange,
+): Promise<Customer | undefined> {
+  const columns: [string, unknown][] = [
+    ['name', change.name],
+    ['tier', change.tier],
+    ['rate_limit_mps', change.rateLimitMps],
+    ['status', change.status],
+    ['allowed_ips', change.allowedIps],
+  ]
+  const set = columns.filter(([, v]) => v !== undefined)
+  if (set.length === 0) return findCustomer(q, id)
+  const { rows } = await q.query<CustomerRow>(
+    `UPDATE customers SET ${set.map(([c], i) => `${c} = $${i + 2}`).join(', ')} WHERE id = $1
+     RETURNING ${COLUMNS}`,
+    [id, ...set.map(([, v]) => v)],
   )
   return rows[0] ? fromRow(rows[0]) : undefined
 }

@@ -5,6 +5,15 @@ export interface StoredResponse {
   body: string
 }
 
+/**
+ * What `fn` answers: the response sent now, and optionally a different body to store for replays.
+ * A response that carries a secret (an API key) stores the body without it: the secret is shown
+ * once and never written to the database in clear.
+ */
+export interface FirstResponse extends StoredResponse {
+  replayBody?: string
+}
+
 /** Scope of idempotency keys sent with the admin token (customers' keys are scoped by customer id). */
 export const ADMIN_SCOPE = '00000000-0000-0000-0000-000000000000'
 
@@ -21,9 +30,12 @@ export async function idempotent(
   tx: Queryable,
   scope: string,
   key: { key: string; requestHash: string } | undefined,
-  fn: () => Promise<StoredResponse>,
+  fn: () => Promise<FirstResponse>,
 ): Promise<StoredResponse & { replayed: boolean }> {
-  if (!key) return { ...(await fn()), replayed: false }
+  if (!key) {
+    const { statusCode, body } = await fn()
+    return { statusCode, body, replayed: false }
+  }
   await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`${scope}\n${key.key}`])
   const { rows } = await tx.query<{ request_hash: string; status_code: number; response: string }>(
     `SELECT request_hash, status_code, response FROM idempotency_keys
@@ -37,14 +49,14 @@ export async function idempotent(
     }
     return { statusCode: Number(prior.status_code), body: prior.response, replayed: true }
   }
-  const out = await fn()
+  const { statusCode, body, replayBody } = await fn()
   await tx.query(
     `INSERT INTO idempotency_keys (customer_id, key, request_hash, status_code, response, expires_at)
      VALUES ($1, $2, $3, $4, $5, now() + interval '24 hours')
      ON CONFLICT (customer_id, key) DO UPDATE SET request_hash = EXCLUDED.request_hash,
        status_code = EXCLUDED.status_code, response = EXCLUDED.response, created_at = now(),
        expires_at = EXCLUDED.expires_at`,
-    [scope, key.key, key.requestHash, out.statusCode, out.body],
+    [scope, key.key, key.requestHash, statusCode, replayBody ?? body],
   )
-  return { ...out, replayed: false }
+  return { statusCode, body, replayed: false }
 }

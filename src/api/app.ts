@@ -13,7 +13,8 @@ import type { Db } from '../db/db.ts'
 import type { RateLimiter } from '../limits/rate-limiter.ts'
 import { createApiMetrics } from './metrics.ts'
 import { createAuthenticator } from './plugins/auth.ts'
-import { registerErrorHandling } from './plugins/errors.ts'
+import { frameworkError, registerErrorHandling } from './plugins/errors.ts'
+import { rejectUnstorableText } from './plugins/text-guard.ts'
 import { renderAccepted } from './render.ts'
 import { adminCustomerRoutes } from './routes/admin/customers.ts'
 import { adminProviderRoutes, type ProviderView } from './routes/admin/providers.ts'
@@ -70,6 +71,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     loggerInstance: deps.logger,
     bodyLimit: config.SMSGW_BODY_LIMIT,
     routerOptions: { maxParamLength: 200 },
+    frameworkErrors: frameworkError,
     requestIdHeader: false,
     childLoggerFactory: (logger, bindings, opts) =>
       logger.child(bindings, { ...opts, serializers: { ...opts.serializers, req: serializeRequest } }),
@@ -89,6 +91,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
   })
+  app.addHook('preValidation', rejectUnstorableText)
   app.addHook('onResponse', async (request, reply) => {
     metrics.requestDuration.observe(
       {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import pino, { type Logger } from 'pino'
 import type { Config } from '../config/config.ts'
@@ -10,6 +10,7 @@ import { createPostgresDb } from '../db/postgres.ts'
 import { createMemoryRateLimiter, type RateLimiter } from '../limits/rate-limiter.ts'
 import { createRedisRateLimiter } from '../limits/redis-rate-limiter.ts'
 import { runMaintenance } from '../maintenance/maintenance.ts'
+import { ensureDataDir } from './data-dir.ts'
 
 export function createLogger(config: Config): Logger {
   return pino({
@@ -30,7 +31,9 @@ export async function openDb(config: Config, role = 'smsgw'): Promise<Db> {
       applicationName: role,
     })
   }
-  return createPgliteDb(join(resolve(config.SMSGW_DATA_DIR), 'pglite'))
+  const dir = resolve(config.SMSGW_DATA_DIR)
+  ensureDataDir(dir)
+  return createPgliteDb(join(dir, 'pglite'))
 }
 
 /** Migrates, then creates the partitions the next days need. */
@@ -53,9 +56,10 @@ export function resolveAdminToken(config: Config): {
   if (config.SMSGW_ADMIN_TOKEN) return { token: config.SMSGW_ADMIN_TOKEN, source: 'env' }
   const dir = resolve(config.SMSGW_DATA_DIR)
   const path = join(dir, 'admin-token')
+  ensureDataDir(dir)
   if (existsSync(path)) return { token: readFileSync(path, 'utf8').trim(), source: 'file', path }
-  mkdirSync(dir, { recursive: true })
   const token = `adm_${randomBytes(24).toString('base64url')}`
-  writeFileSync(path, `${token}\n`, { mode: 0o600 })
+  // 'wx': never follow or overwrite a file that appeared meanwhile; the mode applies on creation.
+  writeFileSync(path, `${token}\n`, { mode: 0o600, flag: 'wx' })
   return { token, source: 'generated', path }
 }

@@ -8,7 +8,7 @@ import type { Db, Queryable, QueryResult } from './db.ts'
  * `dataDir` undefined → in memory (tests).
  */
 export async function createPgliteDb(dataDir?: string): Promise<Db> {
-  if (dataDir) mkdirSync(dataDir, { recursive: true })
+  if (dataDir) mkdirSync(dataDir, { recursive: true, mode: 0o700 })
   const pg = dataDir ? await PGlite.create(dataDir) : await PGlite.create()
 
   const wrap = (q: Pick<PGlite, 'query' | 'exec'>): Queryable => ({

@@ -6,6 +6,15 @@ export const MICROS_PER_UNIT = 1_000_000
 // Far below Number.MAX_SAFE_INTEGER, so sums of a few thousand amounts still cannot lose precision.
 const MAX_ABS_MICROS = 1e15
 
+/**
+ * The largest balance a customer may hold (1,000,000,000 units). Credits that would pass it are
+ * refused; the 9x headroom to 2^53 leaves room for refunds of charges taken below it.
+ */
+export const MAX_BALANCE_MICROS = 1e15
+
+/** The largest price per segment (1,000 units): a longest message's price stays a small, exact number. */
+export const MAX_PRICE_MICROS = 1e9
+
 const AMOUNT_RE = /^(-?)(\d+)(?:\.(\d{1,6}))?$/
 
 export class InvalidAmountError extends Error {

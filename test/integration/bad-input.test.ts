@@ -625,10 +625,11 @@ const CASES: Case[] = [
     param: 'countries.US',
   },
   {
-    name: 'rates: missing countries',
+    // Absent `countries` means "only the default" (issue 8); null is not a rate table.
+    name: 'rates: countries null',
     method: 'PUT',
     url: RATES,
-    payload: { currency: 'USD', default: '0.0100' },
+    payload: { currency: 'USD', default: '0.0100', countries: null },
     status: 400,
     code: 'invalid_request',
     param: 'countries',

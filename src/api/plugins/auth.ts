@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
-import { BlockList, isIP } from 'node:net'
+import type { BlockList } from 'node:net'
 import type { FastifyRequest } from 'fastify'
+import { allowListHas, compileAllowList } from '../../accounts/allowed-ips.ts'
 import type { KeyPrincipal } from '../../accounts/api-keys.ts'
 import type { KeyCache } from '../../accounts/key-cache.ts'
 import { ApiError } from '../errors.ts'
@@ -21,22 +22,15 @@ function bearer(request: FastifyRequest): string {
   return m[1]
 }
 
-/** Allow-lists are compiled once per principal object (principals are cached). */
-function ipAllowed(allowLists: WeakMap<KeyPrincipal, BlockList>, p: KeyPrincipal, ip: string): boolean {
-  if (!p.allowedIps || p.allowedIps.length === 0) return true
-  let list = allowLists.get(p)
+/** Allow-lists are compiled once per list object (principals, and so their lists, are cached). */
+function ipAllowed(allowLists: WeakMap<string[], BlockList>, entries: string[] | null, ip: string): boolean {
+  if (!entries || entries.length === 0) return true
+  let list = allowLists.get(entries)
   if (!list) {
-    list = new BlockList()
-    for (const entry of p.allowedIps) {
-      const [addr, bits] = entry.split('/')
-      const family = isIP(addr ?? '') === 6 ? 'ipv6' : 'ipv4'
-      if (bits !== undefined) list.addSubnet(addr as string, Number(bits), family)
-      else list.addAddress(addr as string, family)
-    }
-    allowLists.set(p, list)
+    list = compileAllowList(entries)
+    allowLists.set(entries, list)
   }
-  const plain = ip.startsWith('::ffff:') ? ip.slice(7) : ip
-  return list.check(plain, isIP(plain) === 6 ? 'ipv6' : 'ipv4')
+  return allowListHas(list, ip)
 }
 
 export interface Authenticator {
@@ -47,7 +41,7 @@ export interface Authenticator {
 export function createAuthenticator(adminToken: string, keys: KeyCache): Authenticator {
   const adminHash = sha(adminToken)
   const isAdmin = (token: string) => timingSafeEqual(sha(token), adminHash)
-  const allowLists = new WeakMap<KeyPrincipal, BlockList>()
+  const allowLists = new WeakMap<string[], BlockList>()
   return {
     async customer(request) {
       const token = bearer(request)
@@ -57,7 +51,11 @@ export function createAuthenticator(adminToken: string, keys: KeyCache): Authent
           throw new ApiError(403, 'forbidden', 'The admin token cannot be used on customer endpoints')
         throw new ApiError(401, 'unauthenticated', 'Invalid or revoked API key')
       }
-      if (!ipAllowed(allowLists, principal, request.ip)) {
+      if (principal.suspended) throw new ApiError(403, 'forbidden', 'This account is suspended')
+      if (
+        !ipAllowed(allowLists, principal.allowedIps, request.ip) ||
+        !ipAllowed(allowLists, principal.customerAllowedIps, request.ip)
+      ) {
         throw new ApiError(403, 'ip_not_allowed', 'This API key is not allowed from this IP address')
       }
       request.principal = principal

@@ -87,6 +87,25 @@ export function sendError(request: FastifyRequest, reply: FastifyReply, apiErr: 
     })
 }
 
+/**
+ * Errors the router answers before any hook runs (Fastify's `frameworkErrors` option): a path
+ * that is not valid percent-encoding, or a path parameter over `maxParamLength`. Without this
+ * they get Fastify's own body (and a 414 for the second), not the API.md error.
+ */
+export function frameworkError(
+  err: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): FastifyReply {
+  reply.header('x-request-id', request.id)
+  const apiErr =
+    err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? // No id is that long: the same answer as for any other id that does not exist.
+        new ApiError(404, 'not_found', 'No such resource')
+      : new ApiError(400, 'invalid_request', 'The request path is not valid')
+  return sendError(request, reply, apiErr)
+}
+
 export function registerErrorHandling(
   app: FastifyInstance,
   onError: (code: string, status: number) => void,

@@ -1,21 +1,38 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import type { FastifyReply } from 'fastify'
-import { type ApiKey, issueApiKey, revokeApiKey } from '../../../accounts/api-keys.ts'
-import { creditCustomer } from '../../../accounts/credits.ts'
-import { type Customer, findCustomer, listCustomers, onboardCustomer } from '../../../accounts/customers.ts'
+import { issueApiKey, revokeApiKey } from '../../../accounts/api-keys.ts'
+import { BalanceLimitError, creditCustomer } from '../../../accounts/credits.ts'
+import { findCustomer, listCustomers, onboardCustomer, updateCustomer } from '../../../accounts/customers.ts'
 import { ADMIN_SCOPE, idempotent } from '../../../accounts/idempotent.ts'
 import type { KeyCache } from '../../../accounts/key-cache.ts'
-import { type LedgerEntry, listLedger } from '../../../accounts/ledger.ts'
+import { listLedger } from '../../../accounts/ledger.ts'
 import type { Db } from '../../../db/db.ts'
 import { isUuid } from '../../../domain/ids.ts'
 import { InvalidAmountError, parseAmount } from '../../../domain/money.ts'
-import { invalidRequest, notFound, sendJsonText } from '../../errors.ts'
+import { invalidRequest, notFound } from '../../errors.ts'
 import { idempotencyOf } from '../../idempotency-key.ts'
 import { decodeCursor, page } from '../../pagination.ts'
 import type { Authenticator } from '../../plugins/auth.ts'
 import { money } from '../../render.ts'
 import { ErrorBody, ListQuery, listOf, Money, Nullable } from '../../schemas.ts'
+import {
+  CustomerObject,
+  checkIps,
+  customerObject,
+  EntryObject,
+  entryObject,
+  IdParams,
+  IpEntry,
+  KeyObject,
+  keyObject,
+  Name,
+  RateLimit,
+  ShownOnce,
+  StatusSchema,
+  send,
+  Tier,
+  withSecret,
+} from './objects.ts'
 
 export interface AdminDeps {
   db: Db
@@ -23,88 +40,6 @@ export interface AdminDeps {
   keys: KeyCache
   currency: string
   defaultRateLimitMps: number
-}
-
-const CustomerObject = Type.Object({
-  id: Type.String(),
-  object: Type.Literal('customer'),
-  name: Type.String(),
-  tier: Type.String(),
-  rate_limit_mps: Type.Integer(),
-  balance: Money,
-  created_at: Type.String(),
-})
-const KeyObject = Type.Object({
-  id: Type.String(),
-  object: Type.Literal('api_key'),
-  customer_id: Type.String(),
-  prefix: Type.String(),
-  allowed_ips: Nullable(Type.Array(Type.String())),
-  created_at: Type.String(),
-  revoked_at: Nullable(Type.String()),
-})
-const EntryObject = Type.Object({
-  id: Type.Integer(),
-  object: Type.Literal('ledger_entry'),
-  customer_id: Type.String(),
-  kind: Type.String(),
-  amount: Money,
-  balance_after: Money,
-  message_id: Nullable(Type.String()),
-  reference: Nullable(Type.String()),
-  created_at: Type.String(),
-})
-const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) })
-const IpEntry = Type.String({ maxLength: 64, pattern: '^[0-9A-Fa-f:.]+(/\\d{1,3})?$' })
-
-const customerObject = (c: Customer) => ({
-  id: c.id,
-  object: 'customer' as const,
-  name: c.name,
-  tier: c.tier,
-  rate_limit_mps: c.rateLimitMps,
-  balance: money(c.balanceMicros, c.currency),
-  created_at: c.createdAt.toISOString(),
-})
-const keyObject = (k: ApiKey) => ({
-  id: k.id,
-  object: 'api_key' as const,
-  customer_id: k.customerId,
-  prefix: k.prefix,
-  allowed_ips: k.allowedIps,
-  created_at: k.createdAt.toISOString(),
-  revoked_at: k.revokedAt?.toISOString() ?? null,
-})
-const entryObject = (e: LedgerEntry, currency: string) => ({
-  id: e.id,
-  object: 'ledger_entry' as const,
-  customer_id: e.customerId,
-  kind: e.kind,
-  amount: money(e.amountMicros, currency),
-  balance_after: money(e.balanceAfterMicros, currency),
-  message_id: e.messageId,
-  reference: e.reference,
-  created_at: e.createdAt.toISOString(),
-})
-
-const send = (reply: FastifyReply, out: { statusCode: number; body: string; replayed: boolean }) => {
-  if (out.replayed) reply.header('idempotent-replayed', 'true')
-  return sendJsonText(reply, out.statusCode, out.body)
-}
-
-function checkIps(ips: string[] | null | undefined): void {
-  for (const ip of ips ?? []) {
-    const [addr, bits] = ip.split('/')
-    const family = addr?.includes(':') ? 6 : 4
-    const valid =
-      family === 4
-        ? /^(\d{1,3})(\.\d{1,3}){3}$/.test(addr ?? '') &&
-          (addr ?? '').split('.').every((o) => Number(o) <= 255)
-        : true
-    if (!valid || (bits !== undefined && Number(bits) > (family === 4 ? 32 : 128))) {
-      throw invalidRequest(`'${ip}' is not an IP address or CIDR range`, 'allowed_ips')
-    }
-  }
 }
 
 export const adminCustomerRoutes: FastifyPluginAsyncTypebox<AdminDeps> = async (app, deps) => {
@@ -125,25 +60,21 @@ export const adminCustomerRoutes: FastifyPluginAsyncTypebox<AdminDeps> = async (
         tags: ['admin'],
         body: Type.Object(
           {
-            name: Type.String({ minLength: 1, maxLength: 200 }),
-            rate_limit_mps: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
-            tier: Type.Optional(Type.String({ minLength: 1, maxLength: 40, pattern: '^[a-z0-9_-]+$' })),
+            name: Name,
+            rate_limit_mps: Type.Optional(RateLimit),
+            tier: Type.Optional(Tier),
             allowed_ips: Type.Optional(Nullable(Type.Array(IpEntry, { maxItems: 100 }))),
           },
           { additionalProperties: false },
         ),
         response: {
-          201: Type.Composite([
-            CustomerObject,
-            Type.Object({ api_key: Type.String(), api_key_id: Type.String() }),
-          ]),
+          201: Type.Composite([CustomerObject, Type.Object({ api_key_id: Type.String() }), ShownOnce]),
           '4xx': ErrorBody,
         },
       },
     },
     async (request, reply) => {
       const b = request.body
-      if (b.name.includes('\u0000')) throw invalidRequest("'name' must not contain NUL characters", 'name')
       checkIps(b.allowed_ips)
       const out = await db.transaction((tx) =>
         idempotent(tx, ADMIN_SCOPE, idempotencyOf(request), async () => {
@@ -154,8 +85,8 @@ export const adminCustomerRoutes: FastifyPluginAsyncTypebox<AdminDeps> = async (
             currency,
             allowedIps: b.allowed_ips ?? null,
           })
-          const body = { ...customerObject(customer), api_key: secret, api_key_id: key.id }
-          return { statusCode: 201, body: JSON.stringify(body) }
+          const body = { ...customerObject(customer), api_key_id: key.id }
+          return withSecret(body, secret)
         }),
       )
       return send(reply, out)
@@ -183,6 +114,51 @@ export const adminCustomerRoutes: FastifyPluginAsyncTypebox<AdminDeps> = async (
     '/v1/admin/customers/:id',
     { schema: { tags: ['admin'], params: IdParams, response: { 200: CustomerObject, '4xx': ErrorBody } } },
     async (request) => customerObject(await customerOr404(request.params.id)),
+  )
+
+  app.patch(
+    '/v1/admin/customers/:id',
+    {
+      schema: {
+        summary: "Change a customer's name, rate limit, tier, IP allow-list or status",
+        description:
+          '`status: suspended` refuses every key of the customer (403 forbidden) until it is `active` again; ' +
+          '`allowed_ips` (null clears it) limits every key of the customer, besides each key’s own list.',
+        tags: ['admin'],
+        params: IdParams,
+        body: Type.Object(
+          {
+            name: Type.Optional(Name),
+            rate_limit_mps: Type.Optional(RateLimit),
+            tier: Type.Optional(Tier),
+            allowed_ips: Type.Optional(Nullable(Type.Array(IpEntry, { maxItems: 100 }))),
+            status: Type.Optional(StatusSchema),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: CustomerObject, '4xx': ErrorBody },
+      },
+    },
+    async (request) => {
+      const b = request.body
+      checkIps(b.allowed_ips)
+      const id = request.params.id.toLowerCase()
+      const c = isUuid(id)
+        ? await updateCustomer(db, id, {
+            name: b.name,
+            tier: b.tier,
+            rateLimitMps: b.rate_limit_mps,
+            status: b.status,
+            allowedIps:
+              b.allowed_ips === undefined ? undefined : b.allowed_ips?.length ? b.allowed_ips : null,
+          })
+        : undefined
+      if (!c) throw notFound('customer')
+      // Cached principals carry the status, limits and allow-list: forget them (this process at
+      // once, the others within SMSGW_AUTH_CACHE_MS, as for a revoke).
+      keys.clear()
+      return customerObject(c)
+    },
   )
 
   app.post(
@@ -215,13 +191,14 @@ export const adminCustomerRoutes: FastifyPluginAsyncTypebox<AdminDeps> = async (
       }
       if (amount <= 0) throw invalidRequest("'amount' must be greater than zero", 'amount')
       const reference = request.body.reference ?? null
-      if (reference?.includes('\u0000'))
-        throw invalidRequest("'reference' must not contain NUL characters", 'reference')
       const id = request.params.id.toLowerCase()
       if (!isUuid(id)) throw notFound('customer')
       const out = await db.transaction((tx) =>
         idempotent(tx, ADMIN_SCOPE, idempotencyOf(request), async () => {
-          const done = await creditCustomer(tx, id, amount, reference)
+          const done = await creditCustomer(tx, id, amount, reference).catch((err: unknown) => {
+            if (err instanceof BalanceLimitError) throw invalidRequest(err.message, 'amount')
+            throw err
+          })
           if (!done) throw notFound('customer')
           const { entry, customer: c } = done
           const body = {
@@ -274,7 +251,7 @@ export const adminCustomerRoutes: FastifyPluginAsyncTypebox<AdminDeps> = async (
           ),
         ),
         response: {
-          201: Type.Composite([KeyObject, Type.Object({ api_key: Type.String() })]),
+          201: Type.Composite([KeyObject, ShownOnce]),
           '4xx': ErrorBody,
         },
       },
@@ -286,7 +263,7 @@ export const adminCustomerRoutes: FastifyPluginAsyncTypebox<AdminDeps> = async (
       const out = await db.transaction((tx) =>
         idempotent(tx, ADMIN_SCOPE, idempotencyOf(request), async () => {
           const { key, secret } = await issueApiKey(tx, c.id, ips)
-          return { statusCode: 201, body: JSON.stringify({ ...keyObject(key), api_key: secret }) }
+          return withSecret(keyObject(key), secret)
         }),
       )
       return send(reply, out)

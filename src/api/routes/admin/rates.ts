@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { type RateCache, type RateTable, readRates, replaceRates } from '../../../billing/rates.ts'
 import type { Db } from '../../../db/db.ts'
-import { formatAmount, InvalidAmountError, parseAmount } from '../../../domain/money.ts'
+import { formatAmount, InvalidAmountError, MAX_PRICE_MICROS, parseAmount } from '../../../domain/money.ts'
 import { invalidRequest } from '../../errors.ts'
 import type { Authenticator } from '../../plugins/auth.ts'
 import { ErrorBody, Nullable } from '../../schemas.ts'
@@ -12,10 +12,13 @@ const RatesBody = Type.Object(
   {
     currency: Type.String({ pattern: '^[A-Z]{3}$' }),
     default: Type.Optional(Nullable(Price)),
-    countries: Type.Record(Type.String(), Price, {
-      maxProperties: 300,
-      propertyNames: { pattern: '^[A-Z]{2}$' },
-    }),
+    /** Absent: no per-country rates, only the default. */
+    countries: Type.Optional(
+      Type.Record(Type.String(), Price, {
+        maxProperties: 300,
+        propertyNames: { pattern: '^[A-Z]{2}$' },
+      }),
+    ),
   },
   { additionalProperties: false },
 )
@@ -29,6 +32,8 @@ function price(s: string, param: string): number {
     throw err
   }
   if (micros < 0) throw invalidRequest(`'${param}' must not be negative`, param)
+  if (micros > MAX_PRICE_MICROS)
+    throw invalidRequest(`'${param}' must be at most ${formatAmount(MAX_PRICE_MICROS)} per segment`, param)
   return micros
 }
 
@@ -65,7 +70,7 @@ export const adminRateRoutes: FastifyPluginAsyncTypebox<{
         currency,
         defaultMicros: b.default == null ? null : price(b.default, 'default'),
         countries: Object.fromEntries(
-          Object.entries(b.countries).map(([c, p]) => [c, price(p, `countries.${c}`)]),
+          Object.entries(b.countries ?? {}).map(([c, p]) => [c, price(p, `countries.${c}`)]),
         ),
       }
       await replaceRates(db, table)

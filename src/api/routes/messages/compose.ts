@@ -4,8 +4,9 @@ import type { NewMessage, Priority } from '../../../billing/types.ts'
 import { newId, uuidV7Time } from '../../../domain/ids.ts'
 import { multiplyMicros } from '../../../domain/money.ts'
 import { parseRecipient } from '../../../domain/phone.ts'
-import { analyzeBody, hasLoneSurrogate } from '../../../domain/segments.ts'
+import { analyzeBody } from '../../../domain/segments.ts'
 import { parseSender } from '../../../domain/sender.ts'
+import { parseTimestamp } from '../../../domain/timestamps.ts'
 import { invalidRequest, unprocessable } from '../../errors.ts'
 import type { SendBody } from '../../schemas.ts'
 
@@ -14,13 +15,6 @@ const DEFAULT_VALIDITY_S = 36_000
 const MAX_SCHEDULE_AHEAD_MS = 7 * 86_400_000
 /** A send_at this far in the past is a client clock issue, not a request to send in the past. */
 const SEND_AT_PAST_TOLERANCE_MS = 60_000
-
-/** PostgreSQL text cannot hold NUL, and a lone surrogate cannot be encoded as UTF-8. */
-function checkText(value: string | null | undefined, param: string): void {
-  if (value == null) return
-  if (value.includes('\u0000')) throw invalidRequest(`'${param}' must not contain NUL characters`, param)
-  if (hasLoneSurrogate(value)) throw invalidRequest(`'${param}' contains an unpaired UTF-16 surrogate`, param)
-}
 
 function checkUrl(url: string, param: string): void {
   let parsed: URL
@@ -47,13 +41,6 @@ export async function composeMessage(
   input: Static<typeof SendBody>,
   ctx: { customerId: string; apiKeyId: string | null; currency: string; rates: RateCache; now: number },
 ): Promise<Composed> {
-  checkText(input.body, 'body')
-  checkText(input.from, 'from')
-  checkText(input.client_reference, 'client_reference')
-  for (const [k, v] of Object.entries(input.metadata ?? {})) {
-    checkText(k, 'metadata')
-    checkText(v, `metadata.${k}`)
-  }
   const info = analyzeBody(input.body)
   if (info.characters > MAX_BODY_CHARS) {
     throw unprocessable(
@@ -83,7 +70,9 @@ export async function composeMessage(
   if (input.status_callback_url) checkUrl(input.status_callback_url, 'status_callback_url')
   let sendAt: Date | null = null
   if (input.send_at) {
-    const t = Date.parse(input.send_at)
+    const t = parseTimestamp(input.send_at)
+    // The schema already checked it; this keeps an unparsable value from ever meaning "now".
+    if (t === null) throw invalidRequest("'send_at' must be an RFC 3339 date-time", 'send_at')
     if (t < ctx.now - SEND_AT_PAST_TOLERANCE_MS) throw invalidRequest("'send_at' is in the past", 'send_at')
     if (t > ctx.now + MAX_SCHEDULE_AHEAD_MS)
       throw invalidRequest("'send_at' is more than 7 days ahead", 'send_at')

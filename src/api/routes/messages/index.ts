@@ -5,6 +5,7 @@ import type { RateCache } from '../../../billing/rates.ts'
 import type { Db } from '../../../db/db.ts'
 import { isUuid, uuidV7Time } from '../../../domain/ids.ts'
 import { parseRecipient } from '../../../domain/phone.ts'
+import { parseTimestamp } from '../../../domain/timestamps.ts'
 import { findMessage, listMessages, messageEvents } from '../../../messages/messages-repository.ts'
 import { ApiError, invalidRequest, notFound, sendJsonText } from '../../errors.ts'
 import { idempotencyOf } from '../../idempotency-key.ts'
@@ -28,6 +29,46 @@ export interface MessagesRouteDeps {
 }
 
 const STATUSES = ['scheduled', 'queued', 'sending', 'sent', ...FINAL_STATUSES] as const
+/** Filters with no index behind them (`status`, `from`, `batch_id`) scan at most this much time. */
+export const FILTER_WINDOW_MS = 31 * 86_400_000
+
+/** A query timestamp the schema already checked (parseTimestamp is the schema's format too). */
+function timestampParam(value: string | undefined, param: string): number | undefined {
+  if (value === undefined) return undefined
+  const t = parseTimestamp(value)
+  if (t === null) throw invalidRequest(`'${param}' must be an RFC 3339 date-time`, param)
+  return t
+}
+
+/**
+ * The created_at range a list may scan. Unfiltered, `to` and `client_reference` lists walk an
+ * index newest first and stop at `limit`; the other filters would read a tenant's whole history,
+ * so they are held to FILTER_WINDOW_MS (by default the last 31 days before created_before/now).
+ */
+function scanRange(
+  q: { created_after?: string; created_before?: string; status?: string; from?: string; batch_id?: string },
+  now: number,
+): { after?: Date; before?: Date } {
+  const after = timestampParam(q.created_after, 'created_after')
+  const before = timestampParam(q.created_before, 'created_before')
+  if (q.status === undefined && q.from === undefined && q.batch_id === undefined) {
+    return {
+      after: after === undefined ? undefined : new Date(after),
+      before: before === undefined ? undefined : new Date(before),
+    }
+  }
+  const end = before ?? now
+  if (after !== undefined && end - after > FILTER_WINDOW_MS) {
+    throw invalidRequest(
+      "A list filtered by 'status', 'from' or 'batch_id' spans at most 31 days: narrow created_after..created_before",
+      'created_after',
+    )
+  }
+  return {
+    after: new Date(after ?? end - FILTER_WINDOW_MS),
+    before: before === undefined ? undefined : new Date(before),
+  }
+}
 const Event = Type.Object({ status: Type.String(), created_at: Type.String(), detail: Type.Any() })
 
 export const messagesRoutes: FastifyPluginAsyncTypebox<MessagesRouteDeps> = async (app, deps) => {
@@ -186,6 +227,7 @@ export const messagesRoutes: FastifyPluginAsyncTypebox<MessagesRouteDeps> = asyn
       const p = principalOf(request)
       const q = request.query
       const limit = q.limit ?? 50
+      const range = scanRange(q, Date.now())
       const before = decodeCursor(q.cursor, (k) => isUuid(k) && uuidV7Time(k) !== null)
       let to: string | undefined
       if (q.to) {
@@ -202,8 +244,8 @@ export const messagesRoutes: FastifyPluginAsyncTypebox<MessagesRouteDeps> = asyn
           from: q.from,
           clientReference: q.client_reference,
           batchId: q.batch_id,
-          createdAfter: q.created_after ? new Date(q.created_after) : undefined,
-          createdBefore: q.created_before ? new Date(q.created_before) : undefined,
+          createdAfter: range.after,
+          createdBefore: range.before,
           before,
         },
         limit + 1,
