@@ -46,6 +46,8 @@ export interface Pdu extends PduFields {
   short_message?: DecodedMessage
   message_payload?: DecodedMessage
   isResponse(): boolean
+  /** The PDU on the wire (command_length filled in). */
+  toBuffer(): Buffer
   response(fields?: PduFields): Pdu
 }
 
