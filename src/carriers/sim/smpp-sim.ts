@@ -89,6 +89,7 @@ export function createSmppSim(deps: SmppSimDeps): SmppSim {
     clearTimeout(st.idleTimer)
     states.delete(st.session)
     c().smpp.inFlight -= st.inFlight
+    c().smpp.unanswered += st.inFlight
     if (st.bound) c().smpp.boundSessions--
     receipts.closed(st.session)
   }
@@ -160,6 +161,7 @@ export function createSmppSim(deps: SmppSimDeps): SmppSim {
       st.session.send(pdu.response({ command_status: SmppStatus.ESME_RINVBNDSTS }))
       return
     }
+    counters.recordReceived(readMessageIdTlv(pdu, deps.messageIdTlv) ?? fingerprint(pdu))
     st.inFlight++
     c().smpp.inFlight++
     c().smpp.maxInFlight = Math.max(c().smpp.maxInFlight, st.inFlight)
