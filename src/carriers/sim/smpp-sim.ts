@@ -69,7 +69,12 @@ export function createSmppSim(deps: SmppSimDeps): SmppSim {
     // A client vanishing mid-write, or sending a PDU the library cannot parse (after which it stops
     // reading), ends the session; 'close' follows and cleans up.
     session.on('error', () => session.destroy())
-    session.on('close', () => onClose(st))
+    session.on('close', () => {
+      // A client killed with unread data resets the connection, and the stream stops announcing
+      // what it already buffered: read it, as an SMSC reading its socket would.
+      session.resume()
+      onClose(st)
+    })
     session.on('pdu', (pdu) => onPdu(st, pdu))
     touch(st)
   })

@@ -57,6 +57,8 @@ export interface Session {
   readonly socket: Socket
   /** Returns false, and never calls back, when the socket is no longer writable. */
   send(pdu: Pdu, onResponse?: ResponseCallback): boolean
+  /** Parses whatever is buffered on the socket (the library reads on 'readable' only). */
+  resume(): void
   close(onClose?: () => void): void
   destroy(onClose?: () => void): void
   on(event: 'connect' | 'close', fn: () => void): this
