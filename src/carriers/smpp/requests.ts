@@ -74,30 +74,24 @@ export function createRequests(cfg: RequestsConfig): Requests {
         })
       : cause
 
-  /** Times out `timeoutMs` of unstalled time after the write. */
-  function watch(p: Pending, isPending: () => boolean): void {
-    const deadline = clock.now() + timeoutMs
-    const timedOut = () => {
-      const message = `${p.command} got no response within ${timeoutMs} ms of being written`
-      p.fail(
-        p.unconfirmedWhenLost
-          ? new UnconfirmedSubmitError(message, { code: 'timeout', carrier })
-          : new TransientCarrierError(message, { code: 'timeout', carrier }),
-      )
-    }
+  /**
+   * Calls `expire` once `timeoutMs` of unstalled time has passed, unless the request settled or
+   * moved on (`current` false) first. A response (or write completion) that is already waiting
+   * in the socket is processed before `expire`: the poll phase runs before setImmediate.
+   */
+  function deadline(p: Pending, current: () => boolean, expire: () => void): void {
+    const at = clock.now() + timeoutMs
     const check = () => {
-      if (!isPending()) return
-      const left = deadline - clock.now()
+      if (!current()) return
+      const left = at - clock.now()
       if (left > 0) {
         p.timer = setTimeout(check, Math.ceil(left))
         return
       }
-      // The poll phase (socket reads) runs before setImmediate: a response that is already in
-      // the socket buffer settles the request first.
       setImmediate(() => {
-        if (!isPending()) return
-        if (deadline - clock.now() > 0) check()
-        else timedOut()
+        if (!current()) return
+        if (at - clock.now() > 0) check()
+        else expire()
       })
     }
     p.timer = setTimeout(check, timeoutMs)
@@ -140,10 +134,11 @@ export function createRequests(cfg: RequestsConfig): Requests {
         const isPending = () => r.pending.get(seq) === p
         // A write that cannot finish in time means a link that no longer drains: drop it, which
         // fails this write (and every later one) before any of it reaches the carrier.
-        p.timer = setTimeout(() => {
-          if (isPending() && !p.written)
-            s.socket.destroy(new Error(`${command} could not be written within ${timeoutMs} ms`))
-        }, timeoutMs)
+        deadline(
+          p,
+          () => isPending() && !p.written,
+          () => s.socket.destroy(new Error(`${command} could not be written within ${timeoutMs} ms`)),
+        )
         const pdu = new smpp.PDU(command, { ...fields, sequence_number: seq })
         s.socket.write(pdu.toBuffer(), (err) => {
           if (!isPending()) return
@@ -160,8 +155,18 @@ export function createRequests(cfg: RequestsConfig): Requests {
             return
           }
           p.written = true
-          if (p.lost) p.fail(lostError(p, p.lost))
-          else watch(p, isPending)
+          if (p.lost) {
+            p.fail(lostError(p, p.lost))
+            return
+          }
+          deadline(p, isPending, () => {
+            const message = `${command} got no response within ${timeoutMs} ms of being written`
+            p.fail(
+              p.unconfirmedWhenLost
+                ? new UnconfirmedSubmitError(message, { code: 'timeout', carrier })
+                : new TransientCarrierError(message, { code: 'timeout', carrier }),
+            )
+          })
         })
       })
     },
