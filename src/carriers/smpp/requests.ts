@@ -22,8 +22,11 @@ export interface RequestOptions {
 
 export interface Requests {
   send(s: Session, command: string, fields: PduFields, opts?: RequestOptions): Promise<Pdu>
-  /** Settles the request `pdu` answers; false when none is waiting (late, or not ours). */
-  onResponse(s: Session, pdu: Pdu): boolean
+  /**
+   * Settles the request `pdu` answers: 'answered'; 'late' when that request had already timed
+   * out (the carrier was slower than the timeout); 'unmatched' when it is none of ours.
+   */
+  onResponse(s: Session, pdu: Pdu): 'answered' | 'late' | 'unmatched'
   /** Fails every request still waiting on `s` (it closed). */
   failSession(s: Session, err: Error): void
 }
@@ -49,9 +52,12 @@ interface Pending {
 interface SessionRequests {
   lastSeq: number
   pending: Map<number, Pending>
+  /** Sequence numbers of requests that timed out, so a late answer is recognised (bounded). */
+  timedOut: Set<number>
 }
 
 const MAX_SEQUENCE = 0x7fffffff
+const REMEMBER_TIMED_OUT = 1024
 
 export function createRequests(cfg: RequestsConfig): Requests {
   const { smpp, timeoutMs, carrier, clock } = cfg
@@ -59,7 +65,7 @@ export function createRequests(cfg: RequestsConfig): Requests {
   const of = (s: Session) => {
     let r = sessions.get(s)
     if (!r) {
-      r = { lastSeq: 0, pending: new Map() }
+      r = { lastSeq: 0, pending: new Map(), timedOut: new Set() }
       sessions.set(s, r)
     }
     return r
@@ -160,6 +166,10 @@ export function createRequests(cfg: RequestsConfig): Requests {
             return
           }
           deadline(p, isPending, () => {
+            r.timedOut.add(seq)
+            // Oldest first: a Set iterates in insertion order.
+            if (r.timedOut.size > REMEMBER_TIMED_OUT)
+              r.timedOut.delete(r.timedOut.values().next().value as number)
             const message = `${command} got no response within ${timeoutMs} ms of being written`
             p.fail(
               p.unconfirmedWhenLost
@@ -171,10 +181,13 @@ export function createRequests(cfg: RequestsConfig): Requests {
       })
     },
     onResponse(s, pdu) {
-      const p = sessions.get(s)?.pending.get(pdu.sequence_number)
-      if (!p) return false
-      p.resolve(pdu)
-      return true
+      const r = sessions.get(s)
+      const p = r?.pending.get(pdu.sequence_number)
+      if (p) {
+        p.resolve(pdu)
+        return 'answered'
+      }
+      return r?.timedOut.delete(pdu.sequence_number) ? 'late' : 'unmatched'
     },
     failSession(s, err) {
       const r = sessions.get(s)

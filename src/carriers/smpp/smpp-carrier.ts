@@ -62,6 +62,8 @@ export type SmppCarrierEvent =
   | { type: 'enquire_link_timeout' }
   | { type: 'receipt_unreadable'; raw: string }
   | { type: 'listener_failed'; error: unknown }
+  /** A response to a request we had stopped waiting for: the carrier is slower than responseTimeoutMs. */
+  | { type: 'late_response'; command: string; status: number }
 
 export interface SmppCarrier extends Carrier {
   stats(): { bound: boolean; inFlight: number; waiting: number }
@@ -196,7 +198,8 @@ export function createSmppCarrier(cfg: SmppCarrierConfig): SmppCarrier {
 
   function onPdu(s: Session, pdu: Pdu): void {
     if (pdu.isResponse()) {
-      requests.onResponse(s, pdu)
+      if (requests.onResponse(s, pdu) === 'late')
+        emit({ type: 'late_response', command: pdu.command, status: pdu.command_status })
       return
     }
     switch (pdu.command) {

@@ -88,7 +88,7 @@ describe('SMPP requests', () => {
     // 80 ms after the request, 40 after the write; real timers get every chance to fire first.
     t = 80
     await new Promise((resolve) => setTimeout(resolve, 120))
-    assert.equal(r.onResponse(session, w.pdu.response({ message_id: 'abc' })), true)
+    assert.equal(r.onResponse(session, w.pdu.response({ message_id: 'abc' })), 'answered')
     assert.equal((await p).message_id, 'abc')
   })
 
@@ -100,6 +100,10 @@ describe('SMPP requests', () => {
     const err = await p
     assert.ok(isUnconfirmedSubmitError(err))
     assert.equal(err.code, 'timeout')
+    const late = writes[0]?.pdu.response({ message_id: 'abc' })
+    assert.ok(late)
+    assert.equal(r.onResponse(session, late), 'late', 'the answer that came after the timeout is recognised')
+    assert.equal(r.onResponse(session, late), 'unmatched')
   })
 
   it('a write that does not complete within the timeout drops the link, and the request is unsent', async () => {
