@@ -187,7 +187,10 @@ export function createSmppCarrier(cfg: SmppCarrierConfig): SmppCarrier {
       },
     )
     requests.failSession(s, err)
-    window.rejectWaiters(err)
+    // Waiting for a window slot, nothing of theirs was written.
+    window.rejectWaiters(
+      new TransientCarrierError(err.message, { code: err.code, carrier: name, cause: error, unsent: true }),
+    )
     emit(error ? { type: 'disconnected', error } : { type: 'disconnected' })
     if (closed) return
     attempt++
@@ -337,7 +340,11 @@ export function createSmppCarrier(cfg: SmppCarrierConfig): SmppCarrier {
       const s = session
       if (!s) {
         window.rejectWaiters(
-          new TransientCarrierError('carrier connector closed', { code: 'carrier_closed', carrier: name }),
+          new TransientCarrierError('carrier connector closed', {
+            code: 'carrier_closed',
+            carrier: name,
+            unsent: true,
+          }),
         )
         return
       }
