@@ -7,8 +7,8 @@ import { type SimProcess, startSimProcess } from '../../helpers/sim-process.ts'
 import { finalStatuses, type SmppPipeline, startSmppPipeline } from '../../helpers/smpp-pipeline.ts'
 import { until } from '../../helpers/wait.ts'
 
-const RESPONSE_TIMEOUT_MS = 1000
-const STALL_MS = 3000
+const RESPONSE_TIMEOUT_MS = 2000
+const STALL_MS = 4000
 
 // Invariant 4 under CPU starvation: a submit_sm_resp that is late only because our own event loop
 // was busy must not make the worker send the message again.

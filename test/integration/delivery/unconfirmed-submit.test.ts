@@ -61,7 +61,8 @@ describe('a carrier that stops answering submits (PostgreSQL, two SMPP simulator
         simSmppCarrier('silent', silent.smppPort, { window: 5, weight: 1_000_000 }),
         simSmppCarrier('good', good.smppPort, { window: 5, weight: 1 }),
       ],
-      responseTimeoutMs: 200,
+      // Generous, so the good carrier never times out on a loaded machine.
+      responseTimeoutMs: 1000,
       breaker: { failures: 3, halfOpenAfterMs: 60_000 },
     })
   })
