@@ -4,8 +4,8 @@ import type { SmppCarrierEntry } from '../../src/carriers/config.ts'
 import { createSmppCarrier, type SmppCarrier } from '../../src/carriers/smpp/smpp-carrier.ts'
 import type { Db } from '../../src/db/db.ts'
 import { createPostgresDb } from '../../src/db/postgres.ts'
-import type { BreakerOptions } from '../../src/delivery/providers.ts'
 import { createPipeline, type Pipeline } from '../../src/delivery/pipeline.ts'
+import type { BreakerOptions } from '../../src/delivery/providers.ts'
 import { type FreshDatabase, freshDatabase } from './pg.ts'
 
 export interface SmppPipeline {
