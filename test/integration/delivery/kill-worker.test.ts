@@ -148,13 +148,12 @@ describe('a delivery worker process stopped mid-load (PostgreSQL, NATS, SMPP sim
     // wait: 100 per kill, 90 of them never sent.) Within the window, a mark that PostgreSQL
     // committed but the dead worker had not read back yet looks the same as one whose PDU went
     // out: that part stays unknown.
-    for (const [i, f] of perKill.entries()) {
-      assert.ok(f.submitting <= SMPP_WINDOW, `kill ${i + 1}: ${f.submitting} left mid-submit`)
+    // (The never-received figure is logged above; it is bounded by this.)
+    for (const [i, f] of perKill.entries())
       assert.ok(
-        f.notReceived <= SMPP_WINDOW,
-        `kill ${i + 1}: ${f.notReceived} unknown the carrier never received`,
+        f.submitting <= SMPP_WINDOW,
+        `kill ${i + 1}: ${f.submitting} left mid-submit, ${f.notReceived} never received`,
       )
-    }
   })
 
   it('SIGTERM drains: the worker exits 0 with nothing left half-sent, and every message ends delivered', async () => {
