@@ -16,6 +16,16 @@ export interface SubmitRequest {
   registeredDelivery: boolean
 }
 
+export interface SubmitOptions {
+  /**
+   * Awaited once, right before the first byte of the message leaves for the carrier (after any
+   * window wait); a rejection abandons the submit unsent. The worker commits its `submitting`
+   * mark here, so a crash leaves that mark only on messages that may really have been sent.
+   * Only adapters with `callsBeforeWrite` call it.
+   */
+  beforeWrite?: () => Promise<void>
+}
+
 export interface SubmitResult {
   /** One per submitted part, in part order (an HTTP carrier may return one for the whole message). */
   carrierIds: string[]
@@ -41,7 +51,9 @@ export interface InboundMessage {
 export interface Carrier {
   readonly name: string
   /** Resolves once the carrier took every part; rejects with a CarrierError (see errors.ts). */
-  submit(req: SubmitRequest): Promise<SubmitResult>
+  submit(req: SubmitRequest, opts?: SubmitOptions): Promise<SubmitResult>
+  /** True when submit awaits `opts.beforeWrite`; otherwise the caller does its part first. */
+  readonly callsBeforeWrite?: boolean
   /** The carrier acknowledges a receipt only after fn resolves; a rejection makes it redeliver. */
   onReceipt(fn: (r: Receipt) => unknown): void
   onInbound(fn: (m: InboundMessage) => unknown): void

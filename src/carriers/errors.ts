@@ -1,7 +1,7 @@
 // Carrier failures, classified by what the caller should do next: the retry decision lives in the
 // type (retry later, slow down, or give up), the stable `code` says why.
 
-export type CarrierErrorKind = 'permanent' | 'transient' | 'throttled'
+export type CarrierErrorKind = 'permanent' | 'transient' | 'throttled' | 'unconfirmed'
 
 export type CarrierErrorCode =
   // transient
@@ -27,6 +27,8 @@ export interface CarrierErrorOptions {
   carrierStatus?: number
   /** Parts of a multipart message the carrier had already taken before this one failed. */
   acceptedCarrierIds?: string[]
+  /** True when the request provably never left us (not written to the link): safe to send again. */
+  unsent?: boolean
   cause?: unknown
 }
 
@@ -35,6 +37,7 @@ export abstract class CarrierError extends Error {
   readonly code: CarrierErrorCode
   readonly carrier: string | undefined
   readonly carrierStatus: number | undefined
+  readonly unsent: boolean
   acceptedCarrierIds: string[]
 
   constructor(message: string, opts: CarrierErrorOptions) {
@@ -43,6 +46,7 @@ export abstract class CarrierError extends Error {
     this.carrier = opts.carrier
     this.carrierStatus = opts.carrierStatus
     this.acceptedCarrierIds = opts.acceptedCarrierIds ?? []
+    this.unsent = opts.unsent ?? false
   }
 }
 
@@ -71,6 +75,15 @@ export class ThrottledError extends CarrierError {
   }
 }
 
+/**
+ * The submit was written to the carrier and no answer came (timeout, or the link dropped first):
+ * the carrier may have the message. Never resend it; it ends `unknown`, charged.
+ */
+export class UnconfirmedSubmitError extends CarrierError {
+  override readonly name = 'UnconfirmedSubmitError'
+  readonly kind = 'unconfirmed'
+}
+
 /** A carrier called our provider endpoint with a payload we cannot read (the route answers 400). */
 export class CarrierPayloadError extends Error {
   override readonly name = 'CarrierPayloadError'
@@ -93,6 +106,10 @@ export function isPermanentCarrierError(e: unknown): e is PermanentCarrierError 
 
 export function isTransientCarrierError(e: unknown): e is TransientCarrierError {
   return e instanceof TransientCarrierError
+}
+
+export function isUnconfirmedSubmitError(e: unknown): e is UnconfirmedSubmitError {
+  return e instanceof UnconfirmedSubmitError
 }
 
 export function isThrottledError(e: unknown): e is ThrottledError {

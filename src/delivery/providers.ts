@@ -7,7 +7,7 @@ import {
 } from 'cockatiel'
 import type { Carrier } from '../carriers/carrier.ts'
 import type { CarrierConfig } from '../carriers/config.ts'
-import { isTransientCarrierError } from '../carriers/errors.ts'
+import { isTransientCarrierError, isUnconfirmedSubmitError } from '../carriers/errors.ts'
 import type { RouteCandidate } from '../domain/routing.ts'
 import { type Bucket, takeToken } from '../domain/token-bucket.ts'
 import { createPriorityGate, type PriorityGate } from './priority-gate.ts'
@@ -37,7 +37,10 @@ const DEFAULT_GATE = 100
 
 export function createProvider(config: CarrierConfig, carrier: Carrier, opts: BreakerOptions = {}): Provider {
   const halfOpenAfter = opts.halfOpenAfterMs ?? 10_000
-  const breaker = circuitBreaker(handleWhen(isTransientCarrierError), {
+  // A carrier that stops answering submits (unconfirmed) is failing too: open the circuit, so the
+  // next messages go elsewhere instead of each ending unknown there.
+  const failing = (e: Error) => isTransientCarrierError(e) || isUnconfirmedSubmitError(e)
+  const breaker = circuitBreaker(handleWhen(failing), {
     halfOpenAfter,
     breaker: new ConsecutiveBreaker(opts.failures ?? 5),
   })

@@ -3,7 +3,12 @@ import { createGroupCommitter } from '../billing/group-commit.ts'
 import type { Priority } from '../billing/types.ts'
 import type { Bus, BusMessage, Consumer } from '../bus/bus.ts'
 import { backoffDelay } from '../carriers/backoff.ts'
-import { isCarrierError, isPermanentCarrierError, isThrottledError } from '../carriers/errors.ts'
+import {
+  isCarrierError,
+  isPermanentCarrierError,
+  isThrottledError,
+  isUnconfirmedSubmitError,
+} from '../carriers/errors.ts'
 import type { Db } from '../db/db.ts'
 import { type DeliveryJob, LANES, laneDurable, laneSubject } from '../dispatch/lanes.ts'
 import { orderRoutes } from '../domain/routing.ts'
@@ -75,7 +80,7 @@ export function createWorker(opts: WorkerOptions): Worker {
   const onError = opts.onError ?? stderrReporter('worker')
   const byName = new Map(opts.providers.map((p) => [p.name, p]))
   const consumers: Consumer[] = []
-  // The submitting marks of many concurrent jobs commit together, before any of them is sent.
+  // The submitting marks of many concurrent jobs commit together, each right before its send.
   const submitting = createGroupCommitter<{ id: string; attempt: number }, boolean>({
     maxBatch: 500,
     concurrency: 2,
@@ -132,6 +137,24 @@ export function createWorker(opts: WorkerOptions): Worker {
       status,
       unsent: !partial,
       detail: partial ? { reason, carrier: partial.carrier, parts_accepted: partial.parts } : { reason },
+    })
+    await markFinal(opts.db, job.id)
+  }
+
+  /**
+   * The submit was written and never answered: the carrier may have it, so it is not sent again.
+   * It ends `unknown`, charged; parts the carrier confirmed are recorded for their receipts.
+   */
+  const endUnconfirmed = async (job: DeliveryJob, carrier: string, why: string, taken: string[]) => {
+    if (taken.length > 0) await submitted.submit({ job, carrier, carrierIds: taken, parts: job.segments })
+    await opts.statuses.write({
+      messageId: job.id,
+      createdAt: job.created_at,
+      status: 'unknown',
+      detail: {
+        reason: `${carrier}: ${why}; the carrier may have the message, so it is not sent again`,
+        carrier,
+      },
     })
     await markFinal(opts.db, job.id)
   }
@@ -199,18 +222,23 @@ export function createWorker(opts: WorkerOptions): Worker {
           validityPeriodS: Math.max(1, Math.floor((Date.parse(job.expires_at) - Date.now()) / 1000)),
           registeredDelivery: true,
         }
+        // Committed as late as the carrier allows (after its window wait, right before the
+        // write), so a crash leaves `submitting` only on messages that may have gone out.
+        const mark = async () => {
+          if (!(await submitting.submit({ id: job.id, attempt: claim.attempt }))) throw new LostClaimError()
+        }
         const result = await provider.breaker
           .execute(async () => {
             await provider.throttle()
-            if (!(await submitting.submit({ id: job.id, attempt: claim.attempt }))) throw new LostClaimError()
+            if (!carrier.callsBeforeWrite) await mark()
             try {
-              return await carrier.submit(request)
+              return await carrier.submit(request, carrier.callsBeforeWrite ? { beforeWrite: mark } : {})
             } catch (err) {
-              // An answer from the carrier (not a timeout) means it did not take the message —
-              // unless it took some of its parts.
+              // An answer from the carrier, or a submit that provably never left us, means it did
+              // not take the message — unless it took some of its parts.
               if (
                 isCarrierError(err) &&
-                err.carrierStatus !== undefined &&
+                (err.carrierStatus !== undefined || err.unsent) &&
                 err.acceptedCarrierIds.length === 0
               )
                 await unmarkSubmitting(opts.db, job.id)
@@ -229,6 +257,11 @@ export function createWorker(opts: WorkerOptions): Worker {
         return m.ack()
       } catch (err) {
         if (err instanceof LostClaimError) return m.ack()
+        if (isUnconfirmedSubmitError(err)) {
+          opts.onSubmitError?.(provider.name, err.kind)
+          await endUnconfirmed(job, provider.name, err.message, err.acceptedCarrierIds)
+          return m.ack()
+        }
         if (isCarrierError(err) && err.acceptedCarrierIds.length > 0) {
           // The carrier holds part of the message: sending it again would duplicate those parts,
           // so it ends failed (not refunded), with the parts it took recorded.

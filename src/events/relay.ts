@@ -3,7 +3,7 @@
 // relay publishes in (xid, id) order only rows of transactions below its snapshot's xmin — every
 // such transaction has ended, so a row that commits late (a lower id than rows already
 // committed) is never skipped. The position is saved after each published batch; after a crash
-// the batch in flight is published again with the same msgIds (ADR 0010).
+// the batch in flight is published again with the same msgIds (ADR 0009).
 
 import type { Bus } from '../bus/bus.ts'
 import type { Db } from '../db/db.ts'

@@ -1,5 +1,5 @@
 // The status event: one per status change of a message, published on the bus once the change is
-// committed. Webhooks, the live stream and rollups consume these (ADR 0010).
+// committed. Webhooks, the live stream and rollups consume these (ADR 0009).
 
 import type { MessageStatus } from '../domain/status.ts'
 

@@ -34,6 +34,7 @@ const SMPP_EVENT_LEVEL: Record<SmppCarrierEvent['type'], ReportLevel> = {
   enquire_link_timeout: 'warn',
   receipt_unreadable: 'warn',
   listener_failed: 'error',
+  late_response: 'warn',
 }
 
 /** Log fields of an SMPP event: errors under pino's `err`, an unreadable receipt by its size only (its text can hold the message body). */
@@ -47,6 +48,8 @@ function smppEventDetail(e: SmppCarrierEvent): Record<string, unknown> {
       return { rawLength: e.raw.length }
     case 'bind_failed':
       return { status: e.status }
+    case 'late_response':
+      return { command: e.command, status: e.status }
     case 'connecting':
       return { attempt: e.attempt }
     case 'reconnect_scheduled':

@@ -35,6 +35,11 @@ export interface CarrierSim {
   /** URL the HTTP connector should POST submits to. */
   readonly httpUrl: string
   counters(): SimCounters
+  /**
+   * Our message ids (fingerprints without the TLV) of every SMPP submit received since the last
+   * reset, answered or not: what a carrier may hold.
+   */
+  receivedMessageIds(): string[]
   /** The last 1000 submits answered (both endpoints), oldest first. */
   submits(): SubmitRecord[]
   /** Zeroes the counters and empties the submit log. */
@@ -78,6 +83,7 @@ export async function createCarrierSim(opts: CreateCarrierSimOptions = {}): Prom
     httpPort: boundHttpPort,
     httpUrl: `http://${urlHost}:${boundHttpPort}/messages`,
     counters: () => counters.snapshot(),
+    receivedMessageIds: () => counters.received(),
     submits: () => log.list(),
     resetCounters() {
       counters.reset()

@@ -29,6 +29,8 @@ export interface SimCounters {
     inFlight: number
     /** Highest inFlight seen on any single session: the client's window at work. */
     maxInFlight: number
+    /** submit_sm received and never answered because the session closed first (not taken). */
+    unanswered: number
     idleDrops: number
   }
 }
@@ -37,6 +39,10 @@ export interface CounterStore {
   readonly c: SimCounters
   /** Records one accepted copy of the message identified by `key`. */
   recordCopy(key: string): void
+  /** Records a submit received for `key`, whatever becomes of it. */
+  recordReceived(key: string): void
+  /** Keys of every message a submit was received for, answered or not. */
+  received(): string[]
   snapshot(): SimCounters
   reset(): void
 }
@@ -59,6 +65,7 @@ function fresh(): SimCounters {
       enquireLinks: 0,
       inFlight: 0,
       maxInFlight: 0,
+      unanswered: 0,
       idleDrops: 0,
     },
   }
@@ -67,6 +74,7 @@ function fresh(): SimCounters {
 export function createCounterStore(): CounterStore {
   let c = fresh()
   const copies = new Map<string, number>()
+  const received = new Set<string>()
   return {
     get c() {
       return c
@@ -77,6 +85,10 @@ export function createCounterStore(): CounterStore {
       if (n === 1) c.uniqueMessageIds++
       else c.duplicates[key] = n - 1
     },
+    recordReceived(key) {
+      received.add(key)
+    },
+    received: () => [...received],
     snapshot: () => structuredClone(c),
     reset() {
       // Live gauges describe open sessions, not history, so they survive a reset.
@@ -87,6 +99,7 @@ export function createCounterStore(): CounterStore {
       c.smpp.inFlight = inFlight
       c.receiptsQueued = receiptsQueued
       copies.clear()
+      received.clear()
     },
   }
 }

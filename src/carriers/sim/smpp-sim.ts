@@ -69,7 +69,12 @@ export function createSmppSim(deps: SmppSimDeps): SmppSim {
     // A client vanishing mid-write, or sending a PDU the library cannot parse (after which it stops
     // reading), ends the session; 'close' follows and cleans up.
     session.on('error', () => session.destroy())
-    session.on('close', () => onClose(st))
+    session.on('close', () => {
+      // A client killed with unread data resets the connection, and the stream stops announcing
+      // what it already buffered: read it, as an SMSC reading its socket would.
+      session.resume()
+      onClose(st)
+    })
     session.on('pdu', (pdu) => onPdu(st, pdu))
     touch(st)
   })
@@ -89,6 +94,7 @@ export function createSmppSim(deps: SmppSimDeps): SmppSim {
     clearTimeout(st.idleTimer)
     states.delete(st.session)
     c().smpp.inFlight -= st.inFlight
+    c().smpp.unanswered += st.inFlight
     if (st.bound) c().smpp.boundSessions--
     receipts.closed(st.session)
   }
@@ -160,6 +166,7 @@ export function createSmppSim(deps: SmppSimDeps): SmppSim {
       st.session.send(pdu.response({ command_status: SmppStatus.ESME_RINVBNDSTS }))
       return
     }
+    counters.recordReceived(readMessageIdTlv(pdu, deps.messageIdTlv) ?? fingerprint(pdu))
     st.inFlight++
     c().smpp.inFlight++
     c().smpp.maxInFlight = Math.max(c().smpp.maxInFlight, st.inFlight)

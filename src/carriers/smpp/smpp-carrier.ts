@@ -2,18 +2,27 @@
 // reconnect + rebind with exponential backoff. Receipts and MO arrive as deliver_sm on the same bind.
 
 import { type BackoffOptions, backoffDelay } from '../backoff.ts'
-import type { Carrier, InboundMessage, Receipt, SubmitRequest, SubmitResult } from '../carrier.ts'
+import type {
+  Carrier,
+  InboundMessage,
+  Receipt,
+  SubmitOptions,
+  SubmitRequest,
+  SubmitResult,
+} from '../carrier.ts'
 import {
   errorForSmppStatus,
   isCarrierError,
   PermanentCarrierError,
   SmppStatus,
   TransientCarrierError,
+  UnconfirmedSubmitError,
 } from '../errors.ts'
 import { createListeners } from '../listeners.ts'
 import { handleDeliverSm } from './deliver-sm.ts'
 import { createRequests } from './requests.ts'
 import { loadSmpp, type Pdu, type PduFields, type Session } from './smpp-types.ts'
+import { createStallClock } from './stall-clock.ts'
 import { buildSubmitSms } from './submit-pdus.ts'
 import { registerMessageIdTlv, SMSGW_MESSAGE_ID_TLV } from './tlv.ts'
 import { createWindow } from './window.ts'
@@ -30,7 +39,11 @@ export interface SmppCarrierConfig {
   window?: number
   /** enquire_link period, ms; 0 disables. Default 30 000. */
   enquireLinkMs?: number
-  /** Wait for any response (connect, bind, submit_sm, enquire_link), ms. Default 10 000. */
+  /**
+   * Wait for any response (connect, bind, submit_sm, enquire_link), ms, counted from the write and
+   * not counting time our event loop was stalled. A submit_sm left unanswered fails with
+   * UnconfirmedSubmitError (never resent). Default 10 000.
+   */
   responseTimeoutMs?: number
   /** Reconnect backoff. Defaults: 500 ms doubling to 30 s, with jitter. */
   reconnect?: BackoffOptions
@@ -49,6 +62,8 @@ export type SmppCarrierEvent =
   | { type: 'enquire_link_timeout' }
   | { type: 'receipt_unreadable'; raw: string }
   | { type: 'listener_failed'; error: unknown }
+  /** A response to a request we had stopped waiting for: the carrier is slower than responseTimeoutMs. */
+  | { type: 'late_response'; command: string; status: number }
 
 export interface SmppCarrier extends Carrier {
   stats(): { bound: boolean; inFlight: number; waiting: number }
@@ -71,7 +86,8 @@ export function createSmppCarrier(cfg: SmppCarrierConfig): SmppCarrier {
   const window = createWindow(cfg.window ?? 10)
   const receipts = createListeners<Receipt>()
   const inbound = createListeners<InboundMessage>()
-  const requests = createRequests(smpp, responseTimeoutMs, name)
+  const clock = createStallClock()
+  const requests = createRequests({ smpp, timeoutMs: responseTimeoutMs, carrier: name, clock })
   const request = requests.send
 
   let session: Session | null = null
@@ -83,8 +99,8 @@ export function createSmppCarrier(cfg: SmppCarrierConfig): SmppCarrier {
   let enquireTimer: NodeJS.Timeout | undefined
 
   const emit = (e: SmppCarrierEvent) => cfg.onEvent?.(e)
-  const transient = (message: string, code: 'not_bound' | 'invalid_response') =>
-    new TransientCarrierError(message, { code, carrier: name })
+  const notBound = () =>
+    new TransientCarrierError('not bound to carrier', { code: 'not_bound', carrier: name, unsent: true })
 
   function connect(): void {
     reconnectTimer = undefined
@@ -171,7 +187,10 @@ export function createSmppCarrier(cfg: SmppCarrierConfig): SmppCarrier {
       },
     )
     requests.failSession(s, err)
-    window.rejectWaiters(err)
+    // Waiting for a window slot, nothing of theirs was written.
+    window.rejectWaiters(
+      new TransientCarrierError(err.message, { code: err.code, carrier: name, cause: error, unsent: true }),
+    )
     emit(error ? { type: 'disconnected', error } : { type: 'disconnected' })
     if (closed) return
     attempt++
@@ -181,7 +200,11 @@ export function createSmppCarrier(cfg: SmppCarrierConfig): SmppCarrier {
   }
 
   function onPdu(s: Session, pdu: Pdu): void {
-    if (pdu.isResponse()) return
+    if (pdu.isResponse()) {
+      if (requests.onResponse(s, pdu) === 'late')
+        emit({ type: 'late_response', command: pdu.command, status: pdu.command_status })
+      return
+    }
     switch (pdu.command) {
       case 'deliver_sm':
         onDeliver(s, pdu)
@@ -219,15 +242,22 @@ export function createSmppCarrier(cfg: SmppCarrierConfig): SmppCarrier {
     )
   }
 
-  async function submitPart(fields: PduFields): Promise<string> {
+  async function submitPart(fields: PduFields, beforeWrite?: () => Promise<void>): Promise<string> {
     await window.acquire()
     try {
+      if (!session || !bound) throw notBound()
+      await beforeWrite?.()
       const s = session
-      if (!s || !bound) throw transient('not bound to carrier', 'not_bound')
-      const resp = await request(s, 'submit_sm', fields)
+      if (!s || !bound) throw notBound()
+      const resp = await request(s, 'submit_sm', fields, { unconfirmedWhenLost: true })
       if (resp.command_status !== SmppStatus.ESME_ROK)
         throw errorForSmppStatus(resp.command_status, 'submit_sm', name)
-      if (!resp.message_id) throw transient('submit_sm_resp carried no message_id', 'invalid_response')
+      // Taken (ESME_ROK) but untrackable: sending it again would duplicate it.
+      if (!resp.message_id)
+        throw new UnconfirmedSubmitError('submit_sm_resp carried no message_id', {
+          code: 'invalid_response',
+          carrier: name,
+        })
       return resp.message_id
     } finally {
       window.release()
@@ -238,10 +268,15 @@ export function createSmppCarrier(cfg: SmppCarrierConfig): SmppCarrier {
 
   return {
     name,
-    async submit(req: SubmitRequest): Promise<SubmitResult> {
+    callsBeforeWrite: true,
+    async submit(req: SubmitRequest, opts: SubmitOptions = {}): Promise<SubmitResult> {
       if (closed)
-        throw new TransientCarrierError('carrier connector closed', { code: 'carrier_closed', carrier: name })
-      if (!bound) throw transient('not bound to carrier', 'not_bound')
+        throw new TransientCarrierError('carrier connector closed', {
+          code: 'carrier_closed',
+          carrier: name,
+          unsent: true,
+        })
+      if (!bound) throw notBound()
       let parts: PduFields[]
       try {
         concatRef = (concatRef + 1) & 0xff
@@ -268,10 +303,12 @@ export function createSmppCarrier(cfg: SmppCarrierConfig): SmppCarrier {
       for (const fields of parts) {
         for (let attempt = 1; ; attempt++) {
           try {
-            carrierIds.push(await submitPart(fields))
+            carrierIds.push(await submitPart(fields, carrierIds.length === 0 ? opts.beforeWrite : undefined))
             break
           } catch (err) {
-            const retryable = isCarrierError(err) && err.kind !== 'permanent' && !closed
+            // A part that may have reached the carrier (unconfirmed) is never sent again.
+            const retryable =
+              isCarrierError(err) && (err.kind === 'transient' || err.kind === 'throttled') && !closed
             if (carrierIds.length > 0 && retryable && attempt <= PART_RETRIES) {
               await new Promise((r) => setTimeout(r, backoffDelay(attempt, { initialMs: 250, maxMs: 2000 })))
               continue
@@ -299,10 +336,15 @@ export function createSmppCarrier(cfg: SmppCarrierConfig): SmppCarrier {
       if (closed) return
       closed = true
       clearTimeout(reconnectTimer)
+      clock.close()
       const s = session
       if (!s) {
         window.rejectWaiters(
-          new TransientCarrierError('carrier connector closed', { code: 'carrier_closed', carrier: name }),
+          new TransientCarrierError('carrier connector closed', {
+            code: 'carrier_closed',
+            carrier: name,
+            unsent: true,
+          }),
         )
         return
       }

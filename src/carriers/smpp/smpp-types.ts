@@ -46,6 +46,8 @@ export interface Pdu extends PduFields {
   short_message?: DecodedMessage
   message_payload?: DecodedMessage
   isResponse(): boolean
+  /** The PDU on the wire (command_length filled in). */
+  toBuffer(): Buffer
   response(fields?: PduFields): Pdu
 }
 
@@ -55,6 +57,8 @@ export interface Session {
   readonly socket: Socket
   /** Returns false, and never calls back, when the socket is no longer writable. */
   send(pdu: Pdu, onResponse?: ResponseCallback): boolean
+  /** Parses whatever is buffered on the socket (the library reads on 'readable' only). */
+  resume(): void
   close(onClose?: () => void): void
   destroy(onClose?: () => void): void
   on(event: 'connect' | 'close', fn: () => void): this

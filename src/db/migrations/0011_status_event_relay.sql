@@ -1,7 +1,7 @@
 -- Status events reach the bus from message_events itself (a transactional outbox that costs no
 -- extra row per event): each row records the transaction that wrote it, and the relay publishes
 -- rows in (xid, id) order only once every transaction below its snapshot's xmin has ended, so a
--- row that commits late is never skipped (ADR 0010).
+-- row that commits late is never skipped (ADR 0009).
 ALTER TABLE message_events ADD COLUMN xid xid8 NOT NULL DEFAULT pg_current_xact_id();
 CREATE INDEX message_events_relay ON message_events (xid, id);
 

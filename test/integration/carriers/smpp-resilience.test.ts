@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import type { AddressInfo } from 'node:net'
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test'
 import type { Receipt, SubmitRequest } from '../../../src/carriers/carrier.ts'
-import { isTransientCarrierError } from '../../../src/carriers/errors.ts'
+import { isTransientCarrierError, isUnconfirmedSubmitError } from '../../../src/carriers/errors.ts'
 import type { SmppCarrier } from '../../../src/carriers/smpp/smpp-carrier.ts'
 import { loadSmpp } from '../../../src/carriers/smpp/smpp-types.ts'
 import { type BoundCarrier, bindSmpp, startSim, waitFor } from './helpers.ts'
@@ -43,7 +43,7 @@ describe('SMPP link resilience', () => {
     await sim.close()
   })
 
-  it('outage: in-flight and new submits fail transient; rebinds back off exponentially and recover', async () => {
+  it('outage: an in-flight submit ends unconfirmed (the carrier had it), new ones fail transient and unsent; rebinds back off exponentially and recover', async () => {
     const { carrier, events } = await connect({ reconnect: { initialMs: 20, maxMs: 1000, jitter: false } })
     sim.setOptions({ latencyMs: 10_000 })
     const inFlight = carrier.submit(req('caught in the outage')).catch((e: unknown) => e)
@@ -51,12 +51,14 @@ describe('SMPP link resilience', () => {
 
     sim.setOptions({ outage: true, latencyMs: 0 })
     const lost = await inFlight
-    assert.ok(isTransientCarrierError(lost))
+    // Written and never answered: the carrier may have it, so it must not be sent again.
+    assert.ok(isUnconfirmedSubmitError(lost))
     assert.equal(lost.code, 'connection_lost')
     await waitFor(() => !carrier.healthy(), 'the bind to drop')
     const refused = await carrier.submit(req('during the outage')).catch((e: unknown) => e)
     assert.ok(isTransientCarrierError(refused))
     assert.equal(refused.code, 'not_bound')
+    assert.equal(refused.unsent, true)
 
     await waitFor(() => sim.counters().smpp.bindsRefused >= 4, 'four refused rebinds')
     const delays = events.flatMap((e) => (e.type === 'reconnect_scheduled' ? [e.delayMs] : []))
