@@ -3,6 +3,7 @@ import { createGroupCommitter } from '../billing/group-commit.ts'
 import type { Priority } from '../billing/types.ts'
 import type { Bus, BusMessage, Consumer } from '../bus/bus.ts'
 import { backoffDelay } from '../carriers/backoff.ts'
+import type { SubmitRequest, SubmitResult } from '../carriers/carrier.ts'
 import {
   isCarrierError,
   isPermanentCarrierError,
@@ -19,12 +20,12 @@ import {
   claimDelivery,
   claimNew,
   extendLease,
-  markFinal,
   markSubmittedMany,
   markSubmitting,
   type Submitted,
   unmarkSubmitting,
 } from './claims.ts'
+import { createOutcomes } from './outcomes.ts'
 import type { Provider } from './providers.ts'
 
 export interface WorkerOptions {
@@ -39,7 +40,7 @@ export interface WorkerOptions {
   /** First retry delay, ms; doubles per attempt with jitter, capped at maxBackoffMs (defaults 200 / 5000). */
   baseBackoffMs?: number
   maxBackoffMs?: number
-  /** Handlers per lane (defaults otp 32, high 32, normal 64, bulk 32). */
+  /** Handlers per lane (defaults otp 64, high 64, normal 256, bulk 128). */
   concurrency?: Partial<Record<Priority, number>>
   /** How long a claim protects a message from a second worker, ms (default 60 000). */
   leaseMs?: number
@@ -119,74 +120,123 @@ export function createWorker(opts: WorkerOptions): Worker {
     },
   })
 
-  const finish = async (
-    job: DeliveryJob,
-    status: 'failed' | 'rejected' | 'expired',
-    reason: string,
-    lane: Priority,
-    /** Parts a carrier took before the rest failed: then no refund. */
-    partial?: { carrier: string; parts: number },
-  ) => {
-    if (status !== 'expired') {
-      await opts.bus.publish(`sms.dead.${lane}`, { job, status, reason }, { msgId: `dead-${job.id}` })
-      opts.onDeadLetter?.(lane, status)
-    }
-    await opts.statuses.write({
-      messageId: job.id,
-      createdAt: job.created_at,
-      status,
-      unsent: !partial,
-      detail: partial ? { reason, carrier: partial.carrier, parts_accepted: partial.parts } : { reason },
-    })
-    await markFinal(opts.db, job.id)
+  const outcomes = createOutcomes({
+    db: opts.db,
+    bus: opts.bus,
+    statuses: opts.statuses,
+    recordParts: (job, carrier, carrierIds) =>
+      submitted.submit({ job, carrier, carrierIds, parts: job.segments }),
+    ...(opts.onDeadLetter ? { onDeadLetter: opts.onDeadLetter } : {}),
+  })
+  const backoff = { initialMs: opts.baseBackoffMs ?? 200, maxMs: opts.maxBackoffMs ?? 5000 }
+
+  /** The provider of this try: the routes for the destination in order, one further per try. */
+  const providerFor = (job: DeliveryJob, hop: number): Provider | undefined => {
+    const routes = orderRoutes(
+      opts.providers.map((p) => p.candidate()),
+      job.to,
+      job.country,
+    )
+    const name = routes[hop % Math.max(1, routes.length)]
+    return name ? byName.get(name) : undefined
   }
 
   /**
-   * The submit was written and never answered: the carrier may have it, so it is not sent again.
-   * It ends `unknown`, charged; parts the carrier confirmed are recorded for their receipts.
+   * One submit to one provider: its priority gate (otp before bulk), throttle and circuit; the
+   * `submitting` mark committed as late as the carrier allows (after its window wait, right before
+   * the write), so a crash leaves `submitting` only on messages that may have gone out.
    */
-  const endUnconfirmed = async (job: DeliveryJob, carrier: string, why: string, taken: string[]) => {
-    if (taken.length > 0) await submitted.submit({ job, carrier, carrierIds: taken, parts: job.segments })
-    await opts.statuses.write({
+  async function submitTo(provider: Provider, job: DeliveryJob, claimAttempt: number): Promise<SubmitResult> {
+    const release = await provider.gate.acquire(job.priority)
+    const started = performance.now()
+    const carrier = provider.carrier
+    const request: SubmitRequest = {
       messageId: job.id,
-      createdAt: job.created_at,
-      status: 'unknown',
-      detail: {
-        reason: `${carrier}: ${why}; the carrier may have the message, so it is not sent again`,
-        carrier,
-      },
-    })
-    await markFinal(opts.db, job.id)
+      to: job.to,
+      from: job.from,
+      body: job.body,
+      encoding: job.encoding,
+      parts: job.segments,
+      validityPeriodS: Math.max(1, Math.floor((Date.parse(job.expires_at) - Date.now()) / 1000)),
+      registeredDelivery: true,
+    }
+    const mark = async () => {
+      if (!(await submitting.submit({ id: job.id, attempt: claimAttempt }))) throw new LostClaimError()
+    }
+    const result = await provider.breaker
+      .execute(async () => {
+        await provider.throttle()
+        if (!carrier.callsBeforeWrite) await mark()
+        try {
+          return await carrier.submit(request, carrier.callsBeforeWrite ? { beforeWrite: mark } : {})
+        } catch (err) {
+          // An answer from the carrier, or a submit that provably never left us, means it did not
+          // take the message — unless it took some of its parts.
+          if (
+            isCarrierError(err) &&
+            (err.carrierStatus !== undefined || err.unsent) &&
+            err.acceptedCarrierIds.length === 0
+          )
+            await unmarkSubmitting(opts.db, job.id)
+          throw err
+        }
+      })
+      .finally(release)
+    opts.onSubmitted?.(provider.name, performance.now() - started)
+    return result
+  }
+
+  /**
+   * What a failed try means: `done` when the message has its outcome (ended here or owned by
+   * another worker), else `retry` or `throttled` with the reason. Anything that is not a carrier
+   * answer or an open circuit is a bug and is thrown.
+   */
+  async function afterFailure(
+    err: unknown,
+    job: DeliveryJob,
+    provider: Provider,
+  ): Promise<{ kind: 'done' } | { kind: 'retry' | 'throttled'; reason: string }> {
+    if (err instanceof LostClaimError) return { kind: 'done' }
+    if (isUnconfirmedSubmitError(err)) {
+      opts.onSubmitError?.(provider.name, err.kind)
+      await outcomes.unconfirmed(job, provider.name, err.message, err.acceptedCarrierIds)
+      return { kind: 'done' }
+    }
+    if (isCarrierError(err) && err.acceptedCarrierIds.length > 0) {
+      await outcomes.partlyTaken(job, provider.name, err.acceptedCarrierIds, err.message)
+      return { kind: 'done' }
+    }
+    opts.onSubmitError?.(
+      provider.name,
+      err instanceof BrokenCircuitError ? 'circuit_open' : isCarrierError(err) ? err.kind : 'other',
+    )
+    if (isPermanentCarrierError(err)) {
+      await outcomes.finish(job, 'rejected', `${provider.name}: ${err.message}`)
+      return { kind: 'done' }
+    }
+    if (!isCarrierError(err) && !(err instanceof BrokenCircuitError)) throw err
+    const reason = `${provider.name}: ${(err as Error).message}`
+    return { kind: isThrottledError(err) ? 'throttled' : 'retry', reason }
+  }
+
+  /** Waits before the next try, keeping the job alive on the bus and the claim's lease meanwhile. */
+  const pause = async (m: BusMessage<DeliveryJob>, n: number) => {
+    await sleep(backoffDelay(n, backoff))
+    await Promise.all([m.inProgress(), extendLease(opts.db, m.data.id, leaseMs)])
   }
 
   async function handle(m: BusMessage<DeliveryJob>): Promise<void> {
     const job = m.data
-    const lane = job.priority
     const claim = await claimJob(job)
-    if (claim.kind === 'ambiguous') {
-      // Not refunded: the carrier may have delivered it.
-      await opts.statuses.write({
-        messageId: job.id,
-        createdAt: job.created_at,
-        status: 'unknown',
-        detail: {
-          reason:
-            'a worker stopped while submitting; the carrier may have the message, so it is not sent again',
-        },
-      })
-      return m.ack()
-    }
-    if (claim.kind === 'done') {
-      // A worker died after the carrier took the message but before its `sent` was written.
-      if (claim.submitted)
-        await opts.statuses.write({ messageId: job.id, createdAt: job.created_at, status: 'sent' })
-      return m.ack()
-    }
     if (claim.kind === 'busy') return m.nak(claim.retryInMs)
+    if (claim.kind !== 'claimed') {
+      await outcomes.unclaimed(job, claim)
+      return m.ack()
+    }
     // Only a claim proves no carrier has it: a redelivery of a submitted message is never
     // expired (nor refunded) here, however late it comes.
     if (Date.parse(job.expires_at) <= Date.now()) {
-      await finish(job, 'expired', 'validity period ended before submission', lane)
+      await outcomes.finish(job, 'expired', 'validity period ended before submission')
       return m.ack()
     }
     // Not awaited: the writer applies changes in order, so `sent` (awaited below) commits after it.
@@ -195,58 +245,14 @@ export function createWorker(opts: WorkerOptions): Worker {
       .catch(onError)
 
     let lastError = 'no provider serves this destination'
-    // Each try goes to the next route; a throttled try is waited out without spending an attempt.
-    let hop = 0
+    // Each try goes to the next route; a throttled try is waited out without spending an attempt
+    // (bounded by the validity period and maxThrottleWaits).
     let throttleWaits = 0
-    for (let attempt = 0; attempt < maxAttempts; attempt++) {
-      const routes = orderRoutes(
-        opts.providers.map((p) => p.candidate()),
-        job.to,
-        job.country,
-      )
-      const name = routes[hop++ % Math.max(1, routes.length)]
-      const provider = name ? byName.get(name) : undefined
+    for (let attempt = 0, hop = 0; attempt < maxAttempts; hop++) {
+      const provider = providerFor(job, hop)
       if (!provider) break
       try {
-        // Priority order from here on: an otp job waiting for this provider goes before bulk.
-        const release = await provider.gate.acquire(lane)
-        const started = performance.now()
-        const carrier = provider.carrier
-        const request = {
-          messageId: job.id,
-          to: job.to,
-          from: job.from,
-          body: job.body,
-          encoding: job.encoding,
-          parts: job.segments,
-          validityPeriodS: Math.max(1, Math.floor((Date.parse(job.expires_at) - Date.now()) / 1000)),
-          registeredDelivery: true,
-        }
-        // Committed as late as the carrier allows (after its window wait, right before the
-        // write), so a crash leaves `submitting` only on messages that may have gone out.
-        const mark = async () => {
-          if (!(await submitting.submit({ id: job.id, attempt: claim.attempt }))) throw new LostClaimError()
-        }
-        const result = await provider.breaker
-          .execute(async () => {
-            await provider.throttle()
-            if (!carrier.callsBeforeWrite) await mark()
-            try {
-              return await carrier.submit(request, carrier.callsBeforeWrite ? { beforeWrite: mark } : {})
-            } catch (err) {
-              // An answer from the carrier, or a submit that provably never left us, means it did
-              // not take the message — unless it took some of its parts.
-              if (
-                isCarrierError(err) &&
-                (err.carrierStatus !== undefined || err.unsent) &&
-                err.acceptedCarrierIds.length === 0
-              )
-                await unmarkSubmitting(opts.db, job.id)
-              throw err
-            }
-          })
-          .finally(release)
-        opts.onSubmitted?.(provider.name, performance.now() - started)
+        const result = await submitTo(provider, job, claim.attempt)
         await submitted.submit({ job, carrier: provider.name, carrierIds: result.carrierIds })
         await opts.statuses.write({
           messageId: job.id,
@@ -256,61 +262,23 @@ export function createWorker(opts: WorkerOptions): Worker {
         })
         return m.ack()
       } catch (err) {
-        if (err instanceof LostClaimError) return m.ack()
-        if (isUnconfirmedSubmitError(err)) {
-          opts.onSubmitError?.(provider.name, err.kind)
-          await endUnconfirmed(job, provider.name, err.message, err.acceptedCarrierIds)
-          return m.ack()
-        }
-        if (isCarrierError(err) && err.acceptedCarrierIds.length > 0) {
-          // The carrier holds part of the message: sending it again would duplicate those parts,
-          // so it ends failed (not refunded), with the parts it took recorded.
-          const taken = err.acceptedCarrierIds
-          await submitted.submit({ job, carrier: provider.name, carrierIds: taken, parts: job.segments })
-          const reason = `${provider.name} took ${taken.length} of ${job.segments} parts, then: ${err.message}`
-          await finish(job, 'failed', reason, lane, { carrier: provider.name, parts: taken.length })
-          return m.ack()
-        }
-        opts.onSubmitError?.(
-          provider.name,
-          err instanceof BrokenCircuitError ? 'circuit_open' : isCarrierError(err) ? err.kind : 'other',
-        )
-        if (isPermanentCarrierError(err)) {
-          await finish(job, 'rejected', `${provider.name}: ${err.message}`, lane)
-          return m.ack()
-        }
-        if (!isCarrierError(err) && !(err instanceof BrokenCircuitError)) throw err
-        lastError = `${provider.name}: ${(err as Error).message}`
-        // A carrier asking us to slow down is not failing the message: it waits (bounded by the
-        // validity period and maxThrottleWaits) instead of being failed after a few quick tries.
+        const next = await afterFailure(err, job, provider)
+        if (next.kind === 'done') return m.ack()
+        lastError = next.reason
         if (
-          isThrottledError(err) &&
+          next.kind === 'throttled' &&
           throttleWaits < maxThrottleWaits &&
           Date.parse(job.expires_at) > Date.now()
         ) {
           throttleWaits++
-          attempt--
-          await sleep(
-            backoffDelay(Math.min(throttleWaits, 8), {
-              initialMs: opts.baseBackoffMs ?? 200,
-              maxMs: opts.maxBackoffMs ?? 5000,
-            }),
-          )
-          await Promise.all([m.inProgress(), extendLease(opts.db, job.id, leaseMs)])
+          await pause(m, Math.min(throttleWaits, 8))
           continue
         }
-        if (attempt + 1 < maxAttempts) {
-          await sleep(
-            backoffDelay(attempt + 1, {
-              initialMs: opts.baseBackoffMs ?? 200,
-              maxMs: opts.maxBackoffMs ?? 5000,
-            }),
-          )
-          await Promise.all([m.inProgress(), extendLease(opts.db, job.id, leaseMs)])
-        }
+        attempt++
+        if (attempt < maxAttempts) await pause(m, attempt)
       }
     }
-    await finish(job, 'failed', `retries exhausted: ${lastError}`, lane)
+    await outcomes.finish(job, 'failed', `retries exhausted: ${lastError}`)
     return m.ack()
   }
 
