@@ -26,6 +26,7 @@ import { createInFlight } from './in-flight.ts'
 import { type DurableMember, MemoryDurable, type StoredMessage } from './memory-durable.ts'
 import {
   assertFilterSubject,
+  assertLiteral,
   assertPattern,
   assertPublishSubject,
   DEFAULT_SUBJECTS,
@@ -186,6 +187,12 @@ export function createMemoryBus(opts: MemoryBusOptions = {}): Bus {
     async pending(durable: string): Promise<number> {
       assertOpen()
       return durables.get(durable)?.pending ?? 0
+    },
+
+    async broadcast<T>(subject: string, data: T): Promise<void> {
+      assertOpen()
+      assertLiteral(subject)
+      fanOut(subject, toJson(data))
     },
 
     async subscribe<T>(pattern: string, handler: (m: LiveMessage<T>) => void): Promise<Subscription> {

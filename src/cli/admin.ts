@@ -32,7 +32,7 @@ const arg = (args: string[], i: number, name: string): string => {
 
 /** Admin commands run against the database directly, through the same modules as the admin API. */
 export async function admin(config: Config, args: string[], out: (s: string) => void): Promise<void> {
-  const db = await openDb(config, 'smsgw-admin')
+  const db = await openDb(config, 'smsgw-admin', { unbounded: true })
   const print = (v: unknown) => out(JSON.stringify(v, null, 2))
   try {
     await prepareDb(db)

@@ -40,7 +40,7 @@ export async function main(argv: string[]): Promise<void> {
         await runCarrierSim(rest)
         return
       case 'migrate': {
-        const db = await openDb(loadConfig(), 'smsgw-migrate')
+        const db = await openDb(loadConfig(), 'smsgw-migrate', { unbounded: true })
         try {
           const applied = await prepareDb(db)
           console.log(applied.length ? `applied: ${applied.join(', ')}` : 'schema is up to date')

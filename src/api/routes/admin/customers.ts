@@ -310,7 +310,7 @@ export const adminCustomerRoutes: FastifyPluginAsyncTypebox<AdminDeps> = async (
           ? await revokeApiKey(db, id.toLowerCase(), key_id.toLowerCase())
           : undefined
       if (!key) throw notFound('api_key')
-      keys.clear()
+      keys.evictKey(key.id)
       return keyObject(key)
     },
   )
