@@ -91,7 +91,7 @@ export interface Bus {
   /**
    * Sends data to the subscribers of subject in every process, now, and stores nothing: no ack,
    * no replay, lost if the broker is unreachable. For hints such as cache invalidations, whose
-   * receivers have another way to converge. The subject need not be one the stream stores.
+   * receivers have another way to converge. The subject must not be one the stream stores.
    */
   broadcast<T>(subject: string, data: T): Promise<void>
   /** Live copies of published (or broadcast) messages matching subject (wildcards allowed); may miss or repeat some. */

@@ -25,8 +25,8 @@ import { BusClosedError, BusConfigError } from './errors.ts'
 import { createInFlight } from './in-flight.ts'
 import { type DurableMember, MemoryDurable, type StoredMessage } from './memory-durable.ts'
 import {
+  assertBroadcastSubject,
   assertFilterSubject,
-  assertLiteral,
   assertPattern,
   assertPublishSubject,
   DEFAULT_SUBJECTS,
@@ -191,7 +191,7 @@ export function createMemoryBus(opts: MemoryBusOptions = {}): Bus {
 
     async broadcast<T>(subject: string, data: T): Promise<void> {
       assertOpen()
-      assertLiteral(subject)
+      assertBroadcastSubject(subjects, subject)
       fanOut(subject, toJson(data))
     },
 

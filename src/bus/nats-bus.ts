@@ -26,8 +26,8 @@ import { BusClosedError, BusError, BusUnavailableError } from './errors.ts'
 import { startNatsConsumer } from './nats-consumer.ts'
 import { type DurableSettings, durablePending, ensureDurable, ensureStream } from './nats-setup.ts'
 import {
+  assertBroadcastSubject,
   assertFilterSubject,
-  assertLiteral,
   assertPattern,
   assertPublishSubject,
   DEFAULT_SUBJECTS,
@@ -188,7 +188,7 @@ export async function createNatsBus(opts: NatsBusOptions): Promise<Bus> {
 
     async broadcast<T>(subject: string, data: T): Promise<void> {
       assertOpen()
-      assertLiteral(subject)
+      assertBroadcastSubject(subjects, subject)
       const payload = encodePayload(data)
       try {
         // A core publish (not stored); the flush makes sure the broker has it before we return.

@@ -42,6 +42,17 @@ export function assertLiteral(subject: string): void {
   }
 }
 
+/**
+ * A broadcast subject must be literal and outside the stream: on NATS a plain publish to a
+ * stream subject would be stored (without confirmation) like a durable message.
+ */
+export function assertBroadcastSubject(streamSubjects: readonly string[], subject: string): void {
+  assertLiteral(subject)
+  if (streamSubjects.some((p) => subjectMatches(p, subject))) {
+    throw new BusSubjectError(`broadcast subject ${subject} is stored by the stream; use publish`)
+  }
+}
+
 /** A publish subject must be literal and stored by the stream, or the message would go nowhere. */
 export function assertPublishSubject(streamSubjects: readonly string[], subject: string): void {
   assertLiteral(subject)
