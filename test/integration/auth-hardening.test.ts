@@ -3,10 +3,12 @@ import { randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
+import { Registry } from 'prom-client'
 import { generateSecret } from '../../src/accounts/api-keys.ts'
 import { createKeyCache, looksLikeApiKey } from '../../src/accounts/key-cache.ts'
 import type { Bus } from '../../src/bus/bus.ts'
 import { createNatsBus } from '../../src/bus/nats-bus.ts'
+import { startOpsServer } from '../../src/cli/ops-server.ts'
 import type { Db } from '../../src/db/db.ts'
 import { createPostgresDb } from '../../src/db/postgres.ts'
 import { adminHeaders, createCustomer, sendBody, setRates, startApp, type TestApp } from '../helpers/app.ts'
@@ -229,6 +231,22 @@ describe('auth hardening', () => {
     apps.push(off)
     assert.equal((await off.app.inject({ url: '/metrics' })).statusCode, 404)
     assert.equal((await off.app.inject({ url: '/health/live' })).statusCode, 200)
+    // SMSGW_METRICS_PORT: the ops server, with the token too.
+    const ops = await startOpsServer({
+      db: t.db,
+      registry: new Registry(),
+      checks: {},
+      port: 0,
+      host: '127.0.0.1',
+      metricsToken: 'metrics-token-0123456789',
+    })
+    try {
+      assert.equal((await fetch(`${ops.address}/metrics`)).status, 401)
+      const res = await fetch(`${ops.address}/metrics`, { headers: bearer('metrics-token-0123456789') })
+      assert.equal(res.status, 200)
+    } finally {
+      await ops.app.close()
+    }
   })
 })
 
