@@ -8,7 +8,9 @@ import { generateSecret } from '../../src/accounts/api-keys.ts'
 import { createKeyCache, looksLikeApiKey } from '../../src/accounts/key-cache.ts'
 import type { Bus } from '../../src/bus/bus.ts'
 import { createNatsBus } from '../../src/bus/nats-bus.ts'
+import { admin } from '../../src/cli/admin.ts'
 import { startOpsServer } from '../../src/cli/ops-server.ts'
+import { loadConfig } from '../../src/config/config.ts'
 import type { Db } from '../../src/db/db.ts'
 import { createPostgresDb } from '../../src/db/postgres.ts'
 import { adminHeaders, createCustomer, sendBody, setRates, startApp, type TestApp } from '../helpers/app.ts'
@@ -252,37 +254,36 @@ describe('auth hardening', () => {
 
 describe('revocation across api processes (NATS)', () => {
   let pg: FreshDatabase
-  const cleanup: (() => Promise<unknown>)[] = []
+  const id = randomBytes(6).toString('hex')
+  const stream = `TEST_AUTH_${id}`
+  const prefix = `test_${id}`
+  const buses: Bus[] = []
+  const apps: TestApp[] = []
+  // Ten minutes of cache: only the broadcast can explain a refusal within the tests' deadlines.
+  const env = { SMSGW_AUTH_CACHE_MS: '600000' }
+  let a: TestApp
+  let b: TestApp
   before(async () => {
     pg = await freshDatabase()
+    for (let i = 0; i < 2; i++) {
+      const bus = await createNatsBus({ servers: NATS_URL, stream, subjectPrefix: prefix })
+      buses.push(bus)
+      apps.push(await startApp(pg.url, { env, deps: { bus } }))
+    }
+    ;[a, b] = apps as [TestApp, TestApp]
   })
   after(async () => {
-    for (const f of cleanup.reverse()) await f()
+    for (const t of apps) await t.close()
+    for (const bus of buses) await bus.close()
+    const nc = await connect({ servers: NATS_URL })
+    await (await jetstreamManager(nc)).streams.delete(stream)
+    await nc.close()
     await pg?.drop()
   })
 
-  it('a key revoked on one api process is refused by another at once, not after the cache TTL', async () => {
-    const id = randomBytes(6).toString('hex')
-    const stream = `TEST_AUTH_${id}`
-    const buses: Bus[] = []
-    for (let i = 0; i < 2; i++) {
-      buses.push(await createNatsBus({ servers: NATS_URL, stream, subjectPrefix: `test_${id}` }))
-    }
-    cleanup.push(async () => {
-      for (const b of buses) await b.close()
-      const nc = await connect({ servers: NATS_URL })
-      await (await jetstreamManager(nc)).streams.delete(stream)
-      await nc.close()
-    })
-    // Ten minutes of cache: only the broadcast can explain a refusal within the test's deadline.
-    const env = { SMSGW_AUTH_CACHE_MS: '600000' }
-    const [busA, busB] = buses as [Bus, Bus]
-    const a = await startApp(pg.url, { env, deps: { bus: busA } })
-    cleanup.push(() => a.close())
-    const b = await startApp(pg.url, { env, deps: { bus: busB } })
-    cleanup.push(() => b.close())
-    const c = await createCustomer(a.app)
-    const keep = await createCustomer(a.app, { name: 'keep' })
+  /** A customer with a second key, both cached by both processes. */
+  const warmKeys = async (name: string) => {
+    const c = await createCustomer(a.app, { name })
     const issued = await a.app.inject({
       method: 'POST',
       url: `/v1/admin/customers/${c.id}/api_keys`,
@@ -290,25 +291,42 @@ describe('revocation across api processes (NATS)', () => {
       payload: {},
     })
     const key = issued.json() as { id: string; api_key: string }
-    for (const t of [a, b]) {
-      for (const k of [key.api_key, c.apiKey, keep.apiKey]) {
+    for (const t of apps) {
+      for (const k of [key.api_key, c.apiKey]) {
         assert.equal((await t.app.inject({ url: '/v1/balance', headers: bearer(k) })).statusCode, 200)
       }
     }
+    return { c, key }
+  }
+  const refusedBy = (t: TestApp, secret: string, what: string) =>
+    eventually(
+      async () => (await t.app.inject({ url: '/v1/balance', headers: bearer(secret) })).statusCode === 401,
+      what,
+      5_000,
+    )
+
+  it('a key revoked on one api process is refused by another at once, not after the cache TTL', async () => {
+    const { c, key } = await warmKeys('api-revoke')
     const revoke = await a.app.inject({
       method: 'DELETE',
       url: `/v1/admin/customers/${c.id}/api_keys/${key.id}`,
       headers: adminHeaders,
     })
     assert.equal(revoke.statusCode, 200)
-    await eventually(
-      async () =>
-        (await b.app.inject({ url: '/v1/balance', headers: bearer(key.api_key) })).statusCode === 401,
-      'the other process to refuse the revoked key',
-      5_000,
-    )
-    for (const k of [c.apiKey, keep.apiKey]) {
-      assert.equal((await b.app.inject({ url: '/v1/balance', headers: bearer(k) })).statusCode, 200)
-    }
+    await refusedBy(b, key.api_key, 'the other process to refuse the revoked key')
+    assert.equal((await b.app.inject({ url: '/v1/balance', headers: c.auth })).statusCode, 200)
+  })
+
+  it('`smsgw admin keys revoke` reaches running api processes too', async () => {
+    const { c, key } = await warmKeys('cli-revoke')
+    const config = loadConfig({
+      DATABASE_URL: pg.url,
+      NATS_URL,
+      SMSGW_NATS_STREAM: stream,
+      SMSGW_NATS_PREFIX: prefix,
+    })
+    await admin(config, ['keys', 'revoke', c.id, key.id], () => {})
+    for (const t of apps) await refusedBy(t, key.api_key, 'both processes to refuse the revoked key')
+    assert.equal((await a.app.inject({ url: '/v1/balance', headers: c.auth })).statusCode, 200)
   })
 })
