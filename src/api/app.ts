@@ -90,13 +90,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     // The server is made here so Node's own timers cut slow clients: on Node 20 Fastify's
     // requestTimeout, set after the server exists, did not end a body trickled a byte at a time.
     serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) => {
+      const headersTimeout = Math.min(config.SMSGW_HEADERS_TIMEOUT_MS, config.SMSGW_REQUEST_TIMEOUT_MS)
       const server = createServer(
         {
           requestTimeout: config.SMSGW_REQUEST_TIMEOUT_MS,
-          headersTimeout: Math.min(config.SMSGW_HEADERS_TIMEOUT_MS, config.SMSGW_REQUEST_TIMEOUT_MS),
+          headersTimeout,
           keepAliveTimeout: config.SMSGW_KEEP_ALIVE_TIMEOUT_MS,
           // How often Node checks those two; the default (30 s) would let a 2 s timeout run 30 s.
-          connectionsCheckingInterval: Math.min(30_000, Math.ceil(config.SMSGW_HEADERS_TIMEOUT_MS / 2)),
+          connectionsCheckingInterval: Math.min(30_000, Math.ceil(headersTimeout / 2)),
         },
         handler,
       )
