@@ -73,16 +73,23 @@ interface ListPage {
 }
 
 async function getJson<T>(pool: Pool, path: string, apiKey: string): Promise<T> {
-  const res = await pool.request({
-    path,
-    method: 'GET',
-    headers: { authorization: `Bearer ${apiKey}` },
-    headersTimeout: 30_000,
-    bodyTimeout: 30_000,
-  })
-  const text = await res.body.text()
-  if (res.statusCode !== 200) throw new Error(`GET ${path} → ${res.statusCode}: ${text.slice(0, 300)}`)
-  return JSON.parse(text) as T
+  for (;;) {
+    const res = await pool.request({
+      path,
+      method: 'GET',
+      headers: { authorization: `Bearer ${apiKey}` },
+      headersTimeout: 30_000,
+      bodyTimeout: 30_000,
+    })
+    const text = await res.body.text()
+    // Reads have a per-customer budget (SMSGW_READ_RATE_LIMIT_RPS): wait as told, then read on.
+    if (res.statusCode === 429) {
+      await sleep(1000 * Math.max(1, Number(res.headers['retry-after']) || 1))
+      continue
+    }
+    if (res.statusCode !== 200) throw new Error(`GET ${path} → ${res.statusCode}: ${text.slice(0, 300)}`)
+    return JSON.parse(text) as T
+  }
 }
 
 /**

@@ -1,14 +1,16 @@
 import { randomUUID } from 'node:crypto'
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify'
 import type { Registry } from 'prom-client'
 import { createKeyCache } from '../accounts/key-cache.ts'
+import { shareKeyEvictions } from '../accounts/shared-key-cache.ts'
 import { createBiller } from '../billing/biller.ts'
 import { createRateCache } from '../billing/rates.ts'
-import type { Config } from '../config/config.ts'
+import type { Bus } from '../bus/bus.ts'
+import { type Config, trustProxyOf } from '../config/config.ts'
 import type { Db } from '../db/db.ts'
 import type { RateLimiter } from '../limits/rate-limiter.ts'
 import { createApiMetrics } from './metrics.ts'
@@ -44,15 +46,32 @@ export interface AppDeps {
   registry?: Registry
   /** Receipts and MO from HTTP providers (their authentication and where they go); absent: no provider routes. */
   providerWebhooks?: ProviderWebhooks
+  /** Tells the other api processes about revoked keys at once; absent: they notice within SMSGW_AUTH_CACHE_MS. */
+  bus?: Pick<Bus, 'broadcast' | 'subscribe'>
+  /** Whether GET /metrics is on this server (default true; false when SMSGW_METRICS_PORT serves it). */
+  serveMetrics?: boolean
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/
 
-/** Phone numbers never reach the logs whole: every run of 6+ digits in a URL keeps only its first 4. */
-const maskUrl = (url: string) => url.replace(/\d{6,}/g, (m) => m.slice(0, 4) + '*'.repeat(m.length - 4))
+/**
+ * What a URL shows in the logs: the path, with every run of 6+ digits (a phone number in
+ * `/v1/opt_outs/{phone}`) cut to its first 4, and the names of the query parameters, never their
+ * values (`?to=%2B1-415-555-0123` is a phone number in any spelling).
+ */
+export function loggableUrl(url: string): string {
+  const q = url.indexOf('?')
+  const path = (q < 0 ? url : url.slice(0, q)).replace(
+    /\d{6,}/g,
+    (m) => m.slice(0, 4) + '*'.repeat(m.length - 4),
+  )
+  if (q < 0) return path
+  const keys = [...new URLSearchParams(url.slice(q + 1)).keys()].map((k) => `${k.slice(0, 64)}=…`)
+  return keys.length ? `${path}?${keys.join('&')}` : path
+}
 const serializeRequest = (r: { method: string; url: string; ip?: string }) => ({
   method: r.method,
-  url: maskUrl(r.url),
+  url: loggableUrl(r.url),
   ip: r.ip,
 })
 
@@ -69,6 +88,24 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const currency = deps.currency ?? 'USD'
   const app = Fastify({
     loggerInstance: deps.logger,
+    // The server is made here so Node's own timers cut slow clients: on Node 20 Fastify's
+    // requestTimeout, set after the server exists, did not end a body trickled a byte at a time.
+    serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) => {
+      const headersTimeout = Math.min(config.SMSGW_HEADERS_TIMEOUT_MS, config.SMSGW_REQUEST_TIMEOUT_MS)
+      const server = createServer(
+        {
+          requestTimeout: config.SMSGW_REQUEST_TIMEOUT_MS,
+          headersTimeout,
+          keepAliveTimeout: config.SMSGW_KEEP_ALIVE_TIMEOUT_MS,
+          // How often Node checks those two; the default (30 s) would let a 2 s timeout run 30 s.
+          connectionsCheckingInterval: Math.min(30_000, Math.ceil(headersTimeout / 2)),
+        },
+        handler,
+      )
+      server.setTimeout(config.SMSGW_CONNECTION_TIMEOUT_MS)
+      return server
+    },
+    trustProxy: trustProxyOf(config),
     bodyLimit: config.SMSGW_BODY_LIMIT,
     routerOptions: { maxParamLength: 200 },
     frameworkErrors: frameworkError,
@@ -103,9 +140,20 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     )
   })
 
-  const keys = createKeyCache(db, config.SMSGW_AUTH_CACHE_MS)
+  let keys = createKeyCache(db, { ttlMs: config.SMSGW_AUTH_CACHE_MS })
+  if (deps.bus) {
+    const shared = await shareKeyEvictions(keys, deps.bus, (err) =>
+      app.log.warn({ err }, 'key eviction not broadcast'),
+    )
+    app.addHook('onClose', () => shared.stop())
+    keys = shared
+  }
   const rates = createRateCache(db, currency, config.SMSGW_AUTH_CACHE_MS)
-  const auth = createAuthenticator(deps.adminToken, keys)
+  const auth = createAuthenticator({
+    adminToken: deps.adminToken,
+    keys,
+    reads: { limiter: deps.rateLimiter, perSecond: config.SMSGW_READ_RATE_LIMIT_RPS },
+  })
   const biller = createBiller({
     db,
     render: renderAccepted,
@@ -131,7 +179,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(swaggerUi, { routePrefix: '/docs' })
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
 
-  await app.register(operationsRoutes, { db, registry: metrics.registry, checks: deps.readiness ?? {} })
+  await app.register(operationsRoutes, {
+    db,
+    registry: metrics.registry,
+    checks: deps.readiness ?? {},
+    metrics: deps.serveMetrics === false ? false : { token: config.SMSGW_METRICS_TOKEN },
+  })
   await app.register(messagesRoutes, {
     db,
     biller,

@@ -88,7 +88,13 @@ export interface Bus {
   consume<T>(opts: ConsumeOptions<T>): Promise<Consumer>
   /** Messages of a durable not yet delivered plus delivered and unsettled; 0 for an unknown durable. */
   pending(durable: string): Promise<number>
-  /** Live copies of published messages matching subject (wildcards allowed); may miss or repeat some. */
+  /**
+   * Sends data to the subscribers of subject in every process, now, and stores nothing: no ack,
+   * no replay, lost if the broker is unreachable. For hints such as cache invalidations, whose
+   * receivers have another way to converge. The subject must not be one the stream stores.
+   */
+  broadcast<T>(subject: string, data: T): Promise<void>
+  /** Live copies of published (or broadcast) messages matching subject (wildcards allowed); may miss or repeat some. */
   subscribe<T>(subject: string, handler: (m: LiveMessage<T>) => void): Promise<Subscription>
   /** True while the broker is reachable and the stream is there. */
   healthy(): Promise<boolean>

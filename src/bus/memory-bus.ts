@@ -25,6 +25,7 @@ import { BusClosedError, BusConfigError } from './errors.ts'
 import { createInFlight } from './in-flight.ts'
 import { type DurableMember, MemoryDurable, type StoredMessage } from './memory-durable.ts'
 import {
+  assertBroadcastSubject,
   assertFilterSubject,
   assertPattern,
   assertPublishSubject,
@@ -186,6 +187,12 @@ export function createMemoryBus(opts: MemoryBusOptions = {}): Bus {
     async pending(durable: string): Promise<number> {
       assertOpen()
       return durables.get(durable)?.pending ?? 0
+    },
+
+    async broadcast<T>(subject: string, data: T): Promise<void> {
+      assertOpen()
+      assertBroadcastSubject(subjects, subject)
+      fanOut(subject, toJson(data))
     },
 
     async subscribe<T>(pattern: string, handler: (m: LiveMessage<T>) => void): Promise<Subscription> {

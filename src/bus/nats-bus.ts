@@ -25,7 +25,13 @@ import { decodePayload, encodePayload } from './codec.ts'
 import { BusClosedError, BusError, BusUnavailableError } from './errors.ts'
 import { startNatsConsumer } from './nats-consumer.ts'
 import { type DurableSettings, durablePending, ensureDurable, ensureStream } from './nats-setup.ts'
-import { assertFilterSubject, assertPattern, assertPublishSubject, DEFAULT_SUBJECTS } from './subjects.ts'
+import {
+  assertBroadcastSubject,
+  assertFilterSubject,
+  assertPattern,
+  assertPublishSubject,
+  DEFAULT_SUBJECTS,
+} from './subjects.ts'
 
 export interface NatsBusOptions {
   /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`. */
@@ -177,6 +183,19 @@ export async function createNatsBus(opts: NatsBusOptions): Promise<Bus> {
         return await durablePending(jsm, stream, durable)
       } catch (err) {
         throw unavailable(`cannot read pending of ${durable}`, err)
+      }
+    },
+
+    async broadcast<T>(subject: string, data: T): Promise<void> {
+      assertOpen()
+      assertBroadcastSubject(subjects, subject)
+      const payload = encodePayload(data)
+      try {
+        // A core publish (not stored); the flush makes sure the broker has it before we return.
+        nc.publish(wire(subject), payload)
+        await nc.flush()
+      } catch (err) {
+        throw unavailable(`broadcast to ${subject} not confirmed`, err)
       }
     },
 

@@ -33,13 +33,29 @@ function patternWithin(outer: string, inner: string): boolean {
   return o.length === n.length
 }
 
-/** A publish subject must be literal and stored by the stream, or the message would go nowhere. */
-export function assertPublishSubject(streamSubjects: readonly string[], subject: string): void {
+/** A subject to send to: literal tokens, no wildcards. */
+export function assertLiteral(subject: string): void {
   if (!subject.split('.').every((t) => TOKEN.test(t))) {
     throw new BusSubjectError(
       `publish subject must be literal tokens joined by '.': ${JSON.stringify(subject)}`,
     )
   }
+}
+
+/**
+ * A broadcast subject must be literal and outside the stream: on NATS a plain publish to a
+ * stream subject would be stored (without confirmation) like a durable message.
+ */
+export function assertBroadcastSubject(streamSubjects: readonly string[], subject: string): void {
+  assertLiteral(subject)
+  if (streamSubjects.some((p) => subjectMatches(p, subject))) {
+    throw new BusSubjectError(`broadcast subject ${subject} is stored by the stream; use publish`)
+  }
+}
+
+/** A publish subject must be literal and stored by the stream, or the message would go nowhere. */
+export function assertPublishSubject(streamSubjects: readonly string[], subject: string): void {
+  assertLiteral(subject)
   if (!streamSubjects.some((p) => subjectMatches(p, subject))) {
     throw new BusSubjectError(`subject ${subject} is not stored by the stream (${streamSubjects.join(', ')})`)
   }

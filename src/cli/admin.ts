@@ -3,7 +3,9 @@ import { issueApiKey, revokeApiKey } from '../accounts/api-keys.ts'
 import { creditCustomer } from '../accounts/credits.ts'
 import { listCustomers, onboardCustomer } from '../accounts/customers.ts'
 import { listLedger } from '../accounts/ledger.ts'
+import { KEY_EVICTIONS_SUBJECT } from '../accounts/shared-key-cache.ts'
 import { readRates, replaceRates } from '../billing/rates.ts'
+import { createNatsBus } from '../bus/nats-bus.ts'
 import type { Config } from '../config/config.ts'
 import { formatAmount, parseAmount } from '../domain/money.ts'
 import { openDb, prepareDb } from './runtime.ts'
@@ -17,9 +19,23 @@ const arg = (args: string[], i: number, name: string): string => {
   return v
 }
 
+/** Running api processes forget the key now rather than within SMSGW_AUTH_CACHE_MS. */
+async function announceEviction(config: Config, servers: string, eviction: { keyId: string }) {
+  const bus = await createNatsBus({
+    servers,
+    stream: config.SMSGW_NATS_STREAM,
+    ...(config.SMSGW_NATS_PREFIX ? { subjectPrefix: config.SMSGW_NATS_PREFIX } : {}),
+  })
+  try {
+    await bus.broadcast(KEY_EVICTIONS_SUBJECT, eviction)
+  } finally {
+    await bus.close()
+  }
+}
+
 /** Admin commands run against the database directly, through the same modules as the admin API. */
 export async function admin(config: Config, args: string[], out: (s: string) => void): Promise<void> {
-  const db = await openDb(config, 'smsgw-admin')
+  const db = await openDb(config, 'smsgw-admin', { unbounded: true })
   const print = (v: unknown) => out(JSON.stringify(v, null, 2))
   try {
     await prepareDb(db)
@@ -55,6 +71,7 @@ export async function admin(config: Config, args: string[], out: (s: string) => 
       const k = await revokeApiKey(db, arg(args, 2, 'customer_id'), arg(args, 3, 'key_id'))
       if (!k) throw new UsageError('no such key')
       print({ id: k.id, revoked_at: k.revokedAt })
+      if (config.NATS_URL) await announceEviction(config, config.NATS_URL, { keyId: k.id })
     } else if (group === 'ledger') {
       for (const e of await listLedger(db, arg(args, 1, 'customer_id'), 1000)) {
         out(

@@ -38,7 +38,7 @@ export async function main(argv: string[]): Promise<void> {
       }
       case 'migrate': {
         const { openDb, prepareDb } = await import('./runtime.ts')
-        const db = await openDb(await config(), 'smsgw-migrate')
+        const db = await openDb(await config(), 'smsgw-migrate', { unbounded: true })
         try {
           const applied = await prepareDb(db)
           console.log(applied.length ? `applied: ${applied.join(', ')}` : 'schema is up to date')

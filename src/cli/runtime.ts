@@ -22,13 +22,23 @@ export function createLogger(config: Config): Logger {
   })
 }
 
-/** PostgreSQL when DATABASE_URL is set, else PGlite with its files in the data dir. */
-export async function openDb(config: Config, role = 'smsgw'): Promise<Db> {
+/**
+ * PostgreSQL when DATABASE_URL is set, else PGlite with its files in the data dir. Statements
+ * are capped by SMSGW_STATEMENT_TIMEOUT_MS unless `unbounded` (migrations, maintenance, admin
+ * scripts: a partition detach or a redaction may rightly take minutes).
+ */
+export async function openDb(
+  config: Config,
+  role = 'smsgw',
+  opts: { unbounded?: boolean; poolSize?: number } = {},
+): Promise<Db> {
   if (config.DATABASE_URL) {
     return createPostgresDb({
       url: config.DATABASE_URL,
-      poolSize: config.SMSGW_DB_POOL,
+      poolSize: opts.poolSize ?? config.SMSGW_DB_POOL,
       applicationName: role,
+      statementTimeoutMs: opts.unbounded ? 0 : config.SMSGW_STATEMENT_TIMEOUT_MS,
+      connectTimeoutMs: config.SMSGW_DB_CONNECT_TIMEOUT_MS,
     })
   }
   const dir = resolve(config.SMSGW_DATA_DIR)

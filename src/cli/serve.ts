@@ -50,8 +50,12 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
     ? await readCarrierFile(config.SMSGW_CARRIERS)
     : []
   const db = await openDb(config, `smsgw-${role}`)
-  await prepareDb(db)
-  const stopMaintenance = scheduleMaintenance(db, (err) => reporter.error('maintenance', err))
+  // Migrations and maintenance run without SMSGW_STATEMENT_TIMEOUT_MS, on a connection of their own.
+  const maintenanceDb = config.DATABASE_URL
+    ? await openDb(config, `smsgw-${role}-maintenance`, { unbounded: true, poolSize: 1 })
+    : db
+  await prepareDb(maintenanceDb)
+  const stopMaintenance = scheduleMaintenance(maintenanceDb, (err) => reporter.error('maintenance', err))
 
   const delivers = roles.dispatcher || roles.worker
   if (delivers && !config.NATS_URL && !(roles.api && roles.dispatcher && roles.worker)) {
@@ -129,6 +133,8 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
       logger,
       registry,
       readiness: bus ? { bus: () => bus.healthy() } : {},
+      ...(bus ? { bus } : {}),
+      serveMetrics: config.SMSGW_METRICS_PORT === undefined,
       ...(delivery?.dispatcher ? { onAccepted: () => delivery.dispatcher?.wake() } : {}),
       ...(delivery && roles.worker
         ? {
@@ -154,24 +160,29 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
     await sim?.close()
     await rateLimiter.close()
     if (deliveryDb !== db) await deliveryDb.close()
+    if (maintenanceDb !== db) await maintenanceDb.close()
     await db.close()
     reporter.close()
   })
 
-  if (!app) {
-    // No api here: health and metrics on PORT all the same.
+  const metricsPort = config.SMSGW_METRICS_PORT
+  let metricsUrl: string | undefined
+  if (!app || metricsPort !== undefined) {
+    // Health and metrics on a port of their own: SMSGW_METRICS_PORT, or PORT when there is no api.
     const ops = await startOpsServer({
       db,
       registry,
       checks: bus ? { bus: () => bus.healthy() } : {},
-      port: config.PORT,
+      port: metricsPort ?? config.PORT,
       host: config.HOST,
+      metricsToken: config.SMSGW_METRICS_TOKEN,
     })
     opsApp = ops.app
-    logger.info(
-      { roles: role, carriers: carriers.map((c) => c.name), metrics: `${ops.address}/metrics` },
-      'running',
-    )
+    metricsUrl = `${ops.address}/metrics`
+    if (app) logger.info({ metrics: metricsUrl }, 'metrics on their own port')
+  }
+  if (!app) {
+    logger.info({ roles: role, carriers: carriers.map((c) => c.name), metrics: metricsUrl }, 'running')
     return
   }
   const address = await app.listen({ port: config.PORT, host: config.HOST })

@@ -39,9 +39,47 @@ export const ConfigSchema = Type.Object({
   SMSGW_SIM_RECEIPT_DELAY_MS: Type.Integer({ minimum: 0, default: 100 }),
   /** Body retention in days before message bodies are redacted. */
   SMSGW_BODY_RETENTION_DAYS: Type.Integer({ minimum: 1, default: 30 }),
+  /** Per-customer budget of GET requests per second (burst: one second's worth), apart from sends. */
+  SMSGW_READ_RATE_LIMIT_RPS: Type.Integer({ minimum: 1, default: 50 }),
+  /** Time to receive a whole request, headers and body, before it is answered 408 and closed, ms. */
+  SMSGW_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 30_000 }),
+  /** Time to receive a request's headers, ms (at most SMSGW_REQUEST_TIMEOUT_MS). */
+  SMSGW_HEADERS_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 10_000 }),
+  /** A socket with no traffic at all for this long is closed, ms (0: never). */
+  SMSGW_CONNECTION_TIMEOUT_MS: Type.Integer({ minimum: 0, default: 120_000 }),
+  /** An idle keep-alive connection is closed after this long, ms; keep it above the load balancer's. */
+  SMSGW_KEEP_ALIVE_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 72_000 }),
+  /** Server-side cap on one SQL statement of the api and delivery pools, ms (0: none); migrations and maintenance have none. */
+  SMSGW_STATEMENT_TIMEOUT_MS: Type.Integer({ minimum: 0, default: 30_000 }),
+  /** Longest wait for a pooled database connection before a request is answered 503, ms. */
+  SMSGW_DB_CONNECT_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 5000 }),
+  /**
+   * Proxies whose X-Forwarded-For is believed (Fastify trustProxy): absent/`false` none (the
+   * socket address is the client), `true` any, a hop count (`1`), or IPs/CIDRs (`10.0.0.0/8,127.0.0.1`).
+   */
+  TRUST_PROXY: Type.Optional(
+    Type.String({ pattern: '^(true|false|\\d{1,2}|[0-9A-Fa-f.:/]+(\\s*,\\s*[0-9A-Fa-f.:/]+)*)$' }),
+  ),
+  /** Serve /metrics on this port (with the health checks) instead of the api port. */
+  SMSGW_METRICS_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+  /** When set, /metrics answers only `Authorization: Bearer <this token>`. */
+  SMSGW_METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
 })
 
 export type Config = Static<typeof ConfigSchema>
+
+/** TRUST_PROXY as Fastify's trustProxy option. */
+export function trustProxyOf(config: Config): boolean | string[] | ((addr: string, hop: number) => boolean) {
+  const v = config.TRUST_PROXY?.trim()
+  if (!v || v === 'false') return false
+  if (v === 'true') return true
+  if (/^\d+$/.test(v)) {
+    // A hop count: the nearest n addresses are proxies (what proxy-addr does with a number).
+    const hops = Number(v)
+    return (_addr, hop) => hop < hops
+  }
+  return v.split(',').map((s) => s.trim())
+}
 
 export class ConfigError extends Error {
   readonly code = 'invalid_config'

@@ -7,7 +7,27 @@ export interface PostgresOptions {
   poolSize?: number
   /** Name shown in pg_stat_activity. */
   applicationName?: string
+  /** Server-side cap on one statement, ms (default 0: none — migrations and maintenance need that). */
+  statementTimeoutMs?: number
+  /** Longest wait for a pooled connection before a query fails with DbPoolTimeoutError, ms (default 5000). */
+  connectTimeoutMs?: number
 }
+
+/**
+ * No connection could be had in time: the pool is exhausted or the server does not answer.
+ * `ETIMEDOUT` classes it with the other "unreachable, retry later" errors (503 at the API).
+ */
+export class DbPoolTimeoutError extends Error {
+  readonly code = 'ETIMEDOUT'
+}
+
+// node-postgres reports both as plain Errors: a checkout that waited too long, a connect that did.
+const POOL_TIMEOUT = /^timeout exceeded when trying to connect|connection timeout/i
+
+const classify = (err: unknown): unknown =>
+  err instanceof Error && !('code' in err && err.code) && POOL_TIMEOUT.test(err.message)
+    ? new DbPoolTimeoutError(`PostgreSQL: no connection available (${err.message})`, { cause: err })
+    : err
 
 /** The PostgreSQL adapter (node-postgres pool). */
 export function createPostgresDb(opts: PostgresOptions): Db {
@@ -15,16 +35,20 @@ export function createPostgresDb(opts: PostgresOptions): Db {
     connectionString: opts.url,
     max: opts.poolSize ?? 10,
     application_name: opts.applicationName ?? 'smsgw',
-    connectionTimeoutMillis: 5000,
+    connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000,
     idleTimeoutMillis: 30_000,
+    ...(opts.statementTimeoutMs ? { statement_timeout: opts.statementTimeoutMs } : {}),
   })
   // An idle client losing its server (restart) must not crash the process; the pool replaces it.
   pool.on('error', () => {})
 
   const query = async <R>(sql: string, params?: unknown[], opts?: QueryOptions): Promise<QueryResult<R>> => {
-    const res = opts?.name
-      ? await pool.query({ name: opts.name, text: sql, values: params as unknown[] })
-      : await pool.query(sql, params as unknown[])
+    const res = await (opts?.name
+      ? pool.query({ name: opts.name, text: sql, values: params as unknown[] })
+      : pool.query(sql, params as unknown[])
+    ).catch((err: unknown) => {
+      throw classify(err)
+    })
     return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 }
   }
 
@@ -32,7 +56,9 @@ export function createPostgresDb(opts: PostgresOptions): Db {
     kind: 'postgres',
     query,
     async transaction(fn) {
-      const client = await pool.connect()
+      const client = await pool.connect().catch((err: unknown) => {
+        throw classify(err)
+      })
       let broken: Error | undefined
       // The pool listens for errors of idle clients only: a server restart while this client is
       // checked out would emit an unhandled 'error' and end the process. The query in flight fails
@@ -68,7 +94,9 @@ export function createPostgresDb(opts: PostgresOptions): Db {
       }
     },
     async exec(sql) {
-      await pool.query(sql)
+      await pool.query(sql).catch((err: unknown) => {
+        throw classify(err)
+      })
     },
     async close() {
       await pool.end()

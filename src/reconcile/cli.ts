@@ -62,7 +62,7 @@ export async function runReconcile(argv: string[], io: Io): Promise<number> {
   // Opening an embedded database creates it; an empty one is no database to check.
   if (!config.DATABASE_URL && !existsSync(dataDir))
     return usage(io, `no database: set --database-url or DATABASE_URL (no embedded database at ${dataDir})`)
-  const db = await openDb(config, 'smsgw-reconcile')
+  const db = await openDb(config, 'smsgw-reconcile', { unbounded: true })
   try {
     const report = await reconcile({ db, sims: v.sim ?? [], settled: v.settled ?? false, stallAfterS })
     io.out(v.json ? JSON.stringify(report, null, 2) : formatReport(report))

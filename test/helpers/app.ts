@@ -20,6 +20,8 @@ export async function startApp(
 ): Promise<TestApp> {
   const config: Config = loadConfig({
     SMSGW_DEFAULT_RATE_LIMIT_MPS: '1000000',
+    // Tests poll GETs freely; the read budget has its own tests.
+    SMSGW_READ_RATE_LIMIT_RPS: '1000000',
     SMSGW_DB_POOL: '8',
     ...opts.env,
   })

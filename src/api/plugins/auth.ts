@@ -1,10 +1,12 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { BlockList } from 'node:net'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { allowListHas, compileAllowList } from '../../accounts/allowed-ips.ts'
 import type { KeyPrincipal } from '../../accounts/api-keys.ts'
-import type { KeyCache } from '../../accounts/key-cache.ts'
+import { type KeyCache, looksLikeApiKey } from '../../accounts/key-cache.ts'
+import type { RateLimiter } from '../../limits/rate-limiter.ts'
 import { ApiError } from '../errors.ts'
+import { takeOrRefuse } from './rate-limit.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -34,18 +36,30 @@ function ipAllowed(allowLists: WeakMap<string[], BlockList>, entries: string[] |
 }
 
 export interface Authenticator {
-  customer(request: FastifyRequest): Promise<void>
+  /** onRequest hook of customer routes: the key, its IP allow-list, and the read budget on GETs. */
+  customer(request: FastifyRequest, reply: FastifyReply): Promise<void>
   admin(request: FastifyRequest): Promise<void>
 }
 
-export function createAuthenticator(adminToken: string, keys: KeyCache): Authenticator {
+export interface AuthOptions {
+  adminToken: string
+  keys: KeyCache
+  /** Per-customer budget of GET requests, apart from the send rate. */
+  reads: { limiter: RateLimiter; perSecond: number }
+}
+
+const READS = new Set(['GET', 'HEAD'])
+
+export function createAuthenticator({ adminToken, keys, reads }: AuthOptions): Authenticator {
   const adminHash = sha(adminToken)
   const isAdmin = (token: string) => timingSafeEqual(sha(token), adminHash)
   const allowLists = new WeakMap<string[], BlockList>()
+  // A token that is not shaped like a key is refused without a cache entry or a query.
+  const lookup = (token: string) => (looksLikeApiKey(token) ? keys.lookup(token) : undefined)
   return {
-    async customer(request) {
+    async customer(request, reply) {
       const token = bearer(request)
-      const principal = await keys.lookup(token)
+      const principal = await lookup(token)
       if (!principal) {
         if (isAdmin(token))
           throw new ApiError(403, 'forbidden', 'The admin token cannot be used on customer endpoints')
@@ -59,11 +73,14 @@ export function createAuthenticator(adminToken: string, keys: KeyCache): Authent
         throw new ApiError(403, 'ip_not_allowed', 'This API key is not allowed from this IP address')
       }
       request.principal = principal
+      if (READS.has(request.method)) {
+        await takeOrRefuse(reads.limiter, `read:${principal.customerId}`, reads.perSecond, 'reads', reply)
+      }
     },
     async admin(request) {
       const token = bearer(request)
       if (isAdmin(token)) return
-      if (await keys.lookup(token))
+      if (await lookup(token))
         throw new ApiError(403, 'forbidden', 'Customer API keys cannot use admin endpoints')
       throw new ApiError(401, 'unauthenticated', 'Invalid admin token')
     },

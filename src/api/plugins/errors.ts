@@ -15,6 +15,8 @@ const UNAVAILABLE_CODES = new Set([
   '08003',
   '08006',
   '53300',
+  // statement_timeout: the database is too slow right now, not the request wrong.
+  '57014',
 ])
 
 function paramOf(err: FastifyError): string | undefined {

@@ -1,15 +1,23 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyPluginAsync } from 'fastify'
 import type { Registry } from 'prom-client'
 import type { Db } from '../../db/db.ts'
+import { ApiError } from '../errors.ts'
 
 const READY_TIMEOUT_MS = 2000
 
-/** Liveness, readiness (503 while the database is unreachable) and Prometheus metrics. */
+const sha256 = (s: string) => createHash('sha256').update(s).digest()
+
+/**
+ * Liveness, readiness (503 while the database is unreachable) and Prometheus metrics — unless
+ * `metrics` is false (served elsewhere); with a token, /metrics wants `Authorization: Bearer <token>`.
+ */
 export const operationsRoutes: FastifyPluginAsync<{
   db: Db
   registry: Registry
   checks: Record<string, () => Promise<boolean>>
-}> = async (app, { db, registry, checks }) => {
+  metrics?: false | { token?: string | undefined }
+}> = async (app, { db, registry, checks, metrics = {} }) => {
   app.get('/health/live', { schema: { hide: true } }, async () => ({ status: 'ok' }))
 
   app.get('/health/ready', { schema: { hide: true } }, async (_request, reply) => {
@@ -37,7 +45,19 @@ export const operationsRoutes: FastifyPluginAsync<{
     }
   })
 
-  app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+  if (metrics === false) return
+  const expected = metrics.token === undefined ? undefined : sha256(`Bearer ${metrics.token}`)
+  app.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
+    if (expected) {
+      const sent = request.headers.authorization
+      if (typeof sent !== 'string' || !timingSafeEqual(sha256(sent), expected)) {
+        throw new ApiError(
+          401,
+          'unauthenticated',
+          'GET /metrics needs Authorization: Bearer <SMSGW_METRICS_TOKEN>',
+        )
+      }
+    }
     reply.type(registry.contentType)
     return registry.metrics()
   })

@@ -155,6 +155,37 @@ export function deliveryCases(withBus: WithBus): void {
   )
 
   it(
+    'broadcast reaches subscribers of a subject outside the stream; stream subjects are refused',
+    withBus(async ({ bus }) => {
+      const live = new Inbox<{ subject: string; data: Job }>()
+      const sub = await bus.subscribe<Job>('ctl.test.>', (m) => live.push(m))
+      const stored = new Inbox<Seen>()
+      await bus.consume<Job>({
+        durable: 'otp',
+        subject: OTP,
+        ackWaitMs: ACK_WAIT,
+        handler: async (m) => {
+          stored.push(seen(m))
+          await m.ack()
+        },
+      })
+      await bus.broadcast('ctl.test.a', { n: 1 })
+      // A stream subject is refused: on NATS the broker would store it.
+      await assert.rejects(bus.broadcast(OTP, { n: 2 }), BusSubjectError)
+      await bus.publish(OTP, { n: 3 })
+      await live.until((i) => i.length >= 1, 'the broadcast')
+      await stored.until((i) => i.length >= 1, 'the published message')
+      assert.deepEqual(live.items, [{ subject: 'ctl.test.a', data: { n: 1 } }])
+      assert.deepEqual(
+        stored.items.map((m) => m.data),
+        [{ n: 3 }],
+      )
+      await assert.rejects(bus.broadcast('ctl.*', { n: 4 }), BusSubjectError)
+      await sub.stop()
+    }),
+  )
+
+  it(
     'subscribe gets live copies of matching publishes',
     withBus(async ({ bus }) => {
       const live = new Inbox<{ subject: string; data: Job }>()

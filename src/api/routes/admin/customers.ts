@@ -154,9 +154,9 @@ export const adminCustomerRoutes: FastifyPluginAsyncTypebox<AdminDeps> = async (
           })
         : undefined
       if (!c) throw notFound('customer')
-      // Cached principals carry the status, limits and allow-list: forget them (this process at
-      // once, the others within SMSGW_AUTH_CACHE_MS, as for a revoke).
-      keys.clear()
+      // Cached principals carry the status, limits and allow-list: forget this customer's (every
+      // api process at once over the bus when there is one, else within SMSGW_AUTH_CACHE_MS).
+      keys.evictCustomer(id)
       return customerObject(c)
     },
   )
@@ -287,7 +287,7 @@ export const adminCustomerRoutes: FastifyPluginAsyncTypebox<AdminDeps> = async (
           ? await revokeApiKey(db, id.toLowerCase(), key_id.toLowerCase())
           : undefined
       if (!key) throw notFound('api_key')
-      keys.clear()
+      keys.evictKey(key.id)
       return keyObject(key)
     },
   )
