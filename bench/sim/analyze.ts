@@ -1,7 +1,7 @@
 // Turns the raw run (schedule, answers, final statuses) into the figures, series and
 // distributions of the sim report. Pure: the unit tests feed it made-up runs.
 
-import { FINAL_STATUSES } from '../../src/api/render.ts'
+import { isFinalStatus } from '../../src/domain/status.ts'
 import { BODY_KINDS, PRIORITIES, type Priority } from './bodies.ts'
 import { COUNTRIES } from './destinations.ts'
 import type { DriveResult } from './driver.ts'
@@ -152,7 +152,7 @@ export function analyze(input: AnalyzeInput): Analysis {
       continue
     }
     if (o.deliveredAtMs === null) {
-      if (FINAL_STATUSES.has(o.status)) otherFinal[o.status] = (otherFinal[o.status] ?? 0) + 1
+      if (isFinalStatus(o.status)) otherFinal[o.status] = (otherFinal[o.status] ?? 0) + 1
       else notFinal++
       continue
     }

@@ -1,13 +1,13 @@
 // What the simulated customers write: short GSM-7, GSM-7 with extension characters (2 septets
 // each), short UCS-2 and multipart GSM-7/UCS-2 of 2–4 segments, mixed by priority (OTPs are
 // short, bulk campaigns are long). Texts are pre-built pools; a request picks one.
+import { PRIORITIES, type Priority } from '../../src/domain/message.ts'
 import { digits, pick, pickWeighted, type Random } from './random.ts'
 
 export const BODY_KINDS = ['gsm', 'gsm-ext', 'ucs2', 'gsm-long', 'ucs2-long'] as const
 export type BodyKind = (typeof BODY_KINDS)[number]
 
-export const PRIORITIES = ['otp', 'high', 'normal', 'bulk'] as const
-export type Priority = (typeof PRIORITIES)[number]
+export { PRIORITIES, type Priority }
 
 /** Share of each body kind per priority, in BODY_KINDS order. */
 export const BODY_MIX: Record<Priority, readonly number[]> = {

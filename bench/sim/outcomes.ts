@@ -3,7 +3,7 @@
 // GET /v1/messages with each simulated customer's key.
 import pg from 'pg'
 import { Pool } from 'undici'
-import { FINAL_STATUSES } from '../../src/api/render.ts'
+import { FINAL_STATUSES, isFinalStatus } from '../../src/domain/status.ts'
 import { runBounded } from '../bounded.ts'
 
 export interface Outcome {
@@ -110,7 +110,7 @@ export async function drainApi(
       const still: typeof open = []
       for (const p of open) {
         const m = await getJson<{ status: string }>(pool, `/v1/messages/${p.id}`, p.apiKey)
-        if (!FINAL_STATUSES.has(m.status)) still.push(p)
+        if (!isFinalStatus(m.status)) still.push(p)
       }
       open = still
       const waitedS = (performance.now() - started) / 1000

@@ -1,8 +1,6 @@
 import type { Bus } from '../bus/bus.ts'
+import { KEY_EVICTIONS } from '../bus/subjects.ts'
 import type { KeyCache } from './key-cache.ts'
-
-/** Where api processes tell each other which cached keys to forget (a broadcast: not stored). */
-export const KEY_EVICTIONS_SUBJECT = 'ctl.auth.evict'
 
 type Eviction = { keyId: string } | { customerId: string }
 
@@ -25,10 +23,10 @@ export async function shareKeyEvictions(
     if ('keyId' in e && typeof e.keyId === 'string') keys.evictKey(e.keyId)
     else if ('customerId' in e && typeof e.customerId === 'string') keys.evictCustomer(e.customerId)
   }
-  const sub = await bus.subscribe<Eviction>(KEY_EVICTIONS_SUBJECT, (m) => apply(m.data))
+  const sub = await bus.subscribe<Eviction>(KEY_EVICTIONS, (m) => apply(m.data))
   const tell = (e: Eviction) => {
     apply(e)
-    bus.broadcast(KEY_EVICTIONS_SUBJECT, e).catch((err: Error) => onError(err))
+    bus.broadcast(KEY_EVICTIONS, e).catch((err: Error) => onError(err))
   }
   return {
     lookup: (secret) => keys.lookup(secret),

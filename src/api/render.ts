@@ -1,24 +1,10 @@
 import { BALANCE_TOKEN } from '../billing/accept-fast.ts'
-import type { NewMessage } from '../billing/types.ts'
+import type { NewMessage } from '../domain/message.ts'
 import { formatAmount } from '../domain/money.ts'
-
-export const FINAL_STATUSES = new Set([
-  'delivered',
-  'undelivered',
-  'failed',
-  'rejected',
-  'expired',
-  'canceled',
-  'unknown',
-])
+import { isFinalStatus } from '../domain/status.ts'
+import type { MessageView } from '../messages/messages-repository.ts'
 
 export const money = (micros: number, currency: string) => ({ amount: formatAmount(micros), currency })
-
-/** The stored shape of a message, as read back from the database. */
-export interface MessageView extends Omit<NewMessage, 'apiKeyId' | 'status'> {
-  status: string
-  updatedAt: Date
-}
 
 /** The public message object of API.md; key order is fixed so replays are byte-identical. */
 export function messageObject(m: MessageView) {
@@ -26,7 +12,7 @@ export function messageObject(m: MessageView) {
     id: m.id,
     object: 'message' as const,
     status: m.status,
-    is_final: FINAL_STATUSES.has(m.status),
+    is_final: isFinalStatus(m.status),
     to: m.to,
     from: m.from,
     body: m.body,

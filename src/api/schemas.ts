@@ -1,5 +1,5 @@
 import { type TSchema, Type } from '@sinclair/typebox'
-import { PRIORITIES } from '../billing/types.ts'
+import { PRIORITIES } from '../domain/message.ts'
 
 export const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()])
 

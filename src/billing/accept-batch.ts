@@ -1,14 +1,7 @@
 import type { Queryable } from '../db/db.ts'
 import { toMicros } from '../domain/money.ts'
-import type { AcceptOutcome, AcceptRequest, NewMessage, RenderAccepted } from './types.ts'
+import type { AcceptOutcome, AcceptRequest, Charged, RenderAccepted } from './types.ts'
 import { writeAccepted } from './write-accepted.ts'
-
-export interface Charged {
-  message: NewMessage
-  balanceAfter: number
-  rendered: { statusCode: number; body: string }
-  idempotency: AcceptRequest['idempotency']
-}
 
 /**
  * The accept transaction for one group of requests. Customers are locked in id order (so

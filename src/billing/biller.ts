@@ -1,8 +1,8 @@
 import type { Db } from '../db/db.ts'
 import { pgErrorCode } from '../db/db.ts'
+import { createGroupCommitter } from '../lib/group-commit.ts'
 import { acceptBatch } from './accept-batch.ts'
 import { acceptFast, FastPathDeclined } from './accept-fast.ts'
-import { createGroupCommitter } from './group-commit.ts'
 import type { AcceptOutcome, AcceptRequest, RenderAccepted } from './types.ts'
 
 export interface BillerOptions {

@@ -1,31 +1,4 @@
-import type { Encoding } from '../domain/segments.ts'
-
-export const PRIORITIES = ['otp', 'high', 'normal', 'bulk'] as const
-export type Priority = (typeof PRIORITIES)[number]
-
-/** A validated, priced message ready to be charged and recorded. */
-export interface NewMessage {
-  id: string
-  createdAt: Date
-  customerId: string
-  apiKeyId: string | null
-  to: string
-  from: string
-  body: string
-  country: string
-  encoding: Encoding
-  segments: number
-  priceMicros: number
-  currency: string
-  priority: Priority
-  clientReference: string | null
-  statusCallbackUrl: string | null
-  metadata: Record<string, string> | null
-  batchId: string | null
-  expiresAt: Date
-  sendAt: Date | null
-  status: 'queued' | 'scheduled'
-}
+import type { NewMessage } from '../domain/message.ts'
 
 export interface AcceptRequest {
   message: NewMessage
@@ -47,3 +20,11 @@ export type RenderAccepted = (
   m: NewMessage,
   balanceAfterMicros: number | null,
 ) => { statusCode: number; body: string }
+
+/** A request the accept transaction charged: what it writes (message, ledger, outbox, idempotency). */
+export interface Charged {
+  message: NewMessage
+  balanceAfter: number
+  rendered: { statusCode: number; body: string }
+  idempotency: AcceptRequest['idempotency']
+}

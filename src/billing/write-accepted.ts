@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/db.ts'
-import type { Charged } from './accept-batch.ts'
-import type { NewMessage } from './types.ts'
+import type { NewMessage } from '../domain/message.ts'
+import type { Charged } from './types.ts'
 
 /** The columns of `messages` written at accept, with their types: the rows messageColumns() builds. */
 const MESSAGE_COLUMN_TYPES = {

@@ -31,7 +31,7 @@ import {
   assertPublishSubject,
   DEFAULT_SUBJECTS,
   subjectMatches,
-} from './subjects.ts'
+} from './subject-rules.ts'
 
 export interface MemoryBusOptions {
   /** Subjects the bus stores (default `sms.>`); publishing elsewhere is an error, as on NATS. */

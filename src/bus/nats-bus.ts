@@ -31,7 +31,7 @@ import {
   assertPattern,
   assertPublishSubject,
   DEFAULT_SUBJECTS,
-} from './subjects.ts'
+} from './subject-rules.ts'
 
 export interface NatsBusOptions {
   /** NATS server URL(s), e.g. `nats://127.0.0.1:4222`. */

@@ -3,9 +3,9 @@ import { issueApiKey, revokeApiKey } from '../accounts/api-keys.ts'
 import { creditCustomer } from '../accounts/credits.ts'
 import { listCustomers, onboardCustomer } from '../accounts/customers.ts'
 import { listLedger } from '../accounts/ledger.ts'
-import { KEY_EVICTIONS_SUBJECT } from '../accounts/shared-key-cache.ts'
 import { readRates, replaceRates } from '../billing/rates.ts'
 import { createNatsBus } from '../bus/nats-bus.ts'
+import { KEY_EVICTIONS } from '../bus/subjects.ts'
 import type { Config } from '../config/config.ts'
 import { formatAmount, parseAmount } from '../domain/money.ts'
 import { openDb, prepareDb } from './runtime.ts'
@@ -27,7 +27,7 @@ async function announceEviction(config: Config, servers: string, eviction: { key
     ...(config.SMSGW_NATS_PREFIX ? { subjectPrefix: config.SMSGW_NATS_PREFIX } : {}),
   })
   try {
-    await bus.broadcast(KEY_EVICTIONS_SUBJECT, eviction)
+    await bus.broadcast(KEY_EVICTIONS, eviction)
   } finally {
     await bus.close()
   }

@@ -32,7 +32,7 @@ export async function main(argv: string[]): Promise<void> {
       case 'worker':
         return await serveRoles({ api: false, dispatcher: false, worker: true }, false)
       case 'carrier-sim': {
-        const { runCarrierSim } = await import('../carriers/sim/cli.ts')
+        const { runCarrierSim } = await import('./carrier-sim.ts')
         await runCarrierSim(rest)
         return
       }
@@ -48,7 +48,7 @@ export async function main(argv: string[]): Promise<void> {
         return
       }
       case 'reconcile': {
-        const { runReconcile } = await import('../reconcile/cli.ts')
+        const { runReconcile } = await import('./reconcile.ts')
         process.exitCode = await runReconcile(rest, { out: console.log, err: console.error })
         return
       }

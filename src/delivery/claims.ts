@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/db.ts'
-import type { DeliveryJob } from '../dispatch/lanes.ts'
+import type { DeliveryJob } from '../domain/message.ts'
 
 export type ClaimResult =
   | { kind: 'claimed'; attempt: number }

@@ -1,7 +1,8 @@
 import { CircuitState } from 'cockatiel'
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import type { Bus } from '../bus/bus.ts'
-import { LANES, laneDurable } from '../dispatch/lanes.ts'
+import { laneDurable } from '../bus/subjects.ts'
+import { LANES } from '../domain/message.ts'
 import type { Provider } from './providers.ts'
 
 const CIRCUIT_VALUE: Record<CircuitState, number> = {

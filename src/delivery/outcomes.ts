@@ -2,10 +2,10 @@
 // when no carrier took the message), `unknown` when a carrier may have it, and the redeliveries a
 // claim turned away.
 
-import type { Priority } from '../billing/types.ts'
 import type { Bus } from '../bus/bus.ts'
+import { deadLetterMsgId, deadLetterSubject } from '../bus/subjects.ts'
 import type { Db } from '../db/db.ts'
-import type { DeliveryJob } from '../dispatch/lanes.ts'
+import type { DeliveryJob, Priority } from '../domain/message.ts'
 import type { StatusWriter } from '../events/status-writer.ts'
 import { type ClaimResult, markFinal } from './claims.ts'
 
@@ -42,7 +42,11 @@ export function createOutcomes(d: OutcomeDeps): Outcomes {
 
   const finish: Outcomes['finish'] = async (job, status, reason, partial) => {
     if (status !== 'expired') {
-      await d.bus.publish(`sms.dead.${job.priority}`, { job, status, reason }, { msgId: `dead-${job.id}` })
+      await d.bus.publish(
+        deadLetterSubject(job.priority),
+        { job, status, reason },
+        { msgId: deadLetterMsgId(job.id) },
+      )
       d.onDeadLetter?.(job.priority, status)
     }
     await write(job, {

@@ -2,7 +2,6 @@ import type { Registry } from 'prom-client'
 import type { Bus, Consumer } from '../bus/bus.ts'
 import { acceptsWebhooks, type Carrier } from '../carriers/carrier.ts'
 import type { CarrierConfig } from '../carriers/config.ts'
-import { createCarrier } from '../carriers/create-carrier.ts'
 import type { Db } from '../db/db.ts'
 import { createDispatcher, type Dispatcher, type DispatcherOptions } from '../dispatch/dispatcher.ts'
 import { createStatusWriter, type StatusWriter } from '../events/status-writer.ts'
@@ -25,8 +24,8 @@ export interface PipelineOptions {
   breaker?: BreakerOptions
   worker?: Partial<Omit<WorkerOptions, 'db' | 'bus' | 'providers' | 'statuses'>>
   dispatcher?: Partial<Omit<DispatcherOptions, 'db' | 'bus'>>
-  /** Builds a carrier from its config (tests substitute; default: SMPP/HTTP adapters). */
-  makeCarrier?: (c: CarrierConfig) => Carrier
+  /** Builds a carrier's adapter from its config: the start-up module passes createCarrier with its hooks. */
+  makeCarrier: (c: CarrierConfig) => Carrier
   /** Failures of the background roles, tagged with where they happened. Default: written to stderr. */
   onError?: (err: unknown, where: string) => void
   /** Receipts of a carrier that matched no message and were parked: once per burst (10 s), with the count. */
@@ -97,7 +96,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
   })
   providers = roles.worker
     ? opts.carriers.map((c) => {
-        const carrier = (opts.makeCarrier ?? createCarrier)(c)
+        const carrier = opts.makeCarrier(c)
         carrier.onReceipt((r) => receipts.handle(c.name, r))
         carrier.onInbound((m) => receipts.inbound(c.name, m))
         return createProvider(c, carrier, opts.breaker)

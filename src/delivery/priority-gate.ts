@@ -1,4 +1,4 @@
-import { PRIORITIES, type Priority } from '../billing/types.ts'
+import { PRIORITIES, type Priority } from '../domain/message.ts'
 
 export interface PriorityGate {
   /** Resolves with a release function once a slot is free; waiting otp goes before high, normal, bulk. */

@@ -1,9 +1,9 @@
-import { createGroupCommitter } from '../billing/group-commit.ts'
 import type { InboundMessage, Receipt } from '../carriers/carrier.ts'
 import type { Db } from '../db/db.ts'
 import { newId } from '../domain/ids.ts'
 import type { MessageStatus } from '../domain/status.ts'
 import type { StatusWriter } from '../events/status-writer.ts'
+import { createGroupCommitter } from '../lib/group-commit.ts'
 import { matchableParked, type ParkedReceipt, parkReceipts, unparkReceipts } from './parked-receipts.ts'
 
 export interface ReceiptHandlerOptions {

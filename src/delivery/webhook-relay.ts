@@ -1,35 +1,9 @@
-// Provider webhooks (HTTP receipts and MO messages) when the api runs without a worker: the api
-// checks the provider and the payload, stores the webhook on the bus and answers 202 once the
-// broker has it; a worker process (which holds the carriers) consumes and applies it.
+// Provider webhooks (HTTP receipts and MO messages) relayed by an api process without a worker
+// (carriers/http/webhook-relay.ts): a worker, which holds the carriers, consumes and applies them.
 import type { Bus, Consumer } from '../bus/bus.ts'
-import type { CarrierConfig } from '../carriers/config.ts'
-import { parseHttpInbound, parseHttpReceipt } from '../carriers/http/http-carrier.ts'
+import { RELAYED_WEBHOOKS, type RelayedWebhook, type WebhookKind } from '../bus/subjects.ts'
 
-export type WebhookKind = 'dlr' | 'inbound'
-
-export interface RelayedWebhook {
-  provider: string
-  kind: WebhookKind
-  json: unknown
-}
-
-export const WEBHOOK_SUBJECT = 'sms.webhook'
 const WEBHOOK_DURABLE = 'provider-webhooks'
-
-/**
- * The api side: known HTTP providers only (others 404), payloads parsed as the carrier would
- * (CarrierPayloadError → 400), stored before the provider is answered.
- */
-export function relayWebhooks(bus: Bus, carriers: CarrierConfig[]) {
-  const http = new Set(carriers.filter((c) => c.type === 'http').map((c) => c.name))
-  return async (provider: string, kind: WebhookKind, json: unknown): Promise<boolean> => {
-    if (!http.has(provider)) return false
-    if (kind === 'dlr') parseHttpReceipt(json)
-    else parseHttpInbound(json)
-    await bus.publish<RelayedWebhook>(`${WEBHOOK_SUBJECT}.${kind}`, { provider, kind, json })
-    return true
-  }
-}
 
 /** The worker side: applies relayed webhooks through the pipeline's own handler. */
 export function consumeRelayedWebhooks(
@@ -39,7 +13,7 @@ export function consumeRelayedWebhooks(
 ): Promise<Consumer> {
   return bus.consume<RelayedWebhook>({
     durable: WEBHOOK_DURABLE,
-    subject: `${WEBHOOK_SUBJECT}.>`,
+    subject: RELAYED_WEBHOOKS,
     concurrency: 64,
     handler: async (m) => {
       const { provider, kind, json } = m.data

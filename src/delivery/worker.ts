@@ -1,8 +1,6 @@
 import { BrokenCircuitError } from 'cockatiel'
-import { createGroupCommitter } from '../billing/group-commit.ts'
-import type { Priority } from '../billing/types.ts'
 import type { Bus, BusMessage, Consumer } from '../bus/bus.ts'
-import { backoffDelay } from '../carriers/backoff.ts'
+import { laneDurable, laneSubject } from '../bus/subjects.ts'
 import type { SubmitRequest, SubmitResult } from '../carriers/carrier.ts'
 import {
   isCarrierError,
@@ -11,9 +9,12 @@ import {
   isUnconfirmedSubmitError,
 } from '../carriers/errors.ts'
 import type { Db } from '../db/db.ts'
-import { type DeliveryJob, LANES, laneDurable, laneSubject } from '../dispatch/lanes.ts'
+import { backoffDelay } from '../domain/backoff.ts'
+import type { Priority } from '../domain/message.ts'
+import { type DeliveryJob, LANES } from '../domain/message.ts'
 import { orderRoutes } from '../domain/routing.ts'
 import type { StatusWriter } from '../events/status-writer.ts'
+import { createGroupCommitter } from '../lib/group-commit.ts'
 import { stderrReporter } from '../observability/reporter.ts'
 import {
   type ClaimResult,

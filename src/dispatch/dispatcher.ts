@@ -1,11 +1,12 @@
-import type { Priority } from '../billing/types.ts'
 import type { Bus } from '../bus/bus.ts'
+import { laneDurable, laneSubject } from '../bus/subjects.ts'
 import type { Db } from '../db/db.ts'
 import { type Backlogged, fairShare, interleave } from '../domain/fair-share.ts'
+import type { Priority } from '../domain/message.ts'
+import { type DeliveryJob, LANES } from '../domain/message.ts'
 import { type Bucket, takeToken } from '../domain/token-bucket.ts'
 import { createPollLoop } from '../lib/poll-loop.ts'
 import { stderrReporter } from '../observability/reporter.ts'
-import { type DeliveryJob, LANES, laneDurable, laneSubject } from './lanes.ts'
 import { backlogByCustomer, claimJobs, deleteClaimed } from './outbox-claims.ts'
 
 export interface DispatcherOptions {

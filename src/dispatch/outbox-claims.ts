@@ -1,7 +1,6 @@
-import type { Priority } from '../billing/types.ts'
 import type { Queryable } from '../db/db.ts'
+import type { DeliveryJob, Priority } from '../domain/message.ts'
 import { toMicros } from '../domain/money.ts'
-import type { DeliveryJob } from './lanes.ts'
 
 export interface BacklogRow {
   customer_id: string

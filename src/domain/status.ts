@@ -17,6 +17,13 @@ export type MessageStatus = keyof typeof STATUS_RANK
 
 export const isFinal = (s: MessageStatus): boolean => STATUS_RANK[s] === 4
 
+/** Every status, in the order a message may move through them. */
+export const STATUSES = Object.keys(STATUS_RANK) as MessageStatus[]
+/** The statuses a message never leaves. */
+export const FINAL_STATUSES: readonly MessageStatus[] = STATUSES.filter(isFinal)
+/** True for a final status, given any string (a status read back from the database or a request). */
+export const isFinalStatus = (s: string): boolean => (FINAL_STATUSES as readonly string[]).includes(s)
+
 /** Statuses after which the customer gets the charge back: no carrier ever took the message. */
 export const REFUNDED_WHEN_UNSENT: ReadonlySet<MessageStatus> = new Set([
   'failed',

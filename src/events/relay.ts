@@ -6,11 +6,12 @@
 // the batch in flight is published again with the same msgIds (ADR 0009).
 
 import type { Bus } from '../bus/bus.ts'
+import { statusEventMsgId, statusSubject } from '../bus/subjects.ts'
 import type { Db } from '../db/db.ts'
 import type { MessageStatus } from '../domain/status.ts'
 import { createPollLoop } from '../lib/poll-loop.ts'
 import { stderrReporter } from '../observability/reporter.ts'
-import { type StatusEvent, statusEventMsgId, statusSubject } from './status-events.ts'
+import type { StatusEvent } from './status-events.ts'
 
 /** Arbitrary constant: one relay publishes at a time; others find the lock taken and wait. */
 const RELAY_LOCK = 7_200_731_011

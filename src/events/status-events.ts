@@ -14,11 +14,3 @@ export interface StatusEvent {
   /** When the change was recorded, ISO. */
   created_at: string
 }
-
-/** `sms.status.<customer id>.<status>`: a consumer filters one customer (`sms.status.<id>.>`) or all. */
-export const statusSubject = (customerId: string, status: MessageStatus) =>
-  `sms.status.${customerId}.${status}`
-/** Every status event, of every customer. */
-export const STATUS_EVENTS = 'sms.status.>'
-/** The bus msgId of an event: a re-publish (relay restart) inside the broker's window is stored once. */
-export const statusEventMsgId = (eventId: string) => `evt:${eventId}`

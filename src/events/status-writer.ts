@@ -1,7 +1,7 @@
-import { createGroupCommitter } from '../billing/group-commit.ts'
 import type { Db, Queryable } from '../db/db.ts'
 import { toMicros } from '../domain/money.ts'
 import { type MessageStatus, REFUNDED_WHEN_UNSENT, STATUS_RANK } from '../domain/status.ts'
+import { createGroupCommitter } from '../lib/group-commit.ts'
 
 export interface StatusChange {
   messageId: string

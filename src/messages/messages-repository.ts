@@ -1,9 +1,14 @@
-import type { MessageView } from '../api/render.ts'
-import type { Priority } from '../billing/types.ts'
 import type { Queryable } from '../db/db.ts'
 import { uuidV7Time } from '../domain/ids.ts'
+import type { NewMessage, Priority } from '../domain/message.ts'
 import { toMicros } from '../domain/money.ts'
 import type { Encoding } from '../domain/segments.ts'
+
+/** The stored shape of a message, as read back from the database. */
+export interface MessageView extends Omit<NewMessage, 'apiKeyId' | 'status'> {
+  status: string
+  updatedAt: Date
+}
 
 interface MessageRow {
   id: string

@@ -2,11 +2,8 @@
 // status of every message only ever moved forward.
 
 import type { Queryable } from '../db/db.ts'
-import { isFinal, type MessageStatus, STATUS_RANK } from '../domain/status.ts'
+import { FINAL_STATUSES, STATUS_RANK, STATUSES } from '../domain/status.ts'
 import { checkFrom, findProblems, type Problem, type ReconcileCheck, sampleOf } from './check.ts'
-
-const STATUSES = Object.keys(STATUS_RANK) as MessageStatus[]
-export const FINAL_STATUSES = STATUSES.filter(isFinal)
 
 /** STATUS_RANK as SQL (the statuses are our own constants, not input); NULL for an unknown status. */
 const rankOf = (col: string) =>

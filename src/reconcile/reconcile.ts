@@ -1,6 +1,7 @@
 import type { Db, Queryable } from '../db/db.ts'
+import { isFinalStatus } from '../domain/status.ts'
 import { checkFrom, type ReconcileCheck } from './check.ts'
-import { FINAL_STATUSES, nothingLost, recordedDoubleSends, statusesMonotone } from './message-checks.ts'
+import { nothingLost, recordedDoubleSends, statusesMonotone } from './message-checks.ts'
 import {
   chargePerMessage,
   ledgerChain,
@@ -113,7 +114,7 @@ async function readTotals(q: Queryable): Promise<ReconcileTotals> {
   for (const r of rows) {
     const n = Number(r.n)
     byStatus[r.status] = n
-    if ((FINAL_STATUSES as string[]).includes(r.status)) final += n
+    if (isFinalStatus(r.status)) final += n
     else if (r.oldest_s !== null) oldest = Math.max(oldest ?? 0, Math.max(0, Number(r.oldest_s)))
   }
   const messages = Object.values(byStatus).reduce((s, n) => s + n, 0)

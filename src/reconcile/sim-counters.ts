@@ -1,8 +1,17 @@
 // The carrier simulators' own view of invariant 4: what reached a carrier more than once, whether
 // the database recorded it or not.
 
-import type { SimCounters } from '../carriers/sim/counters.ts'
 import { type Problem, SAMPLES } from './check.ts'
+
+/**
+ * What reconcile reads of a simulator's `GET /counters` (its HTTP contract, not its code: the
+ * reconciler checks simulators in other processes, and never imports one).
+ */
+export interface SimCounters {
+  /** Message ids accepted more than once, with how many times. */
+  duplicates: Record<string, number>
+  uniqueMessageIds: number
+}
 
 export interface SimReading {
   url: string
@@ -21,7 +30,10 @@ export async function readSims(urls: string[], timeoutMs = 5000): Promise<SimRea
         const body = (await res.json()) as Partial<SimCounters>
         if (typeof body.duplicates !== 'object' || body.duplicates === null)
           return { url, error: `GET ${at}: no duplicates in the answer` }
-        return { url, counters: body as SimCounters }
+        return {
+          url,
+          counters: { duplicates: body.duplicates, uniqueMessageIds: Number(body.uniqueMessageIds) },
+        }
       } catch (err) {
         return { url, error: `GET ${at}: ${err instanceof Error ? err.message : String(err)}` }
       }

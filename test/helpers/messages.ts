@@ -1,9 +1,10 @@
 import { creditCustomer } from '../../src/accounts/credits.ts'
 import { insertCustomer } from '../../src/accounts/customers.ts'
 import { acceptBatch } from '../../src/billing/accept-batch.ts'
-import type { AcceptRequest, Priority } from '../../src/billing/types.ts'
+import type { AcceptRequest } from '../../src/billing/types.ts'
 import type { Db } from '../../src/db/db.ts'
 import { newId, uuidV7Time } from '../../src/domain/ids.ts'
+import type { Priority } from '../../src/domain/message.ts'
 import { formatAmount } from '../../src/domain/money.ts'
 
 export const renderStub = (m: { id: string }, balance: number | null) => ({

@@ -2,6 +2,7 @@ import type { Registry } from 'prom-client'
 import type { Bus } from '../../src/bus/bus.ts'
 import { createMemoryBus } from '../../src/bus/memory-bus.ts'
 import type { CarrierConfig } from '../../src/carriers/config.ts'
+import { createCarrier } from '../../src/carriers/create-carrier.ts'
 import { createWebhookAuth } from '../../src/carriers/webhook-auth.ts'
 import { createPipeline, type Pipeline, type PipelineOptions } from '../../src/delivery/pipeline.ts'
 import { createCustomer, setRates, startApp, type TestApp } from './app.ts'
@@ -33,6 +34,7 @@ export async function startAppWithPipeline(
     },
   })
   const pipeline = createPipeline({
+    makeCarrier: createCarrier,
     db: t.db,
     bus,
     carriers,

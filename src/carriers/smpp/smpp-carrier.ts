@@ -1,7 +1,7 @@
 // SMPP 3.4 ESME client: one bind_transceiver, a window of outstanding submit_sm, enquire_link, and
 // reconnect + rebind with exponential backoff. Receipts and MO arrive as deliver_sm on the same bind.
 
-import { type BackoffOptions, backoffDelay } from '../backoff.ts'
+import { type BackoffOptions, backoffDelay } from '../../domain/backoff.ts'
 import type {
   Carrier,
   InboundMessage,

@@ -10,9 +10,9 @@ import type { Carrier, SubmitRequest } from '../../../src/carriers/carrier.ts'
 import { defaultSimCarriers } from '../../../src/carriers/config.ts'
 import { createCarrier } from '../../../src/carriers/create-carrier.ts'
 import { createHttpCarrier } from '../../../src/carriers/http/http-carrier.ts'
-import { parseCarrierSimArgs, runCarrierSim } from '../../../src/carriers/sim/cli.ts'
 import { SimOptionsError } from '../../../src/carriers/sim/options.ts'
 import { newWebhookSecret } from '../../../src/carriers/webhook-auth.ts'
+import { parseCarrierSimArgs, runCarrierSim } from '../../../src/cli/carrier-sim.ts'
 import { bindSmpp, startSim, waitFor } from './helpers.ts'
 
 function req(messageId: string, body = 'hello'): SubmitRequest {

@@ -2,7 +2,6 @@
 
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { backoffDelay } from '../../../src/carriers/backoff.ts'
 import { acceptsWebhooks } from '../../../src/carriers/carrier.ts'
 import {
   CarrierPayloadError,
@@ -22,6 +21,7 @@ import {
   parseSubmitResponse,
 } from '../../../src/carriers/http/payloads.ts'
 import { createWindow } from '../../../src/carriers/smpp/window.ts'
+import { backoffDelay } from '../../../src/domain/backoff.ts'
 
 describe('errorForSmppStatus', () => {
   const cases: Array<

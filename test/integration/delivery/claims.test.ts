@@ -3,8 +3,8 @@ import { after, before, describe, it } from 'node:test'
 import type { Db } from '../../../src/db/db.ts'
 import { createPostgresDb } from '../../../src/db/postgres.ts'
 import { claimDelivery, markSubmitting } from '../../../src/delivery/claims.ts'
-import type { DeliveryJob } from '../../../src/dispatch/lanes.ts'
 import { newId } from '../../../src/domain/ids.ts'
+import type { DeliveryJob } from '../../../src/domain/message.ts'
 import { type FreshDatabase, freshDatabase } from '../../helpers/pg.ts'
 
 const job = (): DeliveryJob => ({

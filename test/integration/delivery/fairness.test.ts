@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test'
 import type { Bus } from '../../../src/bus/bus.ts'
 import { createMemoryBus } from '../../../src/bus/memory-bus.ts'
 import { simSmppCarrier } from '../../../src/carriers/config.ts'
+import { createCarrier } from '../../../src/carriers/create-carrier.ts'
 import { type CarrierSim, createCarrierSim } from '../../../src/carriers/sim/carrier-sim.ts'
 import type { Db } from '../../../src/db/db.ts'
 import { createPostgresDb } from '../../../src/db/postgres.ts'
@@ -41,6 +42,7 @@ describe('fairness at the carrier (PostgreSQL, pipeline, SMPP simulator)', () =>
       for (const id of await acceptMany(db, c, 1, 'bulk')) small.add(id)
     }
     pipeline = createPipeline({
+      makeCarrier: createCarrier,
       db,
       bus,
       carriers: [simSmppCarrier('sim', sim.smppPort, { window: 20 })],

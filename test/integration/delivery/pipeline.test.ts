@@ -4,12 +4,14 @@ import { CircuitState } from 'cockatiel'
 import { Registry } from 'prom-client'
 import type { Bus } from '../../../src/bus/bus.ts'
 import { createMemoryBus } from '../../../src/bus/memory-bus.ts'
+import { DEAD_LETTERS } from '../../../src/bus/subjects.ts'
 import { type CarrierConfig, simSmppCarrier } from '../../../src/carriers/config.ts'
+import { createCarrier } from '../../../src/carriers/create-carrier.ts'
 import { type CarrierSim, createCarrierSim } from '../../../src/carriers/sim/carrier-sim.ts'
 import { createPipeline, type Pipeline } from '../../../src/delivery/pipeline.ts'
 import { providerView } from '../../../src/delivery/providers.ts'
 import { closeUnreportedMessages } from '../../../src/delivery/receipt-timeout.ts'
-import type { DeliveryJob } from '../../../src/dispatch/lanes.ts'
+import type { DeliveryJob } from '../../../src/domain/message.ts'
 import {
   adminHeaders,
   createCustomer,
@@ -52,6 +54,7 @@ describe('delivery pipeline end to end (PostgreSQL, in-process bus, SMPP simulat
     secondary = await createCarrierSim({ receiptDelayMs: 20 })
     bus = createMemoryBus()
     pipeline = createPipeline({
+      makeCarrier: createCarrier,
       registry,
       db: t.db,
       bus,
@@ -158,7 +161,7 @@ describe('delivery pipeline end to end (PostgreSQL, in-process bus, SMPP simulat
     primary.setOptions({ transientErrorRate: 1 })
     secondary.setOptions({ transientErrorRate: 1 })
     const dead: unknown[] = []
-    const sub = await bus.subscribe('sms.dead.>', (m) => dead.push(m.data))
+    const sub = await bus.subscribe(DEAD_LETTERS, (m) => dead.push(m.data))
     try {
       const before = (await t.app.inject({ url: '/v1/balance', headers: auth })).json().balance.amount
       const id = await send()

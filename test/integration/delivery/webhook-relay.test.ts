@@ -4,11 +4,12 @@ import { after, before, describe, it } from 'node:test'
 import type { Bus } from '../../../src/bus/bus.ts'
 import { createNatsBus } from '../../../src/bus/nats-bus.ts'
 import type { CarrierConfig } from '../../../src/carriers/config.ts'
+import { createCarrier } from '../../../src/carriers/create-carrier.ts'
+import { relayWebhooks } from '../../../src/carriers/http/webhook-relay.ts'
 import { type CarrierSim, createCarrierSim } from '../../../src/carriers/sim/carrier-sim.ts'
 import { createWebhookAuth, newWebhookSecret } from '../../../src/carriers/webhook-auth.ts'
 import { createPostgresDb } from '../../../src/db/postgres.ts'
 import { createPipeline, type Pipeline } from '../../../src/delivery/pipeline.ts'
-import { relayWebhooks } from '../../../src/delivery/webhook-relay.ts'
 import { createCustomer, sendBody, setRates, startApp, type TestApp } from '../../helpers/app.ts'
 import { deleteStream, NATS_URL } from '../../helpers/nats.ts'
 import { type FreshDatabase, freshDatabase } from '../../helpers/pg.ts'
@@ -54,7 +55,13 @@ describe('HTTP provider webhooks reach the worker when the api runs alone', () =
     await setRates(api.app)
     auth = (await createCustomer(api.app, { credit: '10.00' })).auth
     workerDb = createPostgresDb({ url: pg.url, poolSize: 4 })
-    pipeline = createPipeline({ db: workerDb, bus: workerBus, carriers, dispatcher: { idleMs: 5 } })
+    pipeline = createPipeline({
+      makeCarrier: createCarrier,
+      db: workerDb,
+      bus: workerBus,
+      carriers,
+      dispatcher: { idleMs: 5 },
+    })
     await pipeline.start()
   })
   after(async () => {

@@ -1,5 +1,6 @@
 import { createMemoryBus } from '../../../src/bus/memory-bus.ts'
 import { simSmppCarrier } from '../../../src/carriers/config.ts'
+import { createCarrier } from '../../../src/carriers/create-carrier.ts'
 import type { CarrierSim } from '../../../src/carriers/sim/carrier-sim.ts'
 import { createPipeline } from '../../../src/delivery/pipeline.ts'
 import { createCustomer, sendBody, setRates, startApp } from '../../helpers/app.ts'
@@ -22,6 +23,7 @@ export async function populate(url: string, sim: CarrierSim): Promise<void> {
   const t = await startApp(url)
   const bus = createMemoryBus()
   const pipeline = createPipeline({
+    makeCarrier: createCarrier,
     db: t.db,
     bus,
     carriers: [simSmppCarrier('sim', sim.smppPort)],

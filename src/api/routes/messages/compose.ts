@@ -1,7 +1,7 @@
 import type { Static } from '@sinclair/typebox'
 import type { RateCache } from '../../../billing/rates.ts'
-import type { NewMessage, Priority } from '../../../billing/types.ts'
 import { newId, uuidV7Time } from '../../../domain/ids.ts'
+import type { NewMessage, Priority } from '../../../domain/message.ts'
 import { multiplyMicros } from '../../../domain/money.ts'
 import { parseRecipient } from '../../../domain/phone.ts'
 import { analyzeBody } from '../../../domain/segments.ts'

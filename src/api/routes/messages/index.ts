@@ -5,6 +5,7 @@ import type { RateCache } from '../../../billing/rates.ts'
 import type { Db } from '../../../db/db.ts'
 import { isUuid, uuidV7Time } from '../../../domain/ids.ts'
 import { parseRecipient } from '../../../domain/phone.ts'
+import { STATUSES } from '../../../domain/status.ts'
 import { parseTimestamp } from '../../../domain/timestamps.ts'
 import { findMessage, listMessages, messageEvents } from '../../../messages/messages-repository.ts'
 import { ApiError, invalidRequest, notFound, sendJsonText } from '../../errors.ts'
@@ -13,7 +14,7 @@ import type { ApiMetrics } from '../../metrics.ts'
 import { decodeCursor, page } from '../../pagination.ts'
 import type { Authenticator } from '../../plugins/auth.ts'
 import { principalOf } from '../../plugins/auth.ts'
-import { FINAL_STATUSES, messageObject, money } from '../../render.ts'
+import { messageObject, money } from '../../render.ts'
 import { Accepted, ErrorBody, ListQuery, listOf, MessageObject, SendBody } from '../../schemas.ts'
 import { composeMessage } from './compose.ts'
 import type { SendLimiter } from './send-limit.ts'
@@ -28,7 +29,6 @@ export interface MessagesRouteDeps {
   onAccepted?: () => void
 }
 
-const STATUSES = ['scheduled', 'queued', 'sending', 'sent', ...FINAL_STATUSES] as const
 /** Filters with no index behind them (`status`, `from`, `batch_id`) scan at most this much time. */
 export const FILTER_WINDOW_MS = 31 * 86_400_000
 

@@ -5,10 +5,10 @@
 import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { openDb } from '../cli/runtime.ts'
 import { ConfigError, loadConfig } from '../config/config.ts'
-import { NoSchemaError, reconcile } from './reconcile.ts'
-import { formatReport } from './report-table.ts'
+import { NoSchemaError, reconcile } from '../reconcile/reconcile.ts'
+import { formatReport } from '../reconcile/report-table.ts'
+import { openDb } from './runtime.ts'
 
 export const RECONCILE_USAGE = `usage: smsgw reconcile [--database-url URL] [--sim URL]... [--settled] [--stall-after S] [--json]
   --database-url URL  PostgreSQL to check (default DATABASE_URL; without either, the embedded

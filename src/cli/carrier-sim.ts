@@ -2,8 +2,12 @@
 // signals and exit codes; this parses flags, starts the simulator and prints where it listens.
 
 import { parseArgs } from 'node:util'
-import { type CarrierSim, type CreateCarrierSimOptions, createCarrierSim } from './carrier-sim.ts'
-import { type Millis, type OutcomeMix, SimOptionsError } from './options.ts'
+import {
+  type CarrierSim,
+  type CreateCarrierSimOptions,
+  createCarrierSim,
+} from '../carriers/sim/carrier-sim.ts'
+import { type Millis, type OutcomeMix, SimOptionsError } from '../carriers/sim/options.ts'
 
 export const CARRIER_SIM_USAGE = `usage: smsgw carrier-sim [flags]
   --host <addr>                  listen address (default 127.0.0.1)
