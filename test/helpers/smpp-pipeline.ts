@@ -7,6 +7,7 @@ import { createPostgresDb } from '../../src/db/postgres.ts'
 import { createPipeline, type Pipeline } from '../../src/delivery/pipeline.ts'
 import type { BreakerOptions } from '../../src/delivery/providers.ts'
 import { type FreshDatabase, freshDatabase } from './pg.ts'
+import { waitFor } from './wait.ts'
 
 export interface SmppPipeline {
   db: Db
@@ -66,16 +67,19 @@ export async function startSmppPipeline(opts: {
 }
 
 /** Resolves with the statuses of `ids` once none is still on its way. */
-export async function finalStatuses(db: Db, ids: string[], ms = 30_000): Promise<string[]> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const { rows } = await db.query<{ status: string }>(
-      'SELECT status FROM messages WHERE id = ANY($1::uuid[])',
-      [ids],
-    )
-    if (rows.every((r) => !['queued', 'scheduled', 'sending', 'sent'].includes(r.status)))
-      return rows.map((r) => r.status)
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for every message final`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
+export function finalStatuses(db: Db, ids: string[], ms = 30_000): Promise<string[]> {
+  return waitFor(
+    async () => {
+      const { rows } = await db.query<{ status: string }>(
+        'SELECT status FROM messages WHERE id = ANY($1::uuid[])',
+        [ids],
+      )
+      return rows.every((r) => !['queued', 'scheduled', 'sending', 'sent'].includes(r.status))
+        ? rows.map((r) => r.status)
+        : undefined
+    },
+    'every message final',
+    ms,
+    20,
+  )
 }

@@ -13,6 +13,7 @@ import { createMemoryRateLimiter } from '../../src/limits/rate-limiter.ts'
 import { runMaintenance } from '../../src/maintenance/maintenance.ts'
 import { ADMIN_TOKEN, createCustomer, sendBody, setRates, startApp, type TestApp } from '../helpers/app.ts'
 import { type FreshDatabase, freshDatabase } from '../helpers/pg.ts'
+import { waitFor } from '../helpers/wait.ts'
 import { hasNatsServer, startPrivateNats } from './bus/nats-server.ts'
 
 describe('operations endpoints', () => {
@@ -54,9 +55,7 @@ describe('operations endpoints', () => {
       await nats.kill()
       assert.equal(await ready(), 503)
       await nats.start()
-      const deadline = Date.now() + 15_000
-      while ((await ready()) !== 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
-      assert.equal(await ready(), 200)
+      await waitFor(async () => (await ready()) === 200, 'ready again', 15_000, 100)
     } finally {
       await app.close()
       await bus.close()

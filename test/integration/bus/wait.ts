@@ -1,4 +1,5 @@
 /** Await-a-condition helpers for the bus tests: every wait has a deadline, none "lets it settle". */
+import { waitFor } from '../../helpers/wait.ts'
 
 /** Collects events and lets a test await a condition over them, woken on each push. */
 export class Inbox<T> {
@@ -40,12 +41,7 @@ export async function eventually(
   what: string,
   timeoutMs = 5_000,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    if (await cond()) return
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await tick(10)
-  }
+  await waitFor(cond, what, timeoutMs, 10)
 }
 
 /**

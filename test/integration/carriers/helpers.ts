@@ -1,5 +1,5 @@
-// Test helpers: wait on a condition with a deadline (never sleep to let things settle), start a
-// simulator plus connectors, and collect what the connectors emit.
+// Test helpers: start a simulator plus connectors, and collect what the connectors emit (and the
+// shared wait helper, re-exported for these tests).
 
 import {
   type CarrierSim,
@@ -14,19 +14,9 @@ import {
   type SmppCarrierEvent,
 } from '../../../src/carriers/smpp/smpp-carrier.ts'
 
-export async function waitFor<T>(
-  probe: () => T | undefined | null | false,
-  what: string,
-  timeoutMs = 5000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = probe()
-    if (v !== undefined && v !== null && v !== false) return v
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 5))
-  }
-}
+import { waitFor } from '../../helpers/wait.ts'
+
+export { waitFor }
 
 /** A fresh simulator per file; `reset` restores default behaviour and zeroes counters between tests. */
 export async function startSim(opts: CreateCarrierSimOptions = {}): Promise<CarrierSim & { reset(): void }> {

@@ -10,6 +10,7 @@ import { createPostgresDb } from '../../../src/db/postgres.ts'
 import { createPipeline, type Pipeline } from '../../../src/delivery/pipeline.ts'
 import { acceptMany, fundedCustomer } from '../../helpers/messages.ts'
 import { type FreshDatabase, freshDatabase } from '../../helpers/pg.ts'
+import { waitFor } from '../../helpers/wait.ts'
 
 // Invariant 6 at the carrier: a flood never delays other customers' messages.
 describe('fairness at the carrier (PostgreSQL, pipeline, SMPP simulator)', () => {
@@ -49,7 +50,6 @@ describe('fairness at the carrier (PostgreSQL, pipeline, SMPP simulator)', () =>
       dispatcher: { window: 200 },
     })
     await pipeline.start()
-    const deadline = Date.now() + 120_000
     const submittedSmall = async () =>
       Number(
         (
@@ -59,10 +59,12 @@ describe('fairness at the carrier (PostgreSQL, pipeline, SMPP simulator)', () =>
           )
         ).rows[0]?.n,
       )
-    while ((await submittedSmall()) < 100) {
-      if (Date.now() > deadline) throw new Error('the 100 small customers did not reach the carrier')
-      await new Promise((r) => setTimeout(r, 20))
-    }
+    await waitFor(
+      async () => (await submittedSmall()) >= 100,
+      'the 100 small customers at the carrier',
+      120_000,
+      20,
+    )
     // Order at the carrier, not time: how much of the flood went out before the last small message.
     const { rows } = await db.query<{ whale_before: string; whale_waiting: string }>(
       `SELECT (SELECT count(*) FROM carrier_refs WHERE customer_id = $1

@@ -21,19 +21,10 @@ import {
   type TestApp,
 } from '../../helpers/app.ts'
 import { type FreshDatabase, freshDatabase } from '../../helpers/pg.ts'
+import { waitFor } from '../../helpers/wait.ts'
 
 const smpp = (name: string, sim: CarrierSim, weight: number): CarrierConfig =>
   simSmppCarrier(name, sim.smppPort, { weight, window: 20 })
-
-async function until<T>(f: () => Promise<T | undefined>, what: string, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const v = await f()
-    if (v !== undefined) return v
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
 
 describe('delivery pipeline end to end (PostgreSQL, in-process bus, SMPP simulator)', () => {
   let pg: FreshDatabase
@@ -91,10 +82,14 @@ describe('delivery pipeline end to end (PostgreSQL, in-process bus, SMPP simulat
       events: { status: string; detail: Record<string, unknown> | null }[]
     }
   const final = (id: string) =>
-    until(async () => {
-      const m = await message(id)
-      return m.is_final ? m : undefined
-    }, `message ${id} to be final`)
+    waitFor(
+      async () => {
+        const m = await message(id)
+        return m.is_final ? m : undefined
+      },
+      `message ${id} to be final`,
+      30_000,
+    )
 
   it('POST /v1/messages → delivered via SMPP, with the status timeline', async () => {
     const id = await send()
@@ -149,11 +144,15 @@ describe('delivery pipeline end to end (PostgreSQL, in-process bus, SMPP simulat
     listener.dispose()
     primary.setOptions({ transientErrorRate: 0 })
     // After halfOpenAfter a trial goes to the primary and closes the circuit.
-    await until(async () => {
-      const id = await send()
-      const m = await final(id)
-      return m.events.find((e) => e.status === 'sent')?.detail?.carrier === 'primary' ? true : undefined
-    }, 'traffic back on the primary')
+    await waitFor(
+      async () => {
+        const id = await send()
+        const m = await final(id)
+        return m.events.find((e) => e.status === 'sent')?.detail?.carrier === 'primary' ? true : undefined
+      },
+      'traffic back on the primary',
+      30_000,
+    )
     assert.equal(primaryBreaker.state, CircuitState.Closed, 'the circuit closed after recovery')
   })
 
@@ -177,7 +176,7 @@ describe('delivery pipeline end to end (PostgreSQL, in-process bus, SMPP simulat
       ])
       const afterBal = (await t.app.inject({ url: '/v1/balance', headers: auth })).json().balance.amount
       assert.equal(afterBal, before)
-      await until(async () => (dead.length > 0 ? true : undefined), 'a dead letter')
+      await waitFor(async () => (dead.length > 0 ? true : undefined), 'a dead letter', 30_000)
     } finally {
       await sub.stop()
       primary.setOptions({ transientErrorRate: 0 })
@@ -235,7 +234,7 @@ describe('delivery pipeline end to end (PostgreSQL, in-process bus, SMPP simulat
     primary.setOptions({ receipts: false })
     secondary.setOptions({ receipts: false })
     const id = await send({ client_reference: 'late-redelivery' })
-    await until(async () => ((await message(id)).status === 'sent' ? true : undefined), 'sent')
+    await waitFor(async () => ((await message(id)).status === 'sent' ? true : undefined), 'sent', 30_000)
     await sub.stop()
     const job = jobs.find((j) => j.id === id)
     assert.ok(job, 'the job was seen on the bus')
@@ -270,7 +269,7 @@ describe('delivery pipeline end to end (PostgreSQL, in-process bus, SMPP simulat
     const late = await send({ client_reference: 'no-receipt-expired' })
     const young = await send({ client_reference: 'no-receipt-young' })
     for (const id of [late, young])
-      await until(async () => ((await message(id)).status === 'sent' ? true : undefined), 'sent')
+      await waitFor(async () => ((await message(id)).status === 'sent' ? true : undefined), 'sent', 30_000)
     primary.setOptions({ receipts: true })
     secondary.setOptions({ receipts: true })
     // As if sent 3 hours ago with a 1-hour validity period.

@@ -13,6 +13,7 @@ import { createPipeline, type Pipeline } from '../../../src/delivery/pipeline.ts
 import { createCustomer, sendBody, setRates, startApp, type TestApp } from '../../helpers/app.ts'
 import { deleteStream, NATS_URL } from '../../helpers/nats.ts'
 import { type FreshDatabase, freshDatabase } from '../../helpers/pg.ts'
+import { waitFor } from '../../helpers/wait.ts'
 import { signedPost } from '../../helpers/webhooks.ts'
 
 // An api process without a worker (smsgw api) receives an HTTP provider's receipts: it stores them
@@ -87,17 +88,20 @@ describe('HTTP provider webhooks reach the worker when the api runs alone', () =
       assert.equal(r.statusCode, 202, r.body)
       ids.push(r.json().id)
     }
-    const deadline = Date.now() + 30_000
     let statuses: string[] = []
-    while (Date.now() < deadline) {
-      const { rows } = await api.db.query<{ status: string }>(
-        'SELECT status FROM messages WHERE id = ANY($1::uuid[])',
-        [ids],
-      )
-      statuses = rows.map((r) => r.status)
-      if (statuses.every((s) => s === 'delivered')) break
-      await new Promise((r) => setTimeout(r, 50))
-    }
+    await waitFor(
+      async () => {
+        const { rows } = await api.db.query<{ status: string }>(
+          'SELECT status FROM messages WHERE id = ANY($1::uuid[])',
+          [ids],
+        )
+        statuses = rows.map((r) => r.status)
+        return statuses.every((s) => s === 'delivered')
+      },
+      'every message delivered',
+      30_000,
+      50,
+    ).catch(() => {}) // the assertion below names what is missing
     assert.deepEqual(
       statuses,
       ids.map(() => 'delivered'),

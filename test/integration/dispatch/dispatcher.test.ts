@@ -13,6 +13,7 @@ import type { DeliveryJob, Priority } from '../../../src/domain/message.ts'
 import { acceptMany, acceptRequest, fundedCustomer, renderStub } from '../../helpers/messages.ts'
 import { deleteStream, NATS_URL } from '../../helpers/nats.ts'
 import { type FreshDatabase, freshDatabase } from '../../helpers/pg.ts'
+import { waitFor } from '../../helpers/wait.ts'
 
 /** Records what a lane's workers would receive, in order, acking each. */
 async function record(bus: Bus, lane: Priority, seen: DeliveryJob[]): Promise<Consumer> {
@@ -25,14 +26,6 @@ async function record(bus: Bus, lane: Priority, seen: DeliveryJob[]): Promise<Co
       await m.ack()
     },
   })
-}
-
-async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 5))
-  }
 }
 
 function dispatcherSuite(name: string, makeBus: () => Promise<Bus>) {
@@ -63,7 +56,11 @@ function dispatcherSuite(name: string, makeBus: () => Promise<Bus>) {
       try {
         const want = new Set(small)
         dispatcher.start()
-        await until(() => seen.filter((j) => want.has(j.id)).length === 100, 'the 100 small customers')
+        await waitFor(
+          () => seen.filter((j) => want.has(j.id)).length === 100,
+          'the 100 small customers',
+          60_000,
+        )
         const lastSmall = Math.max(...seen.map((j, i) => (want.has(j.id) ? i : -1)))
         const whaleBefore = seen.slice(0, lastSmall).filter((j) => j.customer_id === whale).length
         // Fair share: all 100 are released in the first passes, while ~49,800 whale messages still wait.
@@ -91,9 +88,9 @@ function dispatcherSuite(name: string, makeBus: () => Promise<Bus>) {
       const dispatcher = createDispatcher({ db, bus, window: 100, maxPerPass: 100 })
       try {
         dispatcher.start()
-        await until(() => bulk.length > 0, 'bulk flowing')
+        await waitFor(() => bulk.length > 0, 'bulk flowing', 60_000)
         const [code] = await acceptMany(db, c, 1, 'otp')
-        await until(() => otp.length === 1, 'the otp message')
+        await waitFor(() => otp.length === 1, 'the otp message', 60_000)
         assert.equal(otp[0]?.id, code)
         assert.ok(bulk.length < 4000, `otp waited for ${bulk.length} bulk messages`)
       } finally {
@@ -131,12 +128,12 @@ function dispatcherSuite(name: string, makeBus: () => Promise<Bus>) {
         const fast = acceptRequest(other)
         await db.transaction((tx) => acceptBatch(tx, [fast], renderStub))
         await dispatcher.pass()
-        await until(() => seen.some((j) => j.id === fast.message.id), 'the committed message')
+        await waitFor(() => seen.some((j) => j.id === fast.message.id), 'the committed message', 60_000)
         release()
         await slow
         await db.transaction((tx) => acceptBatch(tx, [late], renderStub))
         await dispatcher.pass()
-        await until(() => seen.length === 3, 'all three messages', 10_000)
+        await waitFor(() => seen.length === 3, 'all three messages', 10_000)
         assert.deepEqual(
           new Set(seen.map((j) => j.id)),
           new Set([early.message.id, fast.message.id, late.message.id]),
@@ -160,7 +157,7 @@ function dispatcherSuite(name: string, makeBus: () => Promise<Bus>) {
       try {
         d1.start()
         d2.start()
-        await until(() => seen.length >= ids.size, 'every message')
+        await waitFor(() => seen.length >= ids.size, 'every message', 60_000)
         await d1.stop()
         await d2.stop()
         const counts = new Map<string, number>()

@@ -4,14 +4,7 @@ import { createCarrier } from '../../../src/carriers/create-carrier.ts'
 import type { CarrierSim } from '../../../src/carriers/sim/carrier-sim.ts'
 import { createPipeline } from '../../../src/delivery/pipeline.ts'
 import { createCustomer, sendBody, setRates, startApp } from '../../helpers/app.ts'
-
-async function until(f: () => Promise<boolean>, what: string, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!(await f())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-}
+import { waitFor } from '../../helpers/wait.ts'
 
 /**
  * Fills a database the way production does — HTTP accepts (group commit), the dispatcher, a
@@ -59,7 +52,11 @@ export async function populate(url: string, sim: CarrierSim): Promise<void> {
     const phase = async (count: number, over: Record<string, unknown> = {}) => {
       const before = await finalCount()
       await Promise.all(Array.from({ length: count }, () => send(over)))
-      await until(async () => (await finalCount()) === before + count, `${count} messages to be final`)
+      await waitFor(
+        async () => (await finalCount()) === before + count,
+        `${count} messages to be final`,
+        30_000,
+      )
     }
     sim.setOptions({ outcomeMix: { delivered: 3, undelivered: 1, expired: 0 }, receiptDelayMs: 2 })
     await phase(24)
