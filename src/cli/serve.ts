@@ -11,8 +11,8 @@ import { relayWebhooks } from '../carriers/http/webhook-relay.ts'
 import { type CarrierSim, createCarrierSim } from '../carriers/sim/carrier-sim.ts'
 import { createWebhookAuth, newWebhookSecret } from '../carriers/webhook-auth.ts'
 import { type Config, ConfigError } from '../config/config.ts'
+import { providerView } from '../delivery/carrier-links.ts'
 import { createPipeline, type Pipeline } from '../delivery/pipeline.ts'
-import { providerView } from '../delivery/providers.ts'
 import { createStatusEventRelay } from '../events/relay.ts'
 import { scheduleMaintenance } from '../maintenance/maintenance.ts'
 import { createReporter } from '../observability/reporter.ts'
@@ -139,7 +139,7 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
       ...(delivery && roles.worker
         ? {
             providerWebhooks: { auth: createWebhookAuth(carriers), sink: delivery.webhook },
-            providers: () => delivery.providers.map(providerView),
+            providers: () => delivery.links.map(providerView),
           }
         : bus
           ? { providerWebhooks: { auth: createWebhookAuth(carriers), sink: relayWebhooks(bus, carriers) } }

@@ -3,7 +3,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import type { Bus } from '../bus/bus.ts'
 import { laneDurable } from '../bus/subjects.ts'
 import { LANES } from '../domain/message.ts'
-import type { Provider } from './providers.ts'
+import type { CarrierLink } from './carrier-links.ts'
 
 const CIRCUIT_VALUE: Record<CircuitState, number> = {
   [CircuitState.Closed]: 0,
@@ -16,7 +16,7 @@ const CIRCUIT_VALUE: Record<CircuitState, number> = {
 export function createPipelineMetrics(
   registry: Registry,
   bus: Bus,
-  providers: () => Provider[],
+  links: () => CarrierLink[],
   parkedReceipts: () => Promise<number>,
 ) {
   const registers = [registry]
@@ -39,23 +39,23 @@ export function createPipelineMetrics(
     },
   })
   new Gauge({
-    name: 'smsgw_provider_circuit_state',
-    help: 'Circuit breaker per provider: 0 closed, 1 half-open, 2 open, 3 isolated',
-    labelNames: ['provider'] as const,
+    name: 'smsgw_carrier_circuit_state',
+    help: 'Circuit breaker per carrier: 0 closed, 1 half-open, 2 open, 3 isolated',
+    labelNames: ['carrier'] as const,
     registers,
     collect() {
-      for (const p of providers()) this.set({ provider: p.name }, CIRCUIT_VALUE[p.breaker.state])
+      for (const p of links()) this.set({ carrier: p.name }, CIRCUIT_VALUE[p.breaker.state])
     },
   })
   new Gauge({
-    name: 'smsgw_provider_window_in_use',
-    help: 'Submits awaiting the carrier per provider (SMPP window use)',
-    labelNames: ['provider'] as const,
+    name: 'smsgw_carrier_window_in_use',
+    help: 'Submits awaiting the carrier per carrier (SMPP window use)',
+    labelNames: ['carrier'] as const,
     registers,
     collect() {
-      for (const p of providers()) {
+      for (const p of links()) {
         const stats = (p.carrier as { stats?: () => { inFlight: number } }).stats
-        if (stats) this.set({ provider: p.name }, stats.call(p.carrier).inFlight)
+        if (stats) this.set({ carrier: p.name }, stats.call(p.carrier).inFlight)
       }
     },
   })
@@ -68,15 +68,15 @@ export function createPipelineMetrics(
     }),
     submitSeconds: new Histogram({
       name: 'smsgw_submit_seconds',
-      help: 'Carrier submit latency per provider (accepted submits)',
-      labelNames: ['provider'] as const,
+      help: 'Carrier submit latency per carrier (accepted submits)',
+      labelNames: ['carrier'] as const,
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     }),
     submitErrors: new Counter({
       name: 'smsgw_submit_errors_total',
-      help: 'Failed submit attempts per provider and kind (transient, throttled, permanent, circuit_open)',
-      labelNames: ['provider', 'kind'] as const,
+      help: 'Failed submit attempts per carrier and kind (transient, throttled, permanent, circuit_open)',
+      labelNames: ['carrier', 'kind'] as const,
       registers,
     }),
     receipts: new Counter({

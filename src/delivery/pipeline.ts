@@ -7,9 +7,9 @@ import { createDispatcher, type Dispatcher, type DispatcherOptions } from '../di
 import { createStatusWriter, type StatusWriter } from '../events/status-writer.ts'
 import { createBurstReporter } from '../lib/burst-reporter.ts'
 import { stderrReporter } from '../observability/reporter.ts'
+import { type BreakerOptions, type CarrierLink, createCarrierLink } from './carrier-links.ts'
 import { createPipelineMetrics } from './metrics.ts'
 import { countParkedReceipts } from './parked-receipts.ts'
-import { type BreakerOptions, createProvider, type Provider } from './providers.ts'
 import { closeUnreportedMessages } from './receipt-timeout.ts'
 import { createReceiptHandler } from './receipts.ts'
 import { consumeRelayedWebhooks } from './webhook-relay.ts'
@@ -22,7 +22,7 @@ export interface PipelineOptions {
   /** Which roles run in this process (default both). */
   roles?: { dispatcher?: boolean; worker?: boolean }
   breaker?: BreakerOptions
-  worker?: Partial<Omit<WorkerOptions, 'db' | 'bus' | 'providers' | 'statuses'>>
+  worker?: Partial<Omit<WorkerOptions, 'db' | 'bus' | 'links' | 'statuses'>>
   dispatcher?: Partial<Omit<DispatcherOptions, 'db' | 'bus'>>
   /** Builds a carrier's adapter from its config: the start-up module passes createCarrier with its hooks. */
   makeCarrier: (c: CarrierConfig) => Carrier
@@ -43,7 +43,7 @@ export interface PipelineOptions {
 }
 
 export interface Pipeline {
-  readonly providers: Provider[]
+  readonly links: CarrierLink[]
   readonly dispatcher?: Dispatcher
   readonly worker?: Worker
   readonly statuses: StatusWriter
@@ -65,12 +65,12 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     return onError ? (err: unknown) => onError(err, where) : stderrReporter(where)
   }
   const statuses = createStatusWriter(opts.db)
-  let providers: Provider[] = []
+  let links: CarrierLink[] = []
   const metrics = opts.registry
     ? createPipelineMetrics(
         opts.registry,
         opts.bus,
-        () => providers,
+        () => links,
         () => countParkedReceipts(opts.db),
       )
     : undefined
@@ -94,12 +94,12 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     onMatched: (status) => metrics?.receipts.inc({ status }),
     onReceiptLatency: (s) => metrics?.receiptSeconds.observe(s),
   })
-  providers = roles.worker
+  links = roles.worker
     ? opts.carriers.map((c) => {
         const carrier = opts.makeCarrier(c)
         carrier.onReceipt((r) => receipts.handle(c.name, r))
         carrier.onInbound((m) => receipts.inbound(c.name, m))
-        return createProvider(c, carrier, opts.breaker)
+        return createCarrierLink(c, carrier, opts.breaker)
       })
     : []
   // Re-matches of parked receipts run beside the worker's submits; stop() waits for them.
@@ -112,11 +112,11 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     ? createWorker({
         db: opts.db,
         bus: opts.bus,
-        providers,
+        links,
         statuses,
         onError: report('worker'),
-        onSubmitted: (provider, ms) => metrics?.submitSeconds.observe({ provider }, ms / 1000),
-        onSubmitError: (provider, kind) => metrics?.submitErrors.inc({ provider, kind }),
+        onSubmitted: (carrier, ms) => metrics?.submitSeconds.observe({ carrier }, ms / 1000),
+        onSubmitError: (carrier, kind) => metrics?.submitErrors.inc({ carrier, kind }),
         onDeadLetter: (lane, status) => metrics?.deadLetters.inc({ lane, status }),
         onRecorded: (refs) => track(receipts.recorded(refs)),
         ...opts.worker,
@@ -132,7 +132,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
       })
     : undefined
   const webhook = async (name: string, kind: 'dlr' | 'inbound', json: unknown) => {
-    const carrier = providers.find((p) => p.name === name)?.carrier
+    const carrier = links.find((p) => p.name === name)?.carrier
     if (!carrier || !acceptsWebhooks(carrier)) return false
     // Parsing hands the receipt/MO to the carrier's listeners, registered above.
     if (kind === 'dlr') await carrier.handleReceipt(json)
@@ -148,7 +148,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     )
   }
   return {
-    providers,
+    links,
     dispatcher,
     worker,
     statuses,
@@ -156,7 +156,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     async start() {
       await worker?.start()
       // Webhooks that api processes without a worker stored on the bus.
-      if (worker && providers.some((p) => acceptsWebhooks(p.carrier)))
+      if (worker && links.some((p) => acceptsWebhooks(p.carrier)))
         relayed = await consumeRelayedWebhooks(opts.bus, webhook, report('webhooks'))
       dispatcher?.start()
       if (worker) sweeping = setInterval(sweep, opts.receiptSweepMs ?? 60_000).unref()
@@ -169,7 +169,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
       await Promise.all(background)
       await statuses.drain()
       unmatchedLog.flush()
-      await Promise.all(providers.map((p) => p.carrier.close()))
+      await Promise.all(links.map((p) => p.carrier.close()))
     },
   }
 }

@@ -1,4 +1,4 @@
-// Provider webhooks (HTTP receipts and MO messages) relayed by an api process without a worker
+// CarrierLink webhooks (HTTP receipts and MO messages) relayed by an api process without a worker
 // (carriers/http/webhook-relay.ts): a worker, which holds the carriers, consumes and applies them.
 import type { Bus, Consumer } from '../bus/bus.ts'
 import { RELAYED_WEBHOOKS, type RelayedWebhook, type WebhookKind } from '../bus/subjects.ts'

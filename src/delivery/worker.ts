@@ -16,6 +16,7 @@ import { orderRoutes } from '../domain/routing.ts'
 import type { StatusWriter } from '../events/status-writer.ts'
 import { createGroupCommitter } from '../lib/group-commit.ts'
 import { stderrReporter } from '../observability/reporter.ts'
+import type { CarrierLink } from './carrier-links.ts'
 import {
   type ClaimResult,
   claimDelivery,
@@ -27,14 +28,13 @@ import {
   unmarkSubmitting,
 } from './claims.ts'
 import { createOutcomes } from './outcomes.ts'
-import type { Provider } from './providers.ts'
 
 export interface WorkerOptions {
   db: Db
   bus: Bus
-  providers: Provider[]
+  links: CarrierLink[]
   statuses: StatusWriter
-  /** Submit attempts per message across providers before it is dead-lettered (default 5). */
+  /** Submit attempts per message across links before it is dead-lettered (default 5). */
   maxAttempts?: number
   /** Throttled answers waited out (backoff, not counted as attempts) before they count (default 60). */
   maxThrottleWaits?: number
@@ -45,8 +45,8 @@ export interface WorkerOptions {
   concurrency?: Partial<Record<Priority, number>>
   /** How long a claim protects a message from a second worker, ms (default 60 000). */
   leaseMs?: number
-  onSubmitted?: (provider: string, ms: number) => void
-  onSubmitError?: (provider: string, kind: string) => void
+  onSubmitted?: (carrier: string, ms: number) => void
+  onSubmitError?: (carrier: string, kind: string) => void
   onDeadLetter?: (lane: Priority, status: string) => void
   /** Carrier ids just recorded as submitted (after their commit): receipts parked for them can now match. */
   onRecorded?: (refs: { carrier: string; carrierId: string }[]) => void
@@ -70,9 +70,9 @@ const DEFAULT_CONCURRENCY: Record<Priority, number> = { otp: 64, high: 64, norma
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /**
- * Takes delivery jobs from the lanes, claims each (de-dup), submits it to a provider chosen by
+ * Takes delivery jobs from the lanes, claims each (de-dup), submits it to a link chosen by
  * route and weight, retries transient failures with exponential backoff and jitter while
- * failing over to the next provider, and dead-letters what cannot be delivered with a final
+ * failing over to the next link, and dead-letters what cannot be delivered with a final
  * status (refunded when no carrier took it).
  */
 export function createWorker(opts: WorkerOptions): Worker {
@@ -80,7 +80,7 @@ export function createWorker(opts: WorkerOptions): Worker {
   const maxThrottleWaits = opts.maxThrottleWaits ?? 60
   const leaseMs = opts.leaseMs ?? 60_000
   const onError = opts.onError ?? stderrReporter('worker')
-  const byName = new Map(opts.providers.map((p) => [p.name, p]))
+  const linkByName = new Map(opts.links.map((p) => [p.name, p]))
   const consumers: Consumer[] = []
   // The submitting marks of many concurrent jobs commit together, each right before its send.
   const submitting = createGroupCommitter<{ id: string; attempt: number }, boolean>({
@@ -131,26 +131,26 @@ export function createWorker(opts: WorkerOptions): Worker {
   })
   const backoff = { initialMs: opts.baseBackoffMs ?? 200, maxMs: opts.maxBackoffMs ?? 5000 }
 
-  /** The provider of this try: the routes for the destination in order, one further per try. */
-  const providerFor = (job: DeliveryJob, hop: number): Provider | undefined => {
+  /** The link of this try: the routes for the destination in order, one further per try. */
+  const linkFor = (job: DeliveryJob, hop: number): CarrierLink | undefined => {
     const routes = orderRoutes(
-      opts.providers.map((p) => p.candidate()),
+      opts.links.map((p) => p.candidate()),
       job.to,
       job.country,
     )
     const name = routes[hop % Math.max(1, routes.length)]
-    return name ? byName.get(name) : undefined
+    return name ? linkByName.get(name) : undefined
   }
 
   /**
-   * One submit to one provider: its priority gate (otp before bulk), throttle and circuit; the
+   * One submit to one link: its priority gate (otp before bulk), throttle and circuit; the
    * `submitting` mark committed as late as the carrier allows (after its window wait, right before
    * the write), so a crash leaves `submitting` only on messages that may have gone out.
    */
-  async function submitTo(provider: Provider, job: DeliveryJob, claimAttempt: number): Promise<SubmitResult> {
-    const release = await provider.gate.acquire(job.priority)
+  async function submitTo(link: CarrierLink, job: DeliveryJob, claimAttempt: number): Promise<SubmitResult> {
+    const release = await link.gate.acquire(job.priority)
     const started = performance.now()
-    const carrier = provider.carrier
+    const carrier = link.carrier
     const request: SubmitRequest = {
       messageId: job.id,
       to: job.to,
@@ -164,9 +164,9 @@ export function createWorker(opts: WorkerOptions): Worker {
     const mark = async () => {
       if (!(await submitting.submit({ id: job.id, attempt: claimAttempt }))) throw new LostClaimError()
     }
-    const result = await provider.breaker
+    const result = await link.breaker
       .execute(async () => {
-        await provider.throttle()
+        await link.throttle()
         if (!carrier.callsBeforeWrite) await mark()
         try {
           return await carrier.submit(request, carrier.callsBeforeWrite ? { beforeWrite: mark } : {})
@@ -183,7 +183,7 @@ export function createWorker(opts: WorkerOptions): Worker {
         }
       })
       .finally(release)
-    opts.onSubmitted?.(provider.name, performance.now() - started)
+    opts.onSubmitted?.(link.name, performance.now() - started)
     return result
   }
 
@@ -195,28 +195,28 @@ export function createWorker(opts: WorkerOptions): Worker {
   async function afterFailure(
     err: unknown,
     job: DeliveryJob,
-    provider: Provider,
+    link: CarrierLink,
   ): Promise<{ kind: 'done' } | { kind: 'retry' | 'throttled'; reason: string }> {
     if (err instanceof LostClaimError) return { kind: 'done' }
     if (isUnconfirmedSubmitError(err)) {
-      opts.onSubmitError?.(provider.name, err.kind)
-      await outcomes.unconfirmed(job, provider.name, err.message, err.acceptedCarrierIds)
+      opts.onSubmitError?.(link.name, err.kind)
+      await outcomes.unconfirmed(job, link.name, err.message, err.acceptedCarrierIds)
       return { kind: 'done' }
     }
     if (isCarrierError(err) && err.acceptedCarrierIds.length > 0) {
-      await outcomes.partlyTaken(job, provider.name, err.acceptedCarrierIds, err.message)
+      await outcomes.partlyTaken(job, link.name, err.acceptedCarrierIds, err.message)
       return { kind: 'done' }
     }
     opts.onSubmitError?.(
-      provider.name,
+      link.name,
       err instanceof BrokenCircuitError ? 'circuit_open' : isCarrierError(err) ? err.kind : 'other',
     )
     if (isPermanentCarrierError(err)) {
-      await outcomes.finish(job, 'rejected', `${provider.name}: ${err.message}`)
+      await outcomes.finish(job, 'rejected', `${link.name}: ${err.message}`)
       return { kind: 'done' }
     }
     if (!isCarrierError(err) && !(err instanceof BrokenCircuitError)) throw err
-    const reason = `${provider.name}: ${(err as Error).message}`
+    const reason = `${link.name}: ${(err as Error).message}`
     return { kind: isThrottledError(err) ? 'throttled' : 'retry', reason }
   }
 
@@ -245,25 +245,25 @@ export function createWorker(opts: WorkerOptions): Worker {
       .write({ messageId: job.id, createdAt: job.created_at, status: 'sending' })
       .catch(onError)
 
-    let lastError = 'no provider serves this destination'
+    let lastError = 'no link serves this destination'
     // Each try goes to the next route; a throttled try is waited out without spending an attempt
     // (bounded by the validity period and maxThrottleWaits).
     let throttleWaits = 0
     for (let attempt = 0, hop = 0; attempt < maxAttempts; hop++) {
-      const provider = providerFor(job, hop)
-      if (!provider) break
+      const link = linkFor(job, hop)
+      if (!link) break
       try {
-        const result = await submitTo(provider, job, claim.attempt)
-        await submitted.submit({ job, carrier: provider.name, carrierIds: result.carrierIds })
+        const result = await submitTo(link, job, claim.attempt)
+        await submitted.submit({ job, carrier: link.name, carrierIds: result.carrierIds })
         await opts.statuses.write({
           messageId: job.id,
           createdAt: job.created_at,
           status: 'sent',
-          detail: { carrier: provider.name, parts: result.carrierIds.length },
+          detail: { carrier: link.name, parts: result.carrierIds.length },
         })
         return m.ack()
       } catch (err) {
-        const next = await afterFailure(err, job, provider)
+        const next = await afterFailure(err, job, link)
         if (next.kind === 'done') return m.ack()
         lastError = next.reason
         if (

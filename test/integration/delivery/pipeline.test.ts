@@ -8,8 +8,8 @@ import { DEAD_LETTERS } from '../../../src/bus/subjects.ts'
 import { type CarrierConfig, simSmppCarrier } from '../../../src/carriers/config.ts'
 import { createCarrier } from '../../../src/carriers/create-carrier.ts'
 import { type CarrierSim, createCarrierSim } from '../../../src/carriers/sim/carrier-sim.ts'
+import { providerView } from '../../../src/delivery/carrier-links.ts'
 import { createPipeline, type Pipeline } from '../../../src/delivery/pipeline.ts'
-import { providerView } from '../../../src/delivery/providers.ts'
 import { closeUnreportedMessages } from '../../../src/delivery/receipt-timeout.ts'
 import type { DeliveryJob } from '../../../src/domain/message.ts'
 import {
@@ -38,7 +38,7 @@ describe('delivery pipeline end to end (PostgreSQL, in-process bus, SMPP simulat
 
   before(async () => {
     pg = await freshDatabase()
-    t = await startApp(pg.url, { deps: { providers: () => pipeline.providers.map(providerView) } })
+    t = await startApp(pg.url, { deps: { providers: () => pipeline.links.map(providerView) } })
     await setRates(t.app)
     auth = (await createCustomer(t.app, { credit: '100.00' })).auth
     primary = await createCarrierSim({ receiptDelayMs: 20 })
@@ -122,7 +122,7 @@ describe('delivery pipeline end to end (PostgreSQL, in-process bus, SMPP simulat
   })
 
   it('primary failing: the circuit opens, traffic fails over, nothing is lost; it closes after recovery', async () => {
-    const primaryBreaker = pipeline.providers.find((p) => p.name === 'primary')?.breaker
+    const primaryBreaker = pipeline.links.find((p) => p.name === 'primary')?.breaker
     assert.ok(primaryBreaker)
     let opened = 0
     const listener = primaryBreaker.onBreak(() => {
@@ -296,11 +296,11 @@ describe('delivery pipeline end to end (PostgreSQL, in-process bus, SMPP simulat
     const text = await registry.metrics()
     assert.match(text, /smsgw_dispatched_total\{lane="normal"\} [1-9]/)
     assert.match(text, /smsgw_lane_pending\{lane="otp"\} 0/)
-    assert.match(text, /smsgw_submit_seconds_count\{provider="primary"\} [1-9]/)
-    assert.match(text, /smsgw_submit_errors_total\{provider="primary",kind="transient"\} [1-9]/)
-    assert.match(text, /smsgw_submit_errors_total\{provider="primary",kind="permanent"\} [1-9]/)
-    assert.match(text, /smsgw_provider_circuit_state\{provider="secondary"\} [0-3]/)
-    assert.match(text, /smsgw_provider_window_in_use\{provider="primary"\} \d/)
+    assert.match(text, /smsgw_submit_seconds_count\{carrier="primary"\} [1-9]/)
+    assert.match(text, /smsgw_submit_errors_total\{carrier="primary",kind="transient"\} [1-9]/)
+    assert.match(text, /smsgw_submit_errors_total\{carrier="primary",kind="permanent"\} [1-9]/)
+    assert.match(text, /smsgw_carrier_circuit_state\{carrier="secondary"\} [0-3]/)
+    assert.match(text, /smsgw_carrier_window_in_use\{carrier="primary"\} \d/)
     assert.match(text, /smsgw_receipts_total\{status="delivered"\} [1-9]/)
     assert.match(text, /smsgw_receipt_seconds_count [1-9]/)
     assert.match(text, /smsgw_dead_letters_total\{lane="normal",status="failed"\} 1/)

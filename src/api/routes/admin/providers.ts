@@ -22,7 +22,7 @@ export const ProviderObject = Type.Object({
 export type ProviderView = Omit<typeof ProviderObject.static, 'object'>
 
 /**
- * GET /v1/admin/providers. Provider state lives in the delivery worker: a process running the
+ * GET /v1/admin/providers. CarrierLink state lives in the delivery worker: a process running the
  * api alone has no providers of its own and lists none (each worker exports the same facts on
  * its /metrics).
  */

@@ -12,15 +12,15 @@ import type { RouteCandidate } from '../domain/routing.ts'
 import { type Bucket, takeToken } from '../domain/token-bucket.ts'
 import { createPriorityGate, type PriorityGate } from './priority-gate.ts'
 
-/** A carrier as the worker drives it: its routing facts, circuit breaker and throughput cap. */
-export interface Provider {
+/** A carrier link: a carrier as the worker drives it — its connector, routing facts, circuit breaker, throughput cap and priority gate. */
+export interface CarrierLink {
   readonly name: string
   readonly carrier: Carrier
   readonly config: CarrierConfig
   readonly breaker: CircuitBreakerPolicy
-  /** Waits until the provider's throughput cap allows one more submit. */
+  /** Waits until the carrier's throughput cap allows one more submit. */
   throttle(): Promise<void>
-  /** Submits in progress at this provider, at most its window; waiters served otp first. */
+  /** Submits in progress at this carrier, at most its window; waiters served otp first. */
   readonly gate: PriorityGate
   candidate(): RouteCandidate
 }
@@ -32,10 +32,14 @@ export interface BreakerOptions {
   halfOpenAfterMs?: number
 }
 
-/** Concurrent submits to a provider without a configured window (HTTP carriers). */
+/** Concurrent submits to a carrier without a configured window (HTTP carriers). */
 const DEFAULT_GATE = 100
 
-export function createProvider(config: CarrierConfig, carrier: Carrier, opts: BreakerOptions = {}): Provider {
+export function createCarrierLink(
+  config: CarrierConfig,
+  carrier: Carrier,
+  opts: BreakerOptions = {},
+): CarrierLink {
   const halfOpenAfter = opts.halfOpenAfterMs ?? 10_000
   // A carrier that stops answering submits (unconfirmed) is failing too: open the circuit, so the
   // next messages go elsewhere instead of each ending unknown there.
@@ -89,8 +93,8 @@ export const circuitName = (s: CircuitState): string =>
     [CircuitState.Isolated]: 'isolated',
   })[s]
 
-/** The operator's view of a provider (GET /v1/admin/providers). */
-export function providerView(p: Provider) {
+/** The operator's view of a carrier (GET /v1/admin/providers: the v1 API's word for it). */
+export function providerView(p: CarrierLink) {
   const stats = (p.carrier as { stats?: () => { inFlight: number; waiting: number } }).stats?.call(p.carrier)
   return {
     name: p.name,
