@@ -108,7 +108,12 @@ export function createHttpCarrier(cfg: HttpCarrierConfig): WebhookCarrier {
 
   async function submit(req: SubmitRequest): Promise<SubmitResult> {
     if (closing.signal.aborted) {
-      throw new TransientCarrierError('carrier connector closed', { code: 'carrier_closed', carrier: name })
+      // Nothing was sent: the worker may drop its `submitting` mark (as it does for SMPP's).
+      throw new TransientCarrierError('carrier connector closed', {
+        code: 'carrier_closed',
+        carrier: name,
+        unsent: true,
+      })
     }
     const res = await post(req)
     // Always read the body (an unread body holds the keep-alive connection), but only so much of it.

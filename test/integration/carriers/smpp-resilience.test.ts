@@ -3,24 +3,13 @@
 import assert from 'node:assert/strict'
 import type { AddressInfo } from 'node:net'
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test'
-import type { Receipt, SubmitRequest } from '../../../src/carriers/carrier.ts'
+import type { Receipt } from '../../../src/carriers/carrier.ts'
 import { isTransientCarrierError, isUnconfirmedSubmitError } from '../../../src/carriers/errors.ts'
 import type { SmppCarrier } from '../../../src/carriers/smpp/smpp-carrier.ts'
 import { loadSmpp } from '../../../src/carriers/smpp/smpp-types.ts'
-import { type BoundCarrier, bindSmpp, startSim, waitFor } from './helpers.ts'
+import { type BoundCarrier, bindSmpp, startSim, submitRequest, waitFor } from './helpers.ts'
 
-let seq = 0
-function req(body: string): SubmitRequest {
-  seq++
-  return {
-    messageId: `0190a3c4-0000-7000-9000-${String(seq).padStart(12, '0')}`,
-    to: '+14155550123',
-    from: '+14155550100',
-    body,
-    encoding: 'GSM-7',
-    registeredDelivery: true,
-  }
-}
+const req = (body: string) => submitRequest(body, { from: '+14155550100' })
 
 describe('SMPP link resilience', () => {
   let sim: Awaited<ReturnType<typeof startSim>>

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { createBurstReporter } from '../../../src/lib/burst-reporter.ts'
-import { eventually } from '../../integration/bus/wait.ts'
+import { waitFor } from '../../helpers/wait.ts'
 
 describe('createBurstReporter', () => {
   it('reports the first event at once and the rest of the burst as one count at its end', async () => {
@@ -13,7 +13,7 @@ describe('createBurstReporter', () => {
       ['a', 1, 0],
       ['b', 1, 7],
     ])
-    await eventually(() => lines.length === 3, 'the end of the burst')
+    await waitFor(() => lines.length === 3, 'the end of the burst', 5000, 10)
     assert.deepEqual(lines[2], ['a', 499, 1])
     burst.flush()
     assert.equal(lines.length, 3)

@@ -1,4 +1,4 @@
-// Pure: the SMPP receipt parser (lives here with the other carrier tests; no sockets).
+// Pure: the SMPP receipt parser (no sockets).
 
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'

@@ -11,21 +11,14 @@ import {
   relativeValidity,
   toAddress,
 } from '../../../src/carriers/smpp/submit-pdus.ts'
+import { submitRequest } from '../../helpers/submit-request.ts'
 
 const smpp = loadSmpp()
 const codecs = { gsm: smpp.encodings.ASCII, ucs2: smpp.encodings.UCS2 }
 
-function req(body: string, extra: Partial<SubmitRequest> = {}): SubmitRequest {
-  return {
-    messageId: '0190a3c4-0000-7000-8000-000000000001',
-    to: '+14155550123',
-    from: 'ACME',
-    body,
-    encoding: 'GSM-7',
-    registeredDelivery: true,
-    ...extra,
-  }
-}
+const MESSAGE_ID = '0190a3c4-0000-7000-8000-000000000001'
+const req = (body: string, extra: Partial<SubmitRequest> = {}) =>
+  submitRequest(body, { messageId: MESSAGE_ID, ...extra })
 
 function bytes(v: unknown): Buffer {
   assert.ok(Buffer.isBuffer(v))
@@ -80,7 +73,7 @@ describe('buildSubmitSms', () => {
       ...codecs,
       messageIdField: 'smsgw_message_id_1400',
     })
-    assert.equal(pdu?.['smsgw_message_id_1400'], '0190a3c4-0000-7000-8000-000000000001')
+    assert.equal(pdu?.['smsgw_message_id_1400'], MESSAGE_ID)
     assert.equal(pdu?.validity_period, '000000010101000R')
     const [plain] = buildSubmitSms(req('hi', { registeredDelivery: false }), { concatRef: 1, ...codecs })
     assert.equal(plain?.registered_delivery, 0)
