@@ -39,6 +39,14 @@ export const ConfigSchema = Type.Object({
   SMSGW_SIM_RECEIPT_DELAY_MS: Type.Integer({ minimum: 0, default: 100 }),
   /** Body retention in days before message bodies are redacted. */
   SMSGW_BODY_RETENTION_DAYS: Type.Integer({ minimum: 1, default: 30 }),
+  /** `true` lets webhook endpoints and status_callback_url use http:// and loopback/private addresses (development, tests). */
+  SMSGW_WEBHOOK_ALLOW_INSECURE: Type.Union([Type.Literal('true'), Type.Literal('false')], {
+    default: 'false',
+  }),
+  /** Key sealing webhook secrets at rest, base64 of 32 bytes; absent → a key file in the data dir (single host only). */
+  SMSGW_WEBHOOK_SECRET_KEY: Type.Optional(Type.String({ minLength: 40 })),
+  /** First webhook retry delay, ms; doubles per attempt up to 4 h, retried for 24 h. */
+  SMSGW_WEBHOOK_RETRY_BASE_MS: Type.Integer({ minimum: 1, default: 10_000 }),
 })
 
 export type Config = Static<typeof ConfigSchema>
