@@ -13,6 +13,8 @@ import { createPipeline, type Pipeline } from '../delivery/pipeline.ts'
 import { providerView } from '../delivery/providers.ts'
 import { relayWebhooks } from '../delivery/webhook-relay.ts'
 import { createStatusEventRelay } from '../events/relay.ts'
+import { startWebhookRole } from '../events/webhook-role.ts'
+import { resolveWebhookKey } from '../events/webhook-secrets.ts'
 import { scheduleMaintenance } from '../maintenance/maintenance.ts'
 import { createReporter } from '../observability/reporter.ts'
 import { startBanner } from './banner.ts'
@@ -23,6 +25,8 @@ export interface Roles {
   api: boolean
   dispatcher: boolean
   worker: boolean
+  /** Webhook delivery to customers (`smsgw webhooks`; on in `smsgw start`). */
+  webhooks?: boolean
 }
 
 /**
@@ -48,10 +52,10 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
   await prepareDb(db)
   const stopMaintenance = scheduleMaintenance(db, (err) => reporter.error('maintenance', err))
 
-  const delivers = roles.dispatcher || roles.worker
+  const delivers = roles.dispatcher || roles.worker || roles.webhooks === true
   if (delivers && !config.NATS_URL && !(roles.api && roles.dispatcher && roles.worker)) {
     throw new ConfigError(
-      'NATS_URL: a dispatcher or worker in its own process needs NATS (the in-process bus is per process)',
+      'NATS_URL: a dispatcher, worker or webhooks role in its own process needs NATS (the in-process bus is per process)',
     )
   }
   // The api role alone does not use the bus; it only checks it when one is configured.
@@ -78,7 +82,7 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
   // worker handlers must not queue the accept path's group commits behind them.
   const deliveryDb =
     config.DATABASE_URL && roles.api && delivers ? await openDb(config, 'smsgw-delivery') : db
-  if (bus && delivers) {
+  if (bus && (roles.dispatcher || roles.worker)) {
     pipeline = createPipeline({
       registry,
       db: deliveryDb,
@@ -103,6 +107,18 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
         })
       : undefined
   relay?.start()
+  let webhookKey: Buffer | undefined
+  const resolveKey = () => (webhookKey ??= resolveWebhookKey(config))
+  const webhooks =
+    bus && roles.webhooks
+      ? await startWebhookRole({
+          config,
+          db: deliveryDb,
+          bus,
+          key: resolveKey,
+          onError: (err) => reporter.error('webhooks', err),
+        })
+      : undefined
 
   let app: FastifyInstance | undefined
   let adminToken: ReturnType<typeof resolveAdminToken> | undefined
@@ -118,6 +134,8 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
       logger,
       registry,
       readiness: bus ? { bus: () => bus.healthy() } : {},
+      webhookKey: resolveKey,
+      ...(webhooks ? { onWebhookQueued: webhooks.wake } : {}),
       ...(delivery?.dispatcher ? { onAccepted: () => delivery.dispatcher?.wake() } : {}),
       ...(delivery && roles.worker
         ? { providerWebhooks: delivery.webhook, providers: () => delivery.providers.map(providerView) }
@@ -136,6 +154,7 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
     await opsApp?.close()
     await pipeline?.stop()
     await relay?.stop()
+    await webhooks?.stop()
     await bus?.close()
     await sim?.close()
     await rateLimiter.close()

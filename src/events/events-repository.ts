@@ -93,7 +93,7 @@ export async function listEvents(
       WHERE e.customer_id = $1 ${status} AND ${common('e.created_at', 1, 'e.id::text')}
       ORDER BY e.created_at DESC, e.id DESC LIMIT $2)`)
   }
-  if (!type || !type.startsWith('message.')) {
+  if (!type?.startsWith('message.')) {
     const only = type ? `AND c.type = ${param(type)}` : ''
     branches.push(`(SELECT 2 AS kind, c.id::text AS key, ${AT_US('c.created_at')}, c.created_at,
         c.type, NULL AS message_id, c.data

@@ -56,6 +56,8 @@ export interface WebhookDelivery {
   start(): Promise<void>
   /** One claim pass (tests); returns how many deliveries were taken. */
   pass(): Promise<number>
+  /** Claims at once (deliveries were just queued in this process). */
+  wake(): void
   stop(): Promise<void>
 }
 
@@ -216,6 +218,7 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
 
   return {
     pass,
+    wake: () => loop.wake(),
     async start() {
       stopping = false
       consumers.push(

@@ -212,7 +212,7 @@ export async function listAttempts(
     `SELECT id::text, event_id, attempt, status_code, latency_ms, error, next_retry_at, created_at
        FROM webhook_attempts
       WHERE endpoint_id = $1 AND ($2::bigint IS NULL OR id < $2::bigint)
-      ORDER BY id DESC LIMIT $3`,
+      ORDER BY webhook_attempts.id DESC LIMIT $3`,
     [endpointId, before ?? null, limit],
   )
   return rows
