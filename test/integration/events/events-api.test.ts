@@ -59,7 +59,9 @@ describe('events API and webhook endpoints (PostgreSQL)', () => {
           'SELECT created_at FROM messages WHERE id = $1',
           [id],
         )
-        await writer.write({ messageId: id, createdAt: (rows[0]?.created_at as Date).toISOString(), status })
+        const [m] = rows
+        assert.ok(m)
+        await writer.write({ messageId: id, createdAt: m.created_at.toISOString(), status })
       }
     }
   })
