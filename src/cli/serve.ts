@@ -116,6 +116,7 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
           db: deliveryDb,
           bus,
           key: resolveKey,
+          registry,
           onError: (err) => reporter.error('webhooks', err),
         })
       : undefined

@@ -48,7 +48,8 @@ export interface WebhookDeliveryOptions extends AddressPolicy {
   disableAfterMs?: number
   /** Bus durable names' prefix (default `webhooks`). */
   durablePrefix?: string
-  onAttempt?: (target: string, outcome: AttemptOutcome['kind'] | 'abandoned') => void
+  /** Every attempt's outcome, with its latency when a request was made. */
+  onAttempt?: (target: string, outcome: AttemptOutcome['kind'] | 'abandoned', latencyMs?: number) => void
   onError?: (err: unknown) => void
 }
 
@@ -132,7 +133,8 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
               { id: envelope.id, body: JSON.stringify(envelope) },
               secrets,
             )
-    opts.onAttempt?.(d.target, outcome.kind)
+    const requested = secrets.length > 0 && !refused
+    opts.onAttempt?.(d.target, outcome.kind, requested ? outcome.latencyMs : undefined)
     const next =
       outcome.kind === 'delivered'
         ? 'succeeded'

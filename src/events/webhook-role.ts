@@ -1,6 +1,7 @@
 // `smsgw webhooks` (and the same inside `smsgw start`): the delivery service with its sender,
 // configured from the environment.
 
+import { Counter, Histogram, type Registry } from 'prom-client'
 import type { Bus } from '../bus/bus.ts'
 import type { Config } from '../config/config.ts'
 import type { Db } from '../db/db.ts'
@@ -18,9 +19,23 @@ export async function startWebhookRole(opts: {
   db: Db
   bus: Bus
   key: () => Buffer
+  registry?: Registry
   onError: (err: unknown) => void
 }): Promise<WebhookRole> {
   const policy = { allowInsecure: opts.config.SMSGW_WEBHOOK_ALLOW_INSECURE === 'true' }
+  const registers = opts.registry ? [opts.registry] : []
+  const attempts = new Counter({
+    name: 'smsgw_webhook_attempts_total',
+    help: 'Webhook delivery attempts by outcome (delivered, retry, final, abandoned)',
+    labelNames: ['outcome'],
+    registers,
+  })
+  const latency = new Histogram({
+    name: 'smsgw_webhook_attempt_seconds',
+    help: 'Time from sending a webhook to its answer',
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers,
+  })
   const sender = createWebhookSender(policy)
   const delivery: WebhookDelivery = createWebhookDelivery({
     ...policy,
@@ -29,6 +44,11 @@ export async function startWebhookRole(opts: {
     sender,
     key: opts.key,
     retryBaseMs: opts.config.SMSGW_WEBHOOK_RETRY_BASE_MS,
+    leaseMs: opts.config.SMSGW_WEBHOOK_LEASE_MS,
+    onAttempt: (_target, outcome, ms) => {
+      attempts.inc({ outcome })
+      if (ms !== undefined) latency.observe(ms / 1000)
+    },
     onError: opts.onError,
   })
   await delivery.start()
