@@ -217,3 +217,12 @@ export async function listAttempts(
   )
   return rows
 }
+
+/** Forgets finished chains and attempts older than the events they were about (30 days). */
+export async function pruneWebhookHistory(q: Queryable): Promise<number> {
+  const chains = await q.query(
+    `DELETE FROM webhook_deliveries WHERE state <> 'pending' AND updated_at < now() - interval '30 days'`,
+  )
+  const attempts = await q.query(`DELETE FROM webhook_attempts WHERE created_at < now() - interval '30 days'`)
+  return chains.rowCount + attempts.rowCount
+}

@@ -6,6 +6,7 @@ import type { Bus } from '../bus/bus.ts'
 import type { Config } from '../config/config.ts'
 import type { Db } from '../db/db.ts'
 import { createWebhookDelivery, type WebhookDelivery } from './webhook-delivery.ts'
+import { pruneWebhookHistory } from './webhook-queue.ts'
 import { createWebhookSender } from './webhook-sender.ts'
 
 export interface WebhookRole {
@@ -52,9 +53,15 @@ export async function startWebhookRole(opts: {
     onError: opts.onError,
   })
   await delivery.start()
+  // Hourly, like maintenance; several webhooks processes deleting the same rows is harmless.
+  const prune = setInterval(() => {
+    pruneWebhookHistory(opts.db).catch(opts.onError)
+  }, 3_600_000)
+  prune.unref()
   return {
     wake: () => delivery.wake(),
     async stop() {
+      clearInterval(prune)
       await delivery.stop()
       await sender.close()
     },

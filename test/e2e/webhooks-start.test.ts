@@ -97,6 +97,10 @@ describe('smsgw start delivers webhooks (embedded PGlite and bus)', () => {
         30_000,
       )
       assert.ok(new Webhook(ep.secret as string).verify(delivered.body, delivered.headers))
+      // The events API on PGlite lists what was posted, byte for byte.
+      const listed = (await call('GET', '/v1/events', key)) as { data: unknown[] }
+      const byId = new Map(listed.data.map((e) => [(e as { id: string }).id, JSON.stringify(e)]))
+      assert.equal(byId.get(delivered.event.id), delivered.body)
     } finally {
       await rx.close()
     }

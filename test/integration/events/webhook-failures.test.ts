@@ -10,7 +10,7 @@ import { createMemoryBus } from '../../../src/bus/memory-bus.ts'
 import { queuedEventId } from '../../../src/events/event-ids.ts'
 import { createWebhookDelivery, type WebhookDelivery } from '../../../src/events/webhook-delivery.ts'
 import { createEndpoint } from '../../../src/events/webhook-endpoints-repository.ts'
-import { enqueueEvent } from '../../../src/events/webhook-queue.ts'
+import { enqueueEvent, pruneWebhookHistory } from '../../../src/events/webhook-queue.ts'
 import { createWebhookSender, type WebhookSender } from '../../../src/events/webhook-sender.ts'
 import {
   createCustomer,
@@ -128,6 +128,28 @@ describe('webhook failures (PostgreSQL, real receiver)', () => {
     assert.deepEqual(
       (listed.json() as { data: { id: string }[] }).data.map((e) => e.id),
       [got.event.id],
+    )
+  })
+
+  it('prunes finished chains and attempts older than 30 days, never a pending chain', async () => {
+    await t.db.query(
+      `INSERT INTO webhook_deliveries (customer_id, event_id, event_type, target, state, updated_at)
+       VALUES (gen_random_uuid(), 'evt_old_done', 'message.sent', 'x', 'succeeded', now() - interval '31 days'),
+              (gen_random_uuid(), 'evt_old_pending', 'message.sent', 'x', 'pending', now() - interval '31 days'),
+              (gen_random_uuid(), 'evt_new_done', 'message.sent', 'x', 'failed', now())`,
+    )
+    await t.db.query(
+      `INSERT INTO webhook_attempts (delivery_id, customer_id, event_id, attempt, latency_ms, created_at)
+       VALUES (1, gen_random_uuid(), 'evt_old_done', 1, 5, now() - interval '31 days'),
+              (1, gen_random_uuid(), 'evt_new_done', 1, 5, now())`,
+    )
+    assert.equal(await pruneWebhookHistory(t.db), 2)
+    const { rows } = await t.db.query<{ event_id: string }>(
+      `SELECT event_id FROM webhook_deliveries WHERE event_id LIKE 'evt_%_%' AND target = 'x' ORDER BY event_id`,
+    )
+    assert.deepEqual(
+      rows.map((r) => r.event_id),
+      ['evt_new_done', 'evt_old_pending'],
     )
   })
 })
