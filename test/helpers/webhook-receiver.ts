@@ -72,6 +72,17 @@ export async function startReceiver() {
       hanging.clear()
     },
     connections: () => connections,
+    /** Down: the port refuses connections (open ones are cut) until resume(). */
+    async pause() {
+      for (const res of hanging) res.destroy()
+      hanging.clear()
+      const closed = new Promise<void>((r) => server.close(() => r()))
+      server.closeAllConnections()
+      await closed
+    },
+    async resume() {
+      await new Promise<void>((r) => server.listen(port, '127.0.0.1', r))
+    },
     async close() {
       for (const res of hanging) res.destroy()
       server.closeAllConnections()

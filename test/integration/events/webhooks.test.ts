@@ -305,4 +305,48 @@ describe('webhooks end to end (PostgreSQL, NATS, SMPP simulator, real receiver)'
       )
     }
   })
+
+  it('a receiver down under load: once it is back every event arrives, none lost, each chain settled', async () => {
+    const c = await customer('down')
+    const ep = await endpoint(c, '/down')
+    await rx.pause()
+    try {
+      const ids = await Promise.all(Array.from({ length: 20 }, () => send(c)))
+      await waitFor(
+        async () => {
+          const { rows } = await t.db.query<{ n: string }>(
+            `SELECT count(*)::text AS n FROM messages WHERE id = ANY($1::uuid[]) AND status = 'delivered'`,
+            [ids],
+          )
+          return rows[0]?.n === String(ids.length)
+        },
+        'every message delivered while the receiver is down',
+        30_000,
+      )
+      // The connection refusals were retried, not dropped.
+      const { rows: failing } = await t.db.query<{ n: string }>(
+        `SELECT count(*)::text AS n FROM webhook_attempts WHERE endpoint_id = $1 AND status_code IS NULL`,
+        [ep.id],
+      )
+      assert.ok(Number(failing[0]?.n) > 0, 'attempts failed while down')
+    } finally {
+      await rx.resume()
+    }
+    const res = await t.app.inject({ method: 'GET', url: '/v1/events?limit=1000', headers: c.auth })
+    const expected = (res.json() as { data: { id: string }[] }).data.map((e) => e.id).sort()
+    assert.ok(expected.length >= 60, `${expected.length} events`)
+    await waitFor(
+      () => new Set(rx.on('/down').map((r) => r.event.id)).size === expected.length,
+      'every event after the receiver came back',
+      30_000,
+    )
+    assert.deepEqual([...new Set(rx.on('/down').map((r) => r.event.id))].sort(), expected)
+    // Reconciliation: one chain per event for this endpoint, each succeeded.
+    const { rows } = await t.db.query<{ event_id: string; state: string }>(
+      'SELECT event_id, state FROM webhook_deliveries WHERE endpoint_id = $1',
+      [ep.id],
+    )
+    assert.deepEqual(rows.map((r) => r.event_id).sort(), expected)
+    assert.ok(rows.every((r) => r.state === 'succeeded'))
+  })
 })
