@@ -2,10 +2,11 @@
 // queued durably in PostgreSQL, then attempted from per-target in-memory queues with their own
 // concurrency, so a slow or dead endpoint only ever fills its own queue (ADR 0011).
 
-import type { Bus, Consumer } from '../bus/bus.ts'
+import type { Bus, BusMessage, Consumer } from '../bus/bus.ts'
 import { backoffDelay } from '../carriers/backoff.ts'
 import type { Db } from '../db/db.ts'
 import type { DeliveryJob } from '../dispatch/lanes.ts'
+import { isUuid, uuidV7Time } from '../domain/ids.ts'
 import { createPollLoop } from '../lib/poll-loop.ts'
 import { stderrReporter } from '../observability/reporter.ts'
 import { customerEventId, queuedEventId, statusEventId } from './event-ids.ts'
@@ -218,6 +219,11 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
 
   const loop = createPollLoop({ pass, idleMs: 20, maxIdleMs: 500, onError })
 
+  async function poison(m: BusMessage<unknown>) {
+    onError(new Error(`webhooks: unreadable payload on ${m.subject} (${m.id}), dropped`))
+    await m.term()
+  }
+
   return {
     pass,
     wake: () => loop.wake(),
@@ -231,6 +237,8 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
           concurrency: 32,
           handler: async (m) => {
             const e = m.data
+            // A payload we cannot read would be redelivered for ever: reported and dropped.
+            if (!isUuid(e?.customer_id) || !isUuid(e.message_id) || !/^\d+$/.test(e.id)) return poison(m)
             await enqueue({
               customerId: e.customer_id,
               eventId: statusEventId(e.id, Date.parse(e.created_at)),
@@ -248,6 +256,7 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
           concurrency: 32,
           handler: async (m) => {
             const job = m.data
+            if (!isUuid(job?.customer_id) || uuidV7Time(job.id) === null) return poison(m)
             await enqueue({
               customerId: job.customer_id,
               eventId: queuedEventId(job.id),

@@ -33,6 +33,7 @@ describe('webhook failures (PostgreSQL, real receiver)', () => {
   let sender: WebhookSender
   let delivery: WebhookDelivery
   const bus = createMemoryBus()
+  const errors: Error[] = []
 
   before(async () => {
     pg = await freshDatabase()
@@ -49,6 +50,7 @@ describe('webhook failures (PostgreSQL, real receiver)', () => {
       retryBaseMs: 10,
       // The 3-day failing streak, shortened: a few quick retries exceed it, one retry does not.
       disableAfterMs: 300,
+      onError: (err) => errors.push(err as Error),
     })
     await delivery.start()
   })
@@ -151,5 +153,16 @@ describe('webhook failures (PostgreSQL, real receiver)', () => {
       rows.map((r) => r.event_id),
       ['evt_new_done', 'evt_old_pending'],
     )
+  })
+
+  it('an unreadable bus payload is reported and dropped, and delivery goes on', async () => {
+    await bus.publish('sms.status.nobody.sent', { id: 'x', customer_id: 'not-a-uuid' })
+    await bus.publish('sms.deliver.normal', { id: 'nope' })
+    await waitFor(
+      () => errors.filter((e) => /unreadable payload/.test(e.message)).length === 2,
+      'both reported',
+    )
+    assert.equal(await bus.pending('webhooks-status'), 0)
+    assert.equal(await bus.pending('webhooks-queued'), 0)
   })
 })
