@@ -10,6 +10,7 @@ import {
 } from './money-checks.ts'
 import { describeSims, readSims, simProblems } from './sim-counters.ts'
 import { appendOnlyTriggers } from './trigger-check.ts'
+import { webhooksDelivered } from './webhook-checks.ts'
 
 export type { ReconcileCheck } from './check.ts'
 
@@ -81,6 +82,7 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
       ),
       await statusesMonotone(tx),
       await appendOnlyTriggers(tx),
+      await webhooksDelivered(tx, { settled, stallAfterS }),
     ]
     return { checks, totals }
   })

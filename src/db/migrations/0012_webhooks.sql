@@ -78,3 +78,19 @@ CREATE INDEX webhook_attempts_created ON webhook_attempts (created_at);
 -- GET /v1/events lists a customer's recent status changes newest first: one more index entry
 -- per status change (no extra row).
 CREATE INDEX message_events_customer ON message_events (customer_id, created_at DESC);
+
+-- Event ids in SQL, exactly as src/events/event-ids.ts makes them (for reconciliation): `evt_` +
+-- Crockford base32 of 16 bytes = 48-bit ms | kind byte | 0 | bigint row id, or a message's UUIDv7.
+CREATE FUNCTION smsgw_evt_base32(b bytea) RETURNS text LANGUAGE sql IMMUTABLE STRICT AS $$
+  SELECT 'evt_' || string_agg(substr('0123456789ABCDEFGHJKMNPQRSTVWXYZ',
+           substring(bits FROM i * 5 + 1 FOR 5)::int + 1, 1), '' ORDER BY i)
+    FROM (SELECT B'00' || ('x' || encode(b, 'hex'))::bit(128) AS bits) x, generate_series(0, 25) AS i
+$$;
+CREATE FUNCTION smsgw_row_event_id(kind integer, at timestamptz, row_id bigint) RETURNS text
+  LANGUAGE sql IMMUTABLE STRICT AS $$
+  SELECT smsgw_evt_base32(substring(int8send(floor(extract(epoch FROM at) * 1000)::bigint) FROM 3 FOR 6)
+                          || set_byte('\x0000'::bytea, 0, kind) || int8send(row_id))
+$$;
+CREATE FUNCTION smsgw_queued_event_id(message_id uuid) RETURNS text LANGUAGE sql IMMUTABLE STRICT AS $$
+  SELECT smsgw_evt_base32(decode(replace(message_id::text, '-', ''), 'hex'))
+$$;

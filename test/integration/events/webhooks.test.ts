@@ -14,6 +14,7 @@ import { createPipeline, type Pipeline } from '../../../src/delivery/pipeline.ts
 import { createStatusEventRelay, type StatusEventRelay } from '../../../src/events/relay.ts'
 import { createWebhookDelivery, type WebhookDelivery } from '../../../src/events/webhook-delivery.ts'
 import { createWebhookSender, type WebhookSender } from '../../../src/events/webhook-sender.ts'
+import { webhooksDelivered } from '../../../src/reconcile/webhook-checks.ts'
 import {
   createCustomer,
   sendBody,
@@ -348,5 +349,21 @@ describe('webhooks end to end (PostgreSQL, NATS, SMPP simulator, real receiver)'
     )
     assert.deepEqual(rows.map((r) => r.event_id).sort(), expected)
     assert.ok(rows.every((r) => r.state === 'succeeded'))
+  })
+
+  it('reconciliation: every subscribed event reached its endpoints, and a lost one is found', async () => {
+    const settled = () => webhooksDelivered(t.db, { settled: true, stallAfterS: 0 })
+    await waitFor(async () => (await settled()).ok, 'every chain settled', 30_000)
+    const { rows } = await t.db.query<{ id: string; event_id: string; target: string }>(
+      `SELECT id::text, event_id, target FROM webhook_deliveries WHERE endpoint_id IS NOT NULL ORDER BY id LIMIT 1`,
+    )
+    const lost = rows[0]
+    assert.ok(lost)
+    await t.db.query('DELETE FROM webhook_deliveries WHERE id = $1', [lost.id])
+    const check = await settled()
+    assert.equal(check.ok, false)
+    assert.equal(check.found, 1)
+    assert.deepEqual(check.samples, [`${lost.event_id} to ${lost.target}`])
+    assert.match(check.detail, /never queued/)
   })
 })
