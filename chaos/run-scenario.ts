@@ -154,6 +154,7 @@ export async function runScenario(
       log(
         `    webhooks: ${w.chains} chains, ${w.unique} events received (${w.requests} requests), ${w.missing} missing`,
       )
+      if (w.pending.length > 0) log(`    webhooks still pending: ${JSON.stringify(w.pending)}`)
     }
 
     result.crashes = gw

@@ -37,7 +37,17 @@ export async function webhookFindings(pool: pg.Pool, customers: Customer[], rx: 
     if (!c || !rx.ids(pathOf(c)).has(r.event_id)) missing++
   }
   const stats = rx.stats()
+  // What is left pending after the settle wait, to read when the scenario fails.
+  const { rows: pending } = await pool.query(
+    `SELECT event_id, target, attempts, extract(epoch FROM next_attempt_at - now())::int AS next_in_s,
+            extract(epoch FROM now() - updated_at)::int AS updated_s_ago,
+            (SELECT json_agg(json_build_object('attempt', a.attempt, 'status', a.status_code, 'error', a.error,
+                                               'ms', a.latency_ms, 'at', a.created_at) ORDER BY a.id)
+               FROM webhook_attempts a WHERE a.delivery_id = d.id) AS attempts_log
+       FROM webhook_deliveries d WHERE state = 'pending' LIMIT 5`,
+  )
   return {
+    pending,
     chains: rows.length,
     failedChains: rows.filter((r) => r.state === 'failed').length,
     missing,

@@ -142,6 +142,9 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
         : outcome.kind === 'final'
           ? 'failed'
           : nextAttempt(d, outcome)
+    // From here the row's state is the outcome, not our lease: a claim that takes it once it is
+    // due again must not be skipped as ours (it would sit out a whole lease).
+    held.delete(d.id)
     const expired = await db.transaction((tx) =>
       recordAttempt(
         tx,
@@ -159,6 +162,7 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
   }
 
   async function abandon(d: ClaimedDelivery) {
+    held.delete(d.id)
     opts.onAttempt?.(d.target, 'abandoned')
     await abandonDelivery(db, d.id)
   }
