@@ -95,7 +95,8 @@ export async function runScenario(
       await registerEndpoints(gw.apiUrls[0]!, customers, receiver)
     }
     log(
-      `  ${s.name}: ${s.shape.api} api + ${s.shape.dispatcher} dispatcher + ${s.shape.worker} worker up in ` +
+      `  ${s.name}: ${s.shape.api} api + ${s.shape.dispatcher} dispatcher + ${s.shape.worker} worker` +
+        `${s.shape.webhooks ? ` + ${s.shape.webhooks} webhooks` : ''} up in ` +
         `${((Date.now() - started) / 1000).toFixed(1)} s; ${profile.ratePerSec} msg/s for ${profile.durationS} s`,
     )
 

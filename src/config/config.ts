@@ -48,7 +48,7 @@ export const ConfigSchema = Type.Object({
   /** First webhook retry delay, ms; doubles per attempt up to 4 h, retried for 24 h. */
   SMSGW_WEBHOOK_RETRY_BASE_MS: Type.Integer({ minimum: 1, default: 10_000 }),
   /** A webhook delivery claimed by a process that died is taken again after this long, ms. */
-  SMSGW_WEBHOOK_LEASE_MS: Type.Integer({ minimum: 1000, default: 300_000 }),
+  SMSGW_WEBHOOK_LEASE_MS: Type.Integer({ minimum: 1000, default: 60_000 }),
 })
 
 export type Config = Static<typeof ConfigSchema>

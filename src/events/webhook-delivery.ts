@@ -39,11 +39,14 @@ export interface WebhookDeliveryOptions extends AddressPolicy {
   retryBaseMs?: number
   /** Attempts of one target in flight at once (default 4). */
   perTargetConcurrency?: number
-  /** Deliveries of one target held in memory before it is skipped by claims (default 50). */
+  /** Deliveries of one target held in memory (running and waiting) before claims skip it (default 2 × concurrency). */
   perTargetQueue?: number
   /** Deliveries held in memory in all (default 2000). */
   maxInMemory?: number
-  /** A claimed delivery with no outcome this long is taken again by any process, ms (default 300 000). */
+  /**
+   * A claimed delivery with no outcome this long is taken again by any process, ms (default 60 000):
+   * it covers a wait behind one round of attempts at the 10 s timeout and the attempt itself.
+   */
   leaseMs?: number
   /** An endpoint failing this long is disabled, ms (default 3 days). */
   disableAfterMs?: number
@@ -72,9 +75,10 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
   const { db, bus, sender } = opts
   const retryBaseMs = opts.retryBaseMs ?? 10_000
   const perTarget = opts.perTargetConcurrency ?? 4
-  const perTargetQueue = Math.max(perTarget, opts.perTargetQueue ?? 50)
+  // Little is claimed ahead: what a dead process had claimed waits out a lease.
+  const perTargetQueue = Math.max(perTarget, opts.perTargetQueue ?? 2 * perTarget)
   const maxInMemory = opts.maxInMemory ?? 2000
-  const leaseMs = opts.leaseMs ?? 300_000
+  const leaseMs = opts.leaseMs ?? 60_000
   const disableAfterMs = opts.disableAfterMs ?? 3 * 24 * HOUR
   const prefix = opts.durablePrefix ?? 'webhooks'
   const onError = opts.onError ?? stderrReporter('webhooks')
