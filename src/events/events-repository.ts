@@ -50,6 +50,8 @@ export const positionOf = (r: { at_us: string; kind: number; key: string }): Eve
   key: r.key,
 })
 
+/** A bigint row id as a key whose text order is its numeric order (events of one group commit share a created_at). */
+const ROW_KEY = (col: string) => `lpad(${col}::text, 20, '0')`
 const AT_US = (col: string) => `(extract(epoch from ${col}) * 1000000)::bigint::text AS at_us`
 const FROM_US = (p: string) => `('epoch'::timestamptz + ${p}::bigint * interval '1 microsecond')`
 
@@ -69,8 +71,11 @@ export async function listEvents(
     const parts = [`${col} > now() - interval '${EVENT_RETENTION}'`]
     if (f.createdAfter) parts.push(`${col} >= ${param(f.createdAfter.toISOString())}::timestamptz`)
     if (f.before) {
+      const at = FROM_US(param(f.before.atUs))
+      // The plain bound lets the index range scan start at the cursor; the row comparison is exact.
       parts.push(
-        `(${col}, ${kind}, ${key}) < (${FROM_US(param(f.before.atUs))}, ${param(f.before.kind)}::int, ${param(f.before.key)}::text)`,
+        `${col} <= ${at}`,
+        `(${col}, ${kind}, ${key}) < (${at}, ${param(f.before.kind)}::int, ${param(f.before.key)}::text)`,
       )
     }
     return parts.join(' AND ')
@@ -78,27 +83,29 @@ export async function listEvents(
   const type = f.type
   const branches: string[] = []
   if (!type || type === 'message.queued') {
+    // A message's created_at is its UUIDv7's time: id order is (created_at, id) order, and the
+    // (customer_id, id DESC) index serves it.
     branches.push(`(SELECT 0 AS kind, m.id::text AS key, ${AT_US('m.created_at')}, m.created_at,
         'message.queued' AS type, m.id::text AS message_id, NULL::jsonb AS data
        FROM messages m
       WHERE m.customer_id = $1 AND (m.send_at IS NULL OR m.send_at <= now())
         AND ${common('m.created_at', 0, 'm.id::text')}
-      ORDER BY m.created_at DESC, m.id DESC LIMIT $2)`)
+      ORDER BY m.id DESC LIMIT $2)`)
   }
   if (!type || (type.startsWith('message.') && type !== 'message.queued')) {
     const status = type ? `AND e.status = ${param(type.slice('message.'.length))}` : ''
-    branches.push(`(SELECT 1 AS kind, e.id::text AS key, ${AT_US('e.created_at')}, e.created_at,
+    branches.push(`(SELECT 1 AS kind, ${ROW_KEY('e.id')} AS key, ${AT_US('e.created_at')}, e.created_at,
         'message.' || e.status AS type, e.message_id::text AS message_id, NULL::jsonb AS data
        FROM message_events e
-      WHERE e.customer_id = $1 ${status} AND ${common('e.created_at', 1, 'e.id::text')}
+      WHERE e.customer_id = $1 ${status} AND ${common('e.created_at', 1, ROW_KEY('e.id'))}
       ORDER BY e.created_at DESC, e.id DESC LIMIT $2)`)
   }
   if (!type?.startsWith('message.')) {
     const only = type ? `AND c.type = ${param(type)}` : ''
-    branches.push(`(SELECT 2 AS kind, c.id::text AS key, ${AT_US('c.created_at')}, c.created_at,
+    branches.push(`(SELECT 2 AS kind, ${ROW_KEY('c.id')} AS key, ${AT_US('c.created_at')}, c.created_at,
         c.type, NULL AS message_id, c.data
        FROM customer_events c
-      WHERE c.customer_id = $1 ${only} AND ${common('c.created_at', 2, 'c.id::text')}
+      WHERE c.customer_id = $1 ${only} AND ${common('c.created_at', 2, ROW_KEY('c.id'))}
       ORDER BY c.created_at DESC, c.id DESC LIMIT $2)`)
   }
   const { rows } = await q.query<EventRow>(
@@ -143,7 +150,7 @@ async function findRows(q: Queryable, customerId: string, ref: EventRef): Promis
     case 'status':
       return (
         await q.query<EventRow>(
-          `SELECT 1 AS kind, e.id::text AS key, ${AT_US('e.created_at')}, e.created_at,
+          `SELECT 1 AS kind, ${ROW_KEY('e.id')} AS key, ${AT_US('e.created_at')}, e.created_at,
                   'message.' || e.status AS type, e.message_id::text AS message_id, NULL::jsonb AS data
              FROM message_events e
             WHERE e.id = $2 AND e.customer_id = $1 AND e.created_at ${window} AND e.created_at ${recent}`,
@@ -153,7 +160,7 @@ async function findRows(q: Queryable, customerId: string, ref: EventRef): Promis
     case 'customer':
       return (
         await q.query<EventRow>(
-          `SELECT 2 AS kind, c.id::text AS key, ${AT_US('c.created_at')}, c.created_at, c.type,
+          `SELECT 2 AS kind, ${ROW_KEY('c.id')} AS key, ${AT_US('c.created_at')}, c.created_at, c.type,
                   NULL AS message_id, c.data
              FROM customer_events c
             WHERE c.id = $2 AND c.customer_id = $1 AND c.created_at ${window} AND c.created_at ${recent}`,

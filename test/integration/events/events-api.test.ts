@@ -253,4 +253,35 @@ describe('events API and webhook endpoints (PostgreSQL)', () => {
     })
     assert.equal(foreign.statusCode, 404)
   })
+
+  it('pages exactly through events that share one timestamp (a group commit), across 99 -> 100 ids', async () => {
+    const c = await createCustomer(t.app, { name: 'ties', credit: '1.00' })
+    const sent = await t.app.inject({
+      method: 'POST',
+      url: '/v1/messages',
+      headers: c.auth,
+      payload: sendBody(),
+    })
+    const messageId = (sent.json() as { id: string }).id
+    const ids = Array.from({ length: 12 }, (_, i) => 98 + i)
+    await t.db.query(
+      `INSERT INTO message_events (id, message_id, customer_id, status, created_at)
+       SELECT i, $1, $2, 'sent', now() FROM unnest($3::bigint[]) AS i`,
+      [messageId, c.id, ids],
+    )
+    const all = (await get<Page<Envelope>>(c, '/v1/events?type=message.sent&limit=1000')).body.data.map(
+      (e) => e.id,
+    )
+    assert.equal(all.length, 12)
+    const paged: string[] = []
+    let cursor: string | null = null
+    do {
+      const url: string = `/v1/events?type=message.sent&limit=1${cursor ? `&cursor=${cursor}` : ''}`
+      const p: { status: number; body: Page<Envelope> } = await get<Page<Envelope>>(c, url)
+      paged.push(...p.body.data.map((e) => e.id))
+      cursor = p.body.next_cursor
+    } while (cursor)
+    assert.deepEqual(paged, all)
+    assert.equal(new Set(paged).size, 12)
+  })
 })
