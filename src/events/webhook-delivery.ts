@@ -2,6 +2,7 @@
 // queued durably in PostgreSQL, then attempted from per-target in-memory queues with their own
 // concurrency, so a slow or dead endpoint only ever fills its own queue (ADR 0011).
 
+import { createGroupCommitter } from '../billing/group-commit.ts'
 import type { Bus, BusMessage, Consumer } from '../bus/bus.ts'
 import { backoffDelay } from '../carriers/backoff.ts'
 import type { Db } from '../db/db.ts'
@@ -19,7 +20,9 @@ import {
   type ClaimedDelivery,
   claimDue,
   disableEndpoint,
+  type EnqueueEvent,
   enqueueEvent,
+  enqueueEvents,
   recordAttempt,
   releaseClaims,
 } from './webhook-queue.ts'
@@ -88,9 +91,16 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
   const consumers: Consumer[] = []
   let stopping = false
 
-  const enqueue = async (e: Parameters<typeof enqueueEvent>[1]) => {
-    if ((await enqueueEvent(db, e)) > 0) loop.wake()
-  }
+  // Events from the bus are queued in groups: one statement serves every handler waiting.
+  const enqueuer = createGroupCommitter<EnqueueEvent, undefined>({
+    maxBatch: 500,
+    concurrency: 2,
+    run: async (items) => {
+      if ((await enqueueEvents(db, items)) > 0) loop.wake()
+      return items.map(() => undefined)
+    },
+  })
+  const enqueue = (e: EnqueueEvent) => enqueuer.submit(e)
 
   /** The next attempt's time, or 'failed' once the chain's 24 h are spent. */
   function nextAttempt(
@@ -242,7 +252,7 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
           durable: `${prefix}-status`,
           subject: STATUS_EVENTS,
           startAt: 'new',
-          concurrency: 32,
+          concurrency: 128,
           handler: async (m) => {
             const e = m.data
             // A payload we cannot read would be redelivered for ever: reported and dropped.
@@ -261,7 +271,7 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
           durable: `${prefix}-queued`,
           subject: 'sms.deliver.>',
           startAt: 'new',
-          concurrency: 32,
+          concurrency: 128,
           handler: async (m) => {
             const job = m.data
             if (!isUuid(job?.customer_id) || uuidV7Time(job.id) === null) return poison(m)

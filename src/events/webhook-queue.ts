@@ -1,12 +1,10 @@
 // The durable webhook queue in PostgreSQL (ADR 0011): one webhook_deliveries row per (event,
 // target) holds the retry state of its chain, webhook_attempts logs every attempt. Enqueueing is
-// one statement per event, and costs nothing for a customer with no endpoint and no callback.
+// one statement per group of events, and writes nothing for a customer with no endpoint and no
+// callback.
 
 import type { Queryable } from '../db/db.ts'
 import { uuidV7Time } from '../domain/ids.ts'
-
-/** The target of a message's status_callback_url: one queue per customer. */
-export const callbackTarget = (customerId: string) => `cb:${customerId}`
 
 export interface EnqueueEvent {
   customerId: string
@@ -16,32 +14,50 @@ export interface EnqueueEvent {
   messageId?: string
 }
 
-const ENDPOINTS = `SELECT $1::uuid, $2, $3, e.id::text, e.id FROM webhook_endpoints e
-  WHERE e.customer_id = $1 AND e.enabled AND e.deleted_at IS NULL
-    AND (e.events IS NULL OR cardinality(e.events) = 0 OR $3 = ANY(e.events))`
-
-/** Queues an event for every subscribed endpoint and the message's callback; a repeat is a no-op. */
-export async function enqueueEvent(q: Queryable, e: EnqueueEvent): Promise<number> {
-  const at = e.messageId ? uuidV7Time(e.messageId) : null
-  const callback =
-    at !== null
-      ? `UNION ALL SELECT $1::uuid, $2, $3, 'cb:' || m.customer_id::text, NULL::uuid FROM messages m
-          WHERE m.id = $4 AND m.created_at = $5 AND m.customer_id = $1 AND m.status_callback_url IS NOT NULL`
-      : ''
-  const params = [
-    e.customerId,
-    e.eventId,
-    e.type,
-    ...(at !== null ? [e.messageId, new Date(at).toISOString()] : []),
-  ]
+/**
+ * Queues events, in one statement, for every subscribed enabled endpoint of their customer and for
+ * their message's status_callback_url (target `cb:<customer>`: one queue per customer); an event
+ * queued before (a bus redelivery) is a no-op. Returns the chains created.
+ */
+export async function enqueueEvents(q: Queryable, events: EnqueueEvent[]): Promise<number> {
+  const unique = [...new Map(events.map((e) => [e.eventId, e])).values()]
+  if (unique.length === 0) return 0
+  const rows = unique.map((e) => {
+    const at = e.messageId ? uuidV7Time(e.messageId) : null
+    return {
+      customer_id: e.customerId,
+      event_id: e.eventId,
+      type: e.type,
+      message_id: at === null ? null : e.messageId,
+      message_created_at: at === null ? null : new Date(at).toISOString(),
+    }
+  })
   const { rowCount } = await q.query(
-    `INSERT INTO webhook_deliveries (customer_id, event_id, event_type, target, endpoint_id)
-     ${ENDPOINTS} ${callback}
+    `WITH ev AS (
+       SELECT * FROM json_to_recordset($1::json)
+           AS x(customer_id uuid, event_id text, type text, message_id uuid, message_created_at timestamptz)
+     )
+     INSERT INTO webhook_deliveries (customer_id, event_id, event_type, target, endpoint_id)
+     SELECT ev.customer_id, ev.event_id, ev.type, e.id::text, e.id
+       FROM ev JOIN webhook_endpoints e ON e.customer_id = ev.customer_id AND e.enabled AND e.deleted_at IS NULL
+      WHERE e.events IS NULL OR cardinality(e.events) = 0 OR ev.type = ANY(e.events)
+     UNION ALL
+     SELECT ev.customer_id, ev.event_id, ev.type, 'cb:' || ev.customer_id::text, NULL
+       FROM ev JOIN messages m ON m.id = ev.message_id AND m.created_at = ev.message_created_at
+        AND m.customer_id = ev.customer_id
+      WHERE m.status_callback_url IS NOT NULL
      ON CONFLICT (event_id, target) DO NOTHING`,
-    params,
+    [JSON.stringify(rows)],
+    { name: 'enqueue_webhook_events' },
   )
   return rowCount
 }
+
+export const enqueueEvent = (q: Queryable, e: EnqueueEvent) => enqueueEvents(q, [e])
+
+const ENDPOINTS = `SELECT $1::uuid, $2, $3, e.id::text, e.id FROM webhook_endpoints e
+  WHERE e.customer_id = $1 AND e.enabled AND e.deleted_at IS NULL
+    AND (e.events IS NULL OR cardinality(e.events) = 0 OR $3 = ANY(e.events))`
 
 /** Queues an event again to every endpoint subscribed to its type (a new chain for each). */
 export async function redeliverEvent(q: Queryable, e: Omit<EnqueueEvent, 'messageId'>): Promise<number> {
