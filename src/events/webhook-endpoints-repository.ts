@@ -81,6 +81,14 @@ export async function findEndpoint(
   return rows[0] ? fromRow(rows[0]) : undefined
 }
 
+export async function countEndpoints(q: Queryable, customerId: string): Promise<number> {
+  const { rows } = await q.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM webhook_endpoints WHERE customer_id = $1 AND deleted_at IS NULL',
+    [customerId],
+  )
+  return Number(rows[0]?.n ?? 0)
+}
+
 /** Oldest first; `after` is the id of the last one of the previous page (ids are time-ordered). */
 export async function listEndpoints(
   q: Queryable,

@@ -6,6 +6,7 @@ import { isUuid } from '../../domain/ids.ts'
 import { EVENT_TYPES } from '../../events/event-types.ts'
 import { type AddressPolicy, refuseUrl } from '../../events/webhook-address.ts'
 import {
+  countEndpoints,
   createEndpoint,
   deleteEndpoint,
   endpointObject,
@@ -29,6 +30,9 @@ export interface WebhookEndpointRouteDeps {
   /** The operator's key sealing endpoint secrets (resolved on first use). */
   key: () => Buffer
 }
+
+/** Webhook endpoints per customer (Stripe allows 16). */
+export const MAX_ENDPOINTS = 16
 
 const Endpoint = Type.Object({
   id: Type.String(),
@@ -99,6 +103,10 @@ export const webhookEndpointRoutes: FastifyPluginAsyncTypebox<WebhookEndpointRou
       let secret: string | undefined
       const out = await db.transaction((tx) =>
         idempotent(tx, customerId, idempotencyOf(request), async () => {
+          // Every event is sent to every endpoint: a bound on endpoints bounds that fan-out.
+          if ((await countEndpoints(tx, customerId)) >= MAX_ENDPOINTS) {
+            throw invalidRequest(`a customer has at most ${MAX_ENDPOINTS} webhook endpoints`, 'url')
+          }
           const made = await createEndpoint(tx, key(), {
             customerId,
             url: b.url,

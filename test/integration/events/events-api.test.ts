@@ -217,6 +217,25 @@ describe('events API and webhook endpoints (PostgreSQL)', () => {
       assert.equal(res.statusCode, 400, `${url}: ${res.body}`)
       assert.equal(res.json().error.param, 'url')
     }
+    const made = await t.app.inject({
+      method: 'POST',
+      url: '/v1/webhook_endpoints',
+      headers: a.auth,
+      payload: { url: 'https://hooks.example.com/patch-me' },
+    })
+    const patchMe = (made.json() as { id: string }).id
+    const patched = await t.app.inject({
+      method: 'PATCH',
+      url: `/v1/webhook_endpoints/${patchMe}`,
+      headers: a.auth,
+      payload: { url: 'https://169.254.169.254/x' },
+    })
+    assert.equal(patched.statusCode, 400)
+    assert.equal(
+      (await get<{ url: string }>(a, `/v1/webhook_endpoints/${patchMe}`)).body.url,
+      'https://hooks.example.com/patch-me',
+    )
+    await t.app.inject({ method: 'DELETE', url: `/v1/webhook_endpoints/${patchMe}`, headers: a.auth })
     const badType = await t.app.inject({
       method: 'POST',
       url: '/v1/webhook_endpoints',
@@ -283,5 +302,20 @@ describe('events API and webhook endpoints (PostgreSQL)', () => {
     } while (cursor)
     assert.deepEqual(paged, all)
     assert.equal(new Set(paged).size, 12)
+  })
+
+  it('a customer has at most 16 endpoints', async () => {
+    const c = await createCustomer(t.app, { name: 'many' })
+    const create = () =>
+      t.app.inject({
+        method: 'POST',
+        url: '/v1/webhook_endpoints',
+        headers: c.auth,
+        payload: { url: 'https://hooks.example.com/x' },
+      })
+    for (let i = 0; i < 16; i++) assert.equal((await create()).statusCode, 201)
+    const refused = await create()
+    assert.equal(refused.statusCode, 400)
+    assert.match(refused.json().error.message, /at most 16/)
   })
 })
