@@ -220,7 +220,7 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
     const room = maxInMemory - held.size
     if (room <= 0 || stopping) return 0
     const full = [...queues].filter(([, q]) => q.items.length + q.running >= perTargetQueue).map(([t]) => t)
-    const claimed = await claimDue(db, Math.min(room, 500), full, leaseMs)
+    const claimed = await claimDue(db, Math.min(room, 500), full, leaseMs, perTargetQueue)
     let n = 0
     for (const d of claimed) {
       // A lease that ran out while the delivery waited here: it is still ours.

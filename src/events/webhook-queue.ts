@@ -82,25 +82,60 @@ export interface ClaimedDelivery {
   chain_started_at: Date
 }
 
+const LEASE = (param: string) =>
+  `UPDATE webhook_deliveries d SET next_attempt_at = now() + ${param} * interval '1 millisecond', updated_at = now()`
+const RETURNING = `RETURNING d.id::text, d.customer_id::text, d.event_id, d.event_type, d.target,
+  d.endpoint_id::text, d.attempts, d.chain_started_at`
+
 /**
- * Takes up to `limit` due deliveries, skipping targets whose local queue is full, and leases
- * them: another process takes them again only once `leaseMs` passed without an outcome.
+ * Takes up to `limit` due deliveries and leases them: another process takes them again only once
+ * `leaseMs` passed without an outcome. With no target to skip, the oldest due first (one range
+ * scan of the due index). With targets to skip (their queues in this process are full), a walk
+ * over the targets with pending deliveries, up to `perTarget` each: the due backlog of a slow
+ * endpoint is never scanned row by row on every claim.
  */
 export async function claimDue(
   q: Queryable,
   limit: number,
   skipTargets: string[],
   leaseMs: number,
+  perTarget = limit,
 ): Promise<ClaimedDelivery[]> {
+  if (skipTargets.length === 0) {
+    const { rows } = await q.query<ClaimedDelivery>(
+      `${LEASE('$2')}
+        WHERE d.id IN (
+          SELECT id FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= now()
+           ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+       ${RETURNING}`,
+      [limit, leaseMs],
+      { name: 'claim_webhook_deliveries' },
+    )
+    return rows
+  }
   const { rows } = await q.query<ClaimedDelivery>(
-    `UPDATE webhook_deliveries d SET next_attempt_at = now() + $3 * interval '1 millisecond', updated_at = now()
+    `WITH RECURSIVE t AS (
+       (SELECT target FROM webhook_deliveries WHERE state = 'pending' ORDER BY target LIMIT 1)
+       UNION ALL
+       SELECT (SELECT w.target FROM webhook_deliveries w
+                WHERE w.state = 'pending' AND w.target > t.target ORDER BY w.target LIMIT 1)
+         FROM t WHERE t.target IS NOT NULL
+     ),
+     due AS (
+       SELECT c.id FROM t CROSS JOIN LATERAL (
+         SELECT w.id FROM webhook_deliveries w
+          WHERE w.state = 'pending' AND w.target = t.target AND w.next_attempt_at <= now()
+          ORDER BY w.next_attempt_at LIMIT $4) c
+        WHERE t.target IS NOT NULL AND t.target <> ALL($2::text[])
+        LIMIT $1
+     )
+     ${LEASE('$3')}
       WHERE d.id IN (
         SELECT id FROM webhook_deliveries
-         WHERE state = 'pending' AND next_attempt_at <= now() AND target <> ALL($2::text[])
-         ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-      RETURNING d.id::text, d.customer_id::text, d.event_id, d.event_type, d.target,
-                d.endpoint_id::text, d.attempts, d.chain_started_at`,
-    [limit, skipTargets, leaseMs],
+         WHERE id IN (SELECT id FROM due) AND state = 'pending' AND next_attempt_at <= now()
+         FOR UPDATE SKIP LOCKED)
+     ${RETURNING}`,
+    [limit, skipTargets, leaseMs, perTarget],
   )
   return rows
 }

@@ -57,6 +57,8 @@ CREATE TABLE webhook_deliveries (
   UNIQUE (event_id, target)
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE state = 'pending';
+-- Claims that skip a slow endpoint walk the targets with pending deliveries instead of its backlog.
+CREATE INDEX webhook_deliveries_target ON webhook_deliveries (target, next_attempt_at) WHERE state = 'pending';
 
 -- Every attempt, for GET /v1/webhook_endpoints/{id}/deliveries. Append-only.
 CREATE TABLE webhook_attempts (

@@ -342,13 +342,16 @@ describe('webhooks end to end (PostgreSQL, NATS, SMPP simulator, real receiver)'
       30_000,
     )
     assert.deepEqual([...new Set(rx.on('/down').map((r) => r.event.id))].sort(), expected)
-    // Reconciliation: one chain per event for this endpoint, each succeeded.
-    const { rows } = await t.db.query<{ event_id: string; state: string }>(
-      'SELECT event_id, state FROM webhook_deliveries WHERE endpoint_id = $1',
-      [ep.id],
-    )
+    // One chain per event for this endpoint, each recorded as succeeded (the receiver answers
+    // before the attempt is recorded: wait for the records).
+    const rows = await waitFor(async () => {
+      const { rows } = await t.db.query<{ event_id: string; state: string }>(
+        'SELECT event_id, state FROM webhook_deliveries WHERE endpoint_id = $1',
+        [ep.id],
+      )
+      return rows.every((r) => r.state === 'succeeded') && rows
+    }, 'every chain recorded as succeeded')
     assert.deepEqual(rows.map((r) => r.event_id).sort(), expected)
-    assert.ok(rows.every((r) => r.state === 'succeeded'))
   })
 
   it('reconciliation: every subscribed event reached its endpoints, and a lost one is found', async () => {
