@@ -1,7 +1,8 @@
-// The event types of API.md, plus endpoint.disabled (recorded when an endpoint is switched off).
+// The event types of API.md, plus message.sending and message.unknown (status changes the
+// status writer records too) and endpoint.disabled (recorded when an endpoint is switched off).
+// A scheduled message has no event until it is queued.
 
 const MESSAGE_STATUSES = [
-  'scheduled',
   'queued',
   'sending',
   'sent',
