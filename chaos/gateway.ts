@@ -13,12 +13,14 @@ import { isShuttingDown, sleep } from './processes.ts'
 
 const REPO = join(import.meta.dirname, '..')
 
-export type Role = 'api' | 'dispatcher' | 'worker'
+export type Role = 'api' | 'dispatcher' | 'worker' | 'webhooks'
 
 export interface Shape {
   api: number
   dispatcher: number
   worker: number
+  /** `smsgw webhooks` processes (default 0). */
+  webhooks?: number
 }
 
 export interface GatewaySpec {
@@ -83,6 +85,8 @@ export async function startGateway(g: GatewaySpec): Promise<Gateway> {
   const suffix = randomBytes(4).toString('hex')
   const stream = `CHAOS_${suffix}`
   const adminToken = randomBytes(24).toString('hex')
+  // Every api and webhooks process seals and opens endpoint secrets with the same key.
+  const webhookKey = randomBytes(32).toString('base64')
   const members: Member[] = []
   const crashes: Crash[] = []
   let stopping = false
@@ -144,6 +148,10 @@ export async function startGateway(g: GatewaySpec): Promise<Gateway> {
         SMSGW_ADMIN_TOKEN: adminToken,
         SMSGW_CARRIERS: carriersFile,
         SMSGW_DATA_DIR: dir,
+        SMSGW_WEBHOOK_SECRET_KEY: webhookKey,
+        // The scenarios' receiver listens on 127.0.0.1; retries start fast so a run settles soon.
+        SMSGW_WEBHOOK_ALLOW_INSECURE: 'true',
+        SMSGW_WEBHOOK_RETRY_BASE_MS: '200',
         LOG_LEVEL: 'warn',
       },
       url: `http://127.0.0.1:${port}`,
@@ -163,6 +171,7 @@ export async function startGateway(g: GatewaySpec): Promise<Gateway> {
 
   try {
     // Workers first: a lane's credit window is read from its durable, which the first worker creates.
+    await launch('webhooks', g.shape.webhooks ?? 0)
     await launch('worker', g.shape.worker)
     await launch('dispatcher', g.shape.dispatcher)
     await launch('api', g.shape.api)
@@ -212,7 +221,7 @@ export async function startGateway(g: GatewaySpec): Promise<Gateway> {
     async stop() {
       stopping = true
       // Api first (no new work), then the dispatcher, then workers (they flush statuses).
-      for (const role of ['api', 'dispatcher', 'worker'] as const) {
+      for (const role of ['api', 'dispatcher', 'worker', 'webhooks'] as const) {
         await Promise.all(members.filter((m) => m.role === role).map((m) => m.proc.stop()))
       }
       rmSync(dir, { recursive: true, force: true })

@@ -18,6 +18,8 @@ import { waitSettled } from './settle.ts'
 import { type SimHandle, startSim } from './sims.ts'
 import { type FaultRecovery, type ScenarioResult, verdictOf } from './verdict.ts'
 import { deliveredTimes, verify } from './verify.ts'
+import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver.ts'
+import { registerEndpoints, webhookFindings } from './webhooks.ts'
 
 const SIM_BEHAVIOUR = { latencyMs: { min: 1, max: 5 }, receiptDelayMs: { min: 20, max: 150 } }
 
@@ -72,6 +74,7 @@ export async function runScenario(
   let gateway: Gateway | undefined
   let load: LoadRun | undefined
   let pool: pg.Pool | undefined
+  let receiver: WebhookReceiver | undefined
   try {
     const databaseUrl = await infra.createDatabase(`chaos_${s.name.replaceAll('-', '_')}`)
     sims = await Promise.all([startSim('sim-a', SIM_BEHAVIOUR), startSim('sim-b', SIM_BEHAVIOUR)])
@@ -87,8 +90,13 @@ export async function runScenario(
     const admin = new AdminClient(gw.apiUrls[0]!, gw.adminToken)
     await admin.putRates()
     const customers = await createCustomers(admin, profile.customers, s.name)
+    if (s.webhooks) {
+      receiver = await startWebhookReceiver()
+      await registerEndpoints(gw.apiUrls[0]!, customers, receiver)
+    }
     log(
-      `  ${s.name}: ${s.shape.api} api + ${s.shape.dispatcher} dispatcher + ${s.shape.worker} worker up in ` +
+      `  ${s.name}: ${s.shape.api} api + ${s.shape.dispatcher} dispatcher + ${s.shape.worker} worker` +
+        `${s.shape.webhooks ? ` + ${s.shape.webhooks} webhooks` : ''} up in ` +
         `${((Date.now() - started) / 1000).toFixed(1)} s; ${profile.ratePerSec} msg/s for ${profile.durationS} s`,
     )
 
@@ -112,6 +120,7 @@ export async function runScenario(
       at: (sec) => sleep(Math.max(0, l.startedAt + sec * 1000 - Date.now())),
       mark: (m) => marks.push(m),
       log,
+      ...(receiver ? { receiver } : {}),
     })
     const loadEnd = l.startedAt + profile.durationS * 1000
     await l.done
@@ -138,6 +147,16 @@ export async function runScenario(
     })
     const { details, ...counts } = findings
     Object.assign(result, counts)
+    if (receiver) {
+      const w = await webhookFindings(pool, customers, receiver)
+      result.webhooksMissing = w.missing
+      result.webhookBadSignatures = w.badSignatures
+      result.details = { ...result.details, webhooks: w }
+      log(
+        `    webhooks: ${w.chains} chains, ${w.unique} events received (${w.requests} requests), ${w.missing} missing`,
+      )
+      if (w.pending.length > 0) log(`    webhooks still pending: ${JSON.stringify(w.pending)}`)
+    }
 
     result.crashes = gw
       .crashes()
@@ -204,6 +223,7 @@ export async function runScenario(
     await pool?.end().catch(() => {})
     await gateway?.stop()
     await Promise.all(sims.map((x) => x.stop()))
+    await receiver?.close()
   }
   result.details = { ...result.details, scenarioSeconds: (Date.now() - started) / 1000 }
   return result

@@ -4,6 +4,7 @@ import type { Gateway, Role, Shape } from './gateway.ts'
 import type { Infra } from './infra.ts'
 import { sleep } from './processes.ts'
 import type { SimHandle } from './sims.ts'
+import type { WebhookReceiver } from './webhook-receiver.ts'
 
 export interface Profile {
   name: 'short' | 'long'
@@ -62,6 +63,8 @@ export interface FaultContext {
   at(s: number): Promise<void>
   mark(m: FaultMark): void
   log(line: string): void
+  /** The customers' webhook receiver (scenarios with `webhooks`). */
+  receiver?: WebhookReceiver
 }
 
 export interface Scenario {
@@ -70,6 +73,8 @@ export interface Scenario {
   shape: Shape
   /** `sent` messages at this carrier are pending, not stuck (it never sends receipts). */
   silentCarrier?: string
+  /** Every customer registers a webhook endpoint at a receiver; every event must reach it. */
+  webhooks?: boolean
   inject(ctx: FaultContext): Promise<void>
 }
 
@@ -79,7 +84,8 @@ function killScenario(role: Role): Scenario {
   return {
     name: `kill-${role}`,
     description: `kill -9 of the ${role} process, started again at once (as a supervisor does)`,
-    shape: ONE_EACH,
+    shape: role === 'webhooks' ? { ...ONE_EACH, webhooks: 1 } : ONE_EACH,
+    ...(role === 'webhooks' ? { webhooks: true } : {}),
     async inject(ctx) {
       for (const t of ctx.profile.faultTimesS) {
         await ctx.at(t)
@@ -183,6 +189,23 @@ export const SCENARIOS: Scenario[] = [
       await ctx.secondary.setOptions({ receipts: false })
       const at = Date.now()
       ctx.mark({ fault: 'secondary carrier silent', start: at, end: at })
+    },
+  },
+  killScenario('webhooks'),
+  {
+    name: 'webhook-receiver-down',
+    description: "the customers' webhook receiver refuses connections, then comes back: every event arrives",
+    shape: { ...ONE_EACH, webhooks: 1 },
+    webhooks: true,
+    async inject(ctx) {
+      const rx = ctx.receiver
+      if (!rx) throw new Error('webhook-receiver-down needs the receiver')
+      await ctx.at(ctx.profile.outageAtS)
+      const start = Date.now()
+      await rx.down()
+      await sleep(ctx.profile.outageS * 1000)
+      await rx.up()
+      ctx.mark({ fault: `webhook receiver down ${ctx.profile.outageS} s`, start, end: Date.now() })
     },
   },
   {

@@ -1,5 +1,6 @@
 // Waits (bounded) until the gateway is quiescent: the outbox is empty and every message has a final
-// status — or, where a carrier never sends receipts, is `sent` to that carrier and waits for one.
+// status — or, where a carrier never sends receipts, is `sent` to that carrier and waits for one —
+// and no webhook delivery is still being retried.
 import type pg from 'pg'
 import { sleep } from './processes.ts'
 
@@ -15,7 +16,8 @@ const UNSETTLED = `
   SELECT (SELECT count(*) FROM outbox)::int AS outbox,
          (SELECT count(*) FROM messages m WHERE m.status IN ('scheduled', 'queued', 'sending')
             OR (m.status = 'sent' AND NOT EXISTS (
-                  SELECT 1 FROM deliveries d WHERE d.message_id = m.id AND d.carrier = $1)))::int AS open`
+                  SELECT 1 FROM deliveries d WHERE d.message_id = m.id AND d.carrier = $1)))::int AS open,
+         (SELECT count(*) FROM webhook_deliveries WHERE state = 'pending')::int AS webhooks`
 
 /** Seconds it took, or null if the deadline passed first. */
 export async function waitSettled(spec: SettleSpec): Promise<number | null> {
@@ -24,12 +26,12 @@ export async function waitSettled(spec: SettleSpec): Promise<number | null> {
   let last = ''
   while (Date.now() - started < spec.timeoutMs) {
     try {
-      const { rows } = await spec.pool.query<{ outbox: number; open: number }>(UNSETTLED, [
+      const { rows } = await spec.pool.query<{ outbox: number; open: number; webhooks: number }>(UNSETTLED, [
         spec.silentCarrier ?? '',
       ])
       const r = rows[0]!
-      last = `outbox ${r.outbox}, unsettled messages ${r.open}`
-      if (r.outbox === 0 && r.open === 0) return (Date.now() - started) / 1000
+      last = `outbox ${r.outbox}, unsettled messages ${r.open}, webhooks being retried ${r.webhooks}`
+      if (r.outbox === 0 && r.open === 0 && r.webhooks === 0) return (Date.now() - started) / 1000
     } catch (err) {
       // The database may be coming back from a restart: keep asking until the deadline.
       last = `database: ${(err as Error).message}`

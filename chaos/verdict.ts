@@ -37,6 +37,10 @@ export interface ScenarioResult {
   /** Seconds from the end of load until every accepted message was settled; null: it never was. */
   settleS: number | null
   reconcile: ReconcileOutcome
+  /** Webhook scenarios: delivery chains whose event the receiver never got (de-duplicated by id). */
+  webhooksMissing?: number
+  /** Webhook scenarios: requests the receiver could not verify with the endpoint's secret. */
+  webhookBadSignatures?: number
   /** Gateway processes that exited by themselves (name: reason); each was started again. */
   crashes: string[]
   /** Set when the scenario itself could not run (a process would not start again, a timeout). */
@@ -64,6 +68,10 @@ export function verdictOf(r: ScenarioResult): Verdict {
     failures.push(`reconcile failed: ${bad.join(', ') || 'not ok'}`)
   }
   if (r.reconcile.status === 'error') failures.push(`reconcile could not run: ${r.reconcile.detail}`)
+  if ((r.webhooksMissing ?? 0) > 0)
+    failures.push(`${r.webhooksMissing} webhook events never reached the receiver`)
+  if ((r.webhookBadSignatures ?? 0) > 0)
+    failures.push(`${r.webhookBadSignatures} webhooks with a bad signature`)
   return { ok: failures.length === 0, failures }
 }
 

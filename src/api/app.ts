@@ -12,6 +12,7 @@ import { createRateCache } from '../billing/rates.ts'
 import type { Bus } from '../bus/bus.ts'
 import { type Config, trustProxyOf } from '../config/config.ts'
 import type { Db } from '../db/db.ts'
+import { resolveWebhookKey } from '../events/webhook-secrets.ts'
 import type { RateLimiter } from '../limits/rate-limiter.ts'
 import { createApiMetrics } from './metrics.ts'
 import { createAuthenticator } from './plugins/auth.ts'
@@ -22,10 +23,12 @@ import { adminCustomerRoutes } from './routes/admin/customers.ts'
 import { adminProviderRoutes, type ProviderView } from './routes/admin/providers.ts'
 import { adminRateRoutes } from './routes/admin/rates.ts'
 import { balanceRoutes } from './routes/balance.ts'
+import { eventsRoutes } from './routes/events.ts'
 import { messagesRoutes } from './routes/messages/index.ts'
 import { createSendLimiter } from './routes/messages/send-limit.ts'
 import { operationsRoutes } from './routes/operations.ts'
 import { type ProviderWebhooks, providerRoutes } from './routes/providers.ts'
+import { webhookEndpointRoutes } from './routes/webhook-endpoints.ts'
 import { createValidatorCompiler } from './validation.ts'
 
 export interface AppDeps {
@@ -50,6 +53,10 @@ export interface AppDeps {
   bus?: Pick<Bus, 'broadcast' | 'subscribe'>
   /** Whether GET /metrics is on this server (default true; false when SMSGW_METRICS_PORT serves it). */
   serveMetrics?: boolean
+  /** The key sealing webhook secrets; default: resolved from config on first use. */
+  webhookKey?: () => Buffer
+  /** Called after an event was queued for redelivery (wakes a webhook role in this process). */
+  onWebhookQueued?: () => void
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/
@@ -205,5 +212,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   })
   await app.register(adminRateRoutes, { db, auth, rates, currency })
   await app.register(adminProviderRoutes, { auth, providers: deps.providers ?? (() => []) })
+  let webhookKey: Buffer | undefined
+  const key = deps.webhookKey ?? (() => (webhookKey ??= resolveWebhookKey(config)))
+  await app.register(eventsRoutes, { db, auth, onQueued: deps.onWebhookQueued })
+  await app.register(webhookEndpointRoutes, {
+    db,
+    auth,
+    key,
+    policy: { allowInsecure: config.SMSGW_WEBHOOK_ALLOW_INSECURE === 'true' },
+  })
   return app
 }

@@ -9,6 +9,8 @@ import type { MessageStatus } from '../domain/status.ts'
 export const laneSubject = (lane: Priority) => `sms.deliver.${lane}`
 /** The workers' shared durable of a lane. */
 export const laneDurable = (lane: Priority) => `deliver-${lane}`
+/** Every lane's jobs (the webhooks role derives message.queued from them). */
+export const DELIVERY_JOBS = 'sms.deliver.>'
 
 /** A job that ended failed or rejected (with its reason), for operators and replays. */
 export const deadLetterSubject = (lane: Priority) => `sms.dead.${lane}`

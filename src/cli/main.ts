@@ -24,13 +24,15 @@ export async function main(argv: string[]): Promise<void> {
   try {
     switch (command) {
       case 'start':
-        return await serveRoles({ api: true, dispatcher: true, worker: true }, true)
+        return await serveRoles({ api: true, dispatcher: true, worker: true, webhooks: true }, true)
       case 'api':
         return await serveRoles({ api: true, dispatcher: false, worker: false }, false)
       case 'dispatcher':
         return await serveRoles({ api: false, dispatcher: true, worker: false }, false)
       case 'worker':
         return await serveRoles({ api: false, dispatcher: false, worker: true }, false)
+      case 'webhooks':
+        return await serveRoles({ api: false, dispatcher: false, worker: false, webhooks: true }, false)
       case 'carrier-sim': {
         const { runCarrierSim } = await import('./carrier-sim.ts')
         await runCarrierSim(rest)

@@ -14,6 +14,8 @@ import { type Config, ConfigError } from '../config/config.ts'
 import { providerView } from '../delivery/carrier-links.ts'
 import { createPipeline, type Pipeline } from '../delivery/pipeline.ts'
 import { createStatusEventRelay } from '../events/relay.ts'
+import { startWebhookRole } from '../events/webhook-role.ts'
+import { resolveWebhookKey } from '../events/webhook-secrets.ts'
 import { scheduleMaintenance } from '../maintenance/maintenance.ts'
 import { createReporter } from '../observability/reporter.ts'
 import { startBanner } from './banner.ts'
@@ -24,6 +26,8 @@ export interface Roles {
   api: boolean
   dispatcher: boolean
   worker: boolean
+  /** Webhook delivery to customers (`smsgw webhooks`; on in `smsgw start`). */
+  webhooks?: boolean
 }
 
 /**
@@ -57,10 +61,10 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
   await prepareDb(maintenanceDb)
   const stopMaintenance = scheduleMaintenance(maintenanceDb, (err) => reporter.error('maintenance', err))
 
-  const delivers = roles.dispatcher || roles.worker
+  const delivers = roles.dispatcher || roles.worker || roles.webhooks === true
   if (delivers && !config.NATS_URL && !(roles.api && roles.dispatcher && roles.worker)) {
     throw new ConfigError(
-      'NATS_URL: a dispatcher or worker in its own process needs NATS (the in-process bus is per process)',
+      'NATS_URL: a dispatcher, worker or webhooks role in its own process needs NATS (the in-process bus is per process)',
     )
   }
   // The api role alone does not use the bus; it only checks it when one is configured.
@@ -88,7 +92,7 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
   // worker handlers must not queue the accept path's group commits behind them.
   const deliveryDb =
     config.DATABASE_URL && roles.api && delivers ? await openDb(config, 'smsgw-delivery') : db
-  if (bus && delivers) {
+  if (bus && (roles.dispatcher || roles.worker)) {
     pipeline = createPipeline({
       registry,
       db: deliveryDb,
@@ -118,6 +122,19 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
         })
       : undefined
   relay?.start()
+  let webhookKey: Buffer | undefined
+  const resolveKey = () => (webhookKey ??= resolveWebhookKey(config))
+  const webhooks =
+    bus && roles.webhooks
+      ? await startWebhookRole({
+          config,
+          db: deliveryDb,
+          bus,
+          key: resolveKey,
+          registry,
+          onError: (err) => reporter.error('webhooks', err),
+        })
+      : undefined
 
   let app: FastifyInstance | undefined
   let adminToken: ReturnType<typeof resolveAdminToken> | undefined
@@ -135,6 +152,8 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
       readiness: bus ? { bus: () => bus.healthy() } : {},
       ...(bus ? { bus } : {}),
       serveMetrics: config.SMSGW_METRICS_PORT === undefined,
+      webhookKey: resolveKey,
+      ...(webhooks ? { onWebhookQueued: webhooks.wake } : {}),
       ...(delivery?.dispatcher ? { onAccepted: () => delivery.dispatcher?.wake() } : {}),
       ...(delivery && roles.worker
         ? {
@@ -156,6 +175,7 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
     await opsApp?.close()
     await pipeline?.stop()
     await relay?.stop()
+    await webhooks?.stop()
     await bus?.close()
     await sim?.close()
     await rateLimiter.close()

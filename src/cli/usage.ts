@@ -20,6 +20,7 @@ export const USAGE = `usage: smsgw <command>
   api        run the HTTP API only (needs NATS_URL and DATABASE_URL)
   dispatcher run the dispatcher only (outbox → bus)
   worker     run a delivery worker only (bus → carriers; SMSGW_CARRIERS or two simulated carriers)
+  webhooks   run webhook delivery only (bus → customers' endpoints; needs NATS_URL and DATABASE_URL)
   carrier-sim  run the carrier simulator (SMPP + HTTP; see --help)
   migrate    apply database migrations and create partitions, then exit
   reconcile  check every invariant on the database (and simulators); exit 1 on a failure (see --help)

@@ -64,6 +64,16 @@ export const ConfigSchema = Type.Object({
   SMSGW_METRICS_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
   /** When set, /metrics answers only `Authorization: Bearer <this token>`. */
   SMSGW_METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
+  /** `true` lets webhook endpoints and status_callback_url use http:// and loopback/private addresses (development, tests). */
+  SMSGW_WEBHOOK_ALLOW_INSECURE: Type.Union([Type.Literal('true'), Type.Literal('false')], {
+    default: 'false',
+  }),
+  /** Key sealing webhook secrets at rest, base64 of 32 bytes; absent → a key file in the data dir (single host only). */
+  SMSGW_WEBHOOK_SECRET_KEY: Type.Optional(Type.String({ minLength: 40 })),
+  /** First webhook retry delay, ms; doubles per attempt up to 4 h, retried for 24 h. */
+  SMSGW_WEBHOOK_RETRY_BASE_MS: Type.Integer({ minimum: 1, default: 10_000 }),
+  /** A webhook delivery claimed by a process that died is taken again after this long, ms. */
+  SMSGW_WEBHOOK_LEASE_MS: Type.Integer({ minimum: 1000, default: 60_000 }),
 })
 
 export type Config = Static<typeof ConfigSchema>

@@ -1,7 +1,7 @@
 import type { Db } from './db.ts'
 
 /** Tables range-partitioned by day on created_at. */
-export const DAILY_PARTITIONED = ['messages', 'message_events'] as const
+export const DAILY_PARTITIONED = ['messages', 'message_events', 'customer_events'] as const
 const PARTITION_LOCK = 7_200_731_002
 const DAY_MS = 86_400_000
 

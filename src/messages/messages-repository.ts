@@ -75,6 +75,22 @@ export async function findMessage(
   return rows[0] ? fromRow(rows[0]) : undefined
 }
 
+/** A customer's messages by id (one partition probe each); unknown or foreign ids are left out. */
+export async function findMessages(q: Queryable, customerId: string, ids: string[]): Promise<MessageView[]> {
+  const keys = ids.flatMap((id) => {
+    const t = uuidV7Time(id)
+    return t === null ? [] : [{ id, created_at: new Date(t).toISOString() }]
+  })
+  if (keys.length === 0) return []
+  const { rows } = await q.query<MessageRow>(
+    `SELECT ${COLUMNS} FROM messages
+      WHERE customer_id = $1 AND (id, created_at) IN (
+        SELECT k.id, k.created_at FROM json_to_recordset($2::json) AS k(id uuid, created_at timestamptz))`,
+    [customerId, JSON.stringify(keys)],
+  )
+  return rows.map(fromRow)
+}
+
 export interface MessageEvent {
   status: string
   createdAt: Date

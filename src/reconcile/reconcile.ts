@@ -11,6 +11,7 @@ import {
 } from './money-checks.ts'
 import { describeSims, readSims, simProblems } from './sim-counters.ts'
 import { appendOnlyTriggers } from './trigger-check.ts'
+import { webhooksDelivered } from './webhook-checks.ts'
 
 export type { ReconcileCheck } from './check.ts'
 
@@ -82,6 +83,7 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
       ),
       await statusesMonotone(tx),
       await appendOnlyTriggers(tx),
+      await webhooksDelivered(tx, { settled, stallAfterS }),
     ]
     return { checks, totals }
   })

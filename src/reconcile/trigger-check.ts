@@ -10,6 +10,7 @@ const GUARDS: { table: string; trigger: string; events: number; perPartition: bo
   { table: 'ledger', trigger: 'ledger_no_truncate', events: 32, perPartition: false },
   { table: 'message_events', trigger: 'message_events_append_only', events: 8 | 16, perPartition: true },
   { table: 'messages', trigger: 'messages_guard', events: 8 | 16, perPartition: true },
+  { table: 'customer_events', trigger: 'customer_events_append_only', events: 8 | 16, perPartition: true },
 ]
 
 export async function appendOnlyTriggers(q: Queryable): Promise<ReconcileCheck> {
@@ -49,6 +50,6 @@ export async function appendOnlyTriggers(q: Queryable): Promise<ReconcileCheck> 
   return checkFrom(
     'append_only_triggers',
     problems,
-    'ledger, message_events and messages guards present and enabled on every partition',
+    'ledger, message_events, messages and customer_events guards present and enabled on every partition',
   )
 }

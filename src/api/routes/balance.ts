@@ -2,10 +2,10 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { findCustomer } from '../../accounts/customers.ts'
 import type { Db } from '../../db/db.ts'
+import { money } from '../../messages/message-object.ts'
 import { notFound } from '../errors.ts'
 import type { Authenticator } from '../plugins/auth.ts'
 import { principalOf } from '../plugins/auth.ts'
-import { money } from '../render.ts'
 import { ErrorBody, Money } from '../schemas.ts'
 
 export const balanceRoutes: FastifyPluginAsyncTypebox<{ db: Db; auth: Authenticator }> = async (

@@ -86,6 +86,7 @@ describe('smsgw reconcile (PostgreSQL, pipeline-filled database)', () => {
         'no_double_send',
         'statuses_monotone',
         'append_only_triggers',
+        'webhooks_delivered',
       ].map((n) => [n, true, 0]),
     )
     assert.equal(report.totals.messages, 39)

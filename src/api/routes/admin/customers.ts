@@ -9,11 +9,11 @@ import { listLedger } from '../../../accounts/ledger.ts'
 import type { Db } from '../../../db/db.ts'
 import { isUuid } from '../../../domain/ids.ts'
 import { InvalidAmountError, parseAmount } from '../../../domain/money.ts'
+import { money } from '../../../messages/message-object.ts'
 import { invalidRequest, notFound } from '../../errors.ts'
 import { idempotencyOf } from '../../idempotency-key.ts'
 import { decodeCursor, page } from '../../pagination.ts'
 import type { Authenticator } from '../../plugins/auth.ts'
-import { money } from '../../render.ts'
 import { ErrorBody, ListQuery, listOf, Money, Nullable } from '../../schemas.ts'
 import {
   CustomerObject,

@@ -4,8 +4,8 @@ import { invalidIpEntry } from '../../../accounts/allowed-ips.ts'
 import type { ApiKey } from '../../../accounts/api-keys.ts'
 import type { Customer } from '../../../accounts/customers.ts'
 import type { LedgerEntry } from '../../../accounts/ledger.ts'
+import { money } from '../../../messages/message-object.ts'
 import { invalidRequest, sendJsonText } from '../../errors.ts'
-import { money } from '../../render.ts'
 import { Money, Nullable } from '../../schemas.ts'
 
 // The admin resources' shapes (one TypeBox schema each, for validation, serialization and

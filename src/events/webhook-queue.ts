@@ -1,0 +1,279 @@
+// The durable webhook queue in PostgreSQL (ADR 0011): one webhook_deliveries row per (event,
+// target) holds the retry state of its chain, webhook_attempts logs every attempt. Enqueueing is
+// one statement per group of events, and writes nothing for a customer with no endpoint and no
+// callback.
+
+import type { Queryable } from '../db/db.ts'
+import { uuidV7Time } from '../domain/ids.ts'
+
+export interface EnqueueEvent {
+  customerId: string
+  eventId: string
+  type: string
+  /** The message the event is about: its status_callback_url also receives it. */
+  messageId?: string
+}
+
+/**
+ * Queues events, in one statement, for every subscribed enabled endpoint of their customer and for
+ * their message's status_callback_url (target `cb:<customer>`: one queue per customer); an event
+ * queued before (a bus redelivery) is a no-op. Returns the chains created.
+ */
+export async function enqueueEvents(q: Queryable, events: EnqueueEvent[]): Promise<number> {
+  const unique = [...new Map(events.map((e) => [e.eventId, e])).values()]
+  if (unique.length === 0) return 0
+  const rows = unique.map((e) => {
+    const at = e.messageId ? uuidV7Time(e.messageId) : null
+    return {
+      customer_id: e.customerId,
+      event_id: e.eventId,
+      type: e.type,
+      message_id: at === null ? null : e.messageId,
+      message_created_at: at === null ? null : new Date(at).toISOString(),
+    }
+  })
+  const { rowCount } = await q.query(
+    `WITH ev AS (
+       SELECT * FROM json_to_recordset($1::json)
+           AS x(customer_id uuid, event_id text, type text, message_id uuid, message_created_at timestamptz)
+     )
+     INSERT INTO webhook_deliveries (customer_id, event_id, event_type, target, endpoint_id)
+     SELECT ev.customer_id, ev.event_id, ev.type, e.id::text, e.id
+       FROM ev JOIN webhook_endpoints e ON e.customer_id = ev.customer_id AND e.enabled AND e.deleted_at IS NULL
+      WHERE e.events IS NULL OR cardinality(e.events) = 0 OR ev.type = ANY(e.events)
+     UNION ALL
+     SELECT ev.customer_id, ev.event_id, ev.type, 'cb:' || ev.customer_id::text, NULL
+       FROM ev JOIN messages m ON m.id = ev.message_id AND m.created_at = ev.message_created_at
+        AND m.customer_id = ev.customer_id
+      WHERE m.status_callback_url IS NOT NULL
+     ON CONFLICT (event_id, target) DO NOTHING`,
+    [JSON.stringify(rows)],
+    { name: 'enqueue_webhook_events' },
+  )
+  return rowCount
+}
+
+export const enqueueEvent = (q: Queryable, e: EnqueueEvent) => enqueueEvents(q, [e])
+
+const ENDPOINTS = `SELECT $1::uuid, $2, $3, e.id::text, e.id FROM webhook_endpoints e
+  WHERE e.customer_id = $1 AND e.enabled AND e.deleted_at IS NULL
+    AND (e.events IS NULL OR cardinality(e.events) = 0 OR $3 = ANY(e.events))`
+
+/** Queues an event again to every endpoint subscribed to its type (a new chain for each). */
+export async function redeliverEvent(q: Queryable, e: Omit<EnqueueEvent, 'messageId'>): Promise<number> {
+  const { rowCount } = await q.query(
+    `INSERT INTO webhook_deliveries (customer_id, event_id, event_type, target, endpoint_id)
+     ${ENDPOINTS}
+     ON CONFLICT (event_id, target) DO UPDATE SET state = 'pending', next_attempt_at = now(),
+       chain_started_at = now(), updated_at = now()`,
+    [e.customerId, e.eventId, e.type],
+  )
+  return rowCount
+}
+
+export interface ClaimedDelivery {
+  id: string
+  customer_id: string
+  event_id: string
+  event_type: string
+  target: string
+  endpoint_id: string | null
+  attempts: number
+  chain_started_at: Date
+}
+
+const LEASE = (param: string) =>
+  `UPDATE webhook_deliveries d SET next_attempt_at = now() + ${param} * interval '1 millisecond', updated_at = now()`
+const RETURNING = `RETURNING d.id::text, d.customer_id::text, d.event_id, d.event_type, d.target,
+  d.endpoint_id::text, d.attempts, d.chain_started_at`
+
+/**
+ * Takes up to `limit` due deliveries and leases them: another process takes them again only once
+ * `leaseMs` passed without an outcome. With no target to skip, the oldest due first (one range
+ * scan of the due index). With targets to skip (their queues in this process are full), a walk
+ * over the targets with pending deliveries, up to `perTarget` each: the due backlog of a slow
+ * endpoint is never scanned row by row on every claim.
+ */
+export async function claimDue(
+  q: Queryable,
+  limit: number,
+  skipTargets: string[],
+  leaseMs: number,
+  perTarget = limit,
+): Promise<ClaimedDelivery[]> {
+  if (skipTargets.length === 0) {
+    const { rows } = await q.query<ClaimedDelivery>(
+      `${LEASE('$2')}
+        WHERE d.id IN (
+          SELECT id FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= now()
+           ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+       ${RETURNING}`,
+      [limit, leaseMs],
+      { name: 'claim_webhook_deliveries' },
+    )
+    return rows
+  }
+  const { rows } = await q.query<ClaimedDelivery>(
+    `WITH RECURSIVE t AS (
+       (SELECT target FROM webhook_deliveries WHERE state = 'pending' ORDER BY target LIMIT 1)
+       UNION ALL
+       SELECT (SELECT w.target FROM webhook_deliveries w
+                WHERE w.state = 'pending' AND w.target > t.target ORDER BY w.target LIMIT 1)
+         FROM t WHERE t.target IS NOT NULL
+     ),
+     due AS (
+       SELECT c.id FROM t CROSS JOIN LATERAL (
+         SELECT w.id FROM webhook_deliveries w
+          WHERE w.state = 'pending' AND w.target = t.target AND w.next_attempt_at <= now()
+          ORDER BY w.next_attempt_at LIMIT $4) c
+        WHERE t.target IS NOT NULL AND t.target <> ALL($2::text[])
+        LIMIT $1
+     )
+     ${LEASE('$3')}
+      WHERE d.id IN (
+        SELECT id FROM webhook_deliveries
+         WHERE id IN (SELECT id FROM due) AND state = 'pending' AND next_attempt_at <= now()
+         FOR UPDATE SKIP LOCKED)
+     ${RETURNING}`,
+    [limit, skipTargets, leaseMs, perTarget],
+  )
+  return rows
+}
+
+/** Hands leased deliveries back at once (a stopping process that did not attempt them). */
+export async function releaseClaims(q: Queryable, ids: string[]): Promise<void> {
+  if (ids.length === 0) return
+  await q.query(
+    `UPDATE webhook_deliveries SET next_attempt_at = now() WHERE id = ANY($1::bigint[]) AND state = 'pending'`,
+    [ids],
+  )
+}
+
+export interface AttemptRecord {
+  delivery: ClaimedDelivery
+  /** Absent when no request was made (endpoint gone, event expired). */
+  statusCode?: number
+  latencyMs: number
+  error?: string
+  /** 'succeeded' / 'failed' end the chain; a Date schedules the next attempt. */
+  next: 'succeeded' | 'failed' | Date
+}
+
+/** Records one attempt and moves its chain; returns whether the endpoint is now failing for longer than `disableAfterMs`. */
+export async function recordAttempt(
+  q: Queryable,
+  a: AttemptRecord,
+  disableAfterMs: number,
+): Promise<boolean> {
+  const d = a.delivery
+  const nextAt = a.next instanceof Date ? a.next.toISOString() : null
+  const state = a.next instanceof Date ? 'pending' : a.next
+  await q.query(
+    `WITH a AS (
+       INSERT INTO webhook_attempts (delivery_id, customer_id, endpoint_id, event_id, attempt, status_code,
+                                     latency_ms, error, next_retry_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+     )
+     UPDATE webhook_deliveries SET state = $10, attempts = $5, next_attempt_at = coalesce($9, next_attempt_at),
+            updated_at = now()
+      WHERE id = $1`,
+    [
+      d.id,
+      d.customer_id,
+      d.endpoint_id,
+      d.event_id,
+      d.attempts + 1,
+      a.statusCode ?? null,
+      a.latencyMs,
+      a.error ?? null,
+      nextAt,
+      state,
+    ],
+  )
+  if (!d.endpoint_id) return false
+  if (state === 'succeeded') {
+    await q.query(
+      'UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL',
+      [d.endpoint_id],
+    )
+    return false
+  }
+  const { rows } = await q.query<{ expired: boolean }>(
+    `UPDATE webhook_endpoints SET failing_since = coalesce(failing_since, now())
+      WHERE id = $1 AND enabled
+      RETURNING failing_since <= now() - $2 * interval '1 millisecond' AS expired`,
+    [d.endpoint_id, disableAfterMs],
+  )
+  return rows[0]?.expired === true
+}
+
+/**
+ * Disables an endpoint that kept failing and records `endpoint.disabled` (queued to the
+ * customer's other endpoints). Returns the event's row id and time, or undefined when another
+ * process disabled it first.
+ */
+export async function disableEndpoint(
+  q: Queryable,
+  endpointId: string,
+): Promise<{ customerId: string; rowId: string; at: Date } | undefined> {
+  const { rows } = await q.query<{ customer_id: string; id: string; created_at: Date }>(
+    `WITH d AS (
+       UPDATE webhook_endpoints SET enabled = false, updated_at = now()
+        WHERE id = $1 AND enabled
+        RETURNING id, customer_id, url, events, description, created_at, failing_since
+     )
+     INSERT INTO customer_events (customer_id, type, data)
+     SELECT customer_id, 'endpoint.disabled',
+            jsonb_build_object('id', id, 'object', 'webhook_endpoint', 'url', url,
+              'events', coalesce(to_jsonb(events), '[]'::jsonb), 'enabled', false, 'description', description,
+              'created_at', to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+              'failing_since', to_char(failing_since AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+       FROM d
+     RETURNING customer_id::text, id::text, created_at`,
+    [endpointId],
+  )
+  const r = rows[0]
+  return r ? { customerId: r.customer_id, rowId: r.id, at: new Date(r.created_at) } : undefined
+}
+
+/** Marks a chain failed without an attempt (its endpoint or event is gone). */
+export async function abandonDelivery(q: Queryable, id: string): Promise<void> {
+  await q.query(`UPDATE webhook_deliveries SET state = 'failed', updated_at = now() WHERE id = $1`, [id])
+}
+
+export interface AttemptView {
+  event_id: string
+  attempt: number
+  status_code: number | null
+  latency_ms: number
+  error: string | null
+  next_retry_at: Date | null
+  created_at: Date
+  id: string
+}
+
+/** An endpoint's attempts, newest first; `before` is the id of the last attempt of the previous page. */
+export async function listAttempts(
+  q: Queryable,
+  endpointId: string,
+  before: string | undefined,
+  limit: number,
+): Promise<AttemptView[]> {
+  const { rows } = await q.query<AttemptView>(
+    `SELECT id::text, event_id, attempt, status_code, latency_ms, error, next_retry_at, created_at
+       FROM webhook_attempts
+      WHERE endpoint_id = $1 AND ($2::bigint IS NULL OR id < $2::bigint)
+      ORDER BY webhook_attempts.id DESC LIMIT $3`,
+    [endpointId, before ?? null, limit],
+  )
+  return rows
+}
+
+/** Forgets finished chains and attempts older than the events they were about (30 days). */
+export async function pruneWebhookHistory(q: Queryable): Promise<number> {
+  const chains = await q.query(
+    `DELETE FROM webhook_deliveries WHERE state <> 'pending' AND updated_at < now() - interval '30 days'`,
+  )
+  const attempts = await q.query(`DELETE FROM webhook_attempts WHERE created_at < now() - interval '30 days'`)
+  return chains.rowCount + attempts.rowCount
+}

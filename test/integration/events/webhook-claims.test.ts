@@ -1,0 +1,57 @@
+// Claiming due webhook deliveries (PostgreSQL): oldest first; targets whose queues are full are
+// skipped without starving the others, up to a number per target; a row is claimed once.
+
+import assert from 'node:assert/strict'
+import { after, before, describe, it } from 'node:test'
+import type { Db } from '../../../src/db/db.ts'
+import { createPostgresDb } from '../../../src/db/postgres.ts'
+import { claimDue } from '../../../src/events/webhook-queue.ts'
+import { type FreshDatabase, freshDatabase } from '../../helpers/pg.ts'
+
+describe('webhook delivery claims', () => {
+  let pg: FreshDatabase
+  let db: Db
+
+  before(async () => {
+    pg = await freshDatabase()
+    db = createPostgresDb({ url: pg.url, poolSize: 4 })
+  })
+  after(async () => {
+    await db?.close()
+    await pg?.drop()
+  })
+
+  /** n due deliveries of a target, `ageS` seconds overdue (older first), plus one not yet due. */
+  const seed = async (target: string, n: number, ageS: number) => {
+    await db.query(
+      `INSERT INTO webhook_deliveries (customer_id, event_id, event_type, target, next_attempt_at)
+       SELECT gen_random_uuid(), $1 || '-' || i, 'message.sent', $1, now() - ($2 - i * 0.001) * interval '1 second'
+         FROM generate_series(1, $3) AS i
+       UNION ALL
+       SELECT gen_random_uuid(), $1 || '-later', 'message.sent', $1, now() + interval '1 hour'`,
+      [target, ageS, n],
+    )
+  }
+
+  it('takes the oldest due first, or walks the targets when some are skipped', async () => {
+    await seed('slow', 300, 60)
+    await seed('a', 3, 10)
+    await seed('b', 3, 5)
+    const oldest = await claimDue(db, 5, [], 60_000)
+    assert.deepEqual(
+      oldest.map((d) => d.target),
+      ['slow', 'slow', 'slow', 'slow', 'slow'],
+    )
+    // 'slow' has a backlog ahead of everyone: skipping it still finds the others, 2 each at most.
+    const others = await claimDue(db, 10, ['slow'], 60_000, 2)
+    assert.deepEqual(others.map((d) => d.event_id).sort(), ['a-1', 'a-2', 'b-1', 'b-2'])
+    // Claimed rows are leased: not due again, so never claimed twice; what is left comes next.
+    const rest = await claimDue(db, 10, ['slow'], 60_000, 2)
+    assert.deepEqual(rest.map((d) => d.event_id).sort(), ['a-3', 'b-3'])
+    assert.deepEqual(await claimDue(db, 10, ['slow'], 60_000, 2), [])
+    // A row leased by another claim (or locked by one in flight) is not taken.
+    const again = await claimDue(db, 1000, [], 60_000)
+    assert.equal(again.length, 295)
+    assert.ok(again.every((d) => d.target === 'slow' && !d.event_id.endsWith('later')))
+  })
+})

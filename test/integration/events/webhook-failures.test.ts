@@ -1,0 +1,168 @@
+// Failure handling of webhook delivery over real PostgreSQL: a 4xx ends the chain at once, a 429
+// is retried, and an endpoint failing for longer than the limit is disabled with an
+// endpoint.disabled event that the customer's other endpoints receive.
+
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { after, before, describe, it } from 'node:test'
+import { Webhook } from 'standardwebhooks'
+import { createMemoryBus } from '../../../src/bus/memory-bus.ts'
+import { queuedEventId } from '../../../src/events/event-ids.ts'
+import { createWebhookDelivery, type WebhookDelivery } from '../../../src/events/webhook-delivery.ts'
+import { createEndpoint } from '../../../src/events/webhook-endpoints-repository.ts'
+import { enqueueEvent, pruneWebhookHistory } from '../../../src/events/webhook-queue.ts'
+import { createWebhookSender, type WebhookSender } from '../../../src/events/webhook-sender.ts'
+import {
+  createCustomer,
+  sendBody,
+  setRates,
+  startApp,
+  type TestApp,
+  type TestCustomer,
+} from '../../helpers/app.ts'
+import { type FreshDatabase, freshDatabase } from '../../helpers/pg.ts'
+import { waitFor } from '../../helpers/wait.ts'
+import { type Receiver, startReceiver } from '../../helpers/webhook-receiver.ts'
+
+const KEY = randomBytes(32)
+
+describe('webhook failures (PostgreSQL, real receiver)', () => {
+  let pg: FreshDatabase
+  let t: TestApp
+  let rx: Receiver
+  let sender: WebhookSender
+  let delivery: WebhookDelivery
+  const bus = createMemoryBus()
+  const errors: Error[] = []
+
+  before(async () => {
+    pg = await freshDatabase()
+    t = await startApp(pg.url, { deps: { webhookKey: () => KEY } })
+    await setRates(t.app)
+    rx = await startReceiver()
+    sender = createWebhookSender({ allowInsecure: true })
+    delivery = createWebhookDelivery({
+      allowInsecure: true,
+      db: t.db,
+      bus,
+      sender,
+      key: () => KEY,
+      retryBaseMs: 10,
+      // The 3-day failing streak, shortened: a few quick retries exceed it, one retry does not.
+      disableAfterMs: 300,
+      onError: (err) => errors.push(err as Error),
+    })
+    await delivery.start()
+  })
+  after(async () => {
+    await delivery?.stop()
+    await sender?.close()
+    await bus.close()
+    await rx?.close()
+    await t?.close()
+    await pg?.drop()
+  })
+
+  const endpoint = (c: TestCustomer, path: string, events: string[] | null = null) =>
+    createEndpoint(t.db, KEY, { customerId: c.id, url: rx.url(path), events, description: null })
+  /** Sends a message and queues its message.queued event as the bus consumer would. */
+  const queueEvent = async (c: TestCustomer) => {
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/v1/messages',
+      headers: c.auth,
+      payload: sendBody(),
+    })
+    const id = (res.json() as { id: string }).id
+    const eventId = queuedEventId(id)
+    await enqueueEvent(t.db, { customerId: c.id, eventId, type: 'message.queued', messageId: id })
+    delivery.wake()
+    return eventId
+  }
+  const chain = async (eventId: string) =>
+    (
+      await t.db.query<{ state: string; attempts: number; target: string }>(
+        'SELECT state, attempts, target FROM webhook_deliveries WHERE event_id = $1 ORDER BY target',
+        [eventId],
+      )
+    ).rows
+
+  it('a 4xx ends the chain after one attempt; a 429 with Retry-After is retried', async () => {
+    const c = await createCustomer(t.app, { name: 'gone', credit: '1.00' })
+    rx.setBehavior('/gone', () => 410)
+    rx.setBehavior('/busy', (n) => (n === 1 ? { status: 429, headers: { 'retry-after': '0' } } : 200))
+    const gone = await endpoint(c, '/gone')
+    await endpoint(c, '/busy')
+    const eventId = await queueEvent(c)
+    await waitFor(async () => (await chain(eventId)).every((d) => d.state !== 'pending'), 'both chains ended')
+    const rows = await chain(eventId)
+    const byTarget = new Map(rows.map((r) => [r.target, r]))
+    assert.deepEqual(byTarget.get(gone.endpoint.id), {
+      state: 'failed',
+      attempts: 1,
+      target: gone.endpoint.id,
+    })
+    const busy = rows.find((r) => r.target !== gone.endpoint.id)
+    assert.deepEqual([busy?.state, busy?.attempts], ['succeeded', 2])
+  })
+
+  it('an endpoint failing past the limit is disabled and endpoint.disabled reaches the other endpoints', async () => {
+    const c = await createCustomer(t.app, { name: 'dead', credit: '1.00' })
+    rx.setBehavior('/dead', () => 503)
+    const dead = await endpoint(c, '/dead', ['message.queued'])
+    const watcher = await endpoint(c, '/watcher', ['endpoint.disabled'])
+    await queueEvent(c)
+    const got = await waitFor(() => rx.on('/watcher')[0], 'endpoint.disabled at the other endpoint')
+    assert.equal(got.event.type, 'endpoint.disabled')
+    assert.equal((got.event.data as { id?: string }).id, dead.endpoint.id)
+    assert.ok(new Webhook(watcher.secret).verify(got.body, got.headers))
+    const shown = await t.app.inject({
+      method: 'GET',
+      url: `/v1/webhook_endpoints/${dead.endpoint.id}`,
+      headers: c.auth,
+    })
+    assert.equal(shown.json().enabled, false)
+    const listed = await t.app.inject({
+      method: 'GET',
+      url: '/v1/events?type=endpoint.disabled',
+      headers: c.auth,
+    })
+    assert.deepEqual(
+      (listed.json() as { data: { id: string }[] }).data.map((e) => e.id),
+      [got.event.id],
+    )
+  })
+
+  it('prunes finished chains and attempts older than 30 days, never a pending chain', async () => {
+    await t.db.query(
+      `INSERT INTO webhook_deliveries (customer_id, event_id, event_type, target, state, updated_at)
+       VALUES (gen_random_uuid(), 'evt_old_done', 'message.sent', 'x', 'succeeded', now() - interval '31 days'),
+              (gen_random_uuid(), 'evt_old_pending', 'message.sent', 'x', 'pending', now() - interval '31 days'),
+              (gen_random_uuid(), 'evt_new_done', 'message.sent', 'x', 'failed', now())`,
+    )
+    await t.db.query(
+      `INSERT INTO webhook_attempts (delivery_id, customer_id, event_id, attempt, latency_ms, created_at)
+       VALUES (1, gen_random_uuid(), 'evt_old_done', 1, 5, now() - interval '31 days'),
+              (1, gen_random_uuid(), 'evt_new_done', 1, 5, now())`,
+    )
+    assert.equal(await pruneWebhookHistory(t.db), 2)
+    const { rows } = await t.db.query<{ event_id: string }>(
+      `SELECT event_id FROM webhook_deliveries WHERE event_id LIKE 'evt_%_%' AND target = 'x' ORDER BY event_id`,
+    )
+    assert.deepEqual(
+      rows.map((r) => r.event_id),
+      ['evt_new_done', 'evt_old_pending'],
+    )
+  })
+
+  it('an unreadable bus payload is reported and dropped, and delivery goes on', async () => {
+    await bus.publish('sms.status.nobody.sent', { id: 'x', customer_id: 'not-a-uuid' })
+    await bus.publish('sms.deliver.normal', { id: 'nope' })
+    await waitFor(
+      () => errors.filter((e) => /unreadable payload/.test(e.message)).length === 2,
+      'both reported',
+    )
+    assert.equal(await bus.pending('webhooks-status'), 0)
+    assert.equal(await bus.pending('webhooks-queued'), 0)
+  })
+})
