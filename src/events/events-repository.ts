@@ -1,4 +1,4 @@
-// The customer's events, read from the rows that already record them (ADR 0011): message.queued
+// The customer's events, read from the rows that already record them (ADR 0010): message.queued
 // from messages, message.<status> from message_events, everything else from customer_events.
 // The envelope is the one of API.md, shared by GET /v1/events, webhooks and the live stream.
 

@@ -1,6 +1,6 @@
 // The webhooks role: status events (and dispatched messages, for message.queued) from the bus are
 // queued durably in PostgreSQL, then attempted from per-target in-memory queues with their own
-// concurrency, so a slow or dead endpoint only ever fills its own queue (ADR 0011).
+// concurrency, so a slow or dead endpoint only ever fills its own queue (ADR 0010).
 
 import type { Bus, BusMessage, Consumer } from '../bus/bus.ts'
 import { DELIVERY_JOBS, STATUS_EVENTS } from '../bus/subjects.ts'
@@ -267,7 +267,7 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
             await m.ack()
           },
         }),
-        // message.queued is the dispatch of the message: no event row is written for it (ADR 0011).
+        // message.queued is the dispatch of the message: no event row is written for it (ADR 0010).
         await bus.consume<DeliveryJob>({
           durable: `${prefix}-queued`,
           subject: DELIVERY_JOBS,

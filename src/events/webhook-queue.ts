@@ -1,4 +1,4 @@
-// The durable webhook queue in PostgreSQL (ADR 0011): one webhook_deliveries row per (event,
+// The durable webhook queue in PostgreSQL (ADR 0010): one webhook_deliveries row per (event,
 // target) holds the retry state of its chain, webhook_attempts logs every attempt. Enqueueing is
 // one statement per group of events, and writes nothing for a customer with no endpoint and no
 // callback.

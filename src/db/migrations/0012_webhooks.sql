@@ -1,4 +1,4 @@
--- Customer events and webhooks (ADR 0011). Message events are not copied anywhere: an event of
+-- Customer events and webhooks (ADR 0010). Message events are not copied anywhere: an event of
 -- the API is a message_events row (or, for message.queued, the messages row itself) rendered
 -- on read; only events that are not a message's status change get a row of their own here.
 
