@@ -1,5 +1,6 @@
 import { CircuitState } from 'cockatiel'
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
+import type { Priority } from '../billing/types.ts'
 import type { Bus } from '../bus/bus.ts'
 import { LANES, laneDurable } from '../dispatch/lanes.ts'
 import type { Provider } from './providers.ts'
@@ -12,8 +13,24 @@ const CIRCUIT_VALUE: Record<CircuitState, number> = {
 }
 
 /** The delivery pipeline's Prometheus metrics, registered in the caller's registry. */
-export function createPipelineMetrics(registry: Registry, bus: Bus, providers: () => Provider[]) {
+export function createPipelineMetrics(
+  registry: Registry,
+  bus: Bus,
+  providers: () => Provider[],
+  /** Outbox depth of a lane; given where the dispatcher runs (it owns the outbox). */
+  outboxBacklog?: (lane: Priority) => Promise<number>,
+) {
   const registers = [registry]
+  if (outboxBacklog)
+    new Gauge({
+      name: 'smsgw_outbox_backlog',
+      help: 'Messages per lane waiting in the PostgreSQL outbox to be released to the bus (counted up to 100,000)',
+      labelNames: ['lane'] as const,
+      registers,
+      async collect() {
+        for (const lane of LANES) this.set({ lane }, await outboxBacklog(lane).catch(() => Number.NaN))
+      },
+    })
   new Gauge({
     name: 'smsgw_lane_pending',
     help: 'Messages on the bus per lane not yet settled by a worker (the dispatcher window in use)',
@@ -75,6 +92,13 @@ export function createPipelineMetrics(registry: Registry, bus: Bus, providers: (
       name: 'smsgw_receipt_seconds',
       help: 'Time from a part being accepted by the carrier to its receipt',
       buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 1800, 7200],
+      registers,
+    }),
+    deliverySeconds: new Histogram({
+      name: 'smsgw_delivery_seconds',
+      help: 'Time from accept to the delivered receipt being recorded, per priority',
+      labelNames: ['priority'] as const,
+      buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800, 7200],
       registers,
     }),
     deadLetters: new Counter({

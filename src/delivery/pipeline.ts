@@ -5,6 +5,7 @@ import type { CarrierConfig } from '../carriers/config.ts'
 import { createCarrier } from '../carriers/create-carrier.ts'
 import type { Db } from '../db/db.ts'
 import { createDispatcher, type Dispatcher, type DispatcherOptions } from '../dispatch/dispatcher.ts'
+import { countOutboxBacklog } from '../dispatch/outbox-backlog.ts'
 import { createStatusWriter, type StatusWriter } from '../events/status-writer.ts'
 import { stderrReporter } from '../observability/reporter.ts'
 import { createPipelineMetrics } from './metrics.ts'
@@ -57,9 +58,23 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     const onError = opts.onError
     return onError ? (err: unknown) => onError(err, where) : stderrReporter(where)
   }
-  const statuses = createStatusWriter(opts.db)
   let providers: Provider[] = []
-  const metrics = opts.registry ? createPipelineMetrics(opts.registry, opts.bus, () => providers) : undefined
+  const metrics = opts.registry
+    ? createPipelineMetrics(
+        opts.registry,
+        opts.bus,
+        () => providers,
+        roles.dispatcher ? (lane) => countOutboxBacklog(opts.db, lane) : undefined,
+      )
+    : undefined
+  const statuses = createStatusWriter(opts.db, {
+    onApplied: (applied) => {
+      const now = Date.now()
+      for (const a of applied)
+        if (a.status === 'delivered')
+          metrics?.deliverySeconds.observe({ priority: a.priority }, (now - Date.parse(a.createdAt)) / 1000)
+    },
+  })
   const receipts = createReceiptHandler({
     db: opts.db,
     statuses,
