@@ -4,7 +4,7 @@
 
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { parse } from 'yaml'
+import { parse, parseAllDocuments } from 'yaml'
 
 export const DEPLOY = join(import.meta.dirname, '../../deploy')
 
@@ -30,14 +30,18 @@ export interface Reference {
   expr: string
 }
 
-/** Every `expr` in the Grafana dashboards (deploy/grafana/*.json) and the rule files (deploy/prometheus/*.yml). */
+/**
+ * Every PromQL expression of deploy/: `expr` in the Grafana dashboards (grafana/*.json) and the
+ * rule files (prometheus/*.yml), and `query` of the KEDA triggers in the manifests (k8s/*.yaml).
+ */
 export function deployExpressions(root = DEPLOY): Reference[] {
   const refs: Reference[] = []
   const walk = (file: string, node: unknown): void => {
     if (Array.isArray(node)) for (const n of node) walk(file, n)
     else if (node && typeof node === 'object')
       for (const [k, v] of Object.entries(node)) {
-        if (k === 'expr' && typeof v === 'string') refs.push({ file, expr: v })
+        if ((k === 'expr' || (k === 'query' && file.startsWith('k8s'))) && typeof v === 'string')
+          refs.push({ file, expr: v })
         else walk(file, v)
       }
   }
@@ -47,6 +51,8 @@ export function deployExpressions(root = DEPLOY): Reference[] {
       .map((f) => join(dir, f))
   for (const f of filesIn('grafana', '.json')) walk(f, JSON.parse(readFileSync(join(root, f), 'utf8')))
   for (const f of filesIn('prometheus', '.yml')) walk(f, parse(readFileSync(join(root, f), 'utf8')))
+  for (const f of filesIn('k8s', '.yaml'))
+    for (const d of parseAllDocuments(readFileSync(join(root, f), 'utf8'))) walk(f, d.toJS())
   return refs
 }
 
