@@ -259,3 +259,40 @@ describe('SMSGW_NATS_REPLICAS', () => {
     assert.throws(() => loadConfig({ SMSGW_NATS_REPLICAS: '7' }), /SMSGW_NATS_REPLICAS/)
   })
 })
+
+describe('deploy/grafana and deploy/prometheus', () => {
+  it('lays the dashboard out on the 24-column grid without overlaps, each panel on the datasource variable', () => {
+    const dash: Doc = JSON.parse(read('grafana/smsgw.json'))
+    assert.ok(dash.templating.list.some((v: Doc) => v.name === 'datasource' && v.type === 'datasource'))
+    const ids = new Set<number>()
+    const cells = new Set<string>()
+    for (const p of dash.panels) {
+      assert.ok(!ids.has(p.id), `panel id ${p.id} once`)
+      ids.add(p.id)
+      const { x, y, w, h } = p.gridPos
+      assert.ok(x >= 0 && w > 0 && x + w <= 24, `${p.title}: within 24 columns`)
+      for (let i = x; i < x + w; i++)
+        for (let j = y; j < y + h; j++) {
+          assert.ok(!cells.has(`${i},${j}`), `${p.title} overlaps another panel at ${i},${j}`)
+          cells.add(`${i},${j}`)
+        }
+      if (p.type === 'row') continue
+      assert.equal(p.datasource.uid, '${datasource}', p.title)
+      const refIds = p.targets.map((t: Doc) => t.refId)
+      assert.equal(new Set(refIds).size, refIds.length, `${p.title}: refIds`)
+    }
+  })
+
+  it('gives every alert a severity and a runbook section in docs/operations.md', () => {
+    const rules: Doc = parse(read('prometheus/smsgw-alerts.yml'))
+    const ops = readFileSync(join(ROOT, 'docs/operations.md'), 'utf8')
+    const anchors = new Set([...ops.matchAll(/^#+ (.+)$/gm)].map((m) => (m[1] as string).toLowerCase()))
+    const alerts = rules.groups.flatMap((g: Doc) => g.rules).filter((r: Doc) => r.alert)
+    assert.ok(alerts.length >= 6)
+    for (const r of alerts) {
+      assert.match(r.labels.severity, /^(warning|critical)$/, r.alert)
+      assert.equal(r.annotations.runbook, `docs/operations.md#${r.alert.toLowerCase()}`)
+      assert.ok(anchors.has(r.alert.toLowerCase()), `a "### ${r.alert}" section`)
+    }
+  })
+})
