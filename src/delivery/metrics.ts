@@ -88,6 +88,12 @@ export function createPipelineMetrics(
       labelNames: ['status'] as const,
       registers,
     }),
+    carrierReceipts: new Counter({
+      name: 'smsgw_carrier_receipts_total',
+      help: 'Receipts matched to a message part, per provider (against smsgw_submit_seconds_count: a carrier that stops sending them)',
+      labelNames: ['provider'] as const,
+      registers,
+    }),
     receiptSeconds: new Histogram({
       name: 'smsgw_receipt_seconds',
       help: 'Time from a part being accepted by the carrier to its receipt',

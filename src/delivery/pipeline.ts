@@ -81,6 +81,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     onError: report('receipts'),
     onMatched: (status) => metrics?.receipts.inc({ status }),
     onReceiptLatency: (s) => metrics?.receiptSeconds.observe(s),
+    onCarrierReceipt: (provider) => metrics?.carrierReceipts.inc({ provider }),
   })
   providers = roles.worker
     ? opts.carriers.map((c) => {
