@@ -70,8 +70,10 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
   // The api role alone does not use the bus; it only checks it when one is configured.
   const bus: Bus | undefined = config.NATS_URL
     ? await createNatsBus({
-        servers: config.NATS_URL,
+        // A comma-separated list seeds the connection from any cluster node that is up.
+        servers: config.NATS_URL.split(',').map((u) => u.trim()),
         stream: config.SMSGW_NATS_STREAM,
+        replicas: config.SMSGW_NATS_REPLICAS,
         ...(config.SMSGW_NATS_PREFIX ? { subjectPrefix: config.SMSGW_NATS_PREFIX } : {}),
         onError: (err) => reporter.error('bus', err),
       })

@@ -10,6 +10,8 @@ export const ConfigSchema = Type.Object({
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
   /** JetStream stream name (default SMSGW). */
   SMSGW_NATS_STREAM: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', default: 'SMSGW' }),
+  /** JetStream stream replicas: 3 on a 3-node cluster (default 1); the same on every process. */
+  SMSGW_NATS_REPLICAS: Type.Integer({ minimum: 1, maximum: 5, default: 1 }),
   /** Subject prefix on the wire, to run isolated copies on one NATS server (tests, staging). */
   SMSGW_NATS_PREFIX: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' })),
   SMSGW_DATA_DIR: Type.String({ minLength: 1, default: './data' }),

@@ -2,6 +2,7 @@ import { CircuitState } from 'cockatiel'
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import type { Bus } from '../bus/bus.ts'
 import { laneDurable } from '../bus/subjects.ts'
+import type { Priority } from '../domain/message.ts'
 import { LANES } from '../domain/message.ts'
 import type { CarrierLink } from './carrier-links.ts'
 
@@ -18,8 +19,20 @@ export function createPipelineMetrics(
   bus: Bus,
   links: () => CarrierLink[],
   parkedReceipts: () => Promise<number>,
+  /** Outbox depth of a lane; given where the dispatcher runs (it owns the outbox). */
+  outboxBacklog?: (lane: Priority) => Promise<number>,
 ) {
   const registers = [registry]
+  if (outboxBacklog)
+    new Gauge({
+      name: 'smsgw_outbox_backlog',
+      help: 'Messages per lane waiting in the PostgreSQL outbox to be released to the bus (counted up to 100,000)',
+      labelNames: ['lane'] as const,
+      registers,
+      async collect() {
+        for (const lane of LANES) this.set({ lane }, await outboxBacklog(lane).catch(() => Number.NaN))
+      },
+    })
   new Gauge({
     name: 'smsgw_receipts_parked',
     help: 'Receipts that matched no message yet, waiting for their carrier id (deleted after 24 h)',
@@ -101,10 +114,23 @@ export function createPipelineMetrics(
       help: 'Receipts that could not be recorded (the carrier redelivers) and failed re-matches of parked receipts',
       registers,
     }),
+    carrierReceipts: new Counter({
+      name: 'smsgw_carrier_receipts_total',
+      help: 'Receipts matched to a message part, per carrier (against smsgw_submit_seconds_count: a carrier that stops sending them)',
+      labelNames: ['carrier'] as const,
+      registers,
+    }),
     receiptSeconds: new Histogram({
       name: 'smsgw_receipt_seconds',
       help: 'Time from a part being accepted by the carrier to its receipt',
       buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 1800, 7200],
+      registers,
+    }),
+    deliverySeconds: new Histogram({
+      name: 'smsgw_delivery_seconds',
+      help: 'Time from accept to the delivered receipt being recorded, per priority',
+      labelNames: ['priority'] as const,
+      buckets: [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 1800, 7200],
       registers,
     }),
     deadLetters: new Counter({

@@ -4,6 +4,7 @@ import { acceptsWebhooks, type Carrier } from '../carriers/carrier.ts'
 import type { CarrierConfig } from '../carriers/config.ts'
 import type { Db } from '../db/db.ts'
 import { createDispatcher, type Dispatcher, type DispatcherOptions } from '../dispatch/dispatcher.ts'
+import { countOutboxBacklog } from '../dispatch/outbox-backlog.ts'
 import { createStatusWriter, type StatusWriter } from '../events/status-writer.ts'
 import { createBurstReporter } from '../lib/burst-reporter.ts'
 import { stderrReporter } from '../observability/reporter.ts'
@@ -64,7 +65,6 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     const onError = opts.onError
     return onError ? (err: unknown) => onError(err, where) : stderrReporter(where)
   }
-  const statuses = createStatusWriter(opts.db)
   let links: CarrierLink[] = []
   const metrics = opts.registry
     ? createPipelineMetrics(
@@ -72,8 +72,17 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
         opts.bus,
         () => links,
         () => countParkedReceipts(opts.db),
+        roles.dispatcher ? (lane) => countOutboxBacklog(opts.db, lane) : undefined,
       )
     : undefined
+  const statuses = createStatusWriter(opts.db, {
+    onApplied: (applied) => {
+      const now = Date.now()
+      for (const a of applied)
+        if (a.status === 'delivered')
+          metrics?.deliverySeconds.observe({ priority: a.priority }, (now - Date.parse(a.createdAt)) / 1000)
+    },
+  })
   // A flood of bogus receipts is a few lines, not one per receipt (errors are folded by onError's reporter).
   const unmatchedLog = createBurstReporter<{ carrierId: string; status: string }>((carrier, n, example) =>
     opts.onUnmatchedReceipts?.(carrier, n, example),
@@ -93,6 +102,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     onRematched: (n) => metrics?.receiptsRematched.inc(n),
     onMatched: (status) => metrics?.receipts.inc({ status }),
     onReceiptLatency: (s) => metrics?.receiptSeconds.observe(s),
+    onCarrierReceipt: (carrier) => metrics?.carrierReceipts.inc({ carrier }),
   })
   links = roles.worker
     ? opts.carriers.map((c) => {

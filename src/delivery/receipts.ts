@@ -12,6 +12,8 @@ export interface ReceiptHandlerOptions {
   onMatched?: (status: MessageStatus) => void
   /** Seconds from the carrier accepting a part to its receipt. */
   onReceiptLatency?: (seconds: number) => void
+  /** A receipt (one part's) matched, by the carrier that sent it. */
+  onCarrierReceipt?: (carrier: string) => void
   /** A receipt matched no message on arrival and was parked. */
   onUnmatched?: (carrier: string, r: Receipt) => void
   /** Parked receipts that found their message later. */
@@ -81,6 +83,7 @@ export function createReceiptHandler(opts: ReceiptHandlerOptions) {
     for (const { carrier, receipt: r } of unique) {
       const ref = matched.get(keyOf(carrier, r.carrierId))
       if (!ref) continue
+      opts.onCarrierReceipt?.(carrier)
       opts.onReceiptLatency?.((Date.now() - new Date(ref.created_at).getTime()) / 1000)
       const parts = Number(ref.parts)
       const status = messageStatusFromParts(

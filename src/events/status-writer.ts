@@ -24,6 +24,15 @@ interface Locked {
   status: MessageStatus
   customer_id: string
   price_micros: string | number
+  priority: string
+}
+
+/** A change that moved a message forward, as committed (for metrics). */
+export interface AppliedChange {
+  status: MessageStatus
+  priority: string
+  /** The message's created_at (its accept time), ISO. */
+  createdAt: string
 }
 
 /**
@@ -32,12 +41,12 @@ interface Locked {
  * projection moves, and unsent failures are refunded with a ledger entry — exactly once, since
  * a message reaches a final status only once.
  */
-export async function applyStatusChanges(tx: Queryable, changes: StatusChange[]): Promise<void> {
+export async function applyStatusChanges(tx: Queryable, changes: StatusChange[]): Promise<AppliedChange[]> {
   const keys = [...new Map(changes.map((c) => [c.messageId, c])).values()].sort((a, b) =>
     a.messageId < b.messageId ? -1 : 1,
   )
   const { rows } = await tx.query<Locked>(
-    `SELECT m.id, m.status, m.customer_id, m.price_micros FROM messages m
+    `SELECT m.id, m.status, m.customer_id, m.price_micros, m.priority FROM messages m
        JOIN json_to_recordset($1::json) AS k(id uuid, created_at timestamptz) ON m.id = k.id AND m.created_at = k.created_at
       ORDER BY m.id FOR UPDATE OF m`,
     [JSON.stringify(keys.map((k) => ({ id: k.messageId, created_at: k.createdAt })))],
@@ -51,6 +60,7 @@ export async function applyStatusChanges(tx: Queryable, changes: StatusChange[])
     created_at: string
   }[] = []
   const finalStatus = new Map<string, { status: string; created_at: string; at: string }>()
+  const applied: AppliedChange[] = []
   const refunds = new Map<string, { customer_id: string; amount: number; message_id: string }>()
   const now = new Date().toISOString()
   for (const c of changes) {
@@ -65,11 +75,12 @@ export async function applyStatusChanges(tx: Queryable, changes: StatusChange[])
       created_at: now,
     })
     finalStatus.set(m.id, { status: c.status, created_at: c.createdAt, at: now })
+    applied.push({ status: c.status, priority: m.priority, createdAt: c.createdAt })
     if (c.unsent && REFUNDED_WHEN_UNSENT.has(c.status)) {
       refunds.set(m.id, { customer_id: m.customer_id, amount: toMicros(m.price_micros), message_id: m.id })
     }
   }
-  if (events.length === 0) return
+  if (events.length === 0) return applied
   await tx.query(
     `WITH e AS (
        INSERT INTO message_events (message_id, customer_id, status, detail, created_at)
@@ -82,6 +93,7 @@ export async function applyStatusChanges(tx: Queryable, changes: StatusChange[])
     [JSON.stringify(events), JSON.stringify([...finalStatus].map(([id, s]) => ({ id, ...s })))],
   )
   if (refunds.size > 0) await refund(tx, [...refunds.values()])
+  return applied
 }
 
 /** Refunds as ledger entries (never edits), customers locked in id order like the accept path. */
@@ -113,14 +125,20 @@ async function refund(
 
 export function createStatusWriter(
   db: Db,
-  opts: { maxBatch?: number; concurrency?: number } = {},
+  opts: {
+    maxBatch?: number
+    concurrency?: number
+    /** Called after each committed group with the changes that moved a message forward. */
+    onApplied?: (applied: AppliedChange[]) => void
+  } = {},
 ): StatusWriter {
   const committer = createGroupCommitter<StatusChange, undefined>({
     maxBatch: opts.maxBatch ?? 1000,
     // One group at a time: groups lock overlapping messages, and order keeps events in order.
     concurrency: opts.concurrency ?? 1,
     run: async (items) => {
-      await db.transaction((tx) => applyStatusChanges(tx, items))
+      const applied = await db.transaction((tx) => applyStatusChanges(tx, items))
+      opts.onApplied?.(applied)
       return items.map(() => undefined)
     },
   })

@@ -5,6 +5,7 @@ import { Counter, Histogram, type Registry } from 'prom-client'
 import type { Bus } from '../bus/bus.ts'
 import type { Config } from '../config/config.ts'
 import type { Db } from '../db/db.ts'
+import { registerWebhookBacklogGauge } from './webhook-backlog.ts'
 import { createWebhookDelivery, type WebhookDelivery } from './webhook-delivery.ts'
 import { pruneWebhookHistory } from './webhook-queue.ts'
 import { createWebhookSender } from './webhook-sender.ts'
@@ -37,6 +38,7 @@ export async function startWebhookRole(opts: {
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers,
   })
+  if (opts.registry) registerWebhookBacklogGauge(opts.registry, opts.db)
   const sender = createWebhookSender(policy)
   const delivery: WebhookDelivery = createWebhookDelivery({
     ...policy,
