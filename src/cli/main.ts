@@ -7,6 +7,7 @@ const OPERATOR_ERRORS = new Set([
   'usage',
   'invalid_config',
   'invalid_carrier_config',
+  'invalid_sim_options',
   'schema_too_new',
   'invalid_amount',
 ])
@@ -34,7 +35,11 @@ export async function main(argv: string[]): Promise<void> {
       case 'webhooks':
         return await serveRoles({ api: false, dispatcher: false, worker: false, webhooks: true }, false)
       case 'carrier-sim': {
-        const { runCarrierSim } = await import('./carrier-sim.ts')
+        const { CARRIER_SIM_USAGE, runCarrierSim } = await import('./carrier-sim.ts')
+        if (rest.includes('--help') || rest.includes('-h')) {
+          console.log(CARRIER_SIM_USAGE)
+          return
+        }
         await runCarrierSim(rest)
         return
       }

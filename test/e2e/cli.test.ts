@@ -91,4 +91,14 @@ describe('smsgw CLI against PostgreSQL', () => {
     assert.match(bench.stderr, /unknown command 'bench'/)
     assert.match(bench.stderr, /npm run bench -- accept\|e2e\|sim/)
   })
+
+  it('carrier-sim --help prints its flags and exits 0; a bad flag is one line, exit 2', async () => {
+    const help = await smsgw('carrier-sim', '--help')
+    assert.equal(help.code, 0, help.stderr)
+    assert.match(help.stdout, /usage: smsgw carrier-sim/)
+    const bad = await smsgw('carrier-sim', '--latency-ms', 'soon')
+    assert.equal(bad.code, 2)
+    assert.match(bad.stderr, /^smsgw: --latency-ms/)
+    assert.doesNotMatch(bad.stderr, /at parseCarrierSimArgs/)
+  })
 })
