@@ -11,6 +11,8 @@ export type EventRef =
   | { kind: 'customer'; rowId: string; at: number }
 
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
+/** PostgreSQL bigint's largest value. */
+const MAX_BIGINT = 2n ** 63n - 1n
 const STATUS_KIND = 0x01
 const CUSTOMER_KIND = 0x02
 const EVENT_ID = /^evt_[0-7][0-9A-HJKMNP-TV-Z]{25}$/
@@ -72,7 +74,11 @@ export function parseEventId(id: string): EventRef | undefined {
     return uuidV7Time(messageId) === null ? undefined : { kind: 'queued', messageId, at }
   }
   if (bytes[7] !== 0) return undefined
-  const rowId = view.getBigUint64(8).toString()
+  const row = view.getBigUint64(8)
+  // Our rows have bigint (signed 64-bit) ids; a larger one is no id of ours (and PostgreSQL
+  // would refuse it: a 500, not a 404).
+  if (row > MAX_BIGINT) return undefined
+  const rowId = row.toString()
   if (kind === STATUS_KIND) return { kind: 'status', rowId, at }
   if (kind === CUSTOMER_KIND) return { kind: 'customer', rowId, at }
   return undefined

@@ -47,6 +47,36 @@ describe('client input never causes a 5xx', () => {
     if (param !== undefined) assert.equal(e.param, param, res.body)
   }
 
+  it('event ids and cursors beyond what PostgreSQL holds are 404/400, not 500', async () => {
+    // A well-formed event id whose row id is past bigint's range (found by review: 500 22003).
+    const huge = 'evt_01M8M6XMTM040FZZZZZZZZZZZZ'
+    assertError(await get(`/v1/events/${huge}`), 404, 'not_found')
+    const redeliver = await t.app.inject({
+      method: 'POST',
+      url: `/v1/events/${huge}/redeliver`,
+      headers: c.auth,
+    })
+    assertError(redeliver, 404, 'not_found')
+    // An events cursor past the year 9999, and a deliveries cursor past bigint.
+    assertError(
+      await get(`/v1/events?cursor=${cursorOf('99999999999999999999.1.1')}`),
+      400,
+      'invalid_request',
+    )
+    assertError(await get(`/v1/events?cursor=${cursorOf('9999999999999999999.1.1')}`), 400, 'invalid_request')
+    const ep = await t.app.inject({
+      method: 'POST',
+      url: '/v1/webhook_endpoints',
+      headers: c.auth,
+      payload: { url: 'https://hooks.example.com/sms' },
+    })
+    assert.equal(ep.statusCode, 201, ep.body)
+    const deliveries = await get(
+      `/v1/webhook_endpoints/${ep.json().id}/deliveries?cursor=${cursorOf('9999999999999999999')}`,
+    )
+    assertError(deliveries, 400, 'invalid_request')
+  })
+
   it('a UUIDv7 id whose time is past 9999 is a 404 on GET /v1/messages/{id}', async () => {
     assertError(await get(`/v1/messages/${FAR_ID}`), 404, 'not_found')
   })

@@ -19,7 +19,9 @@ export const EventEnvelope = Type.Object({
 
 const EventType = Type.Union(EVENT_TYPES.map((t) => Type.Literal(t)))
 const EventId = Type.Object({ id: Type.String({ maxLength: 64 }) })
-const CURSOR = /^(\d{1,20})\.([012])\.([0-9a-f-]{1,36})$/
+const CURSOR = /^(\d{1,18})\.([012])\.([0-9a-f-]{1,36})$/
+/** Microseconds since 1970 of the end of year 9999: a cursor past it is none of ours. */
+const MAX_AT_US = 253_402_300_800_000_000n
 
 const cursorKey = (p: EventPosition) => `${p.atUs}.${p.kind}.${p.key}`
 
@@ -56,7 +58,10 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRouteDeps> = async (
     async (request) => {
       const q = request.query
       const limit = q.limit ?? 50
-      const key = decodeCursor(q.cursor, (k) => CURSOR.test(k))
+      const key = decodeCursor(q.cursor, (k) => {
+        const m = CURSOR.exec(k)
+        return m !== null && BigInt(m[1] as string) < MAX_AT_US
+      })
       const m = key ? CURSOR.exec(key) : null
       const rows = await listEvents(
         db,

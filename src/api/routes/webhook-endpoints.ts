@@ -259,7 +259,10 @@ export const webhookEndpointRoutes: FastifyPluginAsyncTypebox<WebhookEndpointRou
     async (request) => {
       const e = await endpointOr404(principalOf(request).customerId, request.params.id)
       const limit = request.query.limit ?? 50
-      const before = decodeCursor(request.query.cursor, (k) => /^\d{1,19}$/.test(k))
+      const before = decodeCursor(
+        request.query.cursor,
+        (k) => /^\d{1,19}$/.test(k) && BigInt(k) <= 9_223_372_036_854_775_807n,
+      )
       const rows = await listAttempts(db, e.id, before, limit + 1)
       return page(
         rows,
