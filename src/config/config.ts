@@ -57,10 +57,12 @@ export const ConfigSchema = Type.Object({
   SMSGW_DB_CONNECT_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 5000 }),
   /**
    * Proxies whose X-Forwarded-For is believed (Fastify trustProxy): absent/`false` none (the
-   * socket address is the client), `true` any, a hop count (`1`), or IPs/CIDRs (`10.0.0.0/8,127.0.0.1`).
+   * socket address is the client), a hop count (`1`), or IPs/CIDRs (`10.0.0.0/8,127.0.0.1`). Not
+   * `true` ("any"): the leftmost X-Forwarded-For entry is the client's own to write, so any client
+   * would pass any IP allow-list.
    */
   TRUST_PROXY: Type.Optional(
-    Type.String({ pattern: '^(true|false|\\d{1,2}|[0-9A-Fa-f.:/]+(\\s*,\\s*[0-9A-Fa-f.:/]+)*)$' }),
+    Type.String({ pattern: '^(false|\\d{1,2}|[0-9A-Fa-f.:/]+(\\s*,\\s*[0-9A-Fa-f.:/]+)*)$' }),
   ),
   /** Serve /metrics on this port (with the health checks) instead of the api port. */
   SMSGW_METRICS_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
@@ -81,10 +83,9 @@ export const ConfigSchema = Type.Object({
 export type Config = Static<typeof ConfigSchema>
 
 /** TRUST_PROXY as Fastify's trustProxy option. */
-export function trustProxyOf(config: Config): boolean | string[] | ((addr: string, hop: number) => boolean) {
+export function trustProxyOf(config: Config): false | string[] | ((addr: string, hop: number) => boolean) {
   const v = config.TRUST_PROXY?.trim()
   if (!v || v === 'false') return false
-  if (v === 'true') return true
   if (/^\d+$/.test(v)) {
     // A hop count: the nearest n addresses are proxies (what proxy-addr does with a number).
     const hops = Number(v)
