@@ -3,13 +3,16 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import websocket from '@fastify/websocket'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify'
 import type { Registry } from 'prom-client'
 import { createKeyCache } from '../accounts/key-cache.ts'
 import { createBiller } from '../billing/biller.ts'
 import { createRateCache } from '../billing/rates.ts'
+import type { Bus } from '../bus/bus.ts'
 import type { Config } from '../config/config.ts'
 import type { Db } from '../db/db.ts'
+import { createStreamHub } from '../events/stream-hub.ts'
 import { resolveWebhookKey } from '../events/webhook-secrets.ts'
 import type { RateLimiter } from '../limits/rate-limiter.ts'
 import { createApiMetrics } from './metrics.ts'
@@ -20,6 +23,7 @@ import { adminCustomerRoutes } from './routes/admin/customers.ts'
 import { adminProviderRoutes, type ProviderView } from './routes/admin/providers.ts'
 import { adminRateRoutes } from './routes/admin/rates.ts'
 import { balanceRoutes } from './routes/balance.ts'
+import { eventStreamRoutes } from './routes/event-stream.ts'
 import { eventsRoutes } from './routes/events.ts'
 import { messagesRoutes } from './routes/messages/index.ts'
 import { createSendLimiter } from './routes/messages/send-limit.ts'
@@ -50,6 +54,8 @@ export interface AppDeps {
   webhookKey?: () => Buffer
   /** Called after an event was queued for redelivery (wakes a webhook role in this process). */
   onWebhookQueued?: () => void
+  /** The bus of this process: GET /v1/events/stream follows it (without one the stream answers 503). */
+  bus?: Bus
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/
@@ -159,6 +165,23 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   let webhookKey: Buffer | undefined
   const key = deps.webhookKey ?? (() => (webhookKey ??= resolveWebhookKey(config)))
   await app.register(eventsRoutes, { db, auth, onQueued: deps.onWebhookQueued })
+  const hub = deps.bus
+    ? createStreamHub({
+        db,
+        bus: deps.bus,
+        heartbeatMs: config.SMSGW_STREAM_HEARTBEAT_MS,
+        onError: (err) => app.log.error({ err }, 'live stream'),
+      })
+    : undefined
+  // Before the server stops accepting: open streams would otherwise hold the close for ever.
+  if (hub) app.addHook('preClose', () => hub.close())
+  await app.register(websocket)
+  await app.register(eventStreamRoutes, {
+    db,
+    auth,
+    hub,
+    maxBufferBytes: config.SMSGW_STREAM_MAX_BUFFER_BYTES,
+  })
   await app.register(webhookEndpointRoutes, {
     db,
     auth,

@@ -88,7 +88,7 @@ export interface Bus {
   consume<T>(opts: ConsumeOptions<T>): Promise<Consumer>
   /** Messages of a durable not yet delivered plus delivered and unsettled; 0 for an unknown durable. */
   pending(durable: string): Promise<number>
-  /** Live copies of published messages matching subject (wildcards allowed); may miss or repeat some. */
+  /** Live copies of published messages matching subject (wildcards allowed); may miss or repeat some. Resolves once messages published from then on are seen. */
   subscribe<T>(subject: string, handler: (m: LiveMessage<T>) => void): Promise<Subscription>
   /** True while the broker is reachable and the stream is there. */
   healthy(): Promise<boolean>

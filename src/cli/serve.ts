@@ -136,6 +136,7 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
       registry,
       readiness: bus ? { bus: () => bus.healthy() } : {},
       webhookKey: resolveKey,
+      ...(bus ? { bus } : {}),
       ...(webhooks ? { onWebhookQueued: webhooks.wake } : {}),
       ...(delivery?.dispatcher ? { onAccepted: () => delivery.dispatcher?.wake() } : {}),
       ...(delivery && roles.worker

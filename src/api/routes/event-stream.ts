@@ -1,0 +1,192 @@
+// GET /v1/events/stream: the customer's events live, as Server-Sent Events or, on an upgrade
+// request, as a WebSocket (one JSON envelope per text frame). `Last-Event-ID` (header, or the
+// `last_event_id` query parameter) resumes after that event; see docs/streaming.md.
+
+import type { ServerResponse } from 'node:http'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import type { FastifyRequest } from 'fastify'
+import type { WebSocket } from 'ws'
+import type { Db } from '../../db/db.ts'
+import { RESUME_WINDOW_MS, resumePoint } from '../../events/event-replay.ts'
+import { EVENT_TYPES } from '../../events/event-types.ts'
+import type { EventEnvelope, EventPosition } from '../../events/events-repository.ts'
+import type { StreamClient, StreamHub } from '../../events/stream-hub.ts'
+import { ApiError, invalidRequest } from '../errors.ts'
+import type { Authenticator } from '../plugins/auth.ts'
+import { principalOf } from '../plugins/auth.ts'
+import { ErrorBody } from '../schemas.ts'
+
+export interface EventStreamDeps {
+  db: Db
+  auth: Authenticator
+  /** Absent when this process has no bus: the route answers 503. */
+  hub: StreamHub | undefined
+  /** Unsent output past which a stream is closed as too slow, bytes. */
+  maxBufferBytes: number
+}
+
+interface StreamRequest {
+  customerId: string
+  types: ReadonlySet<string> | null
+  after: EventPosition | undefined
+}
+
+const KNOWN_TYPES = new Set<string>(EVENT_TYPES)
+
+const Query = Type.Object(
+  {
+    types: Type.Optional(
+      Type.String({ maxLength: 1000, description: 'Comma-separated event types; all when absent' }),
+    ),
+    last_event_id: Type.Optional(
+      Type.String({ maxLength: 64, description: 'Resume after this event (as the Last-Event-ID header)' }),
+    ),
+  },
+  { additionalProperties: false },
+)
+
+function parseTypes(raw: string | undefined): ReadonlySet<string> | null {
+  if (raw === undefined || raw === '') return null
+  const types = raw.split(',').map((t) => t.trim())
+  const unknown = types.find((t) => !KNOWN_TYPES.has(t))
+  if (unknown !== undefined) throw invalidRequest(`Unknown event type: ${JSON.stringify(unknown)}`, 'types')
+  return new Set(types)
+}
+
+const frame = (e: EventEnvelope) => `id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`
+
+function sseClient(res: ServerResponse, maxBufferBytes: number): StreamClient {
+  return {
+    send(e) {
+      res.write(frame(e))
+      return res.writableLength <= maxBufferBytes
+    },
+    drained: () =>
+      res.writableLength === 0 || res.destroyed
+        ? Promise.resolve()
+        : new Promise((resolve) => {
+            const done = () => {
+              res.off('drain', done)
+              res.off('close', done)
+              resolve()
+            }
+            res.once('drain', done)
+            res.once('close', done)
+          }),
+    heartbeat: () => {
+      res.write(':\n\n')
+    },
+    // A slow client's backlog is dropped with the socket; it resumes with Last-Event-ID.
+    close: (reason) => (reason === 'shutdown' ? res.end() : res.destroy()),
+  }
+}
+
+function wsClient(socket: WebSocket, maxBufferBytes: number): StreamClient {
+  return {
+    send(e) {
+      socket.send(JSON.stringify(e))
+      return socket.bufferedAmount <= maxBufferBytes
+    },
+    drained: async () => {
+      while (socket.readyState === socket.OPEN && socket.bufferedAmount > 0) {
+        await new Promise((r) => setImmediate(r))
+      }
+    },
+    heartbeat: () => socket.ping(),
+    close: (reason) => {
+      if (reason === 'slow') socket.terminate()
+      else socket.close(reason === 'shutdown' ? 1001 : 1011, reason)
+    },
+  }
+}
+
+export const eventStreamRoutes: FastifyPluginAsyncTypebox<EventStreamDeps> = async (
+  app,
+  { db, auth, hub, maxBufferBytes },
+) => {
+  const prepared = new WeakMap<FastifyRequest, StreamRequest>()
+  app.addHook('onRequest', auth.customer)
+
+  // Everything that can be refused is refused here, before an SSE response starts or a WebSocket upgrades.
+  const prepare = async (
+    request: FastifyRequest<{ Querystring: { types?: string; last_event_id?: string } }>,
+  ) => {
+    if (!hub)
+      throw new ApiError(
+        503,
+        'unavailable',
+        'The live stream needs the bus, which this process does not have',
+      )
+    const customerId = principalOf(request).customerId
+    const types = parseTypes(request.query.types)
+    const header = request.headers['last-event-id']
+    const lastId = (Array.isArray(header) ? header[0] : header) ?? request.query.last_event_id
+    let after: EventPosition | undefined
+    if (lastId !== undefined && lastId !== '') {
+      const point = await resumePoint(db, customerId, lastId)
+      if (!point.ok) {
+        throw invalidRequest(
+          point.reason === 'malformed'
+            ? 'Last-Event-ID is not an event id'
+            : `Last-Event-ID is older than the ${RESUME_WINDOW_MS / 3600_000} h a stream can resume from: catch up with GET /v1/events, then open the stream without it`,
+          'Last-Event-ID',
+        )
+      }
+      after = point.position
+    }
+    prepared.set(request, { customerId, types, after })
+  }
+
+  const attach = async (
+    request: FastifyRequest,
+    client: StreamClient,
+    onGone: (stop: () => void) => void,
+  ) => {
+    const s = prepared.get(request)
+    if (!s || !hub) return
+    let gone = false
+    let stop: (() => void) | undefined
+    onGone(() => {
+      gone = true
+      stop?.()
+    })
+    try {
+      const open = await hub.open({ ...s, ...(s.after ? { after: s.after } : {}), client })
+      stop = open.close
+      if (gone) stop()
+    } catch (err) {
+      request.log.error({ err }, 'live stream failed to open')
+      client.close('error')
+    }
+  }
+
+  app.route({
+    method: 'GET',
+    url: '/v1/events/stream',
+    schema: {
+      summary: "The customer's events live (Server-Sent Events, or a WebSocket on upgrade)",
+      tags: ['events'],
+      querystring: Query,
+      response: { '4xx': ErrorBody, '5xx': ErrorBody },
+    },
+    preHandler: prepare,
+    handler: async (request, reply) => {
+      reply.hijack()
+      const res = reply.raw
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+        'x-request-id': request.id,
+      })
+      // Sent at once so clients and proxies see the stream open before the first event.
+      res.write(': stream open\n\n')
+      await attach(request, sseClient(res, maxBufferBytes), (stop) => res.once('close', stop))
+    },
+    wsHandler: (socket, request) => {
+      void attach(request, wsClient(socket, maxBufferBytes), (stop) => socket.once('close', stop))
+    },
+  })
+}
