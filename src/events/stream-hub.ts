@@ -214,10 +214,12 @@ export function createStreamHub(opts: StreamHubOptions): StreamHub {
       c.overflowed = false
       for (;;) {
         const page = await eventsAfter(db, c.customerId, position, replayPage)
-        for (const e of page) {
+        for (const [i, e] of page.entries()) {
           if (c.closed) return
           seen.add(e.id)
           if (wanted(c, e)) write(c, e)
+          // A page is written in one go otherwise: its bytes would all wait in the socket's buffer.
+          if (i % 50 === 49) await c.client.drained()
         }
         const last = page.at(-1)
         if (last) position = last.position

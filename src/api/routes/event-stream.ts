@@ -144,7 +144,7 @@ export const eventStreamRoutes: FastifyPluginAsyncTypebox<EventStreamDeps> = asy
     onGone: (stop: () => void) => void,
   ) => {
     const s = prepared.get(request)
-    if (!s || !hub) return
+    if (!s || !hub) return false
     let gone = false
     let stop: (() => void) | undefined
     onGone(() => {
@@ -155,9 +155,11 @@ export const eventStreamRoutes: FastifyPluginAsyncTypebox<EventStreamDeps> = asy
       const open = await hub.open({ ...s, ...(s.after ? { after: s.after } : {}), client })
       stop = open.close
       if (gone) stop()
+      return !gone
     } catch (err) {
       request.log.error({ err }, 'live stream failed to open')
       client.close('error')
+      return false
     }
   }
 
@@ -181,9 +183,10 @@ export const eventStreamRoutes: FastifyPluginAsyncTypebox<EventStreamDeps> = asy
         'x-accel-buffering': 'no',
         'x-request-id': request.id,
       })
-      // Sent at once so clients and proxies see the stream open before the first event.
-      res.write(': stream open\n\n')
-      await attach(request, sseClient(res, maxBufferBytes), (stop) => res.once('close', stop))
+      res.flushHeaders()
+      // Marks the end of the replay: from here on, events are live.
+      const live = await attach(request, sseClient(res, maxBufferBytes), (stop) => res.once('close', stop))
+      if (live && !res.destroyed) res.write(': live\n\n')
     },
     wsHandler: (socket, request) => {
       void attach(request, wsClient(socket, maxBufferBytes), (stop) => socket.once('close', stop))
