@@ -51,8 +51,8 @@ export interface StreamHub {
     after?: EventPosition
     client: StreamClient
   }): Promise<OpenStream>
-  /** Open streams and customer subscriptions (for metrics and tests). */
-  stats(): { streams: number; customers: number }
+  /** Open streams, customers with a subscription, live events held by replaying streams, holds dropped as full. */
+  stats(): { streams: number; customers: number; buffered: number; overflows: number }
   close(): Promise<void>
 }
 
@@ -92,6 +92,7 @@ export function createStreamHub(opts: StreamHubOptions): StreamHub {
   let queuedSub: Promise<Subscription> | undefined
   let heartbeat: NodeJS.Timeout | undefined
   let streams = 0
+  let overflows = 0
   let closed = false
 
   const enqueue = (customerId: string, row: EventRow) => {
@@ -130,6 +131,7 @@ export function createStreamHub(opts: StreamHubOptions): StreamHub {
       if (c.buffer.length >= maxBuffered) {
         c.buffer = []
         c.overflowed = true
+        overflows++
       } else c.buffer.push(e)
       return
     }
@@ -270,7 +272,11 @@ export function createStreamHub(opts: StreamHubOptions): StreamHub {
         close: () => detach(c),
       }
     },
-    stats: () => ({ streams, customers: channels.size }),
+    stats: () => {
+      let buffered = 0
+      for (const ch of channels.values()) for (const c of ch.conns) buffered += c.buffer?.length ?? 0
+      return { streams, customers: channels.size, buffered, overflows }
+    },
     async close() {
       closed = true
       for (const ch of [...channels.values()]) for (const c of [...ch.conns]) drop(c, 'shutdown')
