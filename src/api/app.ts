@@ -13,6 +13,7 @@ import type { Bus } from '../bus/bus.ts'
 import type { Config } from '../config/config.ts'
 import type { Db } from '../db/db.ts'
 import { createStreamHub } from '../events/stream-hub.ts'
+import { registerStreamMetrics } from '../events/stream-metrics.ts'
 import { resolveWebhookKey } from '../events/webhook-secrets.ts'
 import type { RateLimiter } from '../limits/rate-limiter.ts'
 import { createApiMetrics } from './metrics.ts'
@@ -174,13 +175,17 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       })
     : undefined
   // Before the server stops accepting: open streams would otherwise hold the close for ever.
-  if (hub) app.addHook('preClose', () => hub.close())
+  if (hub) {
+    app.addHook('preClose', () => hub.close())
+    registerStreamMetrics(metrics.registry, hub)
+  }
   await app.register(websocket)
   await app.register(eventStreamRoutes, {
     db,
     auth,
     hub,
     maxBufferBytes: config.SMSGW_STREAM_MAX_BUFFER_BYTES,
+    stallMs: 2 * config.SMSGW_STREAM_HEARTBEAT_MS,
   })
   await app.register(webhookEndpointRoutes, {
     db,

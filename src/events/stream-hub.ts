@@ -50,6 +50,8 @@ export interface StreamHub {
     types: ReadonlySet<string> | null
     after?: EventPosition
     client: StreamClient
+    /** The connection went away: the stream ends, its replay included. */
+    signal?: AbortSignal
   }): Promise<OpenStream>
   /** Open streams, customers with a subscription, live events held by replaying streams, holds dropped as full. */
   stats(): { streams: number; customers: number; buffered: number; overflows: number }
@@ -244,7 +246,7 @@ export function createStreamHub(opts: StreamHubOptions): StreamHub {
   }
 
   return {
-    async open({ customerId, types, after, client }) {
+    async open({ customerId, types, after, client, signal }) {
       if (closed) throw new Error('stream hub closed')
       const c: Conn = {
         customerId,
@@ -259,6 +261,8 @@ export function createStreamHub(opts: StreamHubOptions): StreamHub {
       const ch = channelOf(customerId)
       ch.conns.add(c)
       streams++
+      signal?.addEventListener('abort', () => detach(c), { once: true })
+      if (signal?.aborted) detach(c)
       try {
         // Subscribed before the replay reads: nothing published from now on can fall between them.
         await Promise.all([ch.sub, queuedSub])

@@ -24,7 +24,12 @@ export interface SseStream {
 }
 
 /** Opens an SSE stream and parses it as it arrives; resolves once the response headers are in. */
-export function openSse(base: string, path: string, headers: Record<string, string>): Promise<SseStream> {
+export function openSse(
+  base: string,
+  path: string,
+  headers: Record<string, string>,
+  opts: { paused?: boolean } = {},
+): Promise<SseStream> {
   return new Promise((resolve, reject) => {
     const req = request(`${base}${path}`, { headers: { accept: 'text/event-stream', ...headers } })
     req.on('error', reject)
@@ -40,6 +45,18 @@ export function openSse(base: string, path: string, headers: Record<string, stri
         close: () => req.destroy(),
       }
       res.setEncoding('utf8')
+      const done = () => {
+        ended = true
+      }
+      res.on('end', done)
+      res.on('close', done)
+      res.on('error', done)
+      // A client that reads nothing: the socket stays paused and its buffers fill up.
+      if (opts.paused) {
+        res.socket.pause()
+        res.socket.on('close', done)
+        return resolve(s)
+      }
       res.on('data', (chunk: string) => {
         buf += chunk
         for (let end = buf.indexOf('\n\n'); end >= 0; end = buf.indexOf('\n\n')) {
@@ -61,12 +78,6 @@ export function openSse(base: string, path: string, headers: Record<string, stri
           s.events.push(e)
         }
       })
-      const done = () => {
-        ended = true
-      }
-      res.on('end', done)
-      res.on('close', done)
-      res.on('error', done)
       resolve(s)
     })
     req.end()

@@ -24,6 +24,8 @@ export interface EventStreamDeps {
   hub: StreamHub | undefined
   /** Unsent output past which a stream is closed as too slow, bytes. */
   maxBufferBytes: number
+  /** A replaying stream whose output does not drain to half the limit within this long is closed, ms. */
+  stallMs: number
 }
 
 interface StreamRequest {
@@ -56,17 +58,21 @@ function parseTypes(raw: string | undefined): ReadonlySet<string> | null {
 
 const frame = (e: EventEnvelope) => `id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`
 
-function sseClient(res: ServerResponse, maxBufferBytes: number): StreamClient {
+function sseClient(res: ServerResponse, maxBufferBytes: number, stallMs: number): StreamClient {
   return {
     send(e) {
       res.write(frame(e))
       return res.writableLength <= maxBufferBytes
     },
+    // Below half the limit is drained enough: waiting for empty would stall on a client that is
+    // merely slow, and a client that reads nothing then fills the limit and is closed by send.
     drained: () =>
-      res.writableLength === 0 || res.destroyed
+      res.writableLength <= maxBufferBytes / 2 || res.destroyed
         ? Promise.resolve()
         : new Promise((resolve) => {
+            const stalled = setTimeout(() => res.destroy(), stallMs)
             const done = () => {
+              clearTimeout(stalled)
               res.off('drain', done)
               res.off('close', done)
               resolve()
@@ -82,15 +88,18 @@ function sseClient(res: ServerResponse, maxBufferBytes: number): StreamClient {
   }
 }
 
-function wsClient(socket: WebSocket, maxBufferBytes: number): StreamClient {
+function wsClient(socket: WebSocket, maxBufferBytes: number, stallMs: number): StreamClient {
   return {
     send(e) {
       socket.send(JSON.stringify(e))
       return socket.bufferedAmount <= maxBufferBytes
     },
     drained: async () => {
-      while (socket.readyState === socket.OPEN && socket.bufferedAmount > 0) {
-        await new Promise((r) => setImmediate(r))
+      // ws has no drain event: poll the socket's buffer, as for SSE down to half the limit.
+      const deadline = Date.now() + stallMs
+      while (socket.readyState === socket.OPEN && socket.bufferedAmount > maxBufferBytes / 2) {
+        if (Date.now() > deadline) return socket.terminate()
+        await new Promise((r) => setTimeout(r, 10))
       }
     },
     heartbeat: () => socket.ping(),
@@ -103,7 +112,7 @@ function wsClient(socket: WebSocket, maxBufferBytes: number): StreamClient {
 
 export const eventStreamRoutes: FastifyPluginAsyncTypebox<EventStreamDeps> = async (
   app,
-  { db, auth, hub, maxBufferBytes },
+  { db, auth, hub, maxBufferBytes, stallMs },
 ) => {
   const prepared = new WeakMap<FastifyRequest, StreamRequest>()
   app.addHook('onRequest', auth.customer)
@@ -141,21 +150,15 @@ export const eventStreamRoutes: FastifyPluginAsyncTypebox<EventStreamDeps> = asy
   const attach = async (
     request: FastifyRequest,
     client: StreamClient,
-    onGone: (stop: () => void) => void,
+    onGone: (abort: () => void) => void,
   ) => {
     const s = prepared.get(request)
     if (!s || !hub) return false
-    let gone = false
-    let stop: (() => void) | undefined
-    onGone(() => {
-      gone = true
-      stop?.()
-    })
+    const gone = new AbortController()
+    onGone(() => gone.abort())
     try {
-      const open = await hub.open({ ...s, ...(s.after ? { after: s.after } : {}), client })
-      stop = open.close
-      if (gone) stop()
-      return !gone
+      await hub.open({ ...s, ...(s.after ? { after: s.after } : {}), client, signal: gone.signal })
+      return !gone.signal.aborted
     } catch (err) {
       request.log.error({ err }, 'live stream failed to open')
       client.close('error')
@@ -185,11 +188,13 @@ export const eventStreamRoutes: FastifyPluginAsyncTypebox<EventStreamDeps> = asy
       })
       res.flushHeaders()
       // Marks the end of the replay: from here on, events are live.
-      const live = await attach(request, sseClient(res, maxBufferBytes), (stop) => res.once('close', stop))
+      const live = await attach(request, sseClient(res, maxBufferBytes, stallMs), (stop) =>
+        res.once('close', stop),
+      )
       if (live && !res.destroyed) res.write(': live\n\n')
     },
     wsHandler: (socket, request) => {
-      void attach(request, wsClient(socket, maxBufferBytes), (stop) => socket.once('close', stop))
+      void attach(request, wsClient(socket, maxBufferBytes, stallMs), (abort) => socket.once('close', abort))
     },
   })
 }

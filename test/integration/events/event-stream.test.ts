@@ -6,9 +6,10 @@
 
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { acceptBatch } from '../../../src/billing/accept-batch.ts'
 import { type DeliveryJob, laneSubject } from '../../../src/dispatch/lanes.ts'
 import type { MessageStatus } from '../../../src/domain/status.ts'
-import { statusEventId } from '../../../src/events/event-ids.ts'
+import { queuedEventId, statusEventId } from '../../../src/events/event-ids.ts'
 import { createStatusEventRelay } from '../../../src/events/relay.ts'
 import { createStatusWriter } from '../../../src/events/status-writer.ts'
 import {
@@ -20,6 +21,7 @@ import {
   type TestCustomer,
 } from '../../helpers/app.ts'
 import { type BusUnderTest, busesUnderTest } from '../../helpers/buses.ts'
+import { acceptRequest, renderStub } from '../../helpers/messages.ts'
 import { type FreshDatabase, freshDatabase } from '../../helpers/pg.ts'
 import { openSse, openWs, type StreamedEvent } from '../../helpers/stream-client.ts'
 import { waitFor } from '../../helpers/wait.ts'
@@ -225,3 +227,49 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
     })
   })
 }
+
+describe('live event stream: a client that reads nothing', () => {
+  let pg: FreshDatabase
+  let b: BusUnderTest
+  let t: TestApp
+  let base: string
+
+  before(async () => {
+    pg = await freshDatabase()
+    b = await busesUnderTest.memory()
+    t = await startApp(pg.url, {
+      env: { SMSGW_STREAM_MAX_BUFFER_BYTES: '65536', SMSGW_STREAM_HEARTBEAT_MS: '200' },
+      deps: { bus: b.bus },
+    })
+    base = await t.app.listen({ host: '127.0.0.1', port: 0 })
+  })
+  after(async () => {
+    await t?.close()
+    await b?.cleanup()
+    await pg?.drop()
+  })
+
+  it('is disconnected once its unsent output passes the limit', async () => {
+    await setRates(t.app)
+    const who = await createCustomer(t.app, { name: 'stalled', credit: '1000.00' })
+    // Far more than the loopback socket buffers hold (tens of MB): the replay must hit the limit.
+    const body = 'x'.repeat(1500)
+    const firstIds: string[] = []
+    for (let i = 0; i < 4; i++) {
+      const reqs = Array.from({ length: 2000 }, () => acceptRequest(who.id, { body }))
+      await t.db.transaction((tx) => acceptBatch(tx, reqs, renderStub))
+      firstIds.push(reqs[0]?.message.id as string)
+    }
+    const first = { id: queuedEventId(firstIds[0] as string) }
+    const openStreams = async () => {
+      const res = await t.app.inject({ method: 'GET', url: '/metrics' })
+      return Number(/^smsgw_event_streams_open (\d+)$/m.exec(res.body)?.[1])
+    }
+    const s = await openSse(base, STREAM, { ...who.auth, 'last-event-id': first.id }, { paused: true })
+    assert.equal(s.status, 200)
+    await waitFor(async () => (await openStreams()) === 1, 'the stream open')
+    // Its replay stops draining: closed after two heartbeat intervals (a paused client cannot see it).
+    await waitFor(async () => (await openStreams()) === 0, 'the server closed the stream', 30_000)
+    s.close()
+  })
+})
