@@ -169,6 +169,8 @@ export const eventStreamRoutes: FastifyPluginAsyncTypebox<EventStreamDeps> = asy
   app.route({
     method: 'GET',
     url: '/v1/events/stream',
+    // A HEAD would open a stream with no body to put it in.
+    exposeHeadRoute: false,
     schema: {
       summary: "The customer's events live (Server-Sent Events, or a WebSocket on upgrade)",
       tags: ['events'],
