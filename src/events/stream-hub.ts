@@ -80,9 +80,12 @@ interface Channel {
   recent: Set<string>
 }
 
-const RECENT_IDS = 4096
+/** Bus repeats come within moments of the first copy: a short memory per customer is enough. */
+const RECENT_IDS = 1024
 /** A bus copy of a replayed event arrives within this long of the replay (relay lag). */
 const SEEN_FOR_MS = 5 * 60_000
+/** Replayed ids remembered after the flush: the newest ones, whose bus copies may still be coming. */
+const SEEN_KEPT = 2000
 
 export function createStreamHub(opts: StreamHubOptions): StreamHub {
   const { db, bus } = opts
@@ -237,7 +240,7 @@ export function createStreamHub(opts: StreamHubOptions): StreamHub {
       .filter((e) => !seen.has(e.id))
       .sort((a, b) => comparePositions(a.position, b.position))
     c.buffer = null
-    c.seen = seen
+    c.seen = seen.size > SEEN_KEPT ? new Set([...seen].slice(-SEEN_KEPT)) : seen
     c.seenUntil = Date.now() + SEEN_FOR_MS
     for (const e of held) {
       if (c.closed) return

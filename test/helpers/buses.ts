@@ -6,6 +6,7 @@ import type { Bus } from '../../src/bus/bus.ts'
 import { createMemoryBus } from '../../src/bus/memory-bus.ts'
 import { createNatsBus } from '../../src/bus/nats-bus.ts'
 import { deleteStream, NATS_URL } from './nats.ts'
+import { waitFor } from './wait.ts'
 
 export interface BusUnderTest {
   bus: Bus
@@ -29,4 +30,19 @@ export const busesUnderTest: Record<'memory' | 'nats', () => Promise<BusUnderTes
       },
     }
   },
+}
+
+/**
+ * Runs relay passes until `events` more status events are on the bus: a pass publishes nothing
+ * while an older transaction of the cluster (another test's, another database's) is open.
+ */
+export function relayUntil(relay: { pass(): Promise<number> }, deadlineMs = 20_000) {
+  return async (events: number): Promise<void> => {
+    let n = 0
+    const relayed = async () => {
+      n += await relay.pass()
+      return n >= events
+    }
+    await waitFor(relayed, `${events} events relayed`, deadlineMs)
+  }
 }

@@ -20,11 +20,14 @@ import {
   type TestApp,
   type TestCustomer,
 } from '../../helpers/app.ts'
-import { type BusUnderTest, busesUnderTest } from '../../helpers/buses.ts'
+import { type BusUnderTest, busesUnderTest, relayUntil } from '../../helpers/buses.ts'
 import { acceptRequest, renderStub } from '../../helpers/messages.ts'
 import { type FreshDatabase, freshDatabase } from '../../helpers/pg.ts'
 import { openSse, openWs, type StreamedEvent } from '../../helpers/stream-client.ts'
 import { waitFor } from '../../helpers/wait.ts'
+
+/** Deadlines of the waits: generous, the machine is shared (not a performance bound). */
+const DEADLINE = 20_000
 
 const STREAM = '/v1/events/stream'
 const HEARTBEAT_MS = 40
@@ -37,7 +40,7 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
     let base: string
     let a: TestCustomer
     let c: TestCustomer
-    let pass: () => Promise<number>
+    let publish: (events: number) => Promise<void>
     let write: ReturnType<typeof createStatusWriter>['write']
 
     before(async () => {
@@ -52,11 +55,7 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
       a = await createCustomer(t.app, { name: 'a', credit: '10.00' })
       c = await createCustomer(t.app, { name: 'c', credit: '10.00' })
       const relay = createStatusEventRelay({ db: t.db, bus: b.bus })
-      pass = async () => {
-        let n = 0
-        for (let k = await relay.pass(); k > 0; k = await relay.pass()) n += k
-        return n
-      }
+      publish = relayUntil(relay, DEADLINE)
       write = createStatusWriter(t.db).write
     })
     after(async () => {
@@ -105,7 +104,7 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
           status,
         })
       }
-      await pass()
+      await publish(ids.length)
     }
 
     /** The customer's events as GET /v1/events lists them, oldest first. */
@@ -124,12 +123,12 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
       const sa = await openSse(base, STREAM, a.auth)
       const sc = await openSse(base, STREAM, c.auth)
       assert.equal(sa.status, 200)
-      await waitFor(() => sa.live() && sc.live(), 'both streams live')
+      await waitFor(() => sa.live() && sc.live(), 'both streams live', DEADLINE)
 
       const first = await send(a, 3)
       const others = await send(c, 2)
       await advance([...first, ...others], 'sent')
-      await waitFor(() => sa.events.length === 6, 'A: 3 queued + 3 sent live')
+      await waitFor(() => sa.events.length === 6, 'A: 3 queued + 3 sent live', DEADLINE)
 
       // The client stops after 4 events (the 5th and 6th were on the wire: they must come again).
       const n = 4
@@ -142,7 +141,7 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
       const later = await send(a, 1)
 
       const resumed = await openSse(base, STREAM, { ...a.auth, 'last-event-id': lastSeen.id })
-      await waitFor(() => resumed.live(), 'resumed stream live')
+      await waitFor(() => resumed.live(), 'resumed stream live', DEADLINE)
       // After it is live again.
       await advance(later, 'sent')
       await advance(later, 'delivered')
@@ -151,7 +150,11 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
       assert.equal(all.length, 3 * 4, 'A: 4 queued, 4 sent, 4 delivered')
       assert.deepEqual(ids(seenBefore), ids(all.slice(0, n)), 'the live stream sent them in list order')
       const rest = all.slice(n)
-      await waitFor(() => resumed.events.length >= rest.length, `the ${rest.length} remaining events`)
+      await waitFor(
+        () => resumed.events.length >= rest.length,
+        `the ${rest.length} remaining events`,
+        DEADLINE,
+      )
       assert.deepEqual(
         resumed.events,
         rest,
@@ -159,7 +162,7 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
       )
 
       const mine = await listed(c)
-      await waitFor(() => sc.events.length >= mine.length, "C's events")
+      await waitFor(() => sc.events.length >= mine.length, "C's events", DEADLINE)
       assert.deepEqual(ids(sc.events), ids(mine))
       const aIds = new Set(ids(all))
       assert.ok(!sc.events.some((e) => aIds.has(e.id)), "C's stream saw none of A's events")
@@ -167,7 +170,7 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
 
       // Nothing repeated later either: one more event arrives alone.
       const last = await send(a, 1)
-      await waitFor(() => resumed.events.at(-1)?.data.id === last[0], 'the next event')
+      await waitFor(() => resumed.events.at(-1)?.data.id === last[0], 'the next event', DEADLINE)
       assert.equal(resumed.events.length, rest.length + 1)
       resumed.close()
       sc.close()
@@ -180,12 +183,12 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
         ...a.auth,
         'last-event-id': from.id,
       })
-      await waitFor(() => s.live(), 'live')
+      await waitFor(() => s.live(), 'live', DEADLINE)
       const more = await send(a, 1)
       await advance(more, 'sent')
       await advance(more, 'delivered')
       const expected = (await listed(a, 'message.delivered')).filter((e) => e.id !== from.id)
-      await waitFor(() => s.events.length >= expected.length, 'delivered events')
+      await waitFor(() => s.events.length >= expected.length, 'delivered events', DEADLINE)
       assert.deepEqual(ids(s.events), ids(expected))
       assert.ok(s.events.every((e) => e.type === 'message.delivered'))
       s.close()
@@ -193,7 +196,7 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
 
     it('sends a comment line every heartbeat interval', async () => {
       const s = await openSse(base, STREAM, a.auth)
-      await waitFor(() => s.comments.filter((x) => x === '').length >= 3, '3 heartbeats')
+      await waitFor(() => s.comments.filter((x) => x === '').length >= 3, '3 heartbeats', DEADLINE)
       s.close()
     })
 
@@ -202,12 +205,12 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
       const from = all[2] as StreamedEvent
       const ws = await openWs(base, `${STREAM}?last_event_id=${from.id}`, a.auth)
       const rest = all.slice(3)
-      await waitFor(() => ws.events.length >= rest.length, 'the replay')
+      await waitFor(() => ws.events.length >= rest.length, 'the replay', DEADLINE)
       assert.deepEqual(ws.events, rest)
       const more = await send(a, 1)
-      await waitFor(() => ws.events.at(-1)?.data.id === more[0], 'a live event')
+      await waitFor(() => ws.events.at(-1)?.data.id === more[0], 'a live event', DEADLINE)
       assert.deepEqual(ws.events.at(-1), (await listed(a)).at(-1))
-      await waitFor(() => ws.pings >= 2, 'pings')
+      await waitFor(() => ws.pings >= 2, 'pings', DEADLINE)
       ws.close()
       await assert.rejects(openWs(base, STREAM, {}), /upgrade refused: 401/)
       await assert.rejects(openWs(base, `${STREAM}?last_event_id=evt_nope`, a.auth), /upgrade refused: 400/)
@@ -267,7 +270,7 @@ describe('live event stream: a client that reads nothing', () => {
     }
     const s = await openSse(base, STREAM, { ...who.auth, 'last-event-id': first.id }, { paused: true })
     assert.equal(s.status, 200)
-    await waitFor(async () => (await openStreams()) === 1, 'the stream open')
+    await waitFor(async () => (await openStreams()) === 1, 'the stream open', DEADLINE)
     // Its replay stops draining: closed after two heartbeat intervals (a paused client cannot see it).
     await waitFor(async () => (await openStreams()) === 0, 'the server closed the stream', 30_000)
     s.close()

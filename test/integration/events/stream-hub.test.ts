@@ -15,10 +15,13 @@ import { createStatusEventRelay } from '../../../src/events/relay.ts'
 import { type StatusEvent, statusSubject } from '../../../src/events/status-events.ts'
 import { createStatusWriter } from '../../../src/events/status-writer.ts'
 import { createStreamHub, type StreamClient, type StreamHub } from '../../../src/events/stream-hub.ts'
-import { type BusUnderTest, busesUnderTest } from '../../helpers/buses.ts'
+import { type BusUnderTest, busesUnderTest, relayUntil } from '../../helpers/buses.ts'
 import { acceptMany, fundedCustomer } from '../../helpers/messages.ts'
 import { type FreshDatabase, freshDatabase } from '../../helpers/pg.ts'
 import { waitFor } from '../../helpers/wait.ts'
+
+/** Deadlines of the waits: generous, the machine is shared (not a performance bound). */
+const DEADLINE = 20_000
 
 /** A client that keeps what it is sent; `accept` says when it has fallen behind. */
 function fakeClient(accept: (n: number) => boolean = () => true) {
@@ -103,7 +106,7 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
     let customer: string
     let other: string
     let messages: string[]
-    let pass: () => Promise<void>
+    let publish: (events: number) => Promise<void>
     const write = () => createStatusWriter(db).write
 
     before(async () => {
@@ -114,9 +117,7 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
       other = await fundedCustomer(db, { name: 'other' })
       messages = await acceptMany(db, customer, 3)
       const relay = createStatusEventRelay({ db, bus: b.bus })
-      pass = async () => {
-        while ((await relay.pass()) > 0) {}
-      }
+      publish = relayUntil(relay, DEADLINE)
     })
     after(async () => {
       await db?.close()
@@ -136,7 +137,7 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
           status,
         })
       }
-      await pass()
+      await publish(ids.length)
     }
     const oldestFirst = async () =>
       (await listEvents(db, customer, {}, 1000)).reverse().map(({ position: _, ...e }) => e)
@@ -168,7 +169,7 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
         await held.reached
         // Committed before the replay reads, and on the bus: read by the replay and held from the bus.
         await advance(messages, 'sent')
-        await waitFor(() => hub.stats().buffered === 3, 'three live events held')
+        await waitFor(() => hub.stats().buffered === 3, 'three live events held', DEADLINE)
         held.release()
         await opened
         const all = await oldestFirst()
@@ -187,7 +188,7 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
         const opened = hub.open({ customerId: customer, types: null, after: start, client: c.client })
         await held.reached
         await advance(messages, 'delivered')
-        await waitFor(() => hub.stats().buffered === 3, 'three live events held')
+        await waitFor(() => hub.stats().buffered === 3, 'three live events held', DEADLINE)
         held.release()
         await opened
         const all = await oldestFirst()
@@ -211,11 +212,12 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
         await waitFor(
           () => hub.stats().overflows === 1 && hub.stats().buffered === 1,
           'the hold overflowed once',
+          DEADLINE,
         )
         held.release()
         await opened
         const all = await oldestFirst()
-        await waitFor(() => c.got.length >= all.length - 1, 'all events')
+        await waitFor(() => c.got.length >= all.length - 1, 'all events', DEADLINE)
         assert.deepEqual(c.got, all.slice(1))
       })
     })
@@ -226,7 +228,7 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
         await hub.open({ customerId: customer, types: null, client: c.client })
         const fresh = await acceptMany(db, customer, 2)
         await advance(fresh.slice(0, 1), 'sent')
-        await waitFor(() => c.got.length === 1, 'the first event')
+        await waitFor(() => c.got.length === 1, 'the first event', DEADLINE)
         const copy = (
           await db.query<{ id: string; created_at: Date; message_id: string }>(
             `SELECT id::text, created_at, message_id FROM message_events WHERE message_id = $1`,
@@ -247,7 +249,7 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
         const theirs = await acceptMany(db, other, 1)
         await advance(theirs, 'sent')
         await advance(fresh.slice(1), 'sent')
-        await waitFor(() => c.got.some((e) => e.data.id === fresh[1]), 'the next event')
+        await waitFor(() => c.got.some((e) => e.data.id === fresh[1]), 'the next event', DEADLINE)
         assert.deepEqual(
           c.got.map((e) => e.data.id),
           fresh,
@@ -264,7 +266,7 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
         await hub.open({ customerId: customer, types: null, client: fine.client })
         const fresh = await acceptMany(db, customer, 3)
         await advance(fresh, 'sent')
-        await waitFor(() => fine.got.length === 3, 'the fine client got all three')
+        await waitFor(() => fine.got.length === 3, 'the fine client got all three', DEADLINE)
         assert.equal(slow.state.closed, 'slow')
         assert.equal(slow.got.length, 2)
         assert.equal(hub.stats().streams, 1)
@@ -283,7 +285,7 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
         assert.equal(counted.open.size, 3)
         assert.deepEqual(hub.stats(), { streams: 4, customers: 2, buffered: 0, overflows: 0 })
         for (const s of streams) s.close()
-        await waitFor(() => counted.open.size === 0, 'subscriptions released')
+        await waitFor(() => counted.open.size === 0, 'subscriptions released', DEADLINE)
         assert.deepEqual(hub.stats(), { streams: 0, customers: 0, buffered: 0, overflows: 0 })
       })
     })
