@@ -216,7 +216,7 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
       await assert.rejects(openWs(base, `${STREAM}?last_event_id=evt_nope`, a.auth), /upgrade refused: 400/)
     })
 
-    it('refuses before streaming: no key 401, a bad or expired Last-Event-ID or unknown type 400', async () => {
+    it('refuses before streaming: no key 401, a bad or expired Last-Event-ID or unknown type 400, no bus 503', async () => {
       const get = (headers: Record<string, string>, url = STREAM) =>
         t.app.inject({ method: 'GET', url, headers })
       assert.equal((await get({})).statusCode, 401)
@@ -227,6 +227,15 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
       assert.equal(old.statusCode, 400)
       assert.match((old.json() as { error: { message: string } }).error.message, /older than the 24 h/)
       assert.equal((await get(a.auth, `${STREAM}?types=message.nope`)).statusCode, 400)
+      // An api process without a bus has nothing live to send.
+      const busless = await startApp(pg.url)
+      try {
+        const res = await busless.app.inject({ method: 'GET', url: STREAM, headers: a.auth })
+        assert.equal(res.statusCode, 503)
+        assert.equal((res.json() as { error: { code: string } }).error.code, 'unavailable')
+      } finally {
+        await busless.close()
+      }
     })
   })
 }
