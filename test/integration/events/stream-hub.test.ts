@@ -9,7 +9,8 @@ import type { Bus, Subscription } from '../../../src/bus/bus.ts'
 import type { Db, Queryable } from '../../../src/db/db.ts'
 import { createPostgresDb } from '../../../src/db/postgres.ts'
 import type { MessageStatus } from '../../../src/domain/status.ts'
-import { resumePoint } from '../../../src/events/event-replay.ts'
+import { parseEventId, statusEventId } from '../../../src/events/event-ids.ts'
+import { comparePositions, resumePoint } from '../../../src/events/event-replay.ts'
 import { type EventEnvelope, listEvents } from '../../../src/events/events-repository.ts'
 import { createStatusEventRelay } from '../../../src/events/relay.ts'
 import { type StatusEvent, statusSubject } from '../../../src/events/status-events.ts'
@@ -270,6 +271,30 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
         assert.equal(slow.state.closed, 'slow')
         assert.equal(slow.got.length, 2)
         assert.equal(hub.stats().streams, 1)
+      })
+    })
+
+    it('resume points: exact for own events, the carried time for anything else; positions sort as the list', async () => {
+      await advance(await acceptMany(db, customer, 2), 'sent')
+      const listed = await listEvents(db, customer, {}, 1000)
+      const sorted = [...listed].sort((x, y) => comparePositions(x.position, y.position))
+      assert.deepEqual(
+        sorted.map((e) => e.id),
+        [...listed].reverse().map((e) => e.id),
+      )
+      for (const e of listed) {
+        assert.deepEqual(await resumePoint(db, customer, e.id), { ok: true, position: e.position })
+      }
+      // Another customer's id tells nothing: it is read as an id of no event at that time.
+      const status = listed.find((e) => e.type === 'message.sent') as (typeof listed)[number]
+      const ref = parseEventId(status.id)
+      assert.ok(ref?.kind === 'status')
+      const carried = { atUs: String(ref.at * 1000), kind: 1, key: ref.rowId.padStart(20, '0') }
+      assert.deepEqual(await resumePoint(db, other, status.id), { ok: true, position: carried })
+      const missing = statusEventId('999999999', ref.at)
+      assert.deepEqual(await resumePoint(db, customer, missing), {
+        ok: true,
+        position: { ...carried, key: '999999999'.padStart(20, '0') },
       })
     })
 
