@@ -3,7 +3,7 @@
 // message.queued events) while any stream is open — never one per connection. Each live copy is
 // rendered once per process (one query per burst of a customer's events) and handed to that
 // customer's streams. A resumed stream subscribes first, buffers, replays from PostgreSQL, then
-// flushes the buffer without the events the replay already sent (docs/streaming.md).
+// flushes the buffer without the events the replay already sent (docs/streaming.md, ADR 0012).
 
 import type { Bus, Subscription } from '../bus/bus.ts'
 import type { Db } from '../db/db.ts'
