@@ -17,6 +17,10 @@ const benchmarks: Record<string, Benchmark> = {
     summary: 'accept → delivered through PostgreSQL, NATS JetStream and the carrier simulator',
     load: () => import('./e2e.ts'),
   },
+  streams: {
+    summary: 'memory per open idle live stream (GET /v1/events/stream, 1,000 SSE connections)',
+    load: () => import('./streams.ts'),
+  },
   sim: {
     summary: 'traffic model (Zipf customers, whale floods, bursts, body and country mix) with an HTML report',
     load: () => import('./sim.ts'),

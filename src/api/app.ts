@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import websocket from '@fastify/websocket'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDefault } from 'fastify'
 import type { Registry } from 'prom-client'
 import { createKeyCache } from '../accounts/key-cache.ts'
@@ -12,6 +13,8 @@ import { createRateCache } from '../billing/rates.ts'
 import type { Bus } from '../bus/bus.ts'
 import { type Config, trustProxyOf } from '../config/config.ts'
 import type { Db } from '../db/db.ts'
+import { createStreamHub } from '../events/stream-hub.ts'
+import { registerStreamMetrics } from '../events/stream-metrics.ts'
 import { resolveWebhookKey } from '../events/webhook-secrets.ts'
 import type { RateLimiter } from '../limits/rate-limiter.ts'
 import { createApiMetrics } from './metrics.ts'
@@ -23,6 +26,7 @@ import { adminCustomerRoutes } from './routes/admin/customers.ts'
 import { adminProviderRoutes, type ProviderView } from './routes/admin/providers.ts'
 import { adminRateRoutes } from './routes/admin/rates.ts'
 import { balanceRoutes } from './routes/balance.ts'
+import { eventStreamRoutes } from './routes/event-stream.ts'
 import { eventsRoutes } from './routes/events.ts'
 import { messagesRoutes } from './routes/messages/index.ts'
 import { createSendLimiter } from './routes/messages/send-limit.ts'
@@ -49,14 +53,18 @@ export interface AppDeps {
   registry?: Registry
   /** Receipts and MO from HTTP providers (their authentication and where they go); absent: no provider routes. */
   providerWebhooks?: ProviderWebhooks
-  /** Tells the other api processes about revoked keys at once; absent: they notice within SMSGW_AUTH_CACHE_MS. */
-  bus?: Pick<Bus, 'broadcast' | 'subscribe'>
   /** Whether GET /metrics is on this server (default true; false when SMSGW_METRICS_PORT serves it). */
   serveMetrics?: boolean
   /** The key sealing webhook secrets; default: resolved from config on first use. */
   webhookKey?: () => Buffer
   /** Called after an event was queued for redelivery (wakes a webhook role in this process). */
   onWebhookQueued?: () => void
+  /**
+   * The bus of this process: revoked keys reach the other api processes at once over it, and
+   * GET /v1/events/stream follows it. Absent: revokes take up to SMSGW_AUTH_CACHE_MS elsewhere and
+   * the stream answers 503.
+   */
+  bus?: Bus
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/
@@ -215,6 +223,27 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   let webhookKey: Buffer | undefined
   const key = deps.webhookKey ?? (() => (webhookKey ??= resolveWebhookKey(config)))
   await app.register(eventsRoutes, { db, auth, onQueued: deps.onWebhookQueued })
+  const hub = deps.bus
+    ? createStreamHub({
+        db,
+        bus: deps.bus,
+        heartbeatMs: config.SMSGW_STREAM_HEARTBEAT_MS,
+        onError: (err) => app.log.error({ err }, 'live stream'),
+      })
+    : undefined
+  // Before the server stops accepting: open streams would otherwise hold the close for ever.
+  if (hub) {
+    app.addHook('preClose', () => hub.close())
+    registerStreamMetrics(metrics.registry, hub)
+  }
+  await app.register(websocket)
+  await app.register(eventStreamRoutes, {
+    db,
+    auth,
+    hub,
+    maxBufferBytes: config.SMSGW_STREAM_MAX_BUFFER_BYTES,
+    stallMs: 2 * config.SMSGW_STREAM_HEARTBEAT_MS,
+  })
   await app.register(webhookEndpointRoutes, {
     db,
     auth,

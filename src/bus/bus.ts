@@ -94,7 +94,7 @@ export interface Bus {
    * receivers have another way to converge. The subject must not be one the stream stores.
    */
   broadcast<T>(subject: string, data: T): Promise<void>
-  /** Live copies of published (or broadcast) messages matching subject (wildcards allowed); may miss or repeat some. */
+  /** Live copies of published (or broadcast) messages matching subject (wildcards allowed); may miss or repeat some. Resolves once messages published from then on are seen. */
   subscribe<T>(subject: string, handler: (m: LiveMessage<T>) => void): Promise<Subscription>
   /** True while the broker is reachable and the stream is there. */
   healthy(): Promise<boolean>

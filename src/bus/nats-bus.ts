@@ -214,6 +214,9 @@ export async function createNatsBus(opts: NatsBusOptions): Promise<Bus> {
         },
       })
       live.add(sub)
+      // Resolve once the server has the interest: a caller that reads state after subscribing
+      // (a resumed live stream) must not miss what is published in between.
+      await nc.flush()
       return {
         async stop() {
           live.delete(sub)

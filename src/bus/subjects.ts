@@ -21,6 +21,8 @@ export const deadLetterMsgId = (messageId: string) => `dead-${messageId}`
 export const statusSubject = (customerId: string, status: MessageStatus) =>
   `sms.status.${customerId}.${status}`
 export const STATUS_EVENTS = 'sms.status.>'
+/** Every status event of one customer (the live stream's subscription). */
+export const customerStatusEvents = (customerId: string) => `sms.status.${customerId}.>`
 /** The msgId of a status event: a relay's re-publish inside the broker's window is stored once. */
 export const statusEventMsgId = (eventId: string) => `evt:${eventId}`
 

@@ -155,6 +155,7 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
       ...(bus ? { bus } : {}),
       serveMetrics: config.SMSGW_METRICS_PORT === undefined,
       webhookKey: resolveKey,
+      ...(bus ? { bus } : {}),
       ...(webhooks ? { onWebhookQueued: webhooks.wake } : {}),
       ...(delivery?.dispatcher ? { onAccepted: () => delivery.dispatcher?.wake() } : {}),
       ...(delivery && roles.worker

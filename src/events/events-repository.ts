@@ -20,7 +20,7 @@ export const EVENT_RETENTION = '30 days'
 
 const KIND = { queued: 0, status: 1, customer: 2 } as const
 
-interface EventRow {
+export interface EventRow {
   kind: 0 | 1 | 2
   key: string
   at_us: string
@@ -130,7 +130,7 @@ export async function findEvent(
   return envelope
 }
 
-async function findRows(q: Queryable, customerId: string, ref: EventRef): Promise<EventRow[]> {
+export async function findRows(q: Queryable, customerId: string, ref: EventRef): Promise<EventRow[]> {
   // The id carries the row's time in ms; a window of a few ms around it keeps the probe on one
   // partition whatever the driver's rounding of microseconds.
   const window = `BETWEEN to_timestamp($3::double precision / 1000) - interval '2 milliseconds'
@@ -177,7 +177,7 @@ const idOf = (r: EventRow) => {
 }
 
 /** Renders rows as envelopes; a message event's data is the message as of that event. */
-async function render(q: Queryable, customerId: string, rows: EventRow[]) {
+export async function render(q: Queryable, customerId: string, rows: EventRow[]) {
   const ids = [...new Set(rows.flatMap((r) => (r.message_id ? [r.message_id] : [])))]
   const messages = new Map((await findMessages(q, customerId, ids)).map((m) => [m.id, m]))
   return rows.flatMap((r) => {
