@@ -9,7 +9,7 @@ import { Agent, buildConnector, request } from 'undici'
 import { type AddressPolicy, forbiddenAddress, WebhookAddressError } from './webhook-address.ts'
 
 export interface WebhookTarget {
-  /** Pool key: an endpoint id, or the origin of a status_callback_url. */
+  /** The target (an endpoint id, or `cb:<customer>`): with the URL's origin, the pool key. */
   key: string
   url: string
 }
@@ -117,6 +117,8 @@ export function createWebhookSender(opts: WebhookSenderOptions): WebhookSender {
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
       keepAliveTimeout: 30_000,
+      // A receiver may ask to keep an idle socket for longer; we hold it 30 s at most.
+      keepAliveMaxTimeout: 30_000,
     })
     pools.set(key, agent)
     if (pools.size > maxPools) {
@@ -134,7 +136,9 @@ export function createWebhookSender(opts: WebhookSenderOptions): WebhookSender {
       const at = new Date()
       try {
         const res = await request(target.url, {
-          dispatcher: pool(target.key),
+          // One pool per target and origin: a customer's many callback hosts are as many pools,
+          // which the maxPools LRU bounds (an Agent never drops its per-origin pools itself).
+          dispatcher: pool(`${target.key}|${new URL(target.url).origin}`),
           method: 'POST',
           headers: {
             'content-type': 'application/json',
