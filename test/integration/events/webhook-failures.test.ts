@@ -133,6 +133,38 @@ describe('webhook failures (PostgreSQL, real receiver)', () => {
     )
   })
 
+  it('an attempt failing before its request (a secret sealed under another key) is a recorded retry', async () => {
+    // As when api and webhooks run on different hosts, each with its own generated key.
+    const c = await createCustomer(t.app, { name: 'split', credit: '1.00' })
+    await createEndpoint(t.db, randomBytes(32), {
+      customerId: c.id,
+      url: rx.url('/split'),
+      events: null,
+      description: null,
+    })
+    const eventId = await queueEvent(c)
+    // Before, the row stayed pending with 0 attempts, taken again every lease for ever.
+    const attempts = await waitFor(async () => {
+      const { rows } = await t.db.query<{ attempt: number; error: string; next_retry_at: Date | null }>(
+        'SELECT attempt, error, next_retry_at FROM webhook_attempts WHERE event_id = $1 ORDER BY attempt',
+        [eventId],
+      )
+      return rows.length >= 2 && rows
+    }, 'retries of the failed attempt, recorded')
+    assert.deepEqual(
+      attempts.slice(0, 2).map((a) => [a.attempt, a.error, a.next_retry_at !== null]),
+      [
+        [1, 'internal error before the request', true],
+        [2, 'internal error before the request', true],
+      ],
+    )
+    assert.equal(rx.on('/split').length, 0)
+    assert.ok(
+      errors.some((e) => /failed before its request/.test(e.message)),
+      'the operator is told',
+    )
+  })
+
   it('prunes finished chains and attempts older than 30 days, never a pending chain', async () => {
     await t.db.query(
       `INSERT INTO webhook_deliveries (customer_id, event_id, event_type, target, state, updated_at)
