@@ -237,8 +237,8 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
   const pass = async () => {
     const room = maxInMemory - held.size
     if (room <= 0 || stopping) return 0
-    const full = [...queues].filter(([, q]) => q.items.length + q.running >= perTargetQueue).map(([t]) => t)
-    const claimed = await claimDue(db, Math.min(room, 500), full, leaseMs, perTargetQueue)
+    const inMemory = new Map([...queues].map(([t, q]) => [t, q.items.length + q.running]))
+    const claimed = await claimDue(db, Math.min(room, 500), inMemory, leaseMs, perTargetQueue)
     let n = 0
     for (const d of claimed) {
       // A lease that ran out while the delivery waited here: it is still ours.

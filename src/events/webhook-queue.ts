@@ -89,32 +89,46 @@ const RETURNING = `RETURNING d.id::text, d.customer_id::text, d.event_id, d.even
 
 /**
  * Takes up to `limit` due deliveries and leases them: another process takes them again only once
- * `leaseMs` passed without an outcome. With no target to skip, the oldest due first (one range
- * scan of the due index). With targets to skip (their queues in this process are full), a walk
- * over the targets with pending deliveries, up to `perTarget` each: the due backlog of a slow
- * endpoint is never scanned row by row on every claim.
+ * `leaseMs` passed without an outcome. Never more than `perTarget` of one target less what this
+ * process already holds of it (`inMemory`), so what waits in memory is attempted well within its
+ * lease. With no target full, the oldest due first (one range scan of the due index, `limit` rows
+ * deep, capped per target). With targets full, a walk over the targets with pending deliveries,
+ * up to their room each: the due backlog of a slow endpoint is never scanned row by row.
  */
 export async function claimDue(
   q: Queryable,
   limit: number,
-  skipTargets: string[],
+  inMemory: ReadonlyMap<string, number>,
   leaseMs: number,
-  perTarget = limit,
+  perTarget: number,
 ): Promise<ClaimedDelivery[]> {
-  if (skipTargets.length === 0) {
+  const room = [...inMemory].map(([target, held]) => ({ target, free: Math.max(0, perTarget - held) }))
+  const full = room.filter((r) => r.free === 0).map((r) => r.target)
+  const ROOM = `room AS (SELECT * FROM json_to_recordset($4::json) AS r(target text, free int))`
+  if (full.length === 0) {
     const { rows } = await q.query<ClaimedDelivery>(
-      `${LEASE('$2')}
-        WHERE d.id IN (
-          SELECT id FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= now()
-           ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+      `WITH ${ROOM},
+       head AS (
+         SELECT id, target, next_attempt_at FROM webhook_deliveries
+          WHERE state = 'pending' AND next_attempt_at <= now()
+          ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED
+       ),
+       capped AS (
+         SELECT h.id, row_number() OVER (PARTITION BY h.target ORDER BY h.next_attempt_at) AS n,
+                coalesce(r.free, $3) AS free
+           FROM head h LEFT JOIN room r ON r.target = h.target
+       )
+       ${LEASE('$2')}
+        WHERE d.id IN (SELECT id FROM capped WHERE n <= free)
        ${RETURNING}`,
-      [limit, leaseMs],
+      [limit, leaseMs, perTarget, JSON.stringify(room)],
       { name: 'claim_webhook_deliveries' },
     )
     return rows
   }
   const { rows } = await q.query<ClaimedDelivery>(
-    `WITH RECURSIVE t AS (
+    `WITH RECURSIVE ${ROOM},
+     t AS (
        (SELECT target FROM webhook_deliveries WHERE state = 'pending' ORDER BY target LIMIT 1)
        UNION ALL
        SELECT (SELECT w.target FROM webhook_deliveries w
@@ -125,17 +139,18 @@ export async function claimDue(
        SELECT c.id FROM t CROSS JOIN LATERAL (
          SELECT w.id FROM webhook_deliveries w
           WHERE w.state = 'pending' AND w.target = t.target AND w.next_attempt_at <= now()
-          ORDER BY w.next_attempt_at LIMIT $4) c
-        WHERE t.target IS NOT NULL AND t.target <> ALL($2::text[])
+          ORDER BY w.next_attempt_at
+          LIMIT coalesce((SELECT r.free FROM room r WHERE r.target = t.target), $3)) c
+        WHERE t.target IS NOT NULL
         LIMIT $1
      )
-     ${LEASE('$3')}
+     ${LEASE('$2')}
       WHERE d.id IN (
         SELECT id FROM webhook_deliveries
          WHERE id IN (SELECT id FROM due) AND state = 'pending' AND next_attempt_at <= now()
          FOR UPDATE SKIP LOCKED)
      ${RETURNING}`,
-    [limit, skipTargets, leaseMs, perTarget],
+    [limit, leaseMs, perTarget, JSON.stringify(room)],
   )
   return rows
 }
