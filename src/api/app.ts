@@ -192,6 +192,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     checks: deps.readiness ?? {},
     metrics: deps.serveMetrics === false ? false : { token: config.SMSGW_METRICS_TOKEN },
   })
+  const webhookPolicy = { allowInsecure: config.SMSGW_WEBHOOK_ALLOW_INSECURE === 'true' }
   await app.register(messagesRoutes, {
     db,
     biller,
@@ -199,6 +200,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     auth,
     metrics,
     limit: createSendLimiter(deps.rateLimiter),
+    callbackPolicy: webhookPolicy,
     onAccepted: deps.onAccepted,
   })
   if (deps.providerWebhooks) await app.register(providerRoutes, deps.providerWebhooks)
@@ -219,7 +221,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     db,
     auth,
     key,
-    policy: { allowInsecure: config.SMSGW_WEBHOOK_ALLOW_INSECURE === 'true' },
+    policy: webhookPolicy,
   })
   return app
 }
