@@ -137,6 +137,8 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
           key: resolveKey,
           registry,
           onError: (err) => reporter.error('webhooks', err),
+          onRefused: (url, detail) =>
+            logger.warn({ origin: new URL(url).origin, detail }, 'webhook destination refused'),
         })
       : undefined
 

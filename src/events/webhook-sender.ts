@@ -33,6 +33,11 @@ export interface WebhookSenderOptions extends AddressPolicy {
   connectionsPerTarget?: number
   /** Pools kept open; the least recently used beyond this are closed (default 1000). */
   maxPools?: number
+  /**
+   * Called with why a destination was refused (the address a name resolved to): the operator's to
+   * log; the attempt itself only says "destination address not allowed", never revealing internal DNS.
+   */
+  onRefused?: (url: string, detail: string) => void
   /** Called when an address passed the guard and a connection is about to be opened (tests). */
   onConnect?: (address: string) => void
 }
@@ -97,6 +102,9 @@ const errorText = (err: unknown) => {
   const e = err as { code?: string; message?: string; name?: string }
   return [e.code ?? e.name, e.message].filter(Boolean).join(': ').slice(0, 500)
 }
+
+/** The attempt error of a refused destination, as stored and shown to the customer. */
+export const REFUSED = 'destination address not allowed'
 
 export function createWebhookSender(opts: WebhookSenderOptions): WebhookSender {
   const timeoutMs = opts.timeoutMs ?? 10_000
@@ -170,7 +178,10 @@ export function createWebhookSender(opts: WebhookSenderOptions): WebhookSender {
         const forbidden = [err, (err as { cause?: unknown }).cause].find(
           (e) => (e as { code?: unknown } | null)?.code === 'webhook_address_forbidden',
         )
-        if (forbidden) return { kind: 'final', error: errorText(forbidden), latencyMs: latency() }
+        if (forbidden) {
+          opts.onRefused?.(target.url, errorText(forbidden))
+          return { kind: 'final', error: REFUSED, latencyMs: latency() }
+        }
         return { kind: 'retry', error: errorText(err), latencyMs: latency() }
       }
     },
