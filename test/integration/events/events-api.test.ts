@@ -304,7 +304,7 @@ describe('events API and webhook endpoints (PostgreSQL)', () => {
     assert.equal(new Set(paged).size, 12)
   })
 
-  it('a customer has at most 16 endpoints', async () => {
+  it('a customer has at most 16 endpoints, also when they are created at once', async () => {
     const c = await createCustomer(t.app, { name: 'many' })
     const create = () =>
       t.app.inject({
@@ -313,7 +313,14 @@ describe('events API and webhook endpoints (PostgreSQL)', () => {
         headers: c.auth,
         payload: { url: 'https://hooks.example.com/x' },
       })
-    for (let i = 0; i < 16; i++) assert.equal((await create()).statusCode, 201)
+    // In parallel: each creation counts under a lock of the customer's endpoints.
+    const all = await Promise.all(Array.from({ length: 24 }, create))
+    assert.deepEqual(all.map((r) => r.statusCode).sort(), [...Array(16).fill(201), ...Array(8).fill(400)])
+    const { rows } = await t.db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM webhook_endpoints WHERE customer_id = $1',
+      [c.id],
+    )
+    assert.equal(rows[0]?.n, 16)
     const refused = await create()
     assert.equal(refused.statusCode, 400)
     assert.match(refused.json().error.message, /at most 16/)
