@@ -174,6 +174,9 @@ export interface AttemptRecord {
   next: 'succeeded' | 'failed' | Date
 }
 
+/** A failure this long after the previous one starts a new failing streak. */
+export const STREAK_GAP_MS = 24 * 3_600_000
+
 /** Records one attempt and moves its chain; returns whether the endpoint is now failing for longer than `disableAfterMs`. */
 export async function recordAttempt(
   q: Queryable,
@@ -208,16 +211,23 @@ export async function recordAttempt(
   if (!d.endpoint_id) return false
   if (state === 'succeeded') {
     await q.query(
-      'UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL',
+      `UPDATE webhook_endpoints SET failing_since = NULL, last_failure_at = NULL
+        WHERE id = $1 AND failing_since IS NOT NULL`,
       [d.endpoint_id],
     )
     return false
   }
+  // A failure more than a day after the streak's last one starts a new streak (the endpoint was
+  // not failing in between, only idle): disabled only after failing continuously.
   const { rows } = await q.query<{ expired: boolean }>(
-    `UPDATE webhook_endpoints SET failing_since = coalesce(failing_since, now())
+    `UPDATE webhook_endpoints
+        SET failing_since = CASE WHEN failing_since IS NULL OR last_failure_at IS NULL
+                                   OR last_failure_at < now() - $3 * interval '1 millisecond'
+                                 THEN now() ELSE failing_since END,
+            last_failure_at = now()
       WHERE id = $1 AND enabled
       RETURNING failing_since <= now() - $2 * interval '1 millisecond' AS expired`,
-    [d.endpoint_id, disableAfterMs],
+    [d.endpoint_id, disableAfterMs, STREAK_GAP_MS],
   )
   return rows[0]?.expired === true
 }
