@@ -160,6 +160,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     adminToken: deps.adminToken,
     keys,
     reads: { limiter: deps.rateLimiter, perSecond: config.SMSGW_READ_RATE_LIMIT_RPS },
+    writes: { limiter: deps.rateLimiter, perSecond: config.SMSGW_WRITE_RATE_LIMIT_RPS },
   })
   const biller = createBiller({
     db,

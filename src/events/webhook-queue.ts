@@ -59,13 +59,18 @@ const ENDPOINTS = `SELECT $1::uuid, $2, $3, e.id::text, e.id FROM webhook_endpoi
   WHERE e.customer_id = $1 AND e.enabled AND e.deleted_at IS NULL
     AND (e.events IS NULL OR cardinality(e.events) = 0 OR $3 = ANY(e.events))`
 
-/** Queues an event again to every endpoint subscribed to its type (a new chain for each). */
+/**
+ * Queues an event again to every endpoint subscribed to its type (a new chain for each), except
+ * where its chain is still pending: that one goes on as it is (a redelivery does not reset its
+ * backoff or window). Returns the chains queued.
+ */
 export async function redeliverEvent(q: Queryable, e: Omit<EnqueueEvent, 'messageId'>): Promise<number> {
   const { rowCount } = await q.query(
     `INSERT INTO webhook_deliveries (customer_id, event_id, event_type, target, endpoint_id)
      ${ENDPOINTS}
      ON CONFLICT (event_id, target) DO UPDATE SET state = 'pending', next_attempt_at = now(),
-       chain_started_at = now(), updated_at = now()`,
+       chain_started_at = now(), updated_at = now()
+     WHERE webhook_deliveries.state <> 'pending'`,
     [e.customerId, e.eventId, e.type],
   )
   return rowCount

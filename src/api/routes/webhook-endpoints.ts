@@ -72,6 +72,7 @@ export const webhookEndpointRoutes: FastifyPluginAsyncTypebox<WebhookEndpointRou
 ) => {
   const { db, auth, policy, key } = deps
   app.addHook('onRequest', auth.customer)
+  app.addHook('preHandler', auth.writes)
 
   const checkUrl = (url: string) => {
     const refused = refuseUrl(url, policy)
