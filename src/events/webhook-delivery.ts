@@ -118,7 +118,7 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
   /** The attempt's outcome, whether a request was made, or 'abandoned' (endpoint or event gone). */
   async function tryAttempt(
     d: ClaimedDelivery,
-  ): Promise<{ outcome: AttemptOutcome; requested: boolean } | 'abandoned'> {
+  ): Promise<{ outcome: AttemptOutcome; requested: boolean; internal?: boolean } | 'abandoned'> {
     const key = opts.key()
     let secrets: string[]
     let url: string | undefined
@@ -163,10 +163,11 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
       tried = {
         outcome: { kind: 'retry', error: 'internal error before the request', latencyMs: 0 },
         requested: false,
+        internal: true,
       }
     }
     if (tried === 'abandoned') return abandon(d)
-    const { outcome, requested } = tried
+    const { outcome, requested, internal } = tried
     opts.onAttempt?.(d.target, outcome.kind, requested ? outcome.latencyMs : undefined)
     const next =
       outcome.kind === 'delivered'
@@ -186,6 +187,7 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
           next,
           ...(outcome.statusCode !== undefined ? { statusCode: outcome.statusCode } : {}),
           ...(outcome.kind !== 'delivered' ? { error: outcome.error } : {}),
+          ...(internal ? { internal } : {}),
         },
         disableAfterMs,
       ),

@@ -177,6 +177,8 @@ export interface AttemptRecord {
   error?: string
   /** 'succeeded' / 'failed' end the chain; a Date schedules the next attempt. */
   next: 'succeeded' | 'failed' | Date
+  /** Failed on our side, before any request: says nothing of the endpoint (no failing streak). */
+  internal?: boolean
 }
 
 /** A failure this long after the previous one starts a new failing streak. */
@@ -213,7 +215,7 @@ export async function recordAttempt(
       state,
     ],
   )
-  if (!d.endpoint_id) return false
+  if (!d.endpoint_id || a.internal) return false
   if (state === 'succeeded') {
     await q.query(
       `UPDATE webhook_endpoints SET failing_since = NULL, last_failure_at = NULL

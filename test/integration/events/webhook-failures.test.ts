@@ -159,6 +159,12 @@ describe('webhook failures (PostgreSQL, real receiver)', () => {
       ],
     )
     assert.equal(rx.on('/split').length, 0)
+    // Our failure, not the endpoint's: no failing streak, so it is never disabled for it.
+    const { rows } = await t.db.query<{ enabled: boolean; failing_since: Date | null }>(
+      'SELECT enabled, failing_since FROM webhook_endpoints WHERE customer_id = $1',
+      [c.id],
+    )
+    assert.deepEqual(rows, [{ enabled: true, failing_since: null }])
     assert.ok(
       errors.some((e) => /failed before its request/.test(e.message)),
       'the operator is told',
