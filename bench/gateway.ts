@@ -65,6 +65,8 @@ export async function startGateway(
       SMSGW_ADMIN_TOKEN: adminToken,
       LOG_LEVEL: 'warn',
       SMSGW_DATA_DIR: dataDir,
+      // An api alone refuses to start without it when NATS_URL is in the environment.
+      SMSGW_WEBHOOK_SECRET_KEY: randomBytes(32).toString('base64'),
     },
     url,
     readyTimeoutMs: 60_000,

@@ -62,6 +62,8 @@ export async function startStack(spec: StackSpec): Promise<Stack> {
     HOST: '127.0.0.1',
     SMSGW_ADMIN_TOKEN: adminToken,
     SMSGW_DATA_DIR: dataDir,
+    // Split roles on NATS must share it (the api alone refuses to start without it).
+    SMSGW_WEBHOOK_SECRET_KEY: randomBytes(32).toString('base64'),
     LOG_LEVEL: 'warn',
   }
   const common = { cwd: spec.repoRoot, readyTimeoutMs: 60_000 }

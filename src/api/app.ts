@@ -168,6 +168,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     adminToken: deps.adminToken,
     keys,
     reads: { limiter: deps.rateLimiter, perSecond: config.SMSGW_READ_RATE_LIMIT_RPS },
+    writes: { limiter: deps.rateLimiter, perSecond: config.SMSGW_WRITE_RATE_LIMIT_RPS },
   })
   const biller = createBiller({
     db,
@@ -200,6 +201,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     checks: deps.readiness ?? {},
     metrics: deps.serveMetrics === false ? false : { token: config.SMSGW_METRICS_TOKEN },
   })
+  const webhookPolicy = { allowInsecure: config.SMSGW_WEBHOOK_ALLOW_INSECURE === 'true' }
   await app.register(messagesRoutes, {
     db,
     biller,
@@ -207,6 +209,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     auth,
     metrics,
     limit: createSendLimiter(deps.rateLimiter),
+    callbackPolicy: webhookPolicy,
     onAccepted: deps.onAccepted,
   })
   if (deps.providerWebhooks) await app.register(providerRoutes, deps.providerWebhooks)
@@ -248,7 +251,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     db,
     auth,
     key,
-    policy: { allowInsecure: config.SMSGW_WEBHOOK_ALLOW_INSECURE === 'true' },
+    policy: webhookPolicy,
   })
   return app
 }

@@ -20,6 +20,7 @@ import { scheduleMaintenance } from '../maintenance/maintenance.ts'
 import { createReporter } from '../observability/reporter.ts'
 import { startBanner } from './banner.ts'
 import { startOpsServer } from './ops-server.ts'
+import { checkWebhookKey } from './role-config.ts'
 import { createLogger, openDb, openRateLimiter, prepareDb, resolveAdminToken } from './runtime.ts'
 
 export interface Roles {
@@ -49,6 +50,7 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
     .filter(([, on]) => on)
     .map(([r]) => r)
     .join('+')
+  checkWebhookKey(config, roles)
   // A bad carrier file (an HTTP carrier without webhook authentication…) fails before anything starts.
   const fileCarriers: CarrierConfig[] = config.SMSGW_CARRIERS
     ? await readCarrierFile(config.SMSGW_CARRIERS)
@@ -135,6 +137,8 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
           key: resolveKey,
           registry,
           onError: (err) => reporter.error('webhooks', err),
+          onRefused: (url, detail) =>
+            logger.warn({ origin: new URL(url).origin, detail }, 'webhook destination refused'),
         })
       : undefined
 

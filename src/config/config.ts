@@ -43,6 +43,8 @@ export const ConfigSchema = Type.Object({
   SMSGW_BODY_RETENTION_DAYS: Type.Integer({ minimum: 1, default: 30 }),
   /** Per-customer budget of GET requests per second (burst: one second's worth), apart from sends. */
   SMSGW_READ_RATE_LIMIT_RPS: Type.Integer({ minimum: 1, default: 50 }),
+  /** Per-customer budget of webhook configuration writes per second (endpoints, redeliver; burst: one second's worth). */
+  SMSGW_WRITE_RATE_LIMIT_RPS: Type.Integer({ minimum: 1, default: 10 }),
   /** Time to receive a whole request, headers and body, before it is answered 408 and closed, ms. */
   SMSGW_REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 30_000 }),
   /** Time to receive a request's headers, ms (at most SMSGW_REQUEST_TIMEOUT_MS). */

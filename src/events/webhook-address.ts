@@ -23,6 +23,12 @@ ALWAYS.addSubnet('fe80::', 10, 'ipv6')
 ALWAYS.addSubnet('ff00::', 8, 'ipv6')
 ALWAYS.addAddress('::', 'ipv6')
 ALWAYS.addAddress('fd00:ec2::254', 'ipv6') // AWS metadata over IPv6
+ALWAYS.addAddress('168.63.129.16', 'ipv4') // Azure wire server (platform DNS, health, agent)
+ALWAYS.addSubnet('fec0::', 10, 'ipv6') // deprecated site-local
+ALWAYS.addSubnet('64:ff9b:1::', 48, 'ipv6') // local-use NAT64: reaches the operator's own IPv4 network
+// IPv4-compatible ::/96 (deprecated, never a real receiver) but ::1, which is loopback below.
+ALWAYS.addRange('::2', '::ffff:ffff', 'ipv6')
+ALWAYS.addSubnet('::ffff:0:0:0', 96, 'ipv6') // SIIT: translated to IPv4 by the network
 
 /** Loopback and private ranges: refused unless the operator allows insecure webhooks. */
 const PRIVATE = new BlockList()
@@ -36,15 +42,38 @@ PRIVATE.addSubnet('198.18.0.0', 15, 'ipv4') // benchmarking
 PRIVATE.addAddress('::1', 'ipv6')
 PRIVATE.addSubnet('fc00::', 7, 'ipv6') // unique local
 
-/** The IPv4 address inside an IPv4-mapped or NAT64 IPv6 address, if any. */
+/** The eight 16-bit groups of an IPv6 address (a trailing dotted IPv4 is two), or undefined. */
+function ipv6Groups(address: string): number[] | undefined {
+  if (isIP(address) !== 6) return undefined
+  let text = address.toLowerCase()
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text)
+  if (dotted) {
+    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number]
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`
+  }
+  const [head = '', tail] = text.split('::')
+  const part = (p: string | undefined) => (p ? p.split(':').map((h) => Number.parseInt(h, 16)) : [])
+  const hi = part(head)
+  const lo = part(tail)
+  return tail === undefined ? hi : [...hi, ...Array(8 - hi.length - lo.length).fill(0), ...lo]
+}
+
+const zero = (groups: number[]) => groups.every((g) => g === 0)
+
+/**
+ * The IPv4 address an IPv6 address stands for, if any: IPv4-mapped (::ffff:0:0/96), NAT64
+ * (64:ff9b::/96) and 6to4 (2002::/16, the IPv4 in bits 16-47). They reach that IPv4 host, so its
+ * rules apply. (IPv4-compatible, SIIT and local-use NAT64 are refused outright, in ALWAYS.)
+ */
 function embeddedIpv4(address: string): string | undefined {
-  const m = /^(?:::ffff:|64:ff9b::)(\d+\.\d+\.\d+\.\d+)$/i.exec(address)
-  if (m) return m[1]
-  const hex = /^(?:::ffff:|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address)
-  if (!hex) return undefined
-  const hi = Number.parseInt(hex[1] as string, 16)
-  const lo = Number.parseInt(hex[2] as string, 16)
-  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`
+  const g = ipv6Groups(address)
+  if (!g) return undefined
+  const v4 = (hi: number, lo: number) => `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`
+  const [g0 = 0, g1 = 0, g2 = 0, , , g5 = 0, g6 = 0, g7 = 0] = g
+  if (g0 === 0x2002) return v4(g1, g2)
+  if (zero(g.slice(0, 5)) && g5 === 0xffff) return v4(g6, g7)
+  if (g0 === 0x64 && g1 === 0xff9b && zero(g.slice(2, 6))) return v4(g6, g7)
+  return undefined
 }
 
 /** Why an address may not receive webhooks, or undefined when it may. */

@@ -115,41 +115,59 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
     return at - new Date(d.chain_started_at).getTime() > RETRY_WINDOW_MS ? 'failed' : new Date(at)
   }
 
-  async function attempt(d: ClaimedDelivery): Promise<void> {
+  /** The attempt's outcome, whether a request was made, or 'abandoned' (endpoint or event gone). */
+  async function tryAttempt(
+    d: ClaimedDelivery,
+  ): Promise<{ outcome: AttemptOutcome; requested: boolean; internal?: boolean } | 'abandoned'> {
     const key = opts.key()
     let secrets: string[]
     let url: string | undefined
     if (d.endpoint_id) {
       const endpoint = await signingEndpoint(db, key, d.endpoint_id)
-      if (!endpoint?.enabled) return abandon(d)
+      if (!endpoint?.enabled) return 'abandoned'
       secrets = endpoint.secrets
       url = endpoint.url
     } else {
       secrets = await callbackSecrets(db, key, d.customer_id)
     }
     const envelope = await findEvent(db, d.customer_id, d.event_id)
-    if (!envelope) return abandon(d)
+    if (!envelope) return 'abandoned'
     if (!d.endpoint_id) {
       const cb = envelope.data.status_callback_url
       url = typeof cb === 'string' ? cb : undefined
     }
-    if (!url) return abandon(d)
+    if (!url) return 'abandoned'
+    if (secrets.length === 0) {
+      const error = 'no signing secret: the customer has no enabled webhook endpoint'
+      return { outcome: { kind: 'final', error, latencyMs: 0 }, requested: false }
+    }
     const refused = refuseUrl(url, opts)
-    const outcome: AttemptOutcome =
-      secrets.length === 0
-        ? {
-            kind: 'final',
-            error: 'no signing secret: the customer has no enabled webhook endpoint',
-            latencyMs: 0,
-          }
-        : refused
-          ? { kind: 'final', error: refused, latencyMs: 0 }
-          : await sender.send(
-              { key: d.target, url },
-              { id: envelope.id, body: JSON.stringify(envelope) },
-              secrets,
-            )
-    const requested = secrets.length > 0 && !refused
+    if (refused) return { outcome: { kind: 'final', error: refused, latencyMs: 0 }, requested: false }
+    const outcome = await sender.send(
+      { key: d.target, url },
+      { id: envelope.id, body: JSON.stringify(envelope) },
+      secrets,
+    )
+    return { outcome, requested: true }
+  }
+
+  async function attempt(d: ClaimedDelivery): Promise<void> {
+    let tried: Awaited<ReturnType<typeof tryAttempt>>
+    try {
+      tried = await tryAttempt(d)
+    } catch (err) {
+      // A failure before the request (a secret this process cannot open, the database…) is an
+      // attempt that failed: recorded, so backoff and the 24 h window apply instead of the row
+      // being claimed again every lease for ever. The detail is the operator's, not the customer's.
+      onError(new Error(`webhooks: attempt of delivery ${d.id} failed before its request`, { cause: err }))
+      tried = {
+        outcome: { kind: 'retry', error: 'internal error before the request', latencyMs: 0 },
+        requested: false,
+        internal: true,
+      }
+    }
+    if (tried === 'abandoned') return abandon(d)
+    const { outcome, requested, internal } = tried
     opts.onAttempt?.(d.target, outcome.kind, requested ? outcome.latencyMs : undefined)
     const next =
       outcome.kind === 'delivered'
@@ -169,6 +187,7 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
           next,
           ...(outcome.statusCode !== undefined ? { statusCode: outcome.statusCode } : {}),
           ...(outcome.kind !== 'delivered' ? { error: outcome.error } : {}),
+          ...(internal ? { internal } : {}),
         },
         disableAfterMs,
       ),
@@ -220,8 +239,8 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
   const pass = async () => {
     const room = maxInMemory - held.size
     if (room <= 0 || stopping) return 0
-    const full = [...queues].filter(([, q]) => q.items.length + q.running >= perTargetQueue).map(([t]) => t)
-    const claimed = await claimDue(db, Math.min(room, 500), full, leaseMs, perTargetQueue)
+    const inMemory = new Map([...queues].map(([t, q]) => [t, q.items.length + q.running]))
+    const claimed = await claimDue(db, Math.min(room, 500), inMemory, leaseMs, perTargetQueue)
     let n = 0
     for (const d of claimed) {
       // A lease that ran out while the delivery waited here: it is still ours.

@@ -81,6 +81,15 @@ export async function findEndpoint(
   return rows[0] ? fromRow(rows[0]) : undefined
 }
 
+/**
+ * A customer's endpoints, counted under a transaction-scoped lock of that customer's endpoints, so
+ * two creations at once cannot both see room for one more (call it in the creating transaction).
+ */
+export async function countEndpointsLocked(q: Queryable, customerId: string): Promise<number> {
+  await q.query(`SELECT pg_advisory_xact_lock(hashtext('webhook_endpoints'), hashtext($1))`, [customerId])
+  return countEndpoints(q, customerId)
+}
+
 export async function countEndpoints(q: Queryable, customerId: string): Promise<number> {
   const { rows } = await q.query<{ n: number }>(
     'SELECT count(*)::int AS n FROM webhook_endpoints WHERE customer_id = $1 AND deleted_at IS NULL',

@@ -59,13 +59,18 @@ const ENDPOINTS = `SELECT $1::uuid, $2, $3, e.id::text, e.id FROM webhook_endpoi
   WHERE e.customer_id = $1 AND e.enabled AND e.deleted_at IS NULL
     AND (e.events IS NULL OR cardinality(e.events) = 0 OR $3 = ANY(e.events))`
 
-/** Queues an event again to every endpoint subscribed to its type (a new chain for each). */
+/**
+ * Queues an event again to every endpoint subscribed to its type (a new chain for each), except
+ * where its chain is still pending: that one goes on as it is (a redelivery does not reset its
+ * backoff or window). Returns the chains queued.
+ */
 export async function redeliverEvent(q: Queryable, e: Omit<EnqueueEvent, 'messageId'>): Promise<number> {
   const { rowCount } = await q.query(
     `INSERT INTO webhook_deliveries (customer_id, event_id, event_type, target, endpoint_id)
      ${ENDPOINTS}
      ON CONFLICT (event_id, target) DO UPDATE SET state = 'pending', next_attempt_at = now(),
-       chain_started_at = now(), updated_at = now()`,
+       chain_started_at = now(), updated_at = now()
+     WHERE webhook_deliveries.state <> 'pending'`,
     [e.customerId, e.eventId, e.type],
   )
   return rowCount
@@ -89,32 +94,46 @@ const RETURNING = `RETURNING d.id::text, d.customer_id::text, d.event_id, d.even
 
 /**
  * Takes up to `limit` due deliveries and leases them: another process takes them again only once
- * `leaseMs` passed without an outcome. With no target to skip, the oldest due first (one range
- * scan of the due index). With targets to skip (their queues in this process are full), a walk
- * over the targets with pending deliveries, up to `perTarget` each: the due backlog of a slow
- * endpoint is never scanned row by row on every claim.
+ * `leaseMs` passed without an outcome. Never more than `perTarget` of one target less what this
+ * process already holds of it (`inMemory`), so what waits in memory is attempted well within its
+ * lease. With no target full, the oldest due first (one range scan of the due index, `limit` rows
+ * deep, capped per target). With targets full, a walk over the targets with pending deliveries,
+ * up to their room each: the due backlog of a slow endpoint is never scanned row by row.
  */
 export async function claimDue(
   q: Queryable,
   limit: number,
-  skipTargets: string[],
+  inMemory: ReadonlyMap<string, number>,
   leaseMs: number,
-  perTarget = limit,
+  perTarget: number,
 ): Promise<ClaimedDelivery[]> {
-  if (skipTargets.length === 0) {
+  const room = [...inMemory].map(([target, held]) => ({ target, free: Math.max(0, perTarget - held) }))
+  const full = room.filter((r) => r.free === 0).map((r) => r.target)
+  const ROOM = `room AS (SELECT * FROM json_to_recordset($4::json) AS r(target text, free int))`
+  if (full.length === 0) {
     const { rows } = await q.query<ClaimedDelivery>(
-      `${LEASE('$2')}
-        WHERE d.id IN (
-          SELECT id FROM webhook_deliveries WHERE state = 'pending' AND next_attempt_at <= now()
-           ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+      `WITH ${ROOM},
+       head AS (
+         SELECT id, target, next_attempt_at FROM webhook_deliveries
+          WHERE state = 'pending' AND next_attempt_at <= now()
+          ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED
+       ),
+       capped AS (
+         SELECT h.id, row_number() OVER (PARTITION BY h.target ORDER BY h.next_attempt_at) AS n,
+                coalesce(r.free, $3) AS free
+           FROM head h LEFT JOIN room r ON r.target = h.target
+       )
+       ${LEASE('$2')}
+        WHERE d.id IN (SELECT id FROM capped WHERE n <= free)
        ${RETURNING}`,
-      [limit, leaseMs],
+      [limit, leaseMs, perTarget, JSON.stringify(room)],
       { name: 'claim_webhook_deliveries' },
     )
     return rows
   }
   const { rows } = await q.query<ClaimedDelivery>(
-    `WITH RECURSIVE t AS (
+    `WITH RECURSIVE ${ROOM},
+     t AS (
        (SELECT target FROM webhook_deliveries WHERE state = 'pending' ORDER BY target LIMIT 1)
        UNION ALL
        SELECT (SELECT w.target FROM webhook_deliveries w
@@ -125,17 +144,18 @@ export async function claimDue(
        SELECT c.id FROM t CROSS JOIN LATERAL (
          SELECT w.id FROM webhook_deliveries w
           WHERE w.state = 'pending' AND w.target = t.target AND w.next_attempt_at <= now()
-          ORDER BY w.next_attempt_at LIMIT $4) c
-        WHERE t.target IS NOT NULL AND t.target <> ALL($2::text[])
+          ORDER BY w.next_attempt_at
+          LIMIT coalesce((SELECT r.free FROM room r WHERE r.target = t.target), $3)) c
+        WHERE t.target IS NOT NULL
         LIMIT $1
      )
-     ${LEASE('$3')}
+     ${LEASE('$2')}
       WHERE d.id IN (
         SELECT id FROM webhook_deliveries
          WHERE id IN (SELECT id FROM due) AND state = 'pending' AND next_attempt_at <= now()
          FOR UPDATE SKIP LOCKED)
      ${RETURNING}`,
-    [limit, skipTargets, leaseMs, perTarget],
+    [limit, leaseMs, perTarget, JSON.stringify(room)],
   )
   return rows
 }
@@ -157,7 +177,12 @@ export interface AttemptRecord {
   error?: string
   /** 'succeeded' / 'failed' end the chain; a Date schedules the next attempt. */
   next: 'succeeded' | 'failed' | Date
+  /** Failed on our side, before any request: says nothing of the endpoint (no failing streak). */
+  internal?: boolean
 }
+
+/** A failure this long after the previous one starts a new failing streak. */
+export const STREAK_GAP_MS = 24 * 3_600_000
 
 /** Records one attempt and moves its chain; returns whether the endpoint is now failing for longer than `disableAfterMs`. */
 export async function recordAttempt(
@@ -190,19 +215,26 @@ export async function recordAttempt(
       state,
     ],
   )
-  if (!d.endpoint_id) return false
+  if (!d.endpoint_id || a.internal) return false
   if (state === 'succeeded') {
     await q.query(
-      'UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL',
+      `UPDATE webhook_endpoints SET failing_since = NULL, last_failure_at = NULL
+        WHERE id = $1 AND failing_since IS NOT NULL`,
       [d.endpoint_id],
     )
     return false
   }
+  // A failure more than a day after the streak's last one starts a new streak (the endpoint was
+  // not failing in between, only idle): disabled only after failing continuously.
   const { rows } = await q.query<{ expired: boolean }>(
-    `UPDATE webhook_endpoints SET failing_since = coalesce(failing_since, now())
+    `UPDATE webhook_endpoints
+        SET failing_since = CASE WHEN failing_since IS NULL OR last_failure_at IS NULL
+                                   OR last_failure_at < now() - $3 * interval '1 millisecond'
+                                 THEN now() ELSE failing_since END,
+            last_failure_at = now()
       WHERE id = $1 AND enabled
       RETURNING failing_since <= now() - $2 * interval '1 millisecond' AS expired`,
-    [d.endpoint_id, disableAfterMs],
+    [d.endpoint_id, disableAfterMs, STREAK_GAP_MS],
   )
   return rows[0]?.expired === true
 }

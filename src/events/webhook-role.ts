@@ -23,6 +23,8 @@ export async function startWebhookRole(opts: {
   key: () => Buffer
   registry?: Registry
   onError: (err: unknown) => void
+  /** A destination refused by the address guard, with the detail the customer is not shown. */
+  onRefused?: (url: string, detail: string) => void
 }): Promise<WebhookRole> {
   const policy = { allowInsecure: opts.config.SMSGW_WEBHOOK_ALLOW_INSECURE === 'true' }
   const registers = opts.registry ? [opts.registry] : []
@@ -39,7 +41,7 @@ export async function startWebhookRole(opts: {
     registers,
   })
   if (opts.registry) registerWebhookBacklogGauge(opts.registry, opts.db)
-  const sender = createWebhookSender(policy)
+  const sender = createWebhookSender({ ...policy, ...(opts.onRefused ? { onRefused: opts.onRefused } : {}) })
   const delivery: WebhookDelivery = createWebhookDelivery({
     ...policy,
     db: opts.db,

@@ -2,14 +2,15 @@
 // over a keep-alive pool per target (endpoint, or callback origin), 10 s to answer, no redirects,
 // and a connector that refuses forbidden addresses after DNS resolution, before connecting.
 
-import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from 'node:dns'
+import type { LookupAddress, LookupAllOptions } from 'node:dns'
+import { Resolver } from 'node:dns/promises'
 import { isIP } from 'node:net'
 import { Webhook } from 'standardwebhooks'
 import { Agent, buildConnector, request } from 'undici'
 import { type AddressPolicy, forbiddenAddress, WebhookAddressError } from './webhook-address.ts'
 
 export interface WebhookTarget {
-  /** Pool key: an endpoint id, or the origin of a status_callback_url. */
+  /** The target (an endpoint id, or `cb:<customer>`): with the URL's origin, the pool key. */
   key: string
   url: string
 }
@@ -33,6 +34,17 @@ export interface WebhookSenderOptions extends AddressPolicy {
   connectionsPerTarget?: number
   /** Pools kept open; the least recently used beyond this are closed (default 1000). */
   maxPools?: number
+  /**
+   * Called with why a destination was refused (the address a name resolved to): the operator's to
+   * log; the attempt itself only says "destination address not allowed", never revealing internal DNS.
+   */
+  onRefused?: (url: string, detail: string) => void
+  /** One DNS query's time to answer, ms; each is tried twice (default 2000). */
+  dnsTimeoutMs?: number
+  /** DNS lookups in flight at once; more wait their turn (default 64). */
+  maxLookups?: number
+  /** DNS servers, `host[:port]` (default the system's; tests). */
+  dnsServers?: string[]
   /** Called when an address passed the guard and a connection is about to be opened (tests). */
   onConnect?: (address: string) => void
 }
@@ -47,32 +59,83 @@ export function signatureHeader(secrets: string[], id: string, at: Date, body: s
   return secrets.map((s) => new Webhook(s).sign(id, at, body)).join(' ')
 }
 
-function guardedLookup(policy: AddressPolicy, onConnect?: (address: string) => void) {
+/** At most `max` at once; the others wait their turn in order. */
+function createGate(max: number) {
+  let active = 0
+  const waiting: (() => void)[] = []
+  return async <T>(fn: () => Promise<T>): Promise<T> => {
+    if (active >= max) await new Promise<void>((r) => waiting.push(r))
+    active++
+    try {
+      return await fn()
+    } finally {
+      active--
+      waiting.shift()?.()
+    }
+  }
+}
+
+/**
+ * Resolves with c-ares (`dns.promises.Resolver`), with a timeout and a bound on lookups in flight:
+ * `dns.lookup` runs on libuv's 4 threads with no timeout, so a few endpoints behind a black-hole
+ * DNS server would stall every lookup (and file access) of the process. `localhost` names are
+ * loopback by definition (RFC 6761) and answered here.
+ */
+function createResolve(opts: WebhookSenderOptions) {
+  const resolver = new Resolver({ timeout: opts.dnsTimeoutMs ?? 2000, tries: 2 })
+  if (opts.dnsServers) resolver.setServers(opts.dnsServers)
+  const gate = createGate(opts.maxLookups ?? 64)
+  return (hostname: string): Promise<LookupAddress[]> =>
+    gate(async () => {
+      if (/^localhost\.?$|\.localhost\.?$/i.test(hostname)) {
+        return [
+          { address: '127.0.0.1', family: 4 },
+          { address: '::1', family: 6 },
+        ]
+      }
+      const [v4, v6] = await Promise.allSettled([resolver.resolve4(hostname), resolver.resolve6(hostname)])
+      const addresses = [
+        ...(v4.status === 'fulfilled' ? v4.value.map((address) => ({ address, family: 4 })) : []),
+        ...(v6.status === 'fulfilled' ? v6.value.map((address) => ({ address, family: 6 })) : []),
+      ]
+      if (addresses.length > 0) return addresses
+      throw v4.status === 'rejected' ? v4.reason : new Error(`${hostname} has no address`)
+    })
+}
+
+function guardedLookup(opts: WebhookSenderOptions) {
+  const resolve = createResolve(opts)
   return (
     hostname: string,
     options: LookupAllOptions | { all?: false },
     callback: (err: Error | null, address: string | LookupAddress[], family?: number) => void,
   ) => {
-    dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
-      if (err) return callback(err, '')
-      for (const a of addresses) {
-        const why = forbiddenAddress(a.address, policy)
-        if (why) return callback(new WebhookAddressError(`${hostname} resolves to ${why}`), '')
-      }
-      const first = addresses[0]
-      if (!first) return callback(new Error(`${hostname} has no address`), '')
-      onConnect?.(first.address)
-      if (options.all) return callback(null, addresses)
-      callback(null, first.address, first.family)
-    })
+    resolve(hostname).then(
+      (addresses) => {
+        // Every address is checked: the connection may go to any of them.
+        for (const a of addresses) {
+          const why = forbiddenAddress(a.address, opts)
+          if (why) return callback(new WebhookAddressError(`${hostname} resolves to ${why}`), '')
+        }
+        const first = addresses[0] as LookupAddress
+        opts.onConnect?.(first.address)
+        if (options.all) return callback(null, addresses)
+        callback(null, first.address, first.family)
+      },
+      (err: Error) => callback(err, ''),
+    )
   }
 }
 
 /** undici's connector behind the address guard: IP literals are checked here, names at lookup. */
-function guardedConnector(opts: WebhookSenderOptions, timeoutMs: number): buildConnector.connector {
+function guardedConnector(
+  opts: WebhookSenderOptions,
+  timeoutMs: number,
+  lookup: ReturnType<typeof guardedLookup>,
+): buildConnector.connector {
   const base = buildConnector({
     timeout: timeoutMs,
-    lookup: guardedLookup(opts, opts.onConnect),
+    lookup,
   } as buildConnector.BuildOptions)
   return (o, cb) => {
     const host = o.hostname.replace(/^\[|\]$/g, '')
@@ -98,10 +161,15 @@ const errorText = (err: unknown) => {
   return [e.code ?? e.name, e.message].filter(Boolean).join(': ').slice(0, 500)
 }
 
+/** The attempt error of a refused destination, as stored and shown to the customer. */
+export const REFUSED = 'destination address not allowed'
+
 export function createWebhookSender(opts: WebhookSenderOptions): WebhookSender {
   const timeoutMs = opts.timeoutMs ?? 10_000
   const maxPools = opts.maxPools ?? 1000
   const pools = new Map<string, Agent>()
+  // One resolver and one bound on lookups for every pool.
+  const lookup = guardedLookup(opts)
 
   const pool = (key: string) => {
     const found = pools.get(key)
@@ -112,11 +180,13 @@ export function createWebhookSender(opts: WebhookSenderOptions): WebhookSender {
       return found
     }
     const agent = new Agent({
-      connect: guardedConnector(opts, timeoutMs),
+      connect: guardedConnector(opts, timeoutMs, lookup),
       connections: opts.connectionsPerTarget ?? 4,
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
       keepAliveTimeout: 30_000,
+      // A receiver may ask to keep an idle socket for longer; we hold it 30 s at most.
+      keepAliveMaxTimeout: 30_000,
     })
     pools.set(key, agent)
     if (pools.size > maxPools) {
@@ -134,7 +204,9 @@ export function createWebhookSender(opts: WebhookSenderOptions): WebhookSender {
       const at = new Date()
       try {
         const res = await request(target.url, {
-          dispatcher: pool(target.key),
+          // One pool per target and origin: a customer's many callback hosts are as many pools,
+          // which the maxPools LRU bounds (an Agent never drops its per-origin pools itself).
+          dispatcher: pool(`${target.key}|${new URL(target.url).origin}`),
           method: 'POST',
           headers: {
             'content-type': 'application/json',
@@ -166,7 +238,10 @@ export function createWebhookSender(opts: WebhookSenderOptions): WebhookSender {
         const forbidden = [err, (err as { cause?: unknown }).cause].find(
           (e) => (e as { code?: unknown } | null)?.code === 'webhook_address_forbidden',
         )
-        if (forbidden) return { kind: 'final', error: errorText(forbidden), latencyMs: latency() }
+        if (forbidden) {
+          opts.onRefused?.(target.url, errorText(forbidden))
+          return { kind: 'final', error: REFUSED, latencyMs: latency() }
+        }
         return { kind: 'retry', error: errorText(err), latencyMs: latency() }
       }
     },

@@ -39,6 +39,8 @@ export interface Authenticator {
   /** onRequest hook of customer routes: the key, its IP allow-list, and the read budget on GETs. */
   customer(request: FastifyRequest, reply: FastifyReply): Promise<void>
   admin(request: FastifyRequest): Promise<void>
+  /** preHandler of configuration routes (webhooks): the write budget on anything but GET/HEAD. */
+  writes(request: FastifyRequest, reply: FastifyReply): Promise<void>
 }
 
 export interface AuthOptions {
@@ -46,11 +48,13 @@ export interface AuthOptions {
   keys: KeyCache
   /** Per-customer budget of GET requests, apart from the send rate. */
   reads: { limiter: RateLimiter; perSecond: number }
+  /** Per-customer budget of configuration writes (webhook endpoints, redeliveries). */
+  writes: { limiter: RateLimiter; perSecond: number }
 }
 
 const READS = new Set(['GET', 'HEAD'])
 
-export function createAuthenticator({ adminToken, keys, reads }: AuthOptions): Authenticator {
+export function createAuthenticator({ adminToken, keys, reads, writes }: AuthOptions): Authenticator {
   const adminHash = sha(adminToken)
   const isAdmin = (token: string) => timingSafeEqual(sha(token), adminHash)
   const allowLists = new WeakMap<string[], BlockList>()
@@ -76,6 +80,11 @@ export function createAuthenticator({ adminToken, keys, reads }: AuthOptions): A
       if (READS.has(request.method)) {
         await takeOrRefuse(reads.limiter, `read:${principal.customerId}`, reads.perSecond, 'reads', reply)
       }
+    },
+    async writes(request, reply) {
+      if (READS.has(request.method)) return
+      const customerId = principalOf(request).customerId
+      await takeOrRefuse(writes.limiter, `write:${customerId}`, writes.perSecond, 'writes', reply)
     },
     async admin(request) {
       const token = bearer(request)

@@ -37,6 +37,7 @@ export const eventsRoutes: FastifyPluginAsyncTypebox<EventsRouteDeps> = async (
   { db, auth, onQueued },
 ) => {
   app.addHook('onRequest', auth.customer)
+  app.addHook('preHandler', auth.writes)
 
   app.get(
     '/v1/events',

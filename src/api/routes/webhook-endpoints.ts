@@ -6,7 +6,7 @@ import { isUuid } from '../../domain/ids.ts'
 import { EVENT_TYPES } from '../../events/event-types.ts'
 import { type AddressPolicy, refuseUrl } from '../../events/webhook-address.ts'
 import {
-  countEndpoints,
+  countEndpointsLocked,
   createEndpoint,
   deleteEndpoint,
   endpointObject,
@@ -72,6 +72,7 @@ export const webhookEndpointRoutes: FastifyPluginAsyncTypebox<WebhookEndpointRou
 ) => {
   const { db, auth, policy, key } = deps
   app.addHook('onRequest', auth.customer)
+  app.addHook('preHandler', auth.writes)
 
   const checkUrl = (url: string) => {
     const refused = refuseUrl(url, policy)
@@ -104,7 +105,7 @@ export const webhookEndpointRoutes: FastifyPluginAsyncTypebox<WebhookEndpointRou
       const out = await db.transaction((tx) =>
         idempotent(tx, customerId, idempotencyOf(request), async () => {
           // Every event is sent to every endpoint: a bound on endpoints bounds that fan-out.
-          if ((await countEndpoints(tx, customerId)) >= MAX_ENDPOINTS) {
+          if ((await countEndpointsLocked(tx, customerId)) >= MAX_ENDPOINTS) {
             throw invalidRequest(`a customer has at most ${MAX_ENDPOINTS} webhook endpoints`, 'url')
           }
           const made = await createEndpoint(tx, key(), {

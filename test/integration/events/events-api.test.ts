@@ -39,7 +39,8 @@ describe('events API and webhook endpoints (PostgreSQL)', () => {
 
   before(async () => {
     pg = await freshDatabase()
-    t = await startApp(pg.url, { deps: { webhookKey: () => KEY } })
+    // Room for the parallel creations below; the write budget itself is tested with its own customer.
+    t = await startApp(pg.url, { env: { SMSGW_WRITE_RATE_LIMIT_RPS: '20' }, deps: { webhookKey: () => KEY } })
     await setRates(t.app)
     a = await createCustomer(t.app, { name: 'a', credit: '10.00' })
     b = await createCustomer(t.app, { name: 'b', credit: '10.00' })
@@ -265,6 +266,13 @@ describe('events API and webhook endpoints (PostgreSQL)', () => {
       rows.map((r) => r.state),
       ['pending'],
     )
+    // Its chain is still pending: redelivering again queues nothing new and restarts nothing.
+    const again = await t.app.inject({
+      method: 'POST',
+      url: `/v1/events/${e?.id}/redeliver`,
+      headers: a.auth,
+    })
+    assert.deepEqual(again.json(), { event_id: e?.id, endpoints: 0 })
     const foreign = await t.app.inject({
       method: 'POST',
       url: `/v1/events/${e?.id}/redeliver`,
@@ -304,7 +312,7 @@ describe('events API and webhook endpoints (PostgreSQL)', () => {
     assert.equal(new Set(paged).size, 12)
   })
 
-  it('a customer has at most 16 endpoints', async () => {
+  it('a customer has at most 16 endpoints, also when they are created at once', async () => {
     const c = await createCustomer(t.app, { name: 'many' })
     const create = () =>
       t.app.inject({
@@ -313,9 +321,30 @@ describe('events API and webhook endpoints (PostgreSQL)', () => {
         headers: c.auth,
         payload: { url: 'https://hooks.example.com/x' },
       })
-    for (let i = 0; i < 16; i++) assert.equal((await create()).statusCode, 201)
-    const refused = await create()
-    assert.equal(refused.statusCode, 400)
-    assert.match(refused.json().error.message, /at most 16/)
+    // In parallel: each creation counts under a lock of the customer's endpoints.
+    const all = await Promise.all(Array.from({ length: 20 }, create))
+    assert.deepEqual(all.map((r) => r.statusCode).sort(), [...Array(16).fill(201), ...Array(4).fill(400)])
+    const { rows } = await t.db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM webhook_endpoints WHERE customer_id = $1',
+      [c.id],
+    )
+    assert.equal(rows[0]?.n, 16)
+    const refused = all.find((r) => r.statusCode === 400)
+    assert.match(refused?.json().error.message ?? '', /at most 16/)
+  })
+
+  it('webhook writes have a per-customer budget (429 rate_limited); reads do not take from it', async () => {
+    const c = await createCustomer(t.app, { name: 'writes' })
+    const redeliver = () =>
+      t.app.inject({ method: 'POST', url: '/v1/events/evt_nothing/redeliver', headers: c.auth })
+    const answers = await Promise.all(Array.from({ length: 30 }, redeliver))
+    const codes = answers.map((r) => r.statusCode)
+    assert.ok(codes.filter((s) => s === 429).length >= 5, JSON.stringify(codes))
+    const limited = answers.find((r) => r.statusCode === 429)
+    assert.equal(limited?.json().error.code, 'rate_limited')
+    assert.equal(limited?.headers['x-ratelimit-limit'], '20')
+    assert.ok(Number(limited?.headers['retry-after']) >= 1)
+    const list = await t.app.inject({ method: 'GET', url: '/v1/webhook_endpoints', headers: c.auth })
+    assert.equal(list.statusCode, 200)
   })
 })

@@ -1,5 +1,5 @@
 // Claiming due webhook deliveries (PostgreSQL): oldest first; targets whose queues are full are
-// skipped without starving the others, up to a number per target; a row is claimed once.
+// skipped without starving the others; never more than a target's room; a row is claimed once.
 
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
@@ -37,21 +37,46 @@ describe('webhook delivery claims', () => {
     await seed('slow', 300, 60)
     await seed('a', 3, 10)
     await seed('b', 3, 5)
-    const oldest = await claimDue(db, 5, [], 60_000)
+    const none = new Map<string, number>()
+    const oldest = await claimDue(db, 5, none, 60_000, 5)
     assert.deepEqual(
       oldest.map((d) => d.target),
       ['slow', 'slow', 'slow', 'slow', 'slow'],
     )
     // 'slow' has a backlog ahead of everyone: skipping it still finds the others, 2 each at most.
-    const others = await claimDue(db, 10, ['slow'], 60_000, 2)
+    const full = new Map([['slow', 2]])
+    const others = await claimDue(db, 10, full, 60_000, 2)
     assert.deepEqual(others.map((d) => d.event_id).sort(), ['a-1', 'a-2', 'b-1', 'b-2'])
     // Claimed rows are leased: not due again, so never claimed twice; what is left comes next.
-    const rest = await claimDue(db, 10, ['slow'], 60_000, 2)
+    const rest = await claimDue(db, 10, full, 60_000, 2)
     assert.deepEqual(rest.map((d) => d.event_id).sort(), ['a-3', 'b-3'])
-    assert.deepEqual(await claimDue(db, 10, ['slow'], 60_000, 2), [])
-    // A row leased by another claim (or locked by one in flight) is not taken.
-    const again = await claimDue(db, 1000, [], 60_000)
-    assert.equal(again.length, 295)
+    assert.deepEqual(await claimDue(db, 10, full, 60_000, 2), [])
+    // A row leased by another claim (or locked by one in flight) is not taken; with no target
+    // full, the oldest first still takes a target's room at most, less what this process holds of it.
+    const again = await claimDue(db, 1000, new Map([['slow', 3]]), 60_000, 8)
+    assert.equal(again.length, 5)
     assert.ok(again.every((d) => d.target === 'slow' && !d.event_id.endsWith('later')))
+    assert.equal((await claimDue(db, 1000, none, 60_000, 8)).length, 8)
+  })
+
+  it('caps every target at its room even when the oldest due rows are all one slow target', async () => {
+    await seed('dead', 600, 120)
+    await seed('live', 2, 1)
+    // 500 rows deep, all of them 'dead': 4 of those, not 500 held in memory past their lease.
+    const first = await claimDue(db, 500, new Map(), 60_000, 4)
+    assert.deepEqual(
+      first.map((d) => d.target),
+      ['dead', 'dead', 'dead', 'dead'],
+    )
+    // 'dead' is now full here: the walk finds 'live' behind its backlog, and takes no more of it.
+    const next = await claimDue(db, 500, new Map([['dead', 4]]), 60_000, 4)
+    assert.ok(next.every((d) => d.target !== 'dead'))
+    assert.deepEqual(
+      next
+        .filter((d) => d.target === 'live')
+        .map((d) => d.event_id)
+        .sort(),
+      ['live-1', 'live-2'],
+    )
   })
 })

@@ -10,7 +10,7 @@ import { createMemoryBus } from '../../../src/bus/memory-bus.ts'
 import { queuedEventId } from '../../../src/events/event-ids.ts'
 import { createWebhookDelivery, type WebhookDelivery } from '../../../src/events/webhook-delivery.ts'
 import { createEndpoint } from '../../../src/events/webhook-endpoints-repository.ts'
-import { enqueueEvent, pruneWebhookHistory } from '../../../src/events/webhook-queue.ts'
+import { enqueueEvent, pruneWebhookHistory, recordAttempt } from '../../../src/events/webhook-queue.ts'
 import { createWebhookSender, type WebhookSender } from '../../../src/events/webhook-sender.ts'
 import {
   createCustomer,
@@ -131,6 +131,90 @@ describe('webhook failures (PostgreSQL, real receiver)', () => {
       (listed.json() as { data: { id: string }[] }).data.map((e) => e.id),
       [got.event.id],
     )
+  })
+
+  it('an attempt failing before its request (a secret sealed under another key) is a recorded retry', async () => {
+    // As when api and webhooks run on different hosts, each with its own generated key.
+    const c = await createCustomer(t.app, { name: 'split', credit: '1.00' })
+    await createEndpoint(t.db, randomBytes(32), {
+      customerId: c.id,
+      url: rx.url('/split'),
+      events: null,
+      description: null,
+    })
+    const eventId = await queueEvent(c)
+    // Before, the row stayed pending with 0 attempts, taken again every lease for ever.
+    const attempts = await waitFor(async () => {
+      const { rows } = await t.db.query<{ attempt: number; error: string; next_retry_at: Date | null }>(
+        'SELECT attempt, error, next_retry_at FROM webhook_attempts WHERE event_id = $1 ORDER BY attempt',
+        [eventId],
+      )
+      return rows.length >= 2 && rows
+    }, 'retries of the failed attempt, recorded')
+    assert.deepEqual(
+      attempts.slice(0, 2).map((a) => [a.attempt, a.error, a.next_retry_at !== null]),
+      [
+        [1, 'internal error before the request', true],
+        [2, 'internal error before the request', true],
+      ],
+    )
+    assert.equal(rx.on('/split').length, 0)
+    // Our failure, not the endpoint's: no failing streak, so it is never disabled for it.
+    const { rows } = await t.db.query<{ enabled: boolean; failing_since: Date | null }>(
+      'SELECT enabled, failing_since FROM webhook_endpoints WHERE customer_id = $1',
+      [c.id],
+    )
+    assert.deepEqual(rows, [{ enabled: true, failing_since: null }])
+    assert.ok(
+      errors.some((e) => /failed before its request/.test(e.message)),
+      'the operator is told',
+    )
+  })
+
+  it('a failure more than a day after the last one starts a new streak: disabled only after failing continuously', async () => {
+    const c = await createCustomer(t.app, { name: 'idle', credit: '1.00' })
+    const ep = (await endpoint(c, '/idle')).endpoint
+    const DAYS_3 = 3 * 86_400_000
+    const fail = () =>
+      t.db.transaction((tx) =>
+        recordAttempt(
+          tx,
+          {
+            delivery: {
+              id: '0',
+              customer_id: c.id,
+              event_id: 'evt_idle',
+              event_type: 'message.sent',
+              target: ep.id,
+              endpoint_id: ep.id,
+              attempts: 0,
+              chain_started_at: new Date(),
+            },
+            latencyMs: 1,
+            statusCode: 503,
+            error: 'HTTP 503',
+            next: new Date(Date.now() + 60_000),
+          },
+          DAYS_3,
+        ),
+      )
+    const streak = (failingDaysAgo: number, lastFailureHoursAgo: number) =>
+      t.db.query(
+        `UPDATE webhook_endpoints SET failing_since = now() - $2 * interval '1 day',
+                last_failure_at = now() - $3 * interval '1 hour' WHERE id = $1`,
+        [ep.id, failingDaysAgo, lastFailureHoursAgo],
+      )
+    // One failure 4 days ago, then nothing for 25 h: this failure is a new streak, not the 4th day.
+    await streak(4, 25)
+    assert.equal(await fail(), false)
+    const { rows } = await t.db.query<{ fresh: boolean }>(
+      `SELECT failing_since > now() - interval '1 minute' AS fresh FROM webhook_endpoints WHERE id = $1`,
+      [ep.id],
+    )
+    assert.deepEqual(rows, [{ fresh: true }])
+    // Failing for 4 days with the last failure an hour ago: the streak goes on, past the limit.
+    await streak(4, 1)
+    assert.equal(await fail(), true)
   })
 
   it('prunes finished chains and attempts older than 30 days, never a pending chain', async () => {

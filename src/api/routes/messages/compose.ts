@@ -7,6 +7,7 @@ import { parseRecipient } from '../../../domain/phone.ts'
 import { analyzeBody } from '../../../domain/segments.ts'
 import { parseSender } from '../../../domain/sender.ts'
 import { parseTimestamp } from '../../../domain/timestamps.ts'
+import { type AddressPolicy, refuseUrl } from '../../../events/webhook-address.ts'
 import { invalidRequest, unprocessable } from '../../errors.ts'
 import type { SendBody } from '../../schemas.ts'
 
@@ -16,16 +17,10 @@ const MAX_SCHEDULE_AHEAD_MS = 7 * 86_400_000
 /** A send_at this far in the past is a client clock issue, not a request to send in the past. */
 const SEND_AT_PAST_TOLERANCE_MS = 60_000
 
-function checkUrl(url: string, param: string): void {
-  let parsed: URL
-  try {
-    parsed = new URL(url)
-  } catch {
-    throw invalidRequest(`'${param}' must be an absolute http(s) URL`, param)
-  }
-  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
-    throw invalidRequest(`'${param}' must be an absolute http(s) URL`, param)
-  }
+/** A status_callback_url passes the policy of webhook endpoints, or it could never be delivered. */
+function checkCallbackUrl(url: string, policy: AddressPolicy): void {
+  const refused = refuseUrl(url, policy)
+  if (refused) throw invalidRequest(refused.replace(/^url\b/, "'status_callback_url'"), 'status_callback_url')
 }
 
 export interface Composed {
@@ -39,7 +34,15 @@ export interface Composed {
  */
 export async function composeMessage(
   input: Static<typeof SendBody>,
-  ctx: { customerId: string; apiKeyId: string | null; currency: string; rates: RateCache; now: number },
+  ctx: {
+    customerId: string
+    apiKeyId: string | null
+    currency: string
+    rates: RateCache
+    now: number
+    /** The operator's webhook address policy (SMSGW_WEBHOOK_ALLOW_INSECURE). */
+    callbackPolicy: AddressPolicy
+  },
 ): Promise<Composed> {
   const info = analyzeBody(input.body)
   if (info.characters > MAX_BODY_CHARS) {
@@ -67,7 +70,7 @@ export async function composeMessage(
       'from',
     )
   }
-  if (input.status_callback_url) checkUrl(input.status_callback_url, 'status_callback_url')
+  if (input.status_callback_url) checkCallbackUrl(input.status_callback_url, ctx.callbackPolicy)
   let sendAt: Date | null = null
   if (input.send_at) {
     const t = parseTimestamp(input.send_at)

@@ -7,6 +7,7 @@ import { isUuid, uuidV7Time } from '../../../domain/ids.ts'
 import { parseRecipient } from '../../../domain/phone.ts'
 import { STATUSES } from '../../../domain/status.ts'
 import { parseTimestamp } from '../../../domain/timestamps.ts'
+import type { AddressPolicy } from '../../../events/webhook-address.ts'
 import { messageObject, money } from '../../../messages/message-object.ts'
 import { findMessage, listMessages, messageEvents } from '../../../messages/messages-repository.ts'
 import { ApiError, invalidRequest, notFound, sendJsonText } from '../../errors.ts'
@@ -26,6 +27,8 @@ export interface MessagesRouteDeps {
   auth: Authenticator
   metrics: ApiMetrics
   limit: SendLimiter
+  /** The address policy of webhooks, applied to status_callback_url at submit. */
+  callbackPolicy: AddressPolicy
   onAccepted?: () => void
 }
 
@@ -72,7 +75,7 @@ function scanRange(
 const Event = Type.Object({ status: Type.String(), created_at: Type.String(), detail: Type.Any() })
 
 export const messagesRoutes: FastifyPluginAsyncTypebox<MessagesRouteDeps> = async (app, deps) => {
-  const { db, biller, rates, auth, metrics, limit } = deps
+  const { db, biller, rates, auth, metrics, limit, callbackPolicy } = deps
   app.addHook('onRequest', auth.customer)
 
   app.post(
@@ -95,6 +98,7 @@ export const messagesRoutes: FastifyPluginAsyncTypebox<MessagesRouteDeps> = asyn
         currency: p.currency,
         rates,
         now: Date.now(),
+        callbackPolicy,
       })
       const outcome = await biller.accept({ message, idempotency })
       switch (outcome.kind) {
@@ -151,6 +155,7 @@ export const messagesRoutes: FastifyPluginAsyncTypebox<MessagesRouteDeps> = asyn
         currency: p.currency,
         rates,
         now: Date.now(),
+        callbackPolicy,
       })
       return {
         to: message.to,
