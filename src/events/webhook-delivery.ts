@@ -39,8 +39,10 @@ export interface WebhookDeliveryOptions extends AddressPolicy {
   sender: WebhookSender
   /** The operator's key that opens endpoint secrets (lazily resolved). */
   key: () => Buffer
-  /** First retry delay, ms; doubles per attempt up to 4 h (default 10 000). */
+  /** First retry delay, ms; doubles per attempt up to retryMaxMs (default 10 000). */
   retryBaseMs?: number
+  /** Longest retry delay, ms (default 4 h; tests shorten it so a receiver back after a long outage is not waited out for minutes). */
+  retryMaxMs?: number
   /** Attempts of one target in flight at once (default 4). */
   perTargetConcurrency?: number
   /** Deliveries of one target held in memory (running and waiting) before claims skip it (default 2 × concurrency). */
@@ -78,6 +80,7 @@ interface TargetQueue {
 export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDelivery {
   const { db, bus, sender } = opts
   const retryBaseMs = opts.retryBaseMs ?? 10_000
+  const retryMaxMs = opts.retryMaxMs ?? 4 * HOUR
   const perTarget = opts.perTargetConcurrency ?? 4
   // Little is claimed ahead: what a dead process had claimed waits out a lease.
   const perTargetQueue = Math.max(perTarget, opts.perTargetQueue ?? 2 * perTarget)
@@ -109,7 +112,7 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
     outcome: Extract<AttemptOutcome, { kind: 'retry' }>,
   ): Date | 'failed' {
     const attempt = d.attempts + 1
-    const backoff = backoffDelay(attempt, { initialMs: retryBaseMs, maxMs: 4 * HOUR })
+    const backoff = backoffDelay(attempt, { initialMs: retryBaseMs, maxMs: retryMaxMs })
     const wait = Math.max(backoff, Math.min(outcome.retryAfterMs ?? 0, 6 * HOUR))
     const at = Date.now() + wait
     return at - new Date(d.chain_started_at).getTime() > RETRY_WINDOW_MS ? 'failed' : new Date(at)

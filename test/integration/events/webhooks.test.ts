@@ -53,6 +53,7 @@ describe('webhooks end to end (PostgreSQL, NATS, SMPP simulator, real receiver)'
       sender,
       key: () => KEY,
       retryBaseMs: 20,
+      retryMaxMs: 1000,
       leaseMs: 30_000,
     })
     await delivery.start()
@@ -346,13 +347,17 @@ describe('webhooks end to end (PostgreSQL, NATS, SMPP simulator, real receiver)'
     assert.deepEqual([...new Set(rx.on('/down').map((r) => r.event.id))].sort(), expected)
     // One chain per event for this endpoint, each recorded as succeeded (the receiver answers
     // before the attempt is recorded: wait for the records).
-    const rows = await waitFor(async () => {
-      const { rows } = await t.db.query<{ event_id: string; state: string }>(
-        'SELECT event_id, state FROM webhook_deliveries WHERE endpoint_id = $1',
-        [ep.id],
-      )
-      return rows.every((r) => r.state === 'succeeded') && rows
-    }, 'every chain recorded as succeeded')
+    const rows = await waitFor(
+      async () => {
+        const { rows } = await t.db.query<{ event_id: string; state: string }>(
+          'SELECT event_id, state FROM webhook_deliveries WHERE endpoint_id = $1',
+          [ep.id],
+        )
+        return rows.every((r) => r.state === 'succeeded') && rows
+      },
+      'every chain recorded as succeeded',
+      30_000,
+    )
     assert.deepEqual(rows.map((r) => r.event_id).sort(), expected)
   })
 
