@@ -89,28 +89,41 @@ export async function expectedEvents(db: pg.Client, customerIds: string[]): Prom
 }
 
 /**
- * Waits until the receiver holds `expected` unique events, nothing arrived for `quietMs`, or
- * `deadlineMs` passed. Returns the count reached.
+ * Waits until every message is final and the receiver holds every event owed (recounted each poll,
+ * as messages still moving add events), nothing arrived for `quietMs`, or `deadlineMs` passed.
+ * Returns the receiver's count and the events owed at the end.
  */
 export async function waitForWebhooks(
   receiver: Receiver,
-  expected: number,
+  db: pg.Client,
+  customerIds: string[],
   opts: { quietMs: number; deadlineMs: number },
-): Promise<ReceiverCount> {
+): Promise<ReceiverCount & { expected: number }> {
   const deadline = Date.now() + opts.deadlineMs
   let last = -1
   let lastChange = Date.now()
   for (;;) {
+    const settled = (await notFinal(db)) === 0
+    const expected = await expectedEvents(db, customerIds)
     const count = await getJson<ReceiverCount>(`${receiver.url}/_count`)
     if (count.unique !== last) {
       last = count.unique
       lastChange = Date.now()
     }
-    if (count.unique >= expected || Date.now() > deadline || Date.now() - lastChange > opts.quietMs) {
-      return count
+    const complete = settled && count.unique >= expected
+    if (complete || Date.now() > deadline || Date.now() - lastChange > opts.quietMs) {
+      return { ...count, expected }
     }
-    await new Promise((r) => setTimeout(r, 500))
+    await new Promise((r) => setTimeout(r, 1000))
   }
+}
+
+/** Messages not yet in a final status. */
+export async function notFinal(db: pg.Client): Promise<number> {
+  const { rows } = await db.query<{ n: string }>(
+    "SELECT count(*)::text AS n FROM messages WHERE status IN ('scheduled','queued','sending','sent')",
+  )
+  return Number(rows[0]?.n)
 }
 
 /** State of the gateway's delivery queue after the run (chains per state, retried chains). */

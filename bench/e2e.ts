@@ -11,7 +11,7 @@ import pg from 'pg'
 import { AdminClient } from './admin-client.ts'
 import {
   deliveryQueueState,
-  expectedEvents,
+  notFinal,
   type Receiver,
   registerEndpoints,
   startReceiver,
@@ -30,6 +30,7 @@ import { makeZipf } from './zipf.ts'
 export const usage = `npm run bench -- e2e [options]
   --duration S          seconds of load (default 30)
   --connections N       concurrent HTTP connections (default 32)
+  --rate N              offer N msg/s in all (default: closed loop, as fast as accepted)
   --customers N         customers, Zipf-distributed volume (default 1000)
   --receipt-delay-ms N  simulator receipt delay, subtracted from latency (default 100)
   --pg-url URL          admin URL of PostgreSQL (default postgres://postgres@127.0.0.1:5432/postgres)
@@ -52,6 +53,7 @@ export async function run(argv: string[]): Promise<number> {
     options: {
       duration: { type: 'string', default: '30' },
       connections: { type: 'string', default: '32' },
+      rate: { type: 'string' },
       customers: { type: 'string', default: '1000' },
       'receipt-delay-ms': { type: 'string', default: '100' },
       'pg-url': { type: 'string', default: DEFAULT_PG_URL },
@@ -110,6 +112,7 @@ export async function run(argv: string[]): Promise<number> {
     warmupS: 0,
     generator,
     serverPid: server.pid,
+    ...(values.rate ? { overallRate: Number(values.rate) } : {}),
   })
   const loadEndMs = Date.now()
   console.error(
@@ -121,21 +124,17 @@ export async function run(argv: string[]): Promise<number> {
   try {
     const deadline = Date.now() + 180_000
     for (;;) {
-      const { rows } = await db.query<{ n: string }>(
-        "SELECT count(*)::text AS n FROM messages WHERE status IN ('scheduled','queued','sending','sent')",
-      )
-      if (Number(rows[0]?.n) === 0 || Date.now() > deadline) break
+      if ((await notFinal(db)) === 0 || Date.now() > deadline) break
       await new Promise((r) => setTimeout(r, 500))
     }
     let webhooks: WebhookFigures | undefined
     if (receiver) {
-      const expected = await expectedEvents(db, hooked)
-      console.error(`messages final; waiting for ${expected} webhooks`)
+      console.error('waiting for the webhooks')
       const deadlineMs = Number(values['webhook-drain']) * 1000
-      await waitForWebhooks(receiver, expected, { quietMs: 30_000, deadlineMs })
+      const waited = await waitForWebhooks(receiver, db, hooked, { quietMs: 30_000, deadlineMs })
       webhooks = await webhookFigures(receiver, {
         endpoints: hooked.length,
-        expected,
+        expected: waited.expected,
         loadStartMs,
         loadEndMs,
         queue: await deliveryQueueState(db),
@@ -188,6 +187,7 @@ export async function run(argv: string[]): Promise<number> {
       drainS: Math.round((performance.now() - drainStarted) / 100) / 10,
       durationS,
       connections: Number(values.connections),
+      rate: values.rate ? Number(values.rate) : null,
       customers: customersN,
       loadAvg: { atStart: loadAvgAtStart, atEnd: loadavg().map((x) => Math.round(x * 100) / 100) },
       webhooks: webhooks
