@@ -67,6 +67,7 @@ interface ReceiverStats extends ReceiverCount {
   createdMs: number[]
   receivedMs: number[]
   types: string[]
+  endpoints: number[]
 }
 
 async function getJson<T>(url: string): Promise<T> {
@@ -166,6 +167,14 @@ export interface WebhookFigures {
   /** The same for `message.delivered` alone (the event a customer waits for). */
   deliveredLatencyMs: { p50: number; p95: number; p99: number }
   byType: Record<string, number>
+  /**
+   * The busiest customer's endpoint (n = 0, the Zipf head) against all others: one endpoint has a
+   * fixed concurrency in the webhooks role, so its queue is the first to fall behind.
+   */
+  byEndpoint: {
+    busiest: { events: number; sharePct: number; p50: number; p95: number; backlogAtLoadEnd: number }
+    others: { events: number; p50: number; p95: number; backlogAtLoadEnd: number }
+  }
   /** Gateway-side delivery chains by state, retried chains, attempts logged. */
   queue: Record<string, number>
 }
@@ -216,6 +225,31 @@ export async function webhookFigures(
     .map((r, i) => (s.types[i] === 'message.delivered' ? r - (s.createdMs[i] as number) : Number.NaN))
     .filter((x) => !Number.isNaN(x))
     .sort((a, b) => a - b)
+  const part = (keep: (endpoint: number) => boolean) => {
+    const lat: number[] = []
+    const c: number[] = []
+    const rcv: number[] = []
+    s.endpoints.forEach((e, i) => {
+      if (!keep(e)) return
+      lat.push((s.receivedMs[i] as number) - (s.createdMs[i] as number))
+      c.push(s.createdMs[i] as number)
+      rcv.push(s.receivedMs[i] as number)
+    })
+    lat.sort((a, b) => a - b)
+    c.sort((a, b) => a - b)
+    rcv.sort((a, b) => a - b)
+    return {
+      events: lat.length,
+      p50: Math.round(quantile(lat, 0.5)),
+      p95: Math.round(quantile(lat, 0.95)),
+      backlogAtLoadEnd: countLe(c, loadEndMs) - countLe(rcv, loadEndMs),
+    }
+  }
+  const busiest = part((e) => e === 0)
+  const byEndpoint = {
+    busiest: { ...busiest, sharePct: Math.round((busiest.events / Math.max(1, s.unique)) * 1000) / 10 },
+    others: part((e) => e !== 0),
+  }
   const byType: Record<string, number> = {}
   for (const t of s.types) byType[t] = (byType[t] ?? 0) + 1
   const producedPerSec = inLoad(created) / loadS
@@ -246,6 +280,7 @@ export async function webhookFigures(
       p99: r(quantile(delivered, 0.99)),
     },
     byType,
+    byEndpoint,
     queue: opts.queue,
   }
 }

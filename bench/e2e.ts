@@ -330,6 +330,14 @@ function printSummary(r: {
         '  message.delivered p50/p95/p99 ms',
         `${w.deliveredLatencyMs.p50} / ${w.deliveredLatencyMs.p95} / ${w.deliveredLatencyMs.p99}`,
       ],
+      [
+        'busiest endpoint: share, p50/p95 ms, backlog at load end',
+        `${w.byEndpoint.busiest.sharePct} %, ${w.byEndpoint.busiest.p50} / ${w.byEndpoint.busiest.p95}, ${w.byEndpoint.busiest.backlogAtLoadEnd}`,
+      ],
+      [
+        'other endpoints: p50/p95 ms, backlog at load end',
+        `${w.byEndpoint.others.p50} / ${w.byEndpoint.others.p95}, ${w.byEndpoint.others.backlogAtLoadEnd}`,
+      ],
       ['webhooks role µs CPU per webhook (split)', String(w.cpu.webhooksRoleUsPerWebhook ?? '-')],
       ['gateway µs CPU per webhook vs baseline', String(w.cpu.deltaVsBaselineUsPerWebhook ?? '-')],
       ['receiver µs CPU per webhook', String(w.cpu.receiverUsPerWebhook ?? '-')],

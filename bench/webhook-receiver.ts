@@ -6,7 +6,7 @@
 // bench/webhook-receiver.ts` with PORT/HOST) so its CPU is not the bench's nor the gateway's.
 //
 //   PUT /_secrets   {"<n>": "whsec_…", …}   secrets of the endpoints (the gateway shows them once)
-//   GET /_stats     counters, and per unique event [created_at ms, received ms] and type
+//   GET /_stats     counters, and per unique event: created_at ms, received ms, type, endpoint n
 //   GET /health     200
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { Webhook } from 'standardwebhooks'
@@ -19,6 +19,7 @@ const seen = new Set<string>()
 const createdMs: number[] = []
 const receivedMs: number[] = []
 const types: string[] = []
+const endpoints: number[] = []
 const counters = { requests: 0, duplicates: 0, verifyFailed: 0, unknownEndpoint: 0, badEnvelope: 0 }
 
 // Wall-clock time with sub-millisecond resolution (the gateway's created_at is wall-clock too).
@@ -73,6 +74,7 @@ async function hook(req: IncomingMessage, res: ServerResponse, endpoint: string)
   createdMs.push(created)
   receivedMs.push(at)
   types.push(typeof event.type === 'string' ? event.type : '?')
+  endpoints.push(Number(endpoint))
   answer(res, 204)
 }
 
@@ -94,7 +96,7 @@ const server = createServer((req, res) => {
     )
   }
   if (req.method === 'GET' && url === '/_stats') {
-    return answer(res, 200, { ...counters, unique: seen.size, createdMs, receivedMs, types })
+    return answer(res, 200, { ...counters, unique: seen.size, createdMs, receivedMs, types, endpoints })
   }
   if (req.method === 'GET' && url === '/_count') return answer(res, 200, { unique: seen.size, ...counters })
   if (req.method === 'GET' && url === '/health') return answer(res, 200, { status: 'ok' })
