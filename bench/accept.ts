@@ -6,7 +6,6 @@ import { type AcceptOptions, acceptUsage, parseAcceptOptions } from './accept-op
 import { AdminClient } from './admin-client.ts'
 import { checkpoint, type PgInfo, pgInfo } from './bench-db.ts'
 import { startWatchdog } from './cleanup.ts'
-import { freePort } from './free-port.ts'
 import { attachGateway, type Gateway, prepareDatabase, startGateway } from './gateway.ts'
 import {
   distinctCustomers,
@@ -27,7 +26,7 @@ import {
   writeReport,
   type ZipfInfo,
 } from './report.ts'
-import { startServer } from './server-process.ts'
+import { startScript } from './server-process.ts'
 import { setupCustomers } from './setup-customers.ts'
 import { makeZipf, type Zipf } from './zipf.ts'
 
@@ -157,17 +156,13 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 async function runBare(options: AcceptOptions, payloads: Buffer[], zipf: Zipf): Promise<LoadResult> {
-  const port = await freePort()
-  const url = `http://127.0.0.1:${port}`
-  const server = await startServer({
+  const server = await startScript({
     name: 'bare-fastify',
-    args: ['--import', 'tsx', 'bench/bare-fastify.ts'],
+    script: 'bench/bare-fastify.ts',
     cwd: repoRoot,
-    env: { PORT: String(port), HOST: '127.0.0.1' },
-    url,
-    ipc: true,
     readyTimeoutMs: 30_000,
   })
+  const url = server.url
   try {
     // Same generator work as zipf (per-request tenant pick, varying headers and bodies) so the
     // generator costs the same CPU; the keys are never checked.

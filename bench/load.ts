@@ -16,6 +16,8 @@ export interface LoadSpec {
   generator: Generator
   /** The server's pid, to report its CPU use; unknown for --target. */
   serverPid?: number
+  /** Requests per second over all connections (autocannon `overallRate`); unset: closed loop. */
+  overallRate?: number
   /** Stops the run early, e.g. when the server process exits. */
   signal?: AbortSignal
 }
@@ -73,6 +75,7 @@ function runAutocannon(
         connections: spec.connections,
         duration: durationS,
         timeout: REQUEST_TIMEOUT_S,
+        ...(spec.overallRate ? { overallRate: spec.overallRate } : {}),
         requests: [
           {
             method: 'POST',

@@ -2,6 +2,7 @@
 // keep the tail of their output for error reports, and make sure they are gone when we are.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { onCleanup } from './cleanup.ts'
+import { freePort } from './free-port.ts'
 
 export interface ServerSpec {
   name: string
@@ -101,6 +102,30 @@ export async function startServer(spec: ServerSpec): Promise<ServerProcess> {
     )
   }
   return server
+}
+
+/**
+ * A bench-side helper server (`node --import tsx <script>` with PORT/HOST on a free loopback
+ * port, an IPC channel so it exits with us): the bare Fastify baseline, the webhook receiver.
+ */
+export async function startScript(spec: {
+  name: string
+  script: string
+  cwd: string
+  readyPath?: string
+  readyTimeoutMs?: number
+}): Promise<ServerProcess> {
+  const port = await freePort()
+  return startServer({
+    name: spec.name,
+    args: ['--import', 'tsx', spec.script],
+    cwd: spec.cwd,
+    env: { PORT: String(port), HOST: '127.0.0.1' },
+    url: `http://127.0.0.1:${port}`,
+    ipc: true,
+    ...(spec.readyPath ? { readyPath: spec.readyPath } : {}),
+    ...(spec.readyTimeoutMs ? { readyTimeoutMs: spec.readyTimeoutMs } : {}),
+  })
 }
 
 async function waitReady(spec: ServerSpec, exitSignal: AbortSignal): Promise<void> {

@@ -1,6 +1,7 @@
 // The whole pipeline for end-to-end benchmarks: `smsgw start` (api + dispatcher + worker with the
 // embedded SMPP/HTTP simulator) on a fresh PostgreSQL database and its own NATS JetStream stream,
-// all removed again when the run ends. Used by `e2e` and `sim`.
+// all removed again when the run ends. Used by `e2e` and `sim`. With `split`, one process per role
+// (and a `smsgw webhooks` process when webhooks are on).
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -31,6 +32,11 @@ export interface StackSpec {
    * production, instead of one `smsgw start`: the roles then use both cores.
    */
   split?: boolean
+  /**
+   * Webhooks on (`e2e --webhooks`): `http://127.0.0.1` receivers allowed
+   * (`SMSGW_WEBHOOK_ALLOW_INSECURE`) and, with `split`, a `smsgw webhooks` process as well.
+   */
+  webhooks?: boolean
 }
 
 export interface Stack {
@@ -65,6 +71,9 @@ export async function startStack(spec: StackSpec): Promise<Stack> {
     // Split roles on NATS must share it (the api alone refuses to start without it).
     SMSGW_WEBHOOK_SECRET_KEY: randomBytes(32).toString('base64'),
     LOG_LEVEL: 'warn',
+    // One sealing key for endpoint secrets, the same in the api (seals) and webhooks (unseals).
+    SMSGW_WEBHOOK_SECRET_KEY: randomBytes(32).toString('base64'),
+    ...(spec.webhooks ? { SMSGW_WEBHOOK_ALLOW_INSECURE: 'true' } : {}),
   }
   const common = { cwd: spec.repoRoot, readyTimeoutMs: 60_000 }
   if (!spec.split) {
@@ -99,7 +108,7 @@ export async function startStack(spec: StackSpec): Promise<Stack> {
     carriers,
     JSON.stringify({ carriers: defaultSimCarriers({ smppPort, httpPort, webhookSecret }) }),
   )
-  const role = async (name: 'api' | 'dispatcher' | 'worker') => {
+  const role = async (name: 'api' | 'dispatcher' | 'worker' | 'webhooks') => {
     const rolePort = name === 'api' ? port : await freePort()
     return startServer({
       ...common,
@@ -112,8 +121,10 @@ export async function startStack(spec: StackSpec): Promise<Stack> {
   // Workers first, so the lanes' durables exist before the dispatcher sizes its window.
   const worker = await role('worker')
   const dispatcher = await role('dispatcher')
+  // Before the api, so its durables exist before the first message is accepted.
+  const webhooks = spec.webhooks ? [await role('webhooks')] : []
   const server = await role('api')
-  return { url, adminToken, dbUrl, stream, server, processes: [server, dispatcher, worker, sim] }
+  return { url, adminToken, dbUrl, stream, server, processes: [server, dispatcher, worker, ...webhooks, sim] }
 }
 
 async function deleteStream(servers: string, name: string): Promise<void> {
