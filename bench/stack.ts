@@ -68,10 +68,9 @@ export async function startStack(spec: StackSpec): Promise<Stack> {
     HOST: '127.0.0.1',
     SMSGW_ADMIN_TOKEN: adminToken,
     SMSGW_DATA_DIR: dataDir,
-    // Split roles on NATS must share it (the api alone refuses to start without it).
-    SMSGW_WEBHOOK_SECRET_KEY: randomBytes(32).toString('base64'),
     LOG_LEVEL: 'warn',
-    // One sealing key for endpoint secrets, the same in the api (seals) and webhooks (unseals).
+    // One sealing key for endpoint secrets, the same in the api (seals) and webhooks (unseals):
+    // split roles on NATS must share it (the api alone refuses to start without it).
     SMSGW_WEBHOOK_SECRET_KEY: randomBytes(32).toString('base64'),
     ...(spec.webhooks ? { SMSGW_WEBHOOK_ALLOW_INSECURE: 'true' } : {}),
   }
