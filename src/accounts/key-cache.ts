@@ -61,7 +61,8 @@ export function createKeyCache(db: Db, opts: KeyCacheOptions): KeyCache {
 
   const evictWhere = (match: (p: KeyPrincipal) => boolean) => {
     generation++
-    for (const [secret, e] of valid.entries()) if (match(e.principal)) valid.delete(secret)
+    const gone = [...valid.entries()].filter(([, e]) => match(e.principal)).map(([secret]) => secret)
+    for (const secret of gone) valid.delete(secret)
   }
 
   return {
