@@ -185,7 +185,10 @@ describe('API fuzz (fast-check over /openapi.json, real PostgreSQL)', () => {
     }
 
     const doc = (await t.app.inject({ method: 'GET', url: '/openapi.json' })).json()
-    const routes = routesOf(doc)
+    // The live stream is a long-lived response (an accepted request never completes under inject)
+    // and needs a bus; its refusals before streaming (401, 400 for a bad Last-Event-ID or type)
+    // are tested in test/integration/events/event-stream.test.ts.
+    const routes = routesOf(doc).filter((r) => r.path !== '/v1/events/stream')
     assert.ok(routes.length >= 16, `only ${routes.length} routes in /openapi.json`)
     const request = fc.oneof(...routes.map((r) => requestArbitrary(r, pools, creds)))
 
