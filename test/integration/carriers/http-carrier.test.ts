@@ -6,6 +6,8 @@ import assert from 'node:assert/strict'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test'
+import v8 from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import type { Receipt, WebhookCarrier } from '../../../src/carriers/carrier.ts'
 import { isTransientCarrierError } from '../../../src/carriers/errors.ts'
 import { createHttpCarrier } from '../../../src/carriers/http/http-carrier.ts'
@@ -52,6 +54,27 @@ describe('HTTP carrier', () => {
       const slow = await impatient.submit(req('slow')).catch((e: unknown) => e)
       assert.ok(isTransientCarrierError(slow))
       assert.equal(slow.code, 'timeout')
+    } finally {
+      await impatient.close()
+    }
+  })
+
+  it('the timeout fires even when garbage collection runs while the carrier is silent', async () => {
+    // On Node 20, AbortSignal.timeout inside AbortSignal.any can be collected before it fires
+    // (nodejs/node#57736): the submit then waited for the carrier (60 s instead of 200 ms).
+    v8.setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    const impatient = createHttpCarrier({ name: 'sim-http', url: sim.httpUrl, timeoutMs: 300 })
+    try {
+      sim.setOptions({ latencyMs: 5_000 })
+      const slow = impatient.submit(req('slow, with collections')).catch((e: unknown) => e)
+      for (let i = 0; i < 5; i++) {
+        await new Promise((r) => setTimeout(r, 20))
+        gc()
+      }
+      const err = await slow
+      assert.ok(isTransientCarrierError(err), String(err))
+      assert.equal(err.code, 'timeout')
     } finally {
       await impatient.close()
     }
