@@ -5,12 +5,11 @@
 // counters have samples too. Labels used in selectors and groupings must appear on those samples.
 
 import assert from 'node:assert/strict'
-import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, describe, it } from 'node:test'
-import { BIN } from '../helpers/bin.ts'
+import { apiClient, type Gateway, startGateway } from '../helpers/gateway.ts'
 import {
   deployExpressions,
   type Exposition,
@@ -29,40 +28,6 @@ const SCRAPE_SERIES = new Set(['up'])
 const TARGET_LABELS = new Set(['job', 'instance'])
 /** Families that only get samples on failures this run does not cause; declared is enough. */
 const FAILURE_ONLY = new Set(['smsgw_dead_letters_total', 'smsgw_submit_errors_total'])
-
-function start(dataDir: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [BIN, 'start'], {
-    env: {
-      ...process.env,
-      PORT: '0',
-      SMSGW_DATA_DIR: dataDir,
-      LOG_LEVEL: 'warn',
-      DATABASE_URL: '',
-      NATS_URL: '',
-      SMSGW_CARRIERS: '',
-      SMSGW_ADMIN_TOKEN: ADMIN,
-      SMSGW_SIM_RECEIPT_DELAY_MS: '10',
-      SMSGW_WEBHOOK_ALLOW_INSECURE: 'true',
-      SMSGW_WEBHOOK_SECRET_KEY: '',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let out = ''
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not listening within 60 s:\n${out}`)), 60_000)
-    const onData = (d: Buffer) => {
-      out += d
-      const url = /smsgw is running at (\S+)/.exec(out)?.[1]
-      if (url) {
-        clearTimeout(timer)
-        resolve({ child, url })
-      }
-    }
-    child.stdout?.on('data', onData)
-    child.stderr?.on('data', onData)
-    child.on('exit', (code) => reject(new Error(`exited ${code}:\n${out}`)))
-  })
-}
 
 /** Problems of one expression against the exposition: unknown metrics, metrics without samples, unknown labels. */
 function problems(expr: string, exp: Exposition): string[] {
@@ -97,13 +62,9 @@ function problems(expr: string, exp: Exposition): string[] {
 
 describe('deploy/: every metric a dashboard panel or an alert rule names is in /metrics', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'smsgw-metric-names-'))
-  let child: ChildProcess | undefined
+  let gateway: Gateway | undefined
   after(async () => {
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child?.once('exit', r))
-      child.kill('SIGTERM')
-      await exited
-    }
+    await gateway?.stop()
     rmSync(dataDir, { recursive: true, force: true })
   })
 
@@ -122,31 +83,14 @@ describe('deploy/: every metric a dashboard panel or an alert rule names is in /
 
     const rx = await startReceiver()
     try {
-      const s = await start(dataDir)
-      child = s.child
-      const call = async (method: string, path: string, auth: string, body?: unknown) => {
-        const res = await fetch(`${s.url}${path}`, {
-          method,
-          headers: {
-            authorization: `Bearer ${auth}`,
-            ...(body ? { 'content-type': 'application/json' } : {}),
-          },
-          ...(body ? { body: JSON.stringify(body) } : {}),
-        })
-        return { status: res.status, json: (await res.json()) as Record<string, unknown> }
-      }
-      const ok = async (...args: Parameters<typeof call>) => {
-        const r = await call(...args)
-        assert.ok(r.status < 300, `${args[0]} ${args[1]}: ${r.status} ${JSON.stringify(r.json)}`)
-        return r.json
-      }
-      await ok('PUT', '/v1/admin/rates', ADMIN, { currency: 'USD', default: '0.0100', countries: {} })
-      const customer = await ok('POST', '/v1/admin/customers', ADMIN, { name: 'metrics' })
-      await ok('POST', `/v1/admin/customers/${customer.id}/credits`, ADMIN, {
-        amount: '0.0100',
-        reference: 't',
+      gateway = await startGateway({
+        dataDir,
+        adminToken: ADMIN,
+        env: { LOG_LEVEL: 'warn', SMSGW_SIM_RECEIPT_DELAY_MS: '10', SMSGW_WEBHOOK_ALLOW_INSECURE: 'true' },
       })
-      const key = customer.api_key as string
+      const { call, ok, fundedCustomer } = apiClient(gateway.url)
+      // One message's worth of balance: the second send is refused with 402.
+      const { apiKey: key } = await fundedCustomer(ADMIN, '0.0100')
       await ok('POST', '/v1/webhook_endpoints', key, { url: rx.url('/metrics-test') })
       const msg = await ok('POST', '/v1/messages', key, { to: '+14155550123', from: 'ACME', body: 'hi' })
       // The balance is spent: the next send is refused with 402.
@@ -165,7 +109,7 @@ describe('deploy/: every metric a dashboard panel or an alert rule names is in /
         30_000,
       )
 
-      const res = await fetch(`${s.url}/metrics`)
+      const res = await fetch(`${gateway.url}/metrics`)
       assert.equal(res.status, 200)
       const exposition = parseExposition(await res.text())
       const found = refs.flatMap((r) => problems(r.expr, exposition).map((p) => `${r.file}: ${p}`))
