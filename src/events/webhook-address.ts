@@ -91,19 +91,19 @@ export function forbiddenAddress(address: string, policy: AddressPolicy): string
 
 /**
  * Checks a webhook URL as it is saved: https (http only when insecure webhooks are allowed), no
- * credentials, and a literal IP host must be allowed. Returns the reason it is refused, if it is.
+ * credentials, and a literal IP host must be allowed. Returns the reason it is refused, if it is. The reasons name the field `name` (default `url`).
  */
-export function refuseUrl(raw: string, policy: AddressPolicy): string | undefined {
+export function refuseUrl(raw: string, policy: AddressPolicy, name = 'url'): string | undefined {
   let url: URL
   try {
     url = new URL(raw)
   } catch {
-    return 'url is not a valid absolute URL'
+    return `${name} is not a valid absolute URL`
   }
   if (url.protocol !== 'https:' && !(policy.allowInsecure && url.protocol === 'http:')) {
-    return policy.allowInsecure ? 'url must be http:// or https://' : 'url must be https://'
+    return policy.allowInsecure ? `${name} must be http:// or https://` : `${name} must be https://`
   }
-  if (url.username || url.password) return 'url must not contain credentials'
+  if (url.username || url.password) return `${name} must not contain credentials`
   const host = url.hostname.replace(/^\[|\]$/g, '')
   if (isIP(host) !== 0) return forbiddenAddress(host, policy)
   if (!policy.allowInsecure && /^localhost\.?$|\.localhost\.?$/i.test(host)) return `${host} is loopback`

@@ -19,8 +19,8 @@ const SEND_AT_PAST_TOLERANCE_MS = 60_000
 
 /** A status_callback_url passes the policy of webhook endpoints, or it could never be delivered. */
 function checkCallbackUrl(url: string, policy: AddressPolicy): void {
-  const refused = refuseUrl(url, policy)
-  if (refused) throw invalidRequest(refused.replace(/^url\b/, "'status_callback_url'"), 'status_callback_url')
+  const refused = refuseUrl(url, policy, "'status_callback_url'")
+  if (refused) throw invalidRequest(refused, 'status_callback_url')
 }
 
 export interface Composed {
