@@ -91,7 +91,8 @@ export function forbiddenAddress(address: string, policy: AddressPolicy): string
 
 /**
  * Checks a webhook URL as it is saved: https (http only when insecure webhooks are allowed), no
- * credentials, and a literal IP host must be allowed. Returns the reason it is refused, if it is. The reasons name the field `name` (default `url`).
+ * credentials, and a literal IP host must be allowed. Returns the reason it is refused, if it is,
+ * naming the field `name` (default `url`).
  */
 export function refuseUrl(raw: string, policy: AddressPolicy, name = 'url'): string | undefined {
   let url: URL
