@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs node's test runner over every *.test.ts below the given folders (default: test/ and src/).
+// Runs node's test runner over the given *.test.ts files and every *.test.ts below the given folders
+// (default: test/ and src/).
 // Node 20 cannot glob .ts files itself, hence this small wrapper.
 import { spawnSync } from 'node:child_process'
 import { readdirSync, statSync } from 'node:fs'
@@ -15,7 +16,10 @@ const walk = (dir) => {
     else if (name.endsWith('.test.ts')) files.push(p)
   }
 }
-for (const root of roots.length ? roots : ['test', 'src']) walk(root)
+for (const root of roots.length ? roots : ['test', 'src']) {
+  if (statSync(root).isDirectory()) walk(root)
+  else files.push(root)
+}
 files.sort()
 if (files.length === 0) {
   console.error('no test files found')

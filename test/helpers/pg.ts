@@ -50,10 +50,14 @@ async function ensureTemplate(): Promise<string> {
         await db.close()
       }
       await c.query(`ALTER DATABASE ${building} RENAME TO ${name}`)
-      // Older templates (other migrations or days) are dead weight.
+      await c.query(`COMMENT ON DATABASE ${name} IS '${Date.now()}'`)
+      // Older templates (other migrations or days) are dead weight once nothing clones them: a
+      // template another checkout (a branch with other migrations) made in the last 6 hours stays.
       const { rows } = await c.query<{ datname: string }>(
-        "SELECT datname FROM pg_database WHERE datname LIKE 'smsgw\\_tpl\\_%' AND datname <> $1 AND datname NOT LIKE '%\\_build'",
-        [name],
+        `SELECT datname FROM pg_database d
+          WHERE datname LIKE 'smsgw\\_tpl\\_%' AND datname <> $1 AND datname NOT LIKE '%\\_build'
+            AND coalesce(nullif(shobj_description(d.oid, 'pg_database'), '')::bigint, 0) < $2`,
+        [name, Date.now() - 6 * 3600_000],
       )
       for (const r of rows) await c.query(`DROP DATABASE IF EXISTS ${r.datname} WITH (FORCE)`)
     } finally {
