@@ -33,4 +33,8 @@ const to = join(root, 'dist', 'db', 'migrations')
 rmSync(to, { recursive: true, force: true })
 mkdirSync(to, { recursive: true })
 for (const f of readdirSync(from)) if (f.endsWith('.sql')) cpSync(join(from, f), join(to, f))
+// The dashboard's browser files (served as they are, not compiled).
+const page = join(root, 'dist', 'dashboard', 'public')
+rmSync(page, { recursive: true, force: true })
+cpSync(join(root, 'src', 'dashboard', 'public'), page, { recursive: true })
 writeFileSync(stamp, `${new Date().toISOString()}\n`)

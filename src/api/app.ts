@@ -12,6 +12,7 @@ import { createBiller } from '../billing/biller.ts'
 import { createRateCache } from '../billing/rates.ts'
 import type { Bus } from '../bus/bus.ts'
 import { type Config, trustProxyOf } from '../config/config.ts'
+import { dashboardRoutes } from '../dashboard/routes.ts'
 import type { Db } from '../db/db.ts'
 import { createStreamHub } from '../events/stream-hub.ts'
 import { registerStreamMetrics } from '../events/stream-metrics.ts'
@@ -252,6 +253,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     auth,
     key,
     policy: webhookPolicy,
+  })
+  await app.register(dashboardRoutes, {
+    db,
+    admin: auth.admin,
+    registry: metrics.registry,
+    onError: (err) => app.log.warn({ err }, 'dashboard metrics'),
   })
   return app
 }
