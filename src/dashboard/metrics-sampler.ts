@@ -38,10 +38,10 @@ export interface Sample {
   dispatched_per_s: number
   delivered_per_s: number
   rejected_per_s: number
-  /** POST /v1/messages latency over the last interval (null: no request in it). */
+  /** POST /v1/messages latency over the last 10 s (null: no request in them). */
   accept_p50_ms: number | null
   accept_p99_ms: number | null
-  /** Accept → delivered receipt over the last interval, all priorities. */
+  /** Accept → delivered receipt over the last 10 s, all priorities. */
   delivery_p50_s: number | null
   delivery_p95_s: number | null
   /** Carrier accept → receipt since start. */
@@ -122,10 +122,15 @@ interface Cumulative {
   histograms: Record<string, Map<number, number>>
 }
 
-/** Turns successive registry reads into samples; exported for tests. */
-export function createSampleMaker() {
-  let prev: Cumulative | undefined
+/**
+ * Turns successive registry reads into samples: rates over the last read, latency quantiles over
+ * the last `window` reads (so a chart of a quiet gateway is not all gaps).
+ */
+export function createSampleMaker(window = 10) {
+  const past: Cumulative[] = []
   return (json: Json, now: number): Sample => {
+    const prev = past.at(-1)
+    const base = past[0]
     const m = new Map(json.map((x) => [x.name, x]))
     const isAccept = (l: Labels) => l.route === '/v1/messages' && l.method === 'POST'
     const carriers = new Set([
@@ -152,7 +157,7 @@ export function createSampleMaker() {
     const seconds = prev ? Math.max((now - prev.t) / 1000, 0.001) : 1
     const rate = (name: string) =>
       prev ? Math.max(0, ((cur.counters[name] ?? 0) - (prev.counters[name] ?? 0)) / seconds) : 0
-    const interval = (name: string) => minus(cur.histograms[name] ?? new Map(), prev?.histograms[name])
+    const interval = (name: string) => minus(cur.histograms[name] ?? new Map(), base?.histograms[name])
     const accept = interval('accept')
     const delivery = interval('delivery')
     const receipt = buckets(m, 'smsgw_receipt_seconds')
@@ -207,7 +212,8 @@ export function createSampleMaker() {
         }
       }),
     }
-    prev = cur
+    past.push(cur)
+    if (past.length > window) past.shift()
     return sample
   }
 }

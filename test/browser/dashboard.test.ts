@@ -20,8 +20,12 @@ const CHROMIUM = '/usr/bin/chromium'
 const SHOTS = join(import.meta.dirname, '../../test-artifacts/screenshots')
 const present = existsSync(CHROMIUM)
 if (!present && process.env.CI === 'true')
-  throw new Error(`${CHROMIUM} is missing and CI=true: the browser tests must run in CI (.ci/run installs it)`)
-const skip = present ? false : `${CHROMIUM} is not installed (apt-get install chromium); browser tests skipped`
+  throw new Error(
+    `${CHROMIUM} is missing and CI=true: the browser tests must run in CI (.ci/run installs it)`,
+  )
+const skip = present
+  ? false
+  : `${CHROMIUM} is not installed (apt-get install chromium); browser tests skipped`
 
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
 
@@ -77,7 +81,8 @@ describe('operator dashboard in chromium', { skip, timeout: 240_000 }, () => {
     const page = await context.newPage()
     page.on('pageerror', (err) => pageErrors.push(`pageerror: ${err.message}`))
     page.on('console', (m) => {
-      if (m.type() === 'error' && !/status of (401|404)/.test(m.text())) pageErrors.push(`console: ${m.text()}`)
+      if (m.type() === 'error' && !/status of (401|404)/.test(m.text()))
+        pageErrors.push(`console: ${m.text()}`)
     })
     return page
   }
@@ -159,9 +164,9 @@ describe('operator dashboard in chromium', { skip, timeout: 240_000 }, () => {
     await page.getByRole('link', { name: messageId }).click()
     await page.getByRole('heading', { name: `Message ${messageId}` }).waitFor()
     await page.locator('p[aria-live] [data-status="delivered"]').waitFor({ timeout: 30_000 })
-    const timeline = await page.locator('ol.timeline [data-status]').evaluateAll((els) =>
-      els.map((e) => e.getAttribute('data-status')),
-    )
+    const timeline = await page
+      .locator('ol.timeline [data-status]')
+      .evaluateAll((els) => els.map((e) => e.getAttribute('data-status')))
     assert.deepEqual(timeline, ['queued', 'sending', 'sent', 'delivered'])
     await shot(page, '04-message-delivered.png')
     await assertAccessible(page, 'message')
@@ -206,7 +211,11 @@ describe('operator dashboard in chromium', { skip, timeout: 240_000 }, () => {
     await assertAccessible(page, 'inbound')
     await page.getByRole('link', { name: 'Usage', exact: true }).click()
     await page.getByRole('heading', { name: 'Top customers' }).waitFor()
-    await page.locator('section').getByText(/not available|No traffic|Top customers by cost/).first().waitFor()
+    await page
+      .locator('section')
+      .getByText(/not available|No traffic|Top customers by cost/)
+      .first()
+      .waitFor()
     await shot(page, '09-usage.png')
     await assertAccessible(page, 'usage')
 

@@ -119,10 +119,10 @@ function Limits({ c, onDone }) {
   return html`<form class="card" onSubmit=${submit} aria-labelledby="h-limits" key=${c.id}>
     <h2 id="h-limits">Settings and limits</h2>
     <div class="row">
-      <label>Name <input name="name" required maxlength="200" value=${c.name} /></label>
-      <label>Tier <input name="tier" required pattern="[a-z0-9_-]+" value=${c.tier} /></label>
-      <label>Rate limit (msg/s) <input name="rate_limit_mps" type="number" min="1" required value=${c.rate_limit_mps} /></label>
-      <label>Allowed IPs (any if empty) <input name="allowed_ips" value=${(c.allowed_ips ?? []).join(', ')} placeholder="10.0.0.0/8, 192.0.2.7" /></label>
+      <label>Name <input name="name" required maxlength="200" defaultValue=${c.name} /></label>
+      <label>Tier <input name="tier" required pattern="[a-z0-9_-]+" defaultValue=${c.tier} /></label>
+      <label>Rate limit (msg/s) <input name="rate_limit_mps" type="number" min="1" required defaultValue=${c.rate_limit_mps} /></label>
+      <label>Allowed IPs (any if empty) <input name="allowed_ips" defaultValue=${(c.allowed_ips ?? []).join(', ')} placeholder="10.0.0.0/8, 192.0.2.7" /></label>
       <button type="submit" disabled=${act.busy}>Save</button>
     </div>
     ${act.view}

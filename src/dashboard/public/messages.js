@@ -38,16 +38,16 @@ export function Messages({ query }) {
     <form role="search" class="card" onSubmit=${submit} key=${query}>
       <p class="note">A message id, or a customer id with optional filters.</p>
       <div class="row">
-        <label>Message id <input name="id" value=${params.get('id') ?? ''} autocomplete="off" /></label>
-        <label>Customer id <input name="customer_id" value=${params.get('customer_id') ?? ''} autocomplete="off" /></label>
-        <label>To <input name="to" value=${params.get('to') ?? ''} placeholder="+14155550123" autocomplete="off" /></label>
+        <label>Message id <input name="id" defaultValue=${params.get('id') ?? ''} autocomplete="off" /></label>
+        <label>Customer id <input name="customer_id" defaultValue=${params.get('customer_id') ?? ''} autocomplete="off" /></label>
+        <label>To <input name="to" defaultValue=${params.get('to') ?? ''} placeholder="+14155550123" autocomplete="off" /></label>
         <label>Status
           <select name="status">
             <option value="">any</option>
             ${STATUSES.map((s) => html`<option value=${s} selected=${params.get('status') === s}>${s}</option>`)}
           </select>
         </label>
-        <label>Client reference <input name="client_reference" value=${params.get('client_reference') ?? ''} autocomplete="off" /></label>
+        <label>Client reference <input name="client_reference" defaultValue=${params.get('client_reference') ?? ''} autocomplete="off" /></label>
         <button type="submit">Search messages</button>
       </div>
     </form>

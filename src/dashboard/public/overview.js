@@ -31,7 +31,7 @@ export function Overview({ samples, stream }) {
         ]}
       />
       <${Chart}
-        title="Accept latency (POST /v1/messages)"
+        title="Accept latency (POST /v1/messages, last 10 s)"
         unit="ms"
         samples=${samples}
         series=${[
@@ -40,7 +40,7 @@ export function Overview({ samples, stream }) {
         ]}
       />
       <${Chart}
-        title="Delivery latency (accept → delivered receipt)"
+        title="Delivery latency (accept → delivered receipt, last 10 s)"
         unit="s"
         samples=${samples}
         series=${[

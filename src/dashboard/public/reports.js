@@ -57,8 +57,8 @@ export function Usage() {
   return html`<section aria-labelledby="h-usage">
     <h1 id="h-usage">Usage</h1>
     <form class="row" onSubmit=${submit}>
-      <label>From (UTC) <input type="datetime-local" name="from" value=${range.from} required /></label>
-      <label>To (UTC) <input type="datetime-local" name="to" value=${range.to} required /></label>
+      <label>From (UTC) <input type="datetime-local" name="from" defaultValue=${range.from} required /></label>
+      <label>To (UTC) <input type="datetime-local" name="to" defaultValue=${range.to} required /></label>
       <button type="submit">Show</button>
     </form>
     <h2>Top customers</h2>
