@@ -5,6 +5,7 @@ export function startBanner(url: string, adminToken: string, tokenNote: string, 
 smsgw is running at ${url}   (${dbNote})
   admin token: ${adminToken}   (${tokenNote})
   API docs:    ${url}/docs
+  dashboard:   ${url}/dashboard   (sign in with the admin token)
 
 Send a first message (copy-paste into a shell):
 
