@@ -143,6 +143,13 @@ describe('dashboard routes', () => {
     )
     assert.equal(hits.json().data[0].balance.amount.replace(/0+$/, ''), '4.9921')
     assert.deepEqual((await get('/dashboard/api/customers?q=%25')).json().data, [])
+    for (const url of [
+      '/dashboard/api/customers?q=%00',
+      '/dashboard/api/customers',
+      '/dashboard/api/customers?q=a&x=1',
+    ])
+      assert.equal((await get(url)).statusCode, 400, url)
+    assert.equal((await get('/dashboard/api/customers/not-an-id/api_keys')).statusCode, 404)
     assert.deepEqual(
       (await get(`/dashboard/api/customers?q=${other.id}`)).json().data.map((c: { id: string }) => c.id),
       [other.id],
