@@ -1,7 +1,8 @@
 // The operator dashboard driven in a real browser (Debian's chromium through playwright-core), the
-// way an operator uses it: sign in, create and credit a customer, send from the quickstart, watch
-// the message reach `delivered`, open a carrier, search a message — at 1280×800 and on a phone,
-// with an axe-core accessibility check of every view. Screenshots go to test-artifacts/screenshots/.
+// way an operator uses it, on `smsgw start` (PostgreSQL, the two simulated carriers): sign in,
+// create and credit a customer, send from the quickstart, watch the message reach `delivered`,
+// open a carrier, search a message — at 1280×800 and on a phone, with an axe-core accessibility
+// check of every view. Screenshots go to test-artifacts/screenshots/.
 //
 // Without /usr/bin/chromium the suite is skipped with that reason — except under CI=true, where it
 // fails (.ci/run installs chromium).
@@ -15,6 +16,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { type Browser, chromium, type Page } from 'playwright-core'
 import { apiClient, type Gateway, startGateway } from '../helpers/gateway.ts'
+import { type FreshDatabase, freshDatabase } from '../helpers/pg.ts'
 
 const CHROMIUM = '/usr/bin/chromium'
 const SHOTS = join(import.meta.dirname, '../../test-artifacts/screenshots')
@@ -57,13 +59,17 @@ const shot = (page: Page, name: string) => page.screenshot({ path: join(SHOTS, n
 describe('operator dashboard in chromium', { skip, timeout: 240_000 }, () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'smsgw-dashboard-'))
   const adminToken = `adm_${randomBytes(24).toString('base64url')}`
+  let db: FreshDatabase
   let gw: Gateway
   let browser: Browser
   const pageErrors: string[] = []
 
   before(async () => {
     mkdirSync(SHOTS, { recursive: true })
-    gw = await startGateway({ dataDir, adminToken, env: { LOG_LEVEL: 'info' } })
+    // `smsgw start` (every role, in-process bus, the two simulated carriers) on the real PostgreSQL:
+    // a migrated copy starts in seconds where PGlite migrates in WASM.
+    db = await freshDatabase()
+    gw = await startGateway({ dataDir, adminToken, env: { LOG_LEVEL: 'info', DATABASE_URL: db.url } })
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
@@ -72,6 +78,7 @@ describe('operator dashboard in chromium', { skip, timeout: 240_000 }, () => {
   after(async () => {
     await browser?.close()
     await gw?.stop()
+    await db?.drop()
     rmSync(dataDir, { recursive: true, force: true })
   })
 
@@ -238,8 +245,23 @@ describe('operator dashboard in chromium', { skip, timeout: 240_000 }, () => {
     assert.ok(overflow <= 1, `the page scrolls sideways by ${overflow}px at 390 px wide`)
     await shot(page, '10-phone-overview.png')
     await assertAccessible(page, 'phone overview')
-    await page.getByRole('link', { name: 'Customers', exact: true }).click()
+    // By keyboard: the skip link comes first, then the sections; Enter opens one and the focus
+    // lands on its heading.
+    await page.evaluate(() => {
+      // From the top of the document, as after loading it.
+      document.body.tabIndex = -1
+      document.body.focus()
+      document.body.removeAttribute('tabindex')
+    })
+    await page.keyboard.press('Tab')
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Skip to content')
+    for (const name of ['Overview', 'Carriers', 'Customers']) {
+      await page.keyboard.press('Tab')
+      assert.equal(await page.evaluate(() => document.activeElement?.textContent), name)
+    }
+    await page.keyboard.press('Enter')
     await page.getByRole('cell', { name: 'Acme Browser' }).waitFor()
+    assert.equal(await page.evaluate(() => document.activeElement?.tagName), 'H1')
     const overflow2 = await page.evaluate(
       () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
     )
