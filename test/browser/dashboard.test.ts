@@ -86,6 +86,7 @@ describe('operator dashboard in chromium', { skip, timeout: 240_000 }, () => {
   async function openPage(viewport: { width: number; height: number }): Promise<Page> {
     const context = await browser.newContext({ viewport })
     const page = await context.newPage()
+    page.on('dialog', (d) => void d.accept())
     page.on('pageerror', (err) => pageErrors.push(`pageerror: ${err.message}`))
     page.on('console', (m) => {
       if (m.type() === 'error' && !/status of (401|404)/.test(m.text()))
@@ -150,6 +151,18 @@ describe('operator dashboard in chromium', { skip, timeout: 240_000 }, () => {
     await shot(page, '03-customer-credited.png')
     await assertAccessible(page, 'customer')
     const customerId = (await page.locator('.facts dd code').first().textContent())?.trim() ?? ''
+    // Suspend (after a confirmation) and reactivate; issue a second key (shown once).
+    await page.getByRole('button', { name: 'Suspend' }).click()
+    await page.locator('.facts [data-status="suspended"]').waitFor()
+    await page.getByRole('button', { name: 'Reactivate' }).click()
+    await page.locator('.facts [data-status="active"]').waitFor()
+    await page.getByRole('button', { name: 'Issue a new key' }).click()
+    await page.locator('.secret output').waitFor()
+    await page
+      .getByRole('table', { name: 'API keys' })
+      .getByRole('button', { name: 'Revoke' })
+      .nth(1)
+      .waitFor()
 
     // Send from the quickstart (the customer's key, as its curl does).
     const sent = await fetch(`${gw.url}/v1/messages`, {
