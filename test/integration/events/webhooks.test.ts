@@ -13,7 +13,11 @@ import { createCarrier } from '../../../src/carriers/create-carrier.ts'
 import { type CarrierSim, createCarrierSim } from '../../../src/carriers/sim/carrier-sim.ts'
 import { createPipeline, type Pipeline } from '../../../src/delivery/pipeline.ts'
 import { createStatusEventRelay, type StatusEventRelay } from '../../../src/events/relay.ts'
-import { createWebhookDelivery, type WebhookDelivery } from '../../../src/events/webhook-delivery.ts'
+import {
+  createWebhookDelivery,
+  DEFAULT_PER_TARGET,
+  type WebhookDelivery,
+} from '../../../src/events/webhook-delivery.ts'
 import { createWebhookSender, type WebhookSender } from '../../../src/events/webhook-sender.ts'
 import { webhooksDelivered } from '../../../src/reconcile/webhook-checks.ts'
 import {
@@ -265,7 +269,7 @@ describe('webhooks end to end (PostgreSQL, NATS, SMPP simulator, real receiver)'
       8000,
     )
     assert.ok(
-      rx.hangingCount() > 0 && rx.hangingCount() <= 4,
+      rx.hangingCount() > 0 && rx.hangingCount() <= DEFAULT_PER_TARGET,
       `per-endpoint concurrency: ${rx.hangingCount()} open`,
     )
     assert.equal(rx.on('/hang').length, 0)

@@ -1,0 +1,4 @@
+-- The live stream's order is the order in which events become visible (ADR 0011): the
+-- transaction that wrote each row, as message_events.xid (migration 0011). customer_events rows
+-- (endpoint.disabled, later batch.completed, opt_out.created, message.received) record theirs too.
+ALTER TABLE customer_events ADD COLUMN xid xid8 NOT NULL DEFAULT pg_current_xact_id();
