@@ -180,10 +180,10 @@ export async function streamLive(
   const { rows } = await q.query<StreamRow>(
     `SELECT 1 AS src, e.xid::text AS xid, e.id::text AS row_id, e.created_at, 'message.' || e.status AS type,
             e.message_id::text AS message_id, NULL::jsonb AS data, ${FIRST} AS first
-       FROM json_to_recordset($2::json) WITH ORDINALITY AS l(id bigint, created_at timestamptz, n)
+       FROM json_to_recordset($2::json) AS l(id bigint, created_at timestamptz, n int)
        JOIN message_events e ON e.id = l.id AND e.created_at = l.created_at AND e.customer_id = $1
       ORDER BY l.n`,
-    [customerId, JSON.stringify(live.map((l) => ({ id: l.rowId, created_at: l.createdAt })))],
+    [customerId, JSON.stringify(live.map((l, n) => ({ id: l.rowId, created_at: l.createdAt, n })))],
   )
   return renderStream(q, customerId, rows)
 }
