@@ -170,20 +170,29 @@ export async function streamAfter(
   }
 }
 
-/** Live bus copies of status changes as stream events: one query for their transactions, one render. */
+/** Live bus copies (status changes, customer events) as stream events: one query for their transactions, one render. */
 export async function streamLive(
   q: Queryable,
   customerId: string,
-  live: { rowId: string; createdAt: string }[],
+  live: { src: 1 | 2; rowId: string; createdAt: string }[],
 ): Promise<StreamEvent[]> {
   if (live.length === 0) return []
+  const L = `json_to_recordset($2::json) AS l(src int, id bigint, created_at timestamptz, n int)`
   const { rows } = await q.query<StreamRow>(
-    `SELECT 1 AS src, e.xid::text AS xid, e.id::text AS row_id, e.created_at, 'message.' || e.status AS type,
-            e.message_id::text AS message_id, NULL::jsonb AS data, ${FIRST} AS first
-       FROM json_to_recordset($2::json) AS l(id bigint, created_at timestamptz, n int)
-       JOIN message_events e ON e.id = l.id AND e.created_at = l.created_at AND e.customer_id = $1
-      ORDER BY l.n`,
-    [customerId, JSON.stringify(live.map((l, n) => ({ id: l.rowId, created_at: l.createdAt, n })))],
+    `SELECT src, xid, row_id, created_at, type, message_id, data, first FROM (
+       SELECT l.n, 1 AS src, e.xid::text AS xid, e.id::text AS row_id, e.created_at, 'message.' || e.status AS type,
+              e.message_id::text AS message_id, NULL::jsonb AS data, ${FIRST} AS first
+         FROM ${L} JOIN message_events e ON l.src = 1 AND e.id = l.id AND e.created_at = l.created_at AND e.customer_id = $1
+       UNION ALL
+       SELECT l.n, 2, c.xid::text, c.id::text, c.created_at, c.type, NULL, c.data, false
+         FROM ${L} JOIN customer_events c ON l.src = 2 AND c.id = l.id AND c.customer_id = $1
+          -- now() of its transaction: microseconds, where the bus copy carries milliseconds.
+          AND c.created_at BETWEEN l.created_at - interval '1 millisecond' AND l.created_at + interval '1 millisecond'
+     ) s ORDER BY n`,
+    [
+      customerId,
+      JSON.stringify(live.map((l, n) => ({ src: l.src, id: l.rowId, created_at: l.createdAt, n }))),
+    ],
   )
   return renderStream(q, customerId, rows)
 }

@@ -8,7 +8,7 @@
 // (docs/streaming.md, ADR 0011).
 
 import type { Bus, Subscription } from '../bus/bus.ts'
-import { customerStatusEvents } from '../bus/subjects.ts'
+import { customerEvents, customerStatusEvents } from '../bus/subjects.ts'
 import type { Db } from '../db/db.ts'
 import {
   compareStream,
@@ -19,6 +19,7 @@ import {
   streamLive,
 } from './event-replay.ts'
 import type { EventEnvelope } from './events-repository.ts'
+import type { CustomerEvent } from './relay.ts'
 import type { StatusEvent } from './status-events.ts'
 
 /** Where the hub writes: an SSE response or a WebSocket. */
@@ -81,8 +82,9 @@ interface Conn {
 
 interface Channel {
   conns: Set<Conn>
-  sub: Promise<Subscription>
-  pending: { rowId: string; createdAt: string }[]
+  /** Its status changes and its customer events: both published by the relay, in one order. */
+  sub: Promise<Subscription[]>
+  pending: { src: 1 | 2; rowId: string; createdAt: string }[]
   rendering: boolean
 }
 
@@ -98,7 +100,7 @@ export function createStreamHub(opts: StreamHubOptions): StreamHub {
   let overflows = 0
   let closed = false
 
-  const enqueue = (customerId: string, row: { rowId: string; createdAt: string }) => {
+  const enqueue = (customerId: string, row: { src: 1 | 2; rowId: string; createdAt: string }) => {
     const ch = channels.get(customerId)
     if (!ch) return
     ch.pending.push(row)
@@ -162,7 +164,7 @@ export function createStreamHub(opts: StreamHubOptions): StreamHub {
     ch.conns.delete(c)
     if (ch.conns.size === 0) {
       channels.delete(c.customerId)
-      void ch.sub.then((s) => s.stop()).catch(onError)
+      void ch.sub.then((subs) => Promise.all(subs.map((s) => s.stop()))).catch(onError)
     }
     if (channels.size === 0) stopShared()
   }
@@ -179,9 +181,14 @@ export function createStreamHub(opts: StreamHubOptions): StreamHub {
       conns: new Set(),
       pending: [],
       rendering: false,
-      sub: bus.subscribe<StatusEvent>(customerStatusEvents(customerId), ({ data }) => {
-        enqueue(customerId, { rowId: data.id, createdAt: data.created_at })
-      }),
+      sub: Promise.all([
+        bus.subscribe<StatusEvent>(customerStatusEvents(customerId), ({ data }) => {
+          enqueue(customerId, { src: 1, rowId: data.id, createdAt: data.created_at })
+        }),
+        bus.subscribe<CustomerEvent>(customerEvents(customerId), ({ data }) => {
+          enqueue(customerId, { src: 2, rowId: data.id, createdAt: data.created_at })
+        }),
+      ]),
     }
     channels.set(customerId, created)
     ch = created

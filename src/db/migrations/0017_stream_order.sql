@@ -2,3 +2,8 @@
 -- transaction that wrote each row, as message_events.xid (migration 0011). customer_events rows
 -- (endpoint.disabled, later batch.completed, opt_out.created, message.received) record theirs too.
 ALTER TABLE customer_events ADD COLUMN xid xid8 NOT NULL DEFAULT pg_current_xact_id();
+
+-- The relay publishes customer_events rows too (endpoint.disabled and the events other features
+-- record there), merged with status changes in one order: (xid, table, id).
+CREATE INDEX customer_events_relay ON customer_events (xid, id);
+ALTER TABLE event_relay_position ADD COLUMN src smallint NOT NULL DEFAULT 1;

@@ -313,8 +313,8 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
             hub.open({ customerId: id, types: null, client: fakeClient().client }),
           ),
         )
-        // One per customer (message.queued comes with the first status change, no other subscription).
-        assert.equal(counted.open.size, 2)
+        // Two per customer (status changes, customer events); message.queued comes with the first status change.
+        assert.equal(counted.open.size, 4)
         assert.deepEqual(hub.stats(), { streams: 4, customers: 2, buffered: 0, overflows: 0 })
         for (const s of streams) s.close()
         await waitFor(() => counted.open.size === 0, 'subscriptions released', DEADLINE)

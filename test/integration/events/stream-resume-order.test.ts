@@ -3,7 +3,8 @@
 // a status writer that stamped its rows later but began writing first (the relay publishes its
 // rows first: lower transaction id), and message.queued, whose id carries the accept time but
 // which is streamed when the message is dispatched. A live stream sees a sequence; a stream
-// resumed from any event of it must receive exactly the rest of that sequence, in order.
+// resumed from any event of it must receive exactly the rest of that sequence, in order. Events
+// recorded in customer_events (endpoint.disabled) are relayed live in the same order.
 
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
@@ -94,10 +95,15 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
         await statusRow(db, m2, 'sending', new Date(t0 + 1000))
         releaseA()
         await writerA
+        // An event recorded in customer_events (as when an endpoint is disabled): on the bus too, in order.
+        await db.query(
+          `INSERT INTO customer_events (customer_id, type, data) VALUES ($1, 'endpoint.disabled', '{"id":"ep_x"}')`,
+          [customer],
+        )
         // The early message is dispatched last: its message.queued comes now, after events with later ids.
         await statusRow(db, early, 'sending', new Date(t0 + 3000))
-        await publish(3)
-        await waitFor(() => live.got.length === 9, 'nine live events', DEADLINE).catch((err) => {
+        await publish(4)
+        await waitFor(() => live.got.length === 10, 'ten live events', DEADLINE).catch((err) => {
           console.error(
             'GOT',
             live.got.map((e) => `${e.type}:${e.data.id}`),
@@ -114,6 +120,7 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
           `message.sent:${m1}`,
           `message.queued:${m2}`,
           `message.sending:${m2}`,
+          'endpoint.disabled:ep_x',
           `message.queued:${early}`,
           `message.sending:${early}`,
         ])
@@ -121,7 +128,7 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
         const sentM1 = live.got[4] as EventEnvelope
         const sendingM2 = live.got[6] as EventEnvelope
         assert.ok(Date.parse(sendingM2.created_at) < Date.parse(sentM1.created_at))
-        const queuedEarly = live.got[7] as EventEnvelope
+        const queuedEarly = live.got[8] as EventEnvelope
         assert.ok((uuidV7Time(early) as number) < Date.parse(sentM1.created_at))
 
         // From every event streamed, a reconnect gets exactly the rest, once each, in order.
