@@ -17,6 +17,7 @@ import type { StatusEvent } from './status-events.ts'
 import { type AddressPolicy, refuseUrl } from './webhook-address.ts'
 import { callbackSecrets, type SigningEndpoint, signingEndpoints } from './webhook-endpoints-repository.ts'
 import {
+  type AttemptRecord,
   abandonDelivery,
   type ClaimedDelivery,
   claimDue,
@@ -24,7 +25,6 @@ import {
   type EnqueueEvent,
   enqueueEvent,
   enqueueEvents,
-  type AttemptRecord,
   recordAttempts,
   releaseClaims,
 } from './webhook-queue.ts'
