@@ -26,6 +26,15 @@ export const customerStatusEvents = (customerId: string) => `sms.status.${custom
 /** The msgId of a status event: a relay's re-publish inside the broker's window is stored once. */
 export const statusEventMsgId = (eventId: string) => `evt:${eventId}`
 
+/**
+ * An event recorded in customer_events (endpoint.disabled, …), published by the relay in the same
+ * order as status changes: `sms.event.<customer id>.<type>`; one customer's with customerEvents.
+ */
+export const customerEventSubject = (customerId: string, type: string) => `sms.event.${customerId}.${type}`
+export const CUSTOMER_EVENTS = 'sms.event.>'
+export const customerEvents = (customerId: string) => `sms.event.${customerId}.>`
+export const customerEventMsgId = (rowId: string) => `cev:${rowId}`
+
 /** Receipts and MO an api process without a worker took from HTTP carriers, for a worker to apply. */
 export const webhookSubject = (kind: WebhookKind) => `sms.webhook.${kind}`
 export const RELAYED_WEBHOOKS = 'sms.webhook.>'

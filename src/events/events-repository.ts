@@ -130,6 +130,76 @@ export async function findEvent(
   return envelope
 }
 
+/**
+ * Several events at once (the webhooks role renders what a group of attempts sends): one query
+ * per kind of event, one render per customer. Unknown, expired or another tenant's: absent.
+ */
+export async function findEvents(
+  q: Queryable,
+  wanted: { customerId: string; id: string }[],
+): Promise<Map<string, EventEnvelope>> {
+  const refs = wanted.flatMap((w) => {
+    const ref = parseEventId(w.id)
+    return ref ? [{ customerId: w.customerId, ref }] : []
+  })
+  const of = (kind: EventRef['kind']) =>
+    JSON.stringify(
+      refs
+        .filter((r) => r.ref.kind === kind)
+        .map(({ customerId, ref }) => ({
+          customer_id: customerId,
+          key: ref.kind === 'queued' ? ref.messageId : ref.rowId,
+          at: ref.at,
+        })),
+    )
+  const X = `json_to_recordset($1::json) AS x(customer_id uuid, key text, at double precision)`
+  const window = (col: string) => `${col} BETWEEN to_timestamp(x.at / 1000) - interval '2 milliseconds'
+    AND to_timestamp(x.at / 1000) + interval '2 milliseconds' AND ${col} > now() - interval '${EVENT_RETENTION}'`
+  const queries: Promise<{ rows: (EventRow & { customer_id: string })[] }>[] = []
+  if (refs.some((r) => r.ref.kind === 'queued')) {
+    queries.push(
+      q.query(
+        `SELECT 0 AS kind, m.id::text AS key, ${AT_US('m.created_at')}, m.created_at, 'message.queued' AS type,
+                m.id::text AS message_id, NULL::jsonb AS data, m.customer_id::text
+           FROM ${X} JOIN messages m ON m.id = x.key::uuid AND m.customer_id = x.customer_id AND ${window('m.created_at')}`,
+        [of('queued')],
+      ),
+    )
+  }
+  if (refs.some((r) => r.ref.kind === 'status')) {
+    queries.push(
+      q.query(
+        `SELECT 1 AS kind, ${ROW_KEY('e.id')} AS key, ${AT_US('e.created_at')}, e.created_at,
+                'message.' || e.status AS type, e.message_id::text AS message_id, NULL::jsonb AS data,
+                e.customer_id::text
+           FROM ${X} JOIN message_events e ON e.id = x.key::bigint AND e.customer_id = x.customer_id
+            AND ${window('e.created_at')}`,
+        [of('status')],
+      ),
+    )
+  }
+  if (refs.some((r) => r.ref.kind === 'customer')) {
+    queries.push(
+      q.query(
+        `SELECT 2 AS kind, ${ROW_KEY('c.id')} AS key, ${AT_US('c.created_at')}, c.created_at, c.type,
+                NULL AS message_id, c.data, c.customer_id::text
+           FROM ${X} JOIN customer_events c ON c.id = x.key::bigint AND c.customer_id = x.customer_id
+            AND ${window('c.created_at')}`,
+        [of('customer')],
+      ),
+    )
+  }
+  const byCustomer = new Map<string, EventRow[]>()
+  for (const { rows } of await Promise.all(queries)) {
+    for (const r of rows) byCustomer.set(r.customer_id, [...(byCustomer.get(r.customer_id) ?? []), r])
+  }
+  const found = new Map<string, EventEnvelope>()
+  for (const [customerId, rows] of byCustomer) {
+    for (const { position: _, ...e } of await render(q, customerId, rows)) found.set(e.id, e)
+  }
+  return found
+}
+
 export async function findRows(q: Queryable, customerId: string, ref: EventRef): Promise<EventRow[]> {
   // The id carries the row's time in ms; a window of a few ms around it keeps the probe on one
   // partition whatever the driver's rounding of microseconds.

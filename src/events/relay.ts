@@ -3,10 +3,12 @@
 // relay publishes in (xid, id) order only rows of transactions below its snapshot's xmin — every
 // such transaction has ended, so a row that commits late (a lower id than rows already
 // committed) is never skipped. The position is saved after each published batch; after a crash
-// the batch in flight is published again with the same msgIds (ADR 0009).
+// the batch in flight is published again with the same msgIds (ADR 0009). customer_events rows
+// (endpoint.disabled, …) are published the same way, merged in (xid, table, id) order, on
+// `sms.event.<customer>.<type>`: the live stream's order (ADR 0011).
 
 import type { Bus } from '../bus/bus.ts'
-import { statusEventMsgId, statusSubject } from '../bus/subjects.ts'
+import { customerEventMsgId, customerEventSubject, statusEventMsgId, statusSubject } from '../bus/subjects.ts'
 import type { Db } from '../db/db.ts'
 import type { MessageStatus } from '../domain/status.ts'
 import { createPollLoop } from '../lib/poll-loop.ts'
@@ -39,7 +41,18 @@ export interface StatusEventRelay {
   stop(): Promise<void>
 }
 
+/** A customer_events row on the bus (its envelope is rendered from the row by whoever needs it). */
+export interface CustomerEvent {
+  /** The customer_events row id. */
+  id: string
+  type: string
+  customer_id: string
+  created_at: string
+}
+
 interface EventRow {
+  src: 1 | 2
+  type: string | null
   id: string
   message_id: string
   customer_id: string
@@ -59,14 +72,25 @@ export function createStatusEventRelay(opts: StatusEventRelayOptions): StatusEve
       ])
       if (!lock[0]?.ok) return 0
       const { rows } = await tx.query<EventRow>(
-        `SELECT e.id::text, e.message_id, e.customer_id, e.status, e.detail, e.created_at, e.xid::text
-           FROM message_events e, event_relay_position p
-          WHERE p.name = 'status'
-            AND e.created_at >= p.updated_at - interval '${LONGEST_WRITE}'
-            AND (e.xid, e.id) > (p.xid, p.id)
-            AND e.xid < pg_snapshot_xmin(pg_current_snapshot())
-          ORDER BY e.xid, e.id
-          LIMIT $1`,
+        `SELECT src, id::text, message_id, customer_id, status, type, detail, created_at, x::text AS xid FROM (
+           (SELECT 1 AS src, e.id, e.message_id, e.customer_id, e.status, NULL AS type, e.detail, e.created_at, e.xid AS x
+              FROM message_events e, event_relay_position p
+             WHERE p.name = 'status'
+               AND e.created_at >= p.updated_at - interval '${LONGEST_WRITE}'
+               AND (e.xid, 1, e.id) > (p.xid, p.src, p.id)
+               AND e.xid < pg_snapshot_xmin(pg_current_snapshot())
+             ORDER BY e.xid, e.id
+             LIMIT $1)
+           UNION ALL
+           (SELECT 2, c.id, NULL, c.customer_id, NULL, c.type, NULL, c.created_at, c.xid
+              FROM customer_events c, event_relay_position p
+             WHERE p.name = 'status'
+               AND c.created_at >= p.updated_at - interval '${LONGEST_WRITE}'
+               AND (c.xid, 2, c.id) > (p.xid, p.src, p.id)
+               AND c.xid < pg_snapshot_xmin(pg_current_snapshot())
+             ORDER BY c.xid, c.id
+             LIMIT $1)
+         ) r ORDER BY x, src, id LIMIT $1`,
         [batch],
         { name: 'relay_status_events' },
       )
@@ -74,6 +98,17 @@ export function createStatusEventRelay(opts: StatusEventRelayOptions): StatusEve
       if (!last) return 0
       await Promise.all(
         rows.map((r) => {
+          if (r.src === 2) {
+            const event: CustomerEvent = {
+              id: r.id,
+              type: r.type as string,
+              customer_id: r.customer_id,
+              created_at: r.created_at.toISOString(),
+            }
+            return opts.bus.publish(customerEventSubject(r.customer_id, event.type), event, {
+              msgId: customerEventMsgId(r.id),
+            })
+          }
           const event: StatusEvent = {
             id: r.id,
             type: `message.${r.status}`,
@@ -90,8 +125,8 @@ export function createStatusEventRelay(opts: StatusEventRelayOptions): StatusEve
       )
       // The scan bound follows the events, not the clock: a relay that was down a day resumes there.
       await tx.query(
-        `UPDATE event_relay_position SET xid = $1::xid8, id = $2, updated_at = $3 WHERE name = 'status'`,
-        [last.xid, last.id, last.created_at],
+        `UPDATE event_relay_position SET xid = $1::xid8, src = $2, id = $3, updated_at = $4 WHERE name = 'status'`,
+        [last.xid, last.src, last.id, last.created_at],
       )
       opts.onPublished?.(rows.length)
       return rows.length

@@ -1,16 +1,25 @@
 // The live stream's fan-out (GET /v1/events/stream): one bus subscription per customer with open
-// streams (`sms.status.<customer>.>`) plus one for dispatched jobs (`sms.deliver.>`, the
-// message.queued events) while any stream is open — never one per connection. Each live copy is
-// rendered once per process (one query per burst of a customer's events) and handed to that
-// customer's streams. A resumed stream subscribes first, buffers, replays from PostgreSQL, then
-// flushes the buffer without the events the replay already sent (docs/streaming.md, ADR 0011).
+// streams (`sms.status.<customer>.>`), never one per connection. The relay publishes status
+// changes in the stream's order (event-replay.ts); each live copy is rendered once per process
+// (one query per burst of a customer's events, which also places each message.queued just before
+// its message's first status change) and handed to that customer's streams. A resumed stream
+// subscribes first, holds, replays from PostgreSQL, then sends what it held after the replay's
+// last position; a stream never sends an event at or before the last one it sent
+// (docs/streaming.md, ADR 0011).
 
 import type { Bus, Subscription } from '../bus/bus.ts'
-import { customerStatusEvents, DELIVERY_JOBS } from '../bus/subjects.ts'
+import { customerEvents, customerStatusEvents } from '../bus/subjects.ts'
 import type { Db } from '../db/db.ts'
-import type { DeliveryJob } from '../domain/message.ts'
-import { comparePositions, eventsAfter, liveRow, type PositionedEvent, renderRows } from './event-replay.ts'
-import type { EventEnvelope, EventPosition, EventRow } from './events-repository.ts'
+import {
+  compareStream,
+  type StreamCursor,
+  type StreamEvent,
+  type StreamPosition,
+  streamAfter,
+  streamLive,
+} from './event-replay.ts'
+import type { EventEnvelope } from './events-repository.ts'
+import type { CustomerEvent } from './relay.ts'
 import type { StatusEvent } from './status-events.ts'
 
 /** Where the hub writes: an SSE response or a WebSocket. */
@@ -49,7 +58,7 @@ export interface StreamHub {
   open(opts: {
     customerId: string
     types: ReadonlySet<string> | null
-    after?: EventPosition
+    after?: StreamCursor
     client: StreamClient
     /** The connection went away: the stream ends, its replay included. */
     signal?: AbortSignal
@@ -64,29 +73,20 @@ interface Conn {
   types: ReadonlySet<string> | null
   client: StreamClient
   /** Live events held while replaying; null once live. */
-  buffer: PositionedEvent[] | null
+  buffer: StreamEvent[] | null
   overflowed: boolean
-  /** Ids the replay sent that a late bus copy may repeat, until `seenUntil`. */
-  seen: Set<string> | null
-  seenUntil: number
+  /** The position of the last event sent (or replayed): nothing at or before it is sent again. */
+  last: StreamPosition | null
   closed: boolean
 }
 
 interface Channel {
   conns: Set<Conn>
-  sub: Promise<Subscription>
-  pending: EventRow[]
+  /** Its status changes and its customer events: both published by the relay, in one order. */
+  sub: Promise<Subscription[]>
+  pending: { src: 1 | 2; rowId: string; createdAt: string }[]
   rendering: boolean
-  /** Ids recently fanned out: the bus may repeat a copy (a job published twice). */
-  recent: Set<string>
 }
-
-/** Bus repeats come within moments of the first copy: a short memory per customer is enough. */
-const RECENT_IDS = 1024
-/** A bus copy of a replayed event arrives within this long of the replay (relay lag). */
-const SEEN_FOR_MS = 5 * 60_000
-/** Replayed ids remembered after the flush: the newest ones, whose bus copies may still be coming. */
-const SEEN_KEPT = 2000
 
 export function createStreamHub(opts: StreamHubOptions): StreamHub {
   const { db, bus } = opts
@@ -95,13 +95,12 @@ export function createStreamHub(opts: StreamHubOptions): StreamHub {
   const replayPage = opts.replayPage ?? 500
   const onError = opts.onError ?? ((err: unknown) => process.emitWarning(err as Error))
   const channels = new Map<string, Channel>()
-  let queuedSub: Promise<Subscription> | undefined
   let heartbeat: NodeJS.Timeout | undefined
   let streams = 0
   let overflows = 0
   let closed = false
 
-  const enqueue = (customerId: string, row: EventRow) => {
+  const enqueue = (customerId: string, row: { src: 1 | 2; rowId: string; createdAt: string }) => {
     const ch = channels.get(customerId)
     if (!ch) return
     ch.pending.push(row)
@@ -113,14 +112,11 @@ export function createStreamHub(opts: StreamHubOptions): StreamHub {
     try {
       while (ch.pending.length > 0 && channels.get(customerId) === ch) {
         const rows = ch.pending.splice(0, 256)
-        const events = await renderRows(db, customerId, rows).catch((err: unknown) => {
+        const events = await streamLive(db, customerId, rows).catch((err: unknown) => {
           onError(new Error('live stream: rendering events failed', { cause: err }))
           return []
         })
         for (const e of events) {
-          if (ch.recent.has(e.id)) continue
-          ch.recent.add(e.id)
-          if (ch.recent.size > RECENT_IDS) ch.recent.delete(ch.recent.values().next().value as string)
           for (const c of ch.conns) deliver(c, e)
         }
       }
@@ -131,8 +127,8 @@ export function createStreamHub(opts: StreamHubOptions): StreamHub {
 
   const wanted = (c: Conn, e: EventEnvelope) => c.types === null || c.types.has(e.type)
 
-  function deliver(c: Conn, e: PositionedEvent) {
-    if (c.closed || !wanted(c, e)) return
+  function deliver(c: Conn, e: StreamEvent) {
+    if (c.closed) return
     if (c.buffer) {
       if (c.buffer.length >= maxBuffered) {
         c.buffer = []
@@ -141,15 +137,15 @@ export function createStreamHub(opts: StreamHubOptions): StreamHub {
       } else c.buffer.push(e)
       return
     }
-    if (c.seen) {
-      if (Date.now() > c.seenUntil) c.seen = null
-      else if (c.seen.has(e.id)) return
-    }
-    write(c, e)
+    send(c, e)
   }
 
-  function write(c: Conn, e: EventEnvelope) {
-    const { position: _, ...envelope } = e as PositionedEvent
+  /** Sends an event placed after the last one sent (a bus repeat or a replayed one is not). */
+  function send(c: Conn, e: StreamEvent) {
+    if (c.last && compareStream(e.stream, c.last) <= 0) return
+    c.last = e.stream
+    if (!wanted(c, e)) return
+    const { stream: _, ...envelope } = e
     if (!c.client.send(envelope)) drop(c, 'slow')
   }
 
@@ -168,7 +164,7 @@ export function createStreamHub(opts: StreamHubOptions): StreamHub {
     ch.conns.delete(c)
     if (ch.conns.size === 0) {
       channels.delete(c.customerId)
-      void ch.sub.then((s) => s.stop()).catch(onError)
+      void ch.sub.then((subs) => Promise.all(subs.map((s) => s.stop()))).catch(onError)
     }
     if (channels.size === 0) stopShared()
   }
@@ -176,9 +172,6 @@ export function createStreamHub(opts: StreamHubOptions): StreamHub {
   function stopShared() {
     if (heartbeat) clearInterval(heartbeat)
     heartbeat = undefined
-    const q = queuedSub
-    queuedSub = undefined
-    void q?.then((s) => s.stop()).catch(onError)
   }
 
   function channelOf(customerId: string): Channel {
@@ -188,64 +181,53 @@ export function createStreamHub(opts: StreamHubOptions): StreamHub {
       conns: new Set(),
       pending: [],
       rendering: false,
-      recent: new Set(),
-      sub: bus.subscribe<StatusEvent>(customerStatusEvents(customerId), ({ data }) => {
-        enqueue(
-          customerId,
-          liveRow({
-            kind: 'status',
-            rowId: data.id,
-            type: data.type,
-            messageId: data.message_id,
-            createdAt: data.created_at,
-          }),
-        )
-      }),
+      sub: Promise.all([
+        bus.subscribe<StatusEvent>(customerStatusEvents(customerId), ({ data }) => {
+          enqueue(customerId, { src: 1, rowId: data.id, createdAt: data.created_at })
+        }),
+        bus.subscribe<CustomerEvent>(customerEvents(customerId), ({ data }) => {
+          enqueue(customerId, { src: 2, rowId: data.id, createdAt: data.created_at })
+        }),
+      ]),
     }
     channels.set(customerId, created)
     ch = created
-    queuedSub ??= bus.subscribe<DeliveryJob>(DELIVERY_JOBS, ({ data }) => {
-      if (channels.has(data.customer_id)) {
-        enqueue(data.customer_id, liveRow({ kind: 'queued', messageId: data.id, createdAt: data.created_at }))
-      }
-    })
     heartbeat ??= setInterval(() => {
       for (const c of channels.values()) for (const conn of c.conns) conn.client.heartbeat()
     }, heartbeatMs).unref()
     return ch
   }
 
-  async function replay(c: Conn, from: EventPosition) {
-    const seen = new Set<string>()
-    let position = from
+  async function replay(c: Conn, from: StreamCursor) {
     for (;;) {
       c.overflowed = false
-      for (;;) {
-        const page = await eventsAfter(db, c.customerId, position, replayPage)
-        for (const [i, e] of page.entries()) {
+      let cursor: StreamCursor | undefined = c.last ? { since: from.since, after: c.last } : from
+      while (cursor) {
+        const page: Awaited<ReturnType<typeof streamAfter>> = await streamAfter(
+          db,
+          c.customerId,
+          cursor,
+          replayPage,
+        )
+        for (const [i, e] of page.events.entries()) {
           if (c.closed) return
-          seen.add(e.id)
-          if (wanted(c, e)) write(c, e)
+          send(c, e)
           // A page is written in one go otherwise: its bytes would all wait in the socket's buffer.
           if (i % 50 === 49) await c.client.drained()
         }
-        const last = page.at(-1)
-        if (last) position = last.position
-        if (page.length < replayPage) break
-        await c.client.drained()
+        cursor = page.next
+        if (cursor) await c.client.drained()
       }
-      // Live events were dropped from a full buffer meanwhile: they are in the DB by now.
+      // Live events were dropped from a full hold meanwhile: they are in the DB by now.
       if (!c.overflowed) break
     }
-    const held = (c.buffer ?? [])
-      .filter((e) => !seen.has(e.id))
-      .sort((a, b) => comparePositions(a.position, b.position))
+    // What the replay did not reach (newer transactions) comes from the hold, in bus order — the
+    // relay's, the stream's; what it did reach is at or before the last sent and is skipped.
+    const held = c.buffer ?? []
     c.buffer = null
-    c.seen = seen.size > SEEN_KEPT ? new Set([...seen].slice(-SEEN_KEPT)) : seen
-    c.seenUntil = Date.now() + SEEN_FOR_MS
     for (const e of held) {
       if (c.closed) return
-      write(c, e)
+      send(c, e)
     }
   }
 
@@ -258,8 +240,7 @@ export function createStreamHub(opts: StreamHubOptions): StreamHub {
         client,
         buffer: after ? [] : null,
         overflowed: false,
-        seen: null,
-        seenUntil: 0,
+        last: null,
         closed: false,
       }
       const ch = channelOf(customerId)
@@ -269,7 +250,7 @@ export function createStreamHub(opts: StreamHubOptions): StreamHub {
       if (signal?.aborted) detach(c)
       try {
         // Subscribed before the replay reads: nothing published from now on can fall between them.
-        await Promise.all([ch.sub, queuedSub])
+        await ch.sub
         if (after) await replay(c, after)
       } catch (err) {
         drop(c, 'error')

@@ -12,11 +12,12 @@ import { createGroupCommitter } from '../lib/group-commit.ts'
 import { createPollLoop } from '../lib/poll-loop.ts'
 import { stderrReporter } from '../observability/reporter.ts'
 import { customerEventId, queuedEventId, statusEventId } from './event-ids.ts'
-import { findEvent } from './events-repository.ts'
+import { type EventEnvelope, findEvents } from './events-repository.ts'
 import type { StatusEvent } from './status-events.ts'
 import { type AddressPolicy, refuseUrl } from './webhook-address.ts'
-import { callbackSecrets, signingEndpoint } from './webhook-endpoints-repository.ts'
+import { callbackSecrets, type SigningEndpoint, signingEndpoints } from './webhook-endpoints-repository.ts'
 import {
+  type AttemptRecord,
   abandonDelivery,
   type ClaimedDelivery,
   claimDue,
@@ -24,12 +25,14 @@ import {
   type EnqueueEvent,
   enqueueEvent,
   enqueueEvents,
-  recordAttempt,
+  recordAttempts,
   releaseClaims,
 } from './webhook-queue.ts'
 import type { AttemptOutcome, WebhookSender } from './webhook-sender.ts'
 
 const HOUR = 3_600_000
+/** Attempts of one target in flight at once, and connections of its pool. */
+export const DEFAULT_PER_TARGET = 16
 /** Retries stop this long after a chain's first attempt. */
 export const RETRY_WINDOW_MS = 24 * HOUR
 
@@ -43,7 +46,7 @@ export interface WebhookDeliveryOptions extends AddressPolicy {
   retryBaseMs?: number
   /** Longest retry delay, ms (default 4 h; tests shorten it so a receiver back after a long outage is not waited out for minutes). */
   retryMaxMs?: number
-  /** Attempts of one target in flight at once (default 4). */
+  /** Attempts of one target in flight at once (default 16; the sender's pool per target has as many connections). */
   perTargetConcurrency?: number
   /** Deliveries of one target held in memory (running and waiting) before claims skip it (default 2 × concurrency). */
   perTargetQueue?: number
@@ -81,7 +84,7 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
   const { db, bus, sender } = opts
   const retryBaseMs = opts.retryBaseMs ?? 10_000
   const retryMaxMs = opts.retryMaxMs ?? 4 * HOUR
-  const perTarget = opts.perTargetConcurrency ?? 4
+  const perTarget = opts.perTargetConcurrency ?? DEFAULT_PER_TARGET
   // Little is claimed ahead: what a dead process had claimed waits out a lease.
   const perTargetQueue = Math.max(perTarget, opts.perTargetQueue ?? 2 * perTarget)
   const maxInMemory = opts.maxInMemory ?? 2000
@@ -106,6 +109,23 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
   })
   const enqueue = (e: EnqueueEvent) => enqueuer.submit(e)
 
+  // What attempts read and write is batched the same way: attempts running at once share one
+  // query for their endpoints, one per kind for their events, and one statement records them.
+  const loader = <I, O>(run: (items: I[]) => Promise<O[]>) =>
+    createGroupCommitter<I, O>({ maxBatch: 500, concurrency: 2, run })
+  const endpoints = loader<string, SigningEndpoint | undefined>(async (ids) => {
+    const found = await signingEndpoints(db, opts.key(), [...new Set(ids)])
+    return ids.map((id) => found.get(id))
+  })
+  const events = loader<{ customerId: string; id: string }, EventEnvelope | undefined>(async (items) => {
+    const found = await findEvents(db, items)
+    return items.map((i) => found.get(i.id))
+  })
+  const recorder = loader<AttemptRecord, undefined>(async (records) => {
+    for (const endpointId of await recordAttempts(db, records, disableAfterMs)) await disable(endpointId)
+    return records.map(() => undefined)
+  })
+
   /** The next attempt's time, or 'failed' once the chain's 24 h are spent. */
   function nextAttempt(
     d: ClaimedDelivery,
@@ -122,18 +142,20 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
   async function tryAttempt(
     d: ClaimedDelivery,
   ): Promise<{ outcome: AttemptOutcome; requested: boolean; internal?: boolean } | 'abandoned'> {
-    const key = opts.key()
     let secrets: string[]
     let url: string | undefined
+    const found = events.submit({ customerId: d.customer_id, id: d.event_id })
+    // Awaited below unless the endpoint is gone first: its failure must not go unhandled then.
+    found.catch(() => undefined)
     if (d.endpoint_id) {
-      const endpoint = await signingEndpoint(db, key, d.endpoint_id)
+      const endpoint = await endpoints.submit(d.endpoint_id)
       if (!endpoint?.enabled) return 'abandoned'
       secrets = endpoint.secrets
       url = endpoint.url
     } else {
-      secrets = await callbackSecrets(db, key, d.customer_id)
+      secrets = await callbackSecrets(db, opts.key(), d.customer_id)
     }
-    const envelope = await findEvent(db, d.customer_id, d.event_id)
+    const envelope = await found
     if (!envelope) return 'abandoned'
     if (!d.endpoint_id) {
       const cb = envelope.data.status_callback_url
@@ -181,21 +203,28 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
     // From here the row's state is the outcome, not our lease: a claim that takes it once it is
     // due again must not be skipped as ours (it would sit out a whole lease).
     held.delete(d.id)
-    const expired = await db.transaction((tx) =>
-      recordAttempt(
-        tx,
-        {
-          delivery: d,
-          latencyMs: outcome.latencyMs,
-          next,
-          ...(outcome.statusCode !== undefined ? { statusCode: outcome.statusCode } : {}),
-          ...(outcome.kind !== 'delivered' ? { error: outcome.error } : {}),
-          ...(internal ? { internal } : {}),
-        },
-        disableAfterMs,
-      ),
+    // Recorded in a group with others; the target's slot is free once the answer is in.
+    track(
+      recorder.submit({
+        delivery: d,
+        latencyMs: outcome.latencyMs,
+        next,
+        ...(outcome.statusCode !== undefined ? { statusCode: outcome.statusCode } : {}),
+        ...(outcome.kind !== 'delivered' ? { error: outcome.error } : {}),
+        ...(internal ? { internal } : {}),
+      }),
     )
-    if (expired && d.endpoint_id) await disable(d.endpoint_id)
+  }
+
+  function track(p: Promise<unknown>) {
+    const tracked: Promise<void> = p
+      .then(() => undefined)
+      .catch((err) => onError(err))
+      .finally(() => {
+        running.delete(tracked)
+        loop.wake()
+      })
+    running.add(tracked)
   }
 
   async function abandon(d: ClaimedDelivery) {

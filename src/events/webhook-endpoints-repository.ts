@@ -223,3 +223,17 @@ export async function callbackSecrets(q: Queryable, key: Buffer, customerId: str
   )
   return rows[0] ? signing(key, rows[0]).secrets : []
 }
+
+/** Several endpoints with their signing secrets, by id (deleted ones are absent). */
+export async function signingEndpoints(
+  q: Queryable,
+  key: Buffer,
+  ids: string[],
+): Promise<Map<string, SigningEndpoint>> {
+  if (ids.length === 0) return new Map()
+  const { rows } = await q.query<SigningRow>(
+    `SELECT ${SIGNING_COLUMNS} FROM webhook_endpoints WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL`,
+    [ids],
+  )
+  return new Map(rows.map((r) => [r.id, signing(key, r)]))
+}

@@ -184,59 +184,84 @@ export interface AttemptRecord {
 /** A failure this long after the previous one starts a new failing streak. */
 export const STREAK_GAP_MS = 24 * 3_600_000
 
+/**
+ * Records a group of attempts and moves their chains in one statement (group commit: one round
+ * trip for every attempt that ended meanwhile), and moves the failing streak of their endpoints
+ * by the last attempt of each in the group. Returns the endpoints now failing for longer than
+ * `disableAfterMs`.
+ */
+export async function recordAttempts(
+  q: Queryable,
+  records: AttemptRecord[],
+  disableAfterMs: number,
+): Promise<string[]> {
+  if (records.length === 0) return []
+  // The endpoint's streak follows the last outcome of the group: two updates of one row in one
+  // statement would leave either.
+  const streak = new Map<string, 'reset' | 'fail'>()
+  for (const a of records) {
+    if (a.delivery.endpoint_id && !a.internal) {
+      streak.set(a.delivery.endpoint_id, a.next === 'succeeded' ? 'reset' : 'fail')
+    }
+  }
+  const attempts = records.map((a) => ({
+    delivery_id: a.delivery.id,
+    customer_id: a.delivery.customer_id,
+    endpoint_id: a.delivery.endpoint_id,
+    event_id: a.delivery.event_id,
+    attempt: a.delivery.attempts + 1,
+    status_code: a.statusCode ?? null,
+    latency_ms: a.latencyMs,
+    error: a.error ?? null,
+    next_retry_at: a.next instanceof Date ? a.next.toISOString() : null,
+    state: a.next instanceof Date ? 'pending' : a.next,
+  }))
+  const ids = (what: 'reset' | 'fail') => [...streak].filter(([, s]) => s === what).map(([id]) => id)
+  // A failure more than a day after the streak's last one starts a new streak (the endpoint was
+  // not failing in between, only idle): disabled only after failing continuously.
+  const { rows } = await q.query<{ id: string }>(
+    `WITH x AS (
+       SELECT * FROM json_to_recordset($1::json) AS x(delivery_id bigint, customer_id uuid, endpoint_id uuid,
+         event_id text, attempt int, status_code int, latency_ms int, error text, next_retry_at timestamptz, state text)
+     ),
+     a AS (
+       INSERT INTO webhook_attempts (delivery_id, customer_id, endpoint_id, event_id, attempt, status_code,
+                                     latency_ms, error, next_retry_at)
+       SELECT delivery_id, customer_id, endpoint_id, event_id, attempt, status_code, latency_ms, error, next_retry_at
+         FROM x ORDER BY delivery_id
+     ),
+     d AS (
+       UPDATE webhook_deliveries w SET state = x.state, attempts = x.attempt,
+              next_attempt_at = coalesce(x.next_retry_at, w.next_attempt_at), updated_at = now()
+         FROM x WHERE w.id = x.delivery_id
+     ),
+     ok AS (
+       UPDATE webhook_endpoints SET failing_since = NULL, last_failure_at = NULL
+        WHERE id = ANY($2::uuid[]) AND failing_since IS NOT NULL
+     ),
+     bad AS (
+       UPDATE webhook_endpoints
+          SET failing_since = CASE WHEN failing_since IS NULL OR last_failure_at IS NULL
+                                     OR last_failure_at < now() - $5 * interval '1 millisecond'
+                                   THEN now() ELSE failing_since END,
+              last_failure_at = now()
+        WHERE id = ANY($3::uuid[]) AND enabled
+        RETURNING id, failing_since <= now() - $4 * interval '1 millisecond' AS expired
+     )
+     SELECT id::text FROM bad WHERE expired`,
+    [JSON.stringify(attempts), ids('reset'), ids('fail'), disableAfterMs, STREAK_GAP_MS],
+    { name: 'record_webhook_attempts' },
+  )
+  return rows.map((r) => r.id)
+}
+
 /** Records one attempt and moves its chain; returns whether the endpoint is now failing for longer than `disableAfterMs`. */
 export async function recordAttempt(
   q: Queryable,
   a: AttemptRecord,
   disableAfterMs: number,
 ): Promise<boolean> {
-  const d = a.delivery
-  const nextAt = a.next instanceof Date ? a.next.toISOString() : null
-  const state = a.next instanceof Date ? 'pending' : a.next
-  await q.query(
-    `WITH a AS (
-       INSERT INTO webhook_attempts (delivery_id, customer_id, endpoint_id, event_id, attempt, status_code,
-                                     latency_ms, error, next_retry_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-     )
-     UPDATE webhook_deliveries SET state = $10, attempts = $5, next_attempt_at = coalesce($9, next_attempt_at),
-            updated_at = now()
-      WHERE id = $1`,
-    [
-      d.id,
-      d.customer_id,
-      d.endpoint_id,
-      d.event_id,
-      d.attempts + 1,
-      a.statusCode ?? null,
-      a.latencyMs,
-      a.error ?? null,
-      nextAt,
-      state,
-    ],
-  )
-  if (!d.endpoint_id || a.internal) return false
-  if (state === 'succeeded') {
-    await q.query(
-      `UPDATE webhook_endpoints SET failing_since = NULL, last_failure_at = NULL
-        WHERE id = $1 AND failing_since IS NOT NULL`,
-      [d.endpoint_id],
-    )
-    return false
-  }
-  // A failure more than a day after the streak's last one starts a new streak (the endpoint was
-  // not failing in between, only idle): disabled only after failing continuously.
-  const { rows } = await q.query<{ expired: boolean }>(
-    `UPDATE webhook_endpoints
-        SET failing_since = CASE WHEN failing_since IS NULL OR last_failure_at IS NULL
-                                   OR last_failure_at < now() - $3 * interval '1 millisecond'
-                                 THEN now() ELSE failing_since END,
-            last_failure_at = now()
-      WHERE id = $1 AND enabled
-      RETURNING failing_since <= now() - $2 * interval '1 millisecond' AS expired`,
-    [d.endpoint_id, disableAfterMs, STREAK_GAP_MS],
-  )
-  return rows[0]?.expired === true
+  return (await recordAttempts(q, [a], disableAfterMs)).length > 0
 }
 
 /**

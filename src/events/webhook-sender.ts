@@ -30,7 +30,7 @@ export type AttemptOutcome =
 export interface WebhookSenderOptions extends AddressPolicy {
   /** Time for the receiver to answer, ms (default 10 000). */
   timeoutMs?: number
-  /** Connections per target (default 4). */
+  /** Connections per target (default 16, as many as the delivery runs at once per target). */
   connectionsPerTarget?: number
   /** Pools kept open; the least recently used beyond this are closed (default 1000). */
   maxPools?: number
@@ -181,7 +181,7 @@ export function createWebhookSender(opts: WebhookSenderOptions): WebhookSender {
     }
     const agent = new Agent({
       connect: guardedConnector(opts, timeoutMs, lookup),
-      connections: opts.connectionsPerTarget ?? 4,
+      connections: opts.connectionsPerTarget ?? 16,
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
       keepAliveTimeout: 30_000,

@@ -5,6 +5,8 @@ export interface Received {
   path: string
   headers: Record<string, string>
   body: string
+  /** When it arrived (Date.now()). */
+  receivedAt: number
   /** The envelope, parsed. */
   event: { id: string; type: string; created_at: string; data: { id?: string; status?: string } }
 }
@@ -48,7 +50,7 @@ export async function startReceiver() {
         } catch {
           event = { id: '', type: '', created_at: '', data: {} }
         }
-        received.push({ path, headers, body, event })
+        received.push({ path, headers, body, event, receivedAt: Date.now() })
       }
       res.writeHead(status, extra).end()
     })

@@ -8,9 +8,9 @@ import { Type } from '@sinclair/typebox'
 import type { FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
 import type { Db } from '../../db/db.ts'
-import { RESUME_WINDOW_MS, resumePoint } from '../../events/event-replay.ts'
+import { RESUME_WINDOW_MS, resumePoint, type StreamCursor } from '../../events/event-replay.ts'
 import { EVENT_TYPES } from '../../events/event-types.ts'
-import type { EventEnvelope, EventPosition } from '../../events/events-repository.ts'
+import type { EventEnvelope } from '../../events/events-repository.ts'
 import type { StreamClient, StreamHub } from '../../events/stream-hub.ts'
 import { ApiError, invalidRequest } from '../errors.ts'
 import type { Authenticator } from '../plugins/auth.ts'
@@ -31,7 +31,7 @@ export interface EventStreamDeps {
 interface StreamRequest {
   customerId: string
   types: ReadonlySet<string> | null
-  after: EventPosition | undefined
+  after: StreamCursor | undefined
 }
 
 const KNOWN_TYPES = new Set<string>(EVENT_TYPES)
@@ -131,7 +131,7 @@ export const eventStreamRoutes: FastifyPluginAsyncTypebox<EventStreamDeps> = asy
     const types = parseTypes(request.query.types)
     const header = request.headers['last-event-id']
     const lastId = (Array.isArray(header) ? header[0] : header) ?? request.query.last_event_id
-    let after: EventPosition | undefined
+    let after: StreamCursor | undefined
     if (lastId !== undefined && lastId !== '') {
       const point = await resumePoint(db, customerId, lastId)
       if (!point.ok) {
@@ -142,7 +142,7 @@ export const eventStreamRoutes: FastifyPluginAsyncTypebox<EventStreamDeps> = asy
           'Last-Event-ID',
         )
       }
-      after = point.position
+      after = point.cursor
     }
     prepared.set(request, { customerId, types, after })
   }

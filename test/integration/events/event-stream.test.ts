@@ -1,5 +1,6 @@
 // GET /v1/events/stream over real PostgreSQL, on both buses (in-process and NATS JetStream), through
-// a listening server: SSE resume with Last-Event-ID gives exactly the rest in order, another
+// a listening server: SSE resume with Last-Event-ID gives exactly the rest in the stream's order
+// (the order events became visible; message.queued with its message's first status change), another
 // customer's stream sees none of it, the types filter, heartbeats, the WebSocket carries the same
 // envelopes, and refusals happen before streaming. Events come from the real relay (status
 // changes) and jobs published as the dispatcher does (message.queued).
@@ -11,6 +12,7 @@ import { laneSubject } from '../../../src/bus/subjects.ts'
 import type { DeliveryJob } from '../../../src/domain/message.ts'
 import type { MessageStatus } from '../../../src/domain/status.ts'
 import { queuedEventId, statusEventId } from '../../../src/events/event-ids.ts'
+import { streamAfter } from '../../../src/events/event-replay.ts'
 import { createStatusEventRelay } from '../../../src/events/relay.ts'
 import { createStatusWriter } from '../../../src/events/status-writer.ts'
 import {
@@ -118,6 +120,12 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
       return (res.json() as { data: StreamedEvent[] }).data.reverse()
     }
 
+    /** The customer's events in the stream's order, as the stream sends them. */
+    const inStream = async (who: TestCustomer) =>
+      (
+        await streamAfter(t.db, who.id, { since: new Date(Date.now() - 3600_000), after: null }, 1000)
+      ).events.map(({ stream: _, ...e }) => e as StreamedEvent)
+
     const ids = (es: { id: string }[]) => es.map((e) => e.id)
 
     it('a stream resumed with Last-Event-ID gets exactly the rest, in order; another customer sees none', async () => {
@@ -147,9 +155,10 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
       await advance(later, 'sent')
       await advance(later, 'delivered')
 
-      const all = await listed(a)
+      const all = await inStream(a)
       assert.equal(all.length, 3 * 4, 'A: 4 queued, 4 sent, 4 delivered')
-      assert.deepEqual(ids(seenBefore), ids(all.slice(0, n)), 'the live stream sent them in list order')
+      assert.deepEqual(ids(all).sort(), ids(await listed(a)).sort(), 'the events of GET /v1/events')
+      assert.deepEqual(ids(seenBefore), ids(all.slice(0, n)), 'the live stream sent them in the stream order')
       const rest = all.slice(n)
       await waitFor(
         () => resumed.events.length >= rest.length,
@@ -162,7 +171,7 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
         'exactly the rest, in order, the same envelopes as GET /v1/events',
       )
 
-      const mine = await listed(c)
+      const mine = await inStream(c)
       await waitFor(() => sc.events.length >= mine.length, "C's events", DEADLINE)
       assert.deepEqual(ids(sc.events), ids(mine))
       const aIds = new Set(ids(all))
@@ -171,15 +180,15 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
 
       // Nothing repeated later either: one more event arrives alone.
       const last = await send(a, 1)
+      await advance(last, 'sent')
       await waitFor(() => resumed.events.at(-1)?.data.id === last[0], 'the next event', DEADLINE)
-      assert.equal(resumed.events.length, rest.length + 1)
+      assert.equal(resumed.events.length, rest.length + 2, 'its queued and sent')
       resumed.close()
       sc.close()
     })
 
     it('types filters the stream, the replay included', async () => {
-      const all = await listed(a)
-      const from = all[0] as StreamedEvent
+      const from = (await inStream(a))[0] as StreamedEvent
       const s = await openSse(base, `${STREAM}?types=message.delivered,message.received`, {
         ...a.auth,
         'last-event-id': from.id,
@@ -188,7 +197,7 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
       const more = await send(a, 1)
       await advance(more, 'sent')
       await advance(more, 'delivered')
-      const expected = (await listed(a, 'message.delivered')).filter((e) => e.id !== from.id)
+      const expected = (await inStream(a)).filter((e) => e.type === 'message.delivered')
       await waitFor(() => s.events.length >= expected.length, 'delivered events', DEADLINE)
       assert.deepEqual(ids(s.events), ids(expected))
       assert.ok(s.events.every((e) => e.type === 'message.delivered'))
@@ -202,15 +211,16 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
     })
 
     it('the WebSocket on the same path carries the same envelopes, resumes from last_event_id and goes live', async () => {
-      const all = await listed(a)
+      const all = await inStream(a)
       const from = all[2] as StreamedEvent
       const ws = await openWs(base, `${STREAM}?last_event_id=${from.id}`, a.auth)
       const rest = all.slice(3)
       await waitFor(() => ws.events.length >= rest.length, 'the replay', DEADLINE)
       assert.deepEqual(ws.events, rest)
       const more = await send(a, 1)
+      await advance(more, 'sent')
       await waitFor(() => ws.events.at(-1)?.data.id === more[0], 'a live event', DEADLINE)
-      assert.deepEqual(ws.events.at(-1), (await listed(a)).at(-1))
+      assert.deepEqual(ws.events.at(-1), (await inStream(a)).at(-1))
       await waitFor(() => ws.pings >= 2, 'pings', DEADLINE)
       ws.close()
       await assert.rejects(openWs(base, STREAM, {}), /upgrade refused: 401/)
@@ -273,6 +283,12 @@ describe('live event stream: a client that reads nothing', () => {
       await t.db.transaction((tx) => acceptBatch(tx, reqs, renderStub))
       firstIds.push(reqs[0]?.message.id as string)
     }
+    // Dispatched: a message.queued is streamed with its message's first status change.
+    await t.db.query(
+      `INSERT INTO message_events (message_id, customer_id, status, created_at)
+       SELECT id, customer_id, 'sending', now() FROM messages WHERE customer_id = $1`,
+      [who.id],
+    )
     const first = { id: queuedEventId(firstIds[0] as string) }
     const openStreams = async () => {
       const res = await t.app.inject({ method: 'GET', url: '/metrics' })

@@ -11,8 +11,8 @@ import type { Db, Queryable } from '../../../src/db/db.ts'
 import { createPostgresDb } from '../../../src/db/postgres.ts'
 import type { MessageStatus } from '../../../src/domain/status.ts'
 import { parseEventId, statusEventId } from '../../../src/events/event-ids.ts'
-import { comparePositions, resumePoint } from '../../../src/events/event-replay.ts'
-import { type EventEnvelope, listEvents } from '../../../src/events/events-repository.ts'
+import { resumePoint, streamAfter } from '../../../src/events/event-replay.ts'
+import type { EventEnvelope } from '../../../src/events/events-repository.ts'
 import { createStatusEventRelay } from '../../../src/events/relay.ts'
 import type { StatusEvent } from '../../../src/events/status-events.ts'
 import { createStatusWriter } from '../../../src/events/status-writer.ts'
@@ -43,7 +43,7 @@ function fakeClient(accept: (n: number) => boolean = () => true) {
   return { ...state, state, client }
 }
 
-const REPLAY_SQL = 'ORDER BY created_at, kind, key'
+const REPLAY_SQL = 's ORDER BY x, src, i'
 
 /** A Db whose replay reads can be held before they run or before they return. */
 function gatedDb(db: Db) {
@@ -120,6 +120,8 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
       messages = await acceptMany(db, customer, 3)
       const relay = createStatusEventRelay({ db, bus: b.bus })
       publish = relayUntil(relay, DEADLINE)
+      // A first message dispatched: the stream has events to resume from.
+      await advance(await acceptMany(db, customer, 1), 'sending')
     })
     after(async () => {
       await db?.close()
@@ -141,13 +143,17 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
       }
       await publish(ids.length)
     }
-    const oldestFirst = async () =>
-      (await listEvents(db, customer, {}, 1000)).reverse().map(({ position: _, ...e }) => e)
+    /** Every event of the customer in the stream's order. */
+    const inStreamOrder = async () =>
+      (
+        await streamAfter(db, customer, { since: new Date(Date.now() - 3600_000), after: null }, 1000)
+      ).events.map(({ stream: _, ...e }) => e)
+    const oldestFirst = inStreamOrder
     const from = async () => {
       const first = (await oldestFirst())[0] as EventEnvelope
       const point = await resumePoint(db, customer, first.id)
       assert.ok(point.ok)
-      return point.position
+      return point.cursor
     }
     const withHub = async (
       opts: { db?: Db; bus?: Bus; maxBuffered?: number; replayPage?: number },
@@ -171,7 +177,11 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
         await held.reached
         // Committed before the replay reads, and on the bus: read by the replay and held from the bus.
         await advance(messages, 'sent')
-        await waitFor(() => hub.stats().buffered === 3, 'three live events held', DEADLINE)
+        await waitFor(
+          () => hub.stats().buffered === 6,
+          'six live events held (three with their queued)',
+          DEADLINE,
+        )
         held.release()
         await opened
         const all = await oldestFirst()
@@ -203,16 +213,16 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
       const g = gatedDb(db)
       const more = await acceptMany(db, customer, 4)
       // One replay read: the dropped events can only come back by reading again.
-      await withHub({ db: g.db, maxBuffered: 2, replayPage: 1000 }, async (hub) => {
+      await withHub({ db: g.db, maxBuffered: 5, replayPage: 1000 }, async (hub) => {
         const start = await from()
         const held = g.arm('after')
         const c = fakeClient()
         const opened = hub.open({ customerId: customer, types: null, after: start, client: c.client })
         await held.reached
         await advance(more, 'sent')
-        // Four events for a hold of two: it overflowed (and holds what came after).
+        // Eight events (four with their queued) for a hold of five: it overflowed (and holds what came after).
         await waitFor(
-          () => hub.stats().overflows === 1 && hub.stats().buffered === 1,
+          () => hub.stats().overflows === 1 && hub.stats().buffered === 2,
           'the hold overflowed once',
           DEADLINE,
         )
@@ -230,7 +240,7 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
         await hub.open({ customerId: customer, types: null, client: c.client })
         const fresh = await acceptMany(db, customer, 2)
         await advance(fresh.slice(0, 1), 'sent')
-        await waitFor(() => c.got.length === 1, 'the first event', DEADLINE)
+        await waitFor(() => c.got.length === 2, 'the first message queued and sent', DEADLINE)
         const copy = (
           await db.query<{ id: string; created_at: Date; message_id: string }>(
             `SELECT id::text, created_at, message_id FROM message_events WHERE message_id = $1`,
@@ -253,8 +263,8 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
         await advance(fresh.slice(1), 'sent')
         await waitFor(() => c.got.some((e) => e.data.id === fresh[1]), 'the next event', DEADLINE)
         assert.deepEqual(
-          c.got.map((e) => e.data.id),
-          fresh,
+          c.got.map((e) => `${e.type} ${e.data.id}`),
+          fresh.flatMap((id) => [`message.queued ${id}`, `message.sent ${id}`]),
           'the repeat and the other customer event were not sent',
         )
       })
@@ -268,35 +278,31 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
         await hub.open({ customerId: customer, types: null, client: fine.client })
         const fresh = await acceptMany(db, customer, 3)
         await advance(fresh, 'sent')
-        await waitFor(() => fine.got.length === 3, 'the fine client got all three', DEADLINE)
+        await waitFor(() => fine.got.length === 6, 'the fine client got all three, queued and sent', DEADLINE)
         assert.equal(slow.state.closed, 'slow')
         assert.equal(slow.got.length, 2)
         assert.equal(hub.stats().streams, 1)
       })
     })
 
-    it('resume points: exact for own events, the carried time for anything else; positions sort as the list', async () => {
+    it('resume points: the stream position of own events, the carried time for anything else', async () => {
       await advance(await acceptMany(db, customer, 2), 'sent')
-      const listed = await listEvents(db, customer, {}, 1000)
-      const sorted = [...listed].sort((x, y) => comparePositions(x.position, y.position))
-      assert.deepEqual(
-        sorted.map((e) => e.id),
-        [...listed].reverse().map((e) => e.id),
-      )
-      for (const e of listed) {
-        assert.deepEqual(await resumePoint(db, customer, e.id), { ok: true, position: e.position })
+      const streamed = (
+        await streamAfter(db, customer, { since: new Date(Date.now() - 3600_000), after: null }, 1000)
+      ).events
+      assert.ok(streamed.some((e) => e.type === 'message.queued'))
+      for (const e of streamed) {
+        const point = await resumePoint(db, customer, e.id)
+        assert.ok(point.ok)
+        assert.deepEqual(point.cursor.after, e.stream, e.type)
       }
       // Another customer's id tells nothing: it is read as an id of no event at that time.
-      const status = listed.find((e) => e.type === 'message.sent') as (typeof listed)[number]
+      const status = streamed.find((e) => e.type === 'message.sent') as (typeof streamed)[number]
       const ref = parseEventId(status.id)
       assert.ok(ref?.kind === 'status')
-      const carried = { atUs: String(ref.at * 1000), kind: 1, key: ref.rowId.padStart(20, '0') }
-      assert.deepEqual(await resumePoint(db, other, status.id), { ok: true, position: carried })
-      const missing = statusEventId('999999999', ref.at)
-      assert.deepEqual(await resumePoint(db, customer, missing), {
-        ok: true,
-        position: { ...carried, key: '999999999'.padStart(20, '0') },
-      })
+      const carried = { ok: true, cursor: { since: new Date(ref.at), after: null } }
+      assert.deepEqual(await resumePoint(db, other, status.id), carried)
+      assert.deepEqual(await resumePoint(db, customer, statusEventId('999999999', ref.at)), carried)
     })
 
     it('holds one subscription per customer with open streams, released with the last', async () => {
@@ -307,8 +313,8 @@ for (const [name, makeBus] of Object.entries(busesUnderTest)) {
             hub.open({ customerId: id, types: null, client: fakeClient().client }),
           ),
         )
-        // One per customer plus the dispatched-jobs one (message.queued).
-        assert.equal(counted.open.size, 3)
+        // Two per customer (status changes, customer events); message.queued comes with the first status change.
+        assert.equal(counted.open.size, 4)
         assert.deepEqual(hub.stats(), { streams: 4, customers: 2, buffered: 0, overflows: 0 })
         for (const s of streams) s.close()
         await waitFor(() => counted.open.size === 0, 'subscriptions released', DEADLINE)

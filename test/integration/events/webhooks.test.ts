@@ -13,7 +13,11 @@ import { createCarrier } from '../../../src/carriers/create-carrier.ts'
 import { type CarrierSim, createCarrierSim } from '../../../src/carriers/sim/carrier-sim.ts'
 import { createPipeline, type Pipeline } from '../../../src/delivery/pipeline.ts'
 import { createStatusEventRelay, type StatusEventRelay } from '../../../src/events/relay.ts'
-import { createWebhookDelivery, type WebhookDelivery } from '../../../src/events/webhook-delivery.ts'
+import {
+  createWebhookDelivery,
+  DEFAULT_PER_TARGET,
+  type WebhookDelivery,
+} from '../../../src/events/webhook-delivery.ts'
 import { createWebhookSender, type WebhookSender } from '../../../src/events/webhook-sender.ts'
 import { webhooksDelivered } from '../../../src/reconcile/webhook-checks.ts'
 import {
@@ -265,7 +269,7 @@ describe('webhooks end to end (PostgreSQL, NATS, SMPP simulator, real receiver)'
       8000,
     )
     assert.ok(
-      rx.hangingCount() > 0 && rx.hangingCount() <= 4,
+      rx.hangingCount() > 0 && rx.hangingCount() <= DEFAULT_PER_TARGET,
       `per-endpoint concurrency: ${rx.hangingCount()} open`,
     )
     assert.equal(rx.on('/hang').length, 0)
@@ -277,6 +281,48 @@ describe('webhooks end to end (PostgreSQL, NATS, SMPP simulator, real receiver)'
       'the slow endpoint catches up',
       20_000,
     )
+  })
+
+  it("measures B's webhook latency with and without A's hanging receiver (p95s reported, isolation asserted)", async (tc) => {
+    // Issue 10: B's p95 with A hanging should stay within 2x of the no-fault run. A wall-clock
+    // bound has no place in a test on a shared machine: the figures are reported, what is asserted
+    // is the structure (every B webhook arrives while A's requests hang, A holds only its slots).
+    const b = await customer('b-measured')
+    await endpoint(b, '/b', { events: [FINAL] })
+    const N = 30
+    /** B's N messages: status change (event time) to webhook received, ms, sorted. */
+    const latencies = async () => {
+      const ids = await Promise.all(Array.from({ length: N }, () => send(b)))
+      const got = await waitFor(
+        () => {
+          const rs = ids.map((id) => eventsOf('/b', id)[0])
+          return rs.every((r) => r !== undefined) && (rs as Received[])
+        },
+        "B's webhooks",
+        20_000,
+      )
+      return got.map((r) => r.receivedAt - Date.parse(r.event.created_at)).sort((x, y) => x - y)
+    }
+    const p95 = (xs: number[]) => xs[Math.ceil(xs.length * 0.95) - 1] as number
+    const calm = await latencies()
+    const a = await customer('a-hanging')
+    rx.setBehavior('/a-hang', () => 'hang')
+    await endpoint(a, '/a-hang')
+    const aIds = await Promise.all(Array.from({ length: 10 }, () => send(a)))
+    await waitFor(() => rx.hangingCount() >= DEFAULT_PER_TARGET, "A's slots all hanging", 20_000)
+    const faulted = await latencies()
+    // Every B webhook arrived while A's requests were still hanging, and A holds only its own slots.
+    assert.ok(
+      rx.hangingCount() > 0 && rx.hangingCount() <= DEFAULT_PER_TARGET,
+      `A holds ${rx.hangingCount()} requests`,
+    )
+    assert.equal(rx.on('/a-hang').length, 0)
+    const figures = `B p95 ${p95(calm)} ms without a fault, ${p95(faulted)} ms with A hanging (p50 ${calm[N / 2]} / ${faulted[N / 2]} ms, ${N} webhooks each)`
+    tc.diagnostic(figures)
+    console.error(`webhook isolation: ${figures}`)
+    rx.setBehavior('/a-hang', () => 200)
+    rx.release()
+    await waitFor(() => aIds.every((id) => eventsOf('/a-hang', id).length > 0), 'A catches up', 30_000)
   })
 
   it('a webhook role stopped mid-stream and restarted loses no event', async () => {
