@@ -1,6 +1,6 @@
 import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance } from 'fastify'
-import { Counter, collectDefaultMetrics, Registry } from 'prom-client'
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client'
 import { buildApp } from '../api/app.ts'
 import type { Bus } from '../bus/bus.ts'
 import { createMemoryBus } from '../bus/memory-bus.ts'
@@ -18,6 +18,7 @@ import { startWebhookRole } from '../events/webhook-role.ts'
 import { resolveWebhookKey } from '../events/webhook-secrets.ts'
 import { scheduleMaintenance } from '../maintenance/maintenance.ts'
 import { createReporter } from '../observability/reporter.ts'
+import { createRollupConsumer } from '../reporting/rollup-consumer.ts'
 import { startBanner } from './banner.ts'
 import { startOpsServer } from './ops-server.ts'
 import { checkWebhookKey } from './role-config.ts'
@@ -44,6 +45,11 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
   const statusEvents = new Counter({
     name: 'smsgw_status_events_published_total',
     help: 'Status events published to the bus by this process (the relay)',
+    registers: [registry],
+  })
+  const rollupLag = new Gauge({
+    name: 'smsgw_rollup_lag_seconds',
+    help: 'Age of the oldest status event in the last rollup pass when the pass committed',
     registers: [registry],
   })
   const role = Object.entries(roles)
@@ -126,6 +132,18 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
         })
       : undefined
   relay?.start()
+  // Usage rollups are recomputed where the relay runs (one writer at a time under a lock).
+  const rollups =
+    bus && roles.dispatcher
+      ? createRollupConsumer({
+          db: deliveryDb,
+          bus,
+          intervalMs: config.SMSGW_ROLLUP_INTERVAL_MS,
+          onPass: (p) => rollupLag.set(p.lagMs / 1000),
+          onError: (err) => reporter.error('rollups', err),
+        })
+      : undefined
+  await rollups?.start()
   let webhookKey: Buffer | undefined
   const resolveKey = () => (webhookKey ??= resolveWebhookKey(config))
   const webhooks =
@@ -182,6 +200,7 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
     await opsApp?.close()
     await pipeline?.stop()
     await relay?.stop()
+    await rollups?.stop()
     await webhooks?.stop()
     await bus?.close()
     await sim?.close()

@@ -173,8 +173,8 @@ export interface ReceiptLatency {
 }
 
 /**
- * Time from `sent` to the receipt (delivered / undelivered) per carrier, for receipts recorded in
- * [from, to). Read from the message log (message_events), not the rollups: a percentile cannot be
+ * Time from a message's first `sent` to its first receipt (delivered / undelivered) per carrier,
+ * for receipts recorded in [from, to). Read from the message log (message_events), not the rollups: a percentile cannot be
  * summed from buckets. Its cost grows with the receipts of the range.
  */
 export async function receiptLatency(db: Queryable, fromMs: number, toMs: number): Promise<ReceiptLatency[]> {
@@ -184,14 +184,21 @@ export async function receiptLatency(db: Queryable, fromMs: number, toMs: number
     p50: number | null
     p95: number | null
   }>(
-    `SELECT d.carrier, count(*)::int AS receipts,
-            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM f.created_at - s.created_at)) * 1000 AS p50,
-            percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM f.created_at - s.created_at)) * 1000 AS p95
-       FROM message_events f
-       JOIN message_events s ON s.message_id = f.message_id AND s.status = 'sent'
+    `WITH f AS (
+       SELECT message_id, min(created_at) AS at FROM message_events
+        WHERE status IN ('delivered', 'undelivered') AND created_at >= $1 AND created_at < $2
+        GROUP BY message_id
+     ), s AS (
+       SELECT e.message_id, min(e.created_at) AS at
+         FROM message_events e JOIN f ON f.message_id = e.message_id
+        WHERE e.status = 'sent' GROUP BY e.message_id
+     )
+     SELECT d.carrier, count(*)::int AS receipts,
+            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM f.at - s.at)) * 1000 AS p50,
+            percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM f.at - s.at)) * 1000 AS p95
+       FROM f JOIN s ON s.message_id = f.message_id
        JOIN deliveries d ON d.message_id = f.message_id
-      WHERE f.status IN ('delivered', 'undelivered') AND f.created_at >= $1 AND f.created_at < $2
-        AND d.carrier IS NOT NULL
+      WHERE d.carrier IS NOT NULL
       GROUP BY d.carrier`,
     [new Date(fromMs), new Date(toMs)],
   )

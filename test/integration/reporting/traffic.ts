@@ -73,7 +73,12 @@ export interface Change {
 }
 
 /** Applies changes in one transaction; returns the event rows written (id, created_at). */
-export async function applyChanges(db: Db, changes: Change[]): Promise<{ id: string; change: Change }[]> {
+export async function applyChanges(
+  db: Db,
+  changes: Change[],
+  /** When refunds are recorded (default now). */
+  refundAt?: Date,
+): Promise<{ id: string; change: Change }[]> {
   return db.transaction(async (tx) => {
     const out: { id: string; change: Change }[] = []
     for (const c of changes) {
@@ -95,8 +100,9 @@ export async function applyChanges(db: Db, changes: Change[]): Promise<{ id: str
         )
       if (c.refund)
         await tx.query(
-          `INSERT INTO ledger (customer_id, kind, amount, balance_after, message_id) VALUES ($1, 'refund', $2, $2, $3)`,
-          [m.customerId, m.priceMicros, m.id],
+          `INSERT INTO ledger (customer_id, kind, amount, balance_after, message_id, created_at)
+           VALUES ($1, 'refund', $2, $2, $3, coalesce($4, now()))`,
+          [m.customerId, m.priceMicros, m.id, refundAt ?? null],
         )
       out.push({ id: rows[0]?.id as string, change: c })
     }
