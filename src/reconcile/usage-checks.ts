@@ -1,20 +1,27 @@
 // Usage reconciles with the ledger (issue 13): for each customer and UTC day of message creation,
-// the usage rollups' cost equals the charges minus the refunds of that day's messages. A
-// (customer, day) whose ledger moved in the last FRESH_S seconds is left out: rollups are only
-// promised fresh within a minute. Archived days are left out (their messages are gone) and named.
+// the usage rollups' cost equals the charges minus the refunds of that day's messages. Only what
+// the rollups claim to cover is compared: a (customer, day) whose ledger moved after the cutoff —
+// the last sweep of the rollup role, and no later than FRESH_S seconds ago (rollups are promised
+// fresh within a minute) — is left out. Archived days are left out (their messages are gone).
+// Both are named in the detail.
 
 import type { Queryable } from '../db/db.ts'
 import { checkFrom, findProblems, type ReconcileCheck } from './check.ts'
 
 /** Rollups are promised fresh within this long (API.md "Usage"). */
 const FRESH_S = 60
+/** The sweep re-reads this far behind its position (rollups.ts sweepAccepted's margin). */
+const SWEEP_MARGIN_S = 10
 /** The UTC day number (days since 1970-01-01) of a UUIDv7 message id. */
 const DAY_OF_ID = `(('x' || translate(left(message_id::text, 13), '-', ''))::bit(48)::bigint / 86400000)`
 
 export async function usageMatchesLedger(q: Queryable): Promise<ReconcileCheck> {
   const problems = await findProblems(
     q,
-    `WITH l AS (
+    `WITH cut AS (
+       SELECT least(now() - interval '${FRESH_S} seconds',
+                    (SELECT swept_to - interval '${SWEEP_MARGIN_S} seconds' FROM usage_sweep_position WHERE name = 'accepted')) AS t
+     ), l AS (
        SELECT customer_id, ${DAY_OF_ID} AS day, -sum(amount) AS cost, max(created_at) AS last_at
          FROM ledger WHERE message_id IS NOT NULL AND kind IN ('charge', 'refund')
         GROUP BY 1, 2
@@ -29,19 +36,23 @@ export async function usageMatchesLedger(q: Queryable): Promise<ReconcileCheck> 
                  ELSE 'customer-days whose usage cost ≠ charges − refunds' END AS problem
        FROM l FULL JOIN u ON u.customer_id = l.customer_id AND u.day = l.day
       WHERE coalesce(l.cost, 0) <> coalesce(u.cost, 0)
-        AND (l.last_at IS NULL OR l.last_at < now() - interval '${FRESH_S} seconds')
+        AND (l.last_at IS NULL OR l.last_at < (SELECT t FROM cut))
         AND coalesce(l.day, u.day) NOT IN (SELECT day FROM a)`,
   )
-  const { rows } = await q.query<{ n: number; first: string | null; last: string | null }>(
-    `SELECT count(*)::int AS n, min(day)::text AS first, max(day)::text AS last FROM archived_days`,
+  const { rows } = await q.query<{ n: number; first: string | null; last: string | null; cut: Date | null }>(
+    `SELECT count(*)::int AS n, min(day)::text AS first, max(day)::text AS last,
+            least(now() - interval '${FRESH_S} seconds',
+                  (SELECT swept_to - interval '${SWEEP_MARGIN_S} seconds' FROM usage_sweep_position WHERE name = 'accepted')) AS cut
+       FROM archived_days`,
   )
+  const cut = rows[0]?.cut ? `; ledger changes up to ${rows[0].cut.toISOString()} compared` : ''
   const archived = rows[0]?.n
     ? `; ${rows[0].n} archived days skipped (${rows[0].first} … ${rows[0].last})`
     : ''
   const check = checkFrom(
     'usage_matches_ledger',
     problems,
-    `usage cost = charges − refunds per customer per day (changes of the last ${FRESH_S} s aside)${archived}`,
+    `usage cost = charges − refunds per customer per day${cut}${archived}`,
   )
   return check.ok
     ? check

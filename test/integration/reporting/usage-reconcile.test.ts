@@ -45,10 +45,23 @@ describe('reconcile: usage matches the ledger', () => {
       priceMicros: r.message.priceMicros,
     }))
     await rebuildRollups(db, start - DAY, Date.now())
+    // As a running rollup role would have it: swept up to now.
+    await db.query(`UPDATE usage_sweep_position SET swept_to = now()`)
   })
   after(async () => {
     await db?.close()
     await fresh?.drop()
+  })
+
+  it('compares only what the rollup role has swept', async () => {
+    await db.query(`UPDATE usage_sweep_position SET swept_to = $1`, [new Date(start - 60_000)])
+    await db.query('UPDATE usage_day SET cost_micros = cost_micros + 1 WHERE customer_id = $1', [customer])
+    const check = await usageMatchesLedger(db)
+    assert.equal(check.ok, true, check.detail)
+    assert.match(check.detail, new RegExp(`up to ${new Date(start - 70_000).toISOString()} compared`))
+    await db.query(`UPDATE usage_sweep_position SET swept_to = now()`)
+    assert.equal((await usageMatchesLedger(db)).ok, false)
+    await rebuildRollups(db, start - 60_000, Date.now())
   })
 
   it('passes on rollups rebuilt from the log, and is part of smsgw reconcile', async () => {
