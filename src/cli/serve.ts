@@ -20,6 +20,7 @@ import { scheduleMaintenance } from '../maintenance/maintenance.ts'
 import { createReporter } from '../observability/reporter.ts'
 import { createRollupConsumer } from '../reporting/rollup-consumer.ts'
 import { startBanner } from './banner.ts'
+import { retentionOptions } from './maintenance.ts'
 import { startOpsServer } from './ops-server.ts'
 import { checkWebhookKey } from './role-config.ts'
 import { createLogger, openDb, openRateLimiter, prepareDb, resolveAdminToken } from './runtime.ts'
@@ -67,7 +68,12 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
     ? await openDb(config, `smsgw-${role}-maintenance`, { unbounded: true, poolSize: 1 })
     : db
   await prepareDb(maintenanceDb)
-  const stopMaintenance = scheduleMaintenance(maintenanceDb, (err) => reporter.error('maintenance', err))
+  const stopMaintenance = scheduleMaintenance(
+    maintenanceDb,
+    (err) => reporter.error('maintenance', err),
+    undefined,
+    retentionOptions(config),
+  )
 
   const delivers = roles.dispatcher || roles.worker || roles.webhooks === true
   if (delivers && !config.NATS_URL && !(roles.api && roles.dispatcher && roles.worker)) {

@@ -15,6 +15,11 @@ const SWEEP_MARGIN_S = 10
 /** The UTC day number (days since 1970-01-01) of a UUIDv7 message id. */
 const DAY_OF_ID = `(('x' || translate(left(message_id::text, 13), '-', ''))::bit(48)::bigint / 86400000)`
 
+/** SQL: the message id in `col` is not of an archived day (its message row is gone on purpose). */
+export const notArchived = (col: string) =>
+  `(${col} IS NULL OR (('x' || translate(left(${col}::text, 13), '-', ''))::bit(48)::bigint / 86400000) NOT IN
+     (SELECT (extract(epoch FROM day::timestamp) / 86400)::bigint FROM archived_days WHERE 'messages' = ANY(tables)))`
+
 export async function usageMatchesLedger(q: Queryable): Promise<ReconcileCheck> {
   const problems = await findProblems(
     q,
@@ -28,7 +33,7 @@ export async function usageMatchesLedger(q: Queryable): Promise<ReconcileCheck> 
      ), u AS (
        SELECT customer_id, (extract(epoch FROM bucket) / 86400)::bigint AS day, sum(cost_micros) AS cost
          FROM usage_day GROUP BY 1, 2
-     ), a AS (SELECT (extract(epoch FROM day::timestamp) / 86400)::bigint AS day FROM archived_days)
+     ), a AS (SELECT (extract(epoch FROM day::timestamp) / 86400)::bigint AS day FROM archived_days WHERE 'messages' = ANY(tables))
      SELECT coalesce(l.customer_id, u.customer_id)::text || ' ' ||
               to_char(to_timestamp(coalesce(l.day, u.day) * 86400) AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS id,
             CASE WHEN u.day IS NULL THEN 'customer-days charged with no usage'
@@ -43,7 +48,7 @@ export async function usageMatchesLedger(q: Queryable): Promise<ReconcileCheck> 
     `SELECT count(*)::int AS n, min(day)::text AS first, max(day)::text AS last,
             least(now() - interval '${FRESH_S} seconds',
                   (SELECT swept_to - interval '${SWEEP_MARGIN_S} seconds' FROM usage_sweep_position WHERE name = 'accepted')) AS cut
-       FROM archived_days`,
+       FROM archived_days WHERE 'messages' = ANY(tables)`,
   )
   const cut = rows[0]?.cut ? `; ledger changes up to ${rows[0].cut.toISOString()} compared` : ''
   const archived = rows[0]?.n

@@ -92,7 +92,7 @@ async function rollUp(
 /** Days (epoch ms) whose messages were archived and dropped (retention). */
 export async function archivedDays(q: Queryable): Promise<Set<number>> {
   const { rows } = await q.query<{ day: string }>(
-    `SELECT to_char(day, 'YYYY-MM-DD') AS day FROM archived_days`,
+    `SELECT to_char(day, 'YYYY-MM-DD') AS day FROM archived_days WHERE 'messages' = ANY(tables)`,
   )
   return new Set(rows.map((r) => Date.parse(`${r.day}T00:00:00Z`)))
 }
