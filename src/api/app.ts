@@ -211,6 +211,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const webhookPolicy = { allowInsecure: config.SMSGW_WEBHOOK_ALLOW_INSECURE === 'true' }
   await app.register(messagesRoutes, {
     db,
+    ...(deps.readDb ? { readDb: deps.readDb } : {}),
     biller,
     rates,
     auth,

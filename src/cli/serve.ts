@@ -11,6 +11,7 @@ import { relayWebhooks } from '../carriers/http/webhook-relay.ts'
 import { type CarrierSim, createCarrierSim } from '../carriers/sim/carrier-sim.ts'
 import { createWebhookAuth, newWebhookSecret } from '../carriers/webhook-auth.ts'
 import { type Config, ConfigError } from '../config/config.ts'
+import type { Db } from '../db/db.ts'
 import { providerView } from '../delivery/carrier-links.ts'
 import { createPipeline, type Pipeline } from '../delivery/pipeline.ts'
 import { createStatusEventRelay } from '../events/relay.ts'
@@ -23,7 +24,7 @@ import { startBanner } from './banner.ts'
 import { retentionOptions } from './maintenance.ts'
 import { startOpsServer } from './ops-server.ts'
 import { checkWebhookKey } from './role-config.ts'
-import { createLogger, openDb, openRateLimiter, prepareDb, resolveAdminToken } from './runtime.ts'
+import { createLogger, openDb, openRateLimiter, openReadDb, prepareDb, resolveAdminToken } from './runtime.ts'
 
 export interface Roles {
   api: boolean
@@ -167,14 +168,17 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
       : undefined
 
   let app: FastifyInstance | undefined
+  let readDb: Db | undefined
   let adminToken: ReturnType<typeof resolveAdminToken> | undefined
   const rateLimiter = openRateLimiter(config)
   if (roles.api) {
     adminToken = resolveAdminToken(config)
     const delivery = pipeline
+    readDb = openReadDb(config, `smsgw-${role}`)
     app = await buildApp({
       config,
       db,
+      ...(readDb ? { readDb } : {}),
       adminToken: adminToken.token,
       rateLimiter,
       logger,
@@ -213,6 +217,7 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
     await rateLimiter.close()
     if (deliveryDb !== db) await deliveryDb.close()
     if (maintenanceDb !== db) await maintenanceDb.close()
+    await readDb?.close()
     await db.close()
     reporter.close()
   })
