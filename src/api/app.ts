@@ -18,6 +18,7 @@ import { createStreamHub } from '../events/stream-hub.ts'
 import { registerStreamMetrics } from '../events/stream-metrics.ts'
 import { resolveWebhookKey } from '../events/webhook-secrets.ts'
 import type { RateLimiter } from '../limits/rate-limiter.ts'
+import { createPgUsageReader, type UsageReader } from '../reporting/usage.ts'
 import { createApiMetrics } from './metrics.ts'
 import { createAuthenticator } from './plugins/auth.ts'
 import { frameworkError, registerErrorHandling } from './plugins/errors.ts'
@@ -26,6 +27,7 @@ import { renderAccepted } from './render.ts'
 import { adminCustomerRoutes } from './routes/admin/customers.ts'
 import { adminProviderRoutes, type ProviderView } from './routes/admin/providers.ts'
 import { adminRateRoutes } from './routes/admin/rates.ts'
+import { adminReportRoutes } from './routes/admin/reports.ts'
 import { balanceRoutes } from './routes/balance.ts'
 import { eventStreamRoutes } from './routes/event-stream.ts'
 import { eventsRoutes } from './routes/events.ts'
@@ -33,6 +35,7 @@ import { messagesRoutes } from './routes/messages/index.ts'
 import { createSendLimiter } from './routes/messages/send-limit.ts'
 import { operationsRoutes } from './routes/operations.ts'
 import { type ProviderWebhooks, providerRoutes } from './routes/providers.ts'
+import { usageRoutes } from './routes/usage.ts'
 import { webhookEndpointRoutes } from './routes/webhook-endpoints.ts'
 import { createValidatorCompiler } from './validation.ts'
 
@@ -66,6 +69,10 @@ export interface AppDeps {
    * the stream answers 503.
    */
   bus?: Bus
+  /** Where usage and report reads go (DATABASE_READ_URL); default: db. */
+  readDb?: Db
+  /** Usage and report reads (ClickHouse when configured); default: the PostgreSQL rollups on readDb. */
+  usageReader?: UsageReader
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/
@@ -205,6 +212,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const webhookPolicy = { allowInsecure: config.SMSGW_WEBHOOK_ALLOW_INSECURE === 'true' }
   await app.register(messagesRoutes, {
     db,
+    ...(deps.readDb ? { readDb: deps.readDb } : {}),
     biller,
     rates,
     auth,
@@ -248,6 +256,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     maxBufferBytes: config.SMSGW_STREAM_MAX_BUFFER_BYTES,
     stallMs: 2 * config.SMSGW_STREAM_HEARTBEAT_MS,
   })
+  const readDb = deps.readDb ?? db
+  const usageReader = deps.usageReader ?? createPgUsageReader(readDb)
+  await app.register(usageRoutes, { db: readDb, auth, reader: usageReader })
+  await app.register(adminReportRoutes, { db: readDb, auth, reader: usageReader, currency })
   await app.register(webhookEndpointRoutes, {
     db,
     auth,

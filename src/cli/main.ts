@@ -59,6 +59,14 @@ export async function main(argv: string[]): Promise<void> {
         process.exitCode = await runReconcile(rest, { out: console.log, err: console.error })
         return
       }
+      case 'rollups': {
+        const { runRollups } = await import('./rollups.ts')
+        return await runRollups(await config(), rest, (s) => console.log(s))
+      }
+      case 'maintenance': {
+        const { runMaintenanceCommand } = await import('./maintenance.ts')
+        return await runMaintenanceCommand(await config(), rest, (s) => console.log(s))
+      }
       case 'admin': {
         const { admin } = await import('./admin.ts')
         return await admin(await config(), rest, (s) => console.log(s))

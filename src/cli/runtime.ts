@@ -46,6 +46,18 @@ export async function openDb(
   return createPgliteDb(join(dir, 'pglite'))
 }
 
+/** A pool on DATABASE_READ_URL (a replica) for list, usage and report reads; undefined without one. */
+export function openReadDb(config: Config, role: string): Db | undefined {
+  if (!config.DATABASE_READ_URL) return undefined
+  return createPostgresDb({
+    url: config.DATABASE_READ_URL,
+    poolSize: config.SMSGW_DB_POOL,
+    applicationName: `${role}-read`,
+    statementTimeoutMs: config.SMSGW_STATEMENT_TIMEOUT_MS,
+    connectTimeoutMs: config.SMSGW_DB_CONNECT_TIMEOUT_MS,
+  })
+}
+
 /** Migrates, then creates the partitions the next days need. */
 export async function prepareDb(db: Db): Promise<string[]> {
   const { applied } = await migrate(db)

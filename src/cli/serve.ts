@@ -1,6 +1,6 @@
 import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance } from 'fastify'
-import { Counter, collectDefaultMetrics, Registry } from 'prom-client'
+import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client'
 import { buildApp } from '../api/app.ts'
 import type { Bus } from '../bus/bus.ts'
 import { createMemoryBus } from '../bus/memory-bus.ts'
@@ -11,6 +11,7 @@ import { relayWebhooks } from '../carriers/http/webhook-relay.ts'
 import { type CarrierSim, createCarrierSim } from '../carriers/sim/carrier-sim.ts'
 import { createWebhookAuth, newWebhookSecret } from '../carriers/webhook-auth.ts'
 import { type Config, ConfigError } from '../config/config.ts'
+import type { Db } from '../db/db.ts'
 import { providerView } from '../delivery/carrier-links.ts'
 import { createPipeline, type Pipeline } from '../delivery/pipeline.ts'
 import { createStatusEventRelay } from '../events/relay.ts'
@@ -18,10 +19,12 @@ import { startWebhookRole } from '../events/webhook-role.ts'
 import { resolveWebhookKey } from '../events/webhook-secrets.ts'
 import { scheduleMaintenance } from '../maintenance/maintenance.ts'
 import { createReporter } from '../observability/reporter.ts'
+import { createRollupConsumer } from '../reporting/rollup-consumer.ts'
 import { startBanner } from './banner.ts'
+import { retentionOptions } from './maintenance.ts'
 import { startOpsServer } from './ops-server.ts'
 import { checkWebhookKey } from './role-config.ts'
-import { createLogger, openDb, openRateLimiter, prepareDb, resolveAdminToken } from './runtime.ts'
+import { createLogger, openDb, openRateLimiter, openReadDb, prepareDb, resolveAdminToken } from './runtime.ts'
 
 export interface Roles {
   api: boolean
@@ -46,6 +49,11 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
     help: 'Status events published to the bus by this process (the relay)',
     registers: [registry],
   })
+  const rollupLag = new Gauge({
+    name: 'smsgw_rollup_lag_seconds',
+    help: 'Age of the oldest status event in the last rollup pass when the pass committed',
+    registers: [registry],
+  })
   const role = Object.entries(roles)
     .filter(([, on]) => on)
     .map(([r]) => r)
@@ -61,7 +69,12 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
     ? await openDb(config, `smsgw-${role}-maintenance`, { unbounded: true, poolSize: 1 })
     : db
   await prepareDb(maintenanceDb)
-  const stopMaintenance = scheduleMaintenance(maintenanceDb, (err) => reporter.error('maintenance', err))
+  const stopMaintenance = scheduleMaintenance(
+    maintenanceDb,
+    (err) => reporter.error('maintenance', err),
+    undefined,
+    retentionOptions(config),
+  )
 
   const delivers = roles.dispatcher || roles.worker || roles.webhooks === true
   if (delivers && !config.NATS_URL && !(roles.api && roles.dispatcher && roles.worker)) {
@@ -126,6 +139,18 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
         })
       : undefined
   relay?.start()
+  // Usage rollups are recomputed where the relay runs (one writer at a time under a lock).
+  const rollups =
+    bus && roles.dispatcher
+      ? createRollupConsumer({
+          db: deliveryDb,
+          bus,
+          intervalMs: config.SMSGW_ROLLUP_INTERVAL_MS,
+          onPass: (p) => rollupLag.set(p.lagMs / 1000),
+          onError: (err) => reporter.error('rollups', err),
+        })
+      : undefined
+  await rollups?.start()
   let webhookKey: Buffer | undefined
   const resolveKey = () => (webhookKey ??= resolveWebhookKey(config))
   const webhooks =
@@ -143,14 +168,17 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
       : undefined
 
   let app: FastifyInstance | undefined
+  let readDb: Db | undefined
   let adminToken: ReturnType<typeof resolveAdminToken> | undefined
   const rateLimiter = openRateLimiter(config)
   if (roles.api) {
     adminToken = resolveAdminToken(config)
     const delivery = pipeline
+    readDb = openReadDb(config, `smsgw-${role}`)
     app = await buildApp({
       config,
       db,
+      ...(readDb ? { readDb } : {}),
       adminToken: adminToken.token,
       rateLimiter,
       logger,
@@ -182,12 +210,14 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
     await opsApp?.close()
     await pipeline?.stop()
     await relay?.stop()
+    await rollups?.stop()
     await webhooks?.stop()
     await bus?.close()
     await sim?.close()
     await rateLimiter.close()
     if (deliveryDb !== db) await deliveryDb.close()
     if (maintenanceDb !== db) await maintenanceDb.close()
+    await readDb?.close()
     await db.close()
     reporter.close()
   })

@@ -25,6 +25,8 @@ export const USAGE = `usage: smsgw <command>
   migrate    apply database migrations and create partitions, then exit
   reconcile  check every invariant on the database (and simulators); exit 1 on a failure (see --help)
   admin      operator commands (see: smsgw admin help)
+  rollups    rollups rebuild --from T --to T: recompute usage rollups from the message log
+  maintenance  run housekeeping once (partitions, retention, archive, redaction; --dry-run prints the plan)
   help       this text
 (benchmarks are a development tool: npm run bench -- accept|e2e|sim in a source checkout)
 

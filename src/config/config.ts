@@ -41,6 +41,16 @@ export const ConfigSchema = Type.Object({
   SMSGW_SIM_RECEIPT_DELAY_MS: Type.Integer({ minimum: 0, default: 100 }),
   /** Body retention in days before message bodies are redacted. */
   SMSGW_BODY_RETENTION_DAYS: Type.Integer({ minimum: 1, default: 30 }),
+  /** Message log days kept in PostgreSQL; older day partitions are archived to SMSGW_ARCHIVE_DIR and dropped (absent: kept for ever). */
+  SMSGW_MESSAGE_RETENTION_DAYS: Type.Optional(Type.Integer({ minimum: 2 })),
+  /** Where archived day partitions are written (default <SMSGW_DATA_DIR>/archive). */
+  SMSGW_ARCHIVE_DIR: Type.Optional(Type.String({ minLength: 1 })),
+  /** How often the rollup role recomputes the buckets status events touched, ms. */
+  SMSGW_ROLLUP_INTERVAL_MS: Type.Integer({ minimum: 100, default: 10_000 }),
+  /** A read replica for message lists, usage and reports (absent: DATABASE_URL). */
+  DATABASE_READ_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  /** ClickHouse HTTP interface (e.g. http://127.0.0.1:8123/?database=smsgw): usage and reports read from it, fed from status events. */
+  CLICKHOUSE_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
   /** Per-customer budget of GET requests per second (burst: one second's worth), apart from sends. */
   SMSGW_READ_RATE_LIMIT_RPS: Type.Integer({ minimum: 1, default: 50 }),
   /** Per-customer budget of webhook configuration writes per second (endpoints, redeliver; burst: one second's worth). */

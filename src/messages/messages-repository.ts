@@ -5,7 +5,9 @@ import { toMicros } from '../domain/money.ts'
 import type { Encoding } from '../domain/segments.ts'
 
 /** The stored shape of a message, as read back from the database. */
-export interface MessageView extends Omit<NewMessage, 'apiKeyId' | 'status'> {
+export interface MessageView extends Omit<NewMessage, 'apiKeyId' | 'status' | 'body'> {
+  /** NULL once redacted (SMSGW_BODY_RETENTION_DAYS). */
+  body: string | null
   status: string
   updatedAt: Date
 }
@@ -43,7 +45,7 @@ const fromRow = (r: MessageRow): MessageView => ({
   customerId: r.customer_id,
   to: r.to_number,
   from: r.from_sender,
-  body: r.body ?? '',
+  body: r.body,
   country: r.country,
   encoding: r.encoding,
   segments: Number(r.segments),

@@ -5,6 +5,7 @@
 import type { Queryable } from '../db/db.ts'
 import { REFUNDED_WHEN_UNSENT } from '../domain/status.ts'
 import { checkFrom, findProblems, type ReconcileCheck } from './check.ts'
+import { notArchived } from './usage-checks.ts'
 
 export async function ledgerMatchesBalance(q: Queryable, customers: number): Promise<ReconcileCheck> {
   const problems = await findProblems(
@@ -61,7 +62,7 @@ export async function chargePerMessage(q: Queryable, messages: number): Promise<
     q,
     `WITH c AS (
        SELECT message_id, count(*) AS n, sum(amount) AS amount, (array_agg(customer_id))[1] AS customer_id
-         FROM ledger WHERE kind = 'charge' GROUP BY message_id
+         FROM ledger WHERE kind = 'charge' AND ${notArchived('message_id')} GROUP BY message_id
      )
      SELECT id, problem FROM (
        SELECT coalesce(m.id, c.message_id)::text AS id,
@@ -88,7 +89,7 @@ export async function refundsMatchFailures(q: Queryable): Promise<ReconcileCheck
     q,
     `WITH r AS (
        SELECT message_id, count(*) AS n, sum(amount) AS amount, (array_agg(customer_id))[1] AS customer_id
-         FROM ledger WHERE kind = 'refund' GROUP BY message_id
+         FROM ledger WHERE kind = 'refund' AND ${notArchived('message_id')} GROUP BY message_id
      ), cand AS (
        SELECT id, customer_id, status, price_micros FROM messages WHERE status = ANY($1::text[])
        UNION

@@ -11,6 +11,7 @@ import {
 } from './money-checks.ts'
 import { describeSims, readSims, simProblems } from './sim-counters.ts'
 import { appendOnlyTriggers } from './trigger-check.ts'
+import { usageMatchesLedger } from './usage-checks.ts'
 import { webhooksDelivered } from './webhook-checks.ts'
 
 export type { ReconcileCheck } from './check.ts'
@@ -84,6 +85,7 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
       await statusesMonotone(tx),
       await appendOnlyTriggers(tx),
       await webhooksDelivered(tx, { settled, stallAfterS }),
+      await usageMatchesLedger(tx),
     ]
     return { checks, totals }
   })

@@ -22,6 +22,8 @@ import type { SendLimiter } from './send-limit.ts'
 
 export interface MessagesRouteDeps {
   db: Db
+  /** Where message lists read (DATABASE_READ_URL; default db). Single messages read the primary. */
+  readDb?: Db
   biller: Biller
   rates: RateCache
   auth: Authenticator
@@ -241,7 +243,7 @@ export const messagesRoutes: FastifyPluginAsyncTypebox<MessagesRouteDeps> = asyn
         to = parsed.e164
       }
       const rows = await listMessages(
-        db,
+        deps.readDb ?? db,
         p.customerId,
         {
           status: q.status,

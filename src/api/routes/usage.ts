@@ -1,0 +1,77 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { findCustomer } from '../../accounts/customers.ts'
+import type { Db } from '../../db/db.ts'
+import { money } from '../../messages/message-object.ts'
+import { GRANULARITIES } from '../../reporting/buckets.ts'
+import type { UsageReader } from '../../reporting/usage.ts'
+import { notFound } from '../errors.ts'
+import type { Authenticator } from '../plugins/auth.ts'
+import { principalOf } from '../plugins/auth.ts'
+import { ErrorBody, Money } from '../schemas.ts'
+import { usageRange } from './usage-range.ts'
+
+const UsagePeriod = Type.Object({
+  period_start: Type.String({ format: 'date-time' }),
+  country: Type.Optional(Type.String()),
+  status: Type.Optional(Type.String()),
+  priority: Type.Optional(Type.String()),
+  messages: Type.Integer(),
+  segments: Type.Integer(),
+  cost: Money,
+  by_status: Type.Record(Type.String(), Type.Integer()),
+})
+
+/** GET /v1/usage (API.md "Usage"): the customer's rollups; periods without traffic are left out. */
+export const usageRoutes: FastifyPluginAsyncTypebox<{
+  db: Db
+  auth: Authenticator
+  reader: UsageReader
+}> = async (app, { db, auth, reader }) => {
+  app.addHook('onRequest', auth.customer)
+  app.get(
+    '/v1/usage',
+    {
+      schema: {
+        summary: 'Usage rollup: messages by status, segments and cost per period',
+        tags: ['billing'],
+        querystring: Type.Object(
+          {
+            granularity: Type.Optional(Type.Union(GRANULARITIES.map((g) => Type.Literal(g)))),
+            from: Type.Optional(Type.String({ format: 'date-time' })),
+            to: Type.Optional(Type.String({ format: 'date-time' })),
+            group_by: Type.Optional(
+              Type.Union([Type.Literal('country'), Type.Literal('status'), Type.Literal('priority')]),
+            ),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ data: Type.Array(UsagePeriod) }), '4xx': ErrorBody },
+      },
+    },
+    async (request) => {
+      const { customerId } = principalOf(request)
+      const q = request.query
+      const granularity = q.granularity ?? 'day'
+      const range = usageRange(q, granularity, Date.now())
+      const customer = await findCustomer(db, customerId)
+      if (!customer) throw notFound('customer')
+      const periods = await reader.usage({
+        customerId,
+        granularity,
+        ...range,
+        ...(q.group_by ? { groupBy: q.group_by } : {}),
+      })
+      return {
+        data: periods.map((p) => ({
+          period_start: new Date(p.periodStart).toISOString(),
+          ...(q.group_by ? { [q.group_by]: p.group } : {}),
+          messages: p.messages,
+          segments: p.segments,
+          cost: money(p.costMicros, customer.currency),
+          by_status: p.byStatus,
+        })),
+      }
+    },
+  )
+}

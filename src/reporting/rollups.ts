@@ -1,0 +1,162 @@
+// Usage rollups (ADR 0014): minute rows are recomputed whole from the message log for each
+// (customer, minute) a change touched; hour rows from the minute rows, day rows from the hour
+// rows. A recompute is a pure function of the log, so an event applied twice or out of order
+// changes nothing, and `smsgw rollups rebuild` is the same code over a time range.
+
+import type { Db, Queryable } from '../db/db.ts'
+import { REFUNDED_WHEN_UNSENT } from '../domain/status.ts'
+import { BUCKET_MS, bucketOf, type RollupKey, uniqueKeys, uuidFloor } from './buckets.ts'
+
+/** Arbitrary constant: one rollup writer at a time (a delete-then-insert of a bucket is not safe in parallel). */
+const ROLLUP_LOCK = 7_200_731_014
+/** Keys per transaction: bounds a transaction's length and its row locks. */
+const CHUNK = 2000
+const DIMENSIONS = 'country, status, priority, carrier'
+const REFUNDED = [...REFUNDED_WHEN_UNSENT]
+
+/** Recomputes the given (customer, minute) buckets and the hours and days that hold them. Returns the keys done. */
+export async function recomputeBuckets(db: Db, keys: Iterable<RollupKey>): Promise<number> {
+  const all = uniqueKeys(keys)
+  for (let i = 0; i < all.length; i += CHUNK) {
+    const chunk = all.slice(i, i + CHUNK)
+    await db.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [ROLLUP_LOCK])
+      await recomputeLocked(tx, chunk)
+    })
+  }
+  return all.length
+}
+
+async function recomputeLocked(tx: Queryable, chunk: RollupKey[]): Promise<void> {
+  // Archived days have no messages left: their rollups are the only record and are never recomputed.
+  const archived = await archivedDays(tx)
+  const keys = chunk.filter((k) => !archived.has(bucketOf(k.minute, 'day')))
+  if (keys.length === 0) return
+  const customers = keys.map((k) => k.customerId)
+  const minutes = keys.map((k) => new Date(k.minute).toISOString())
+  await tx.query(
+    `DELETE FROM usage_minute r USING unnest($1::uuid[], $2::timestamptz[]) AS k(c, b)
+      WHERE r.customer_id = k.c AND r.bucket = k.b`,
+    [customers, minutes],
+  )
+  await tx.query(
+    `INSERT INTO usage_minute (customer_id, bucket, ${DIMENSIONS}, messages, segments, cost_micros)
+     SELECT k.c, k.b, m.country, m.status, m.priority, coalesce(d.carrier, ''),
+            count(*), sum(m.segments),
+            sum(m.price_micros - CASE WHEN m.status = ANY($5::text[])
+              THEN (SELECT coalesce(sum(l.amount), 0) FROM ledger l WHERE l.message_id = m.id AND l.kind = 'refund')
+              ELSE 0 END)
+       FROM unnest($1::uuid[], $2::timestamptz[], $3::uuid[], $4::uuid[]) AS k(c, b, lo, hi)
+       JOIN messages m ON m.customer_id = k.c AND m.id >= k.lo AND m.id < k.hi
+                      AND m.created_at >= k.b AND m.created_at < k.b + interval '1 minute'
+       LEFT JOIN deliveries d ON d.message_id = m.id
+      GROUP BY k.c, k.b, m.country, m.status, m.priority, coalesce(d.carrier, '')`,
+    [
+      customers,
+      minutes,
+      keys.map((k) => uuidFloor(k.minute)),
+      keys.map((k) => uuidFloor(k.minute + BUCKET_MS.minute)),
+      REFUNDED,
+    ],
+  )
+  await rollUp(tx, 'usage_minute', 'usage_hour', 'hour', keys)
+  await rollUp(tx, 'usage_hour', 'usage_day', 'day', keys)
+}
+
+/** Replaces the coarser rows of the keys' (customer, hour|day) with the sum of the finer rows inside them. */
+async function rollUp(
+  tx: Queryable,
+  from: string,
+  to: string,
+  g: 'hour' | 'day',
+  keys: RollupKey[],
+): Promise<void> {
+  const up = uniqueKeys(keys.map((k) => ({ customerId: k.customerId, minute: bucketOf(k.minute, g) })))
+  const customers = up.map((k) => k.customerId)
+  const buckets = up.map((k) => new Date(k.minute).toISOString())
+  await tx.query(
+    `DELETE FROM ${to} r USING unnest($1::uuid[], $2::timestamptz[]) AS k(c, b)
+      WHERE r.customer_id = k.c AND r.bucket = k.b`,
+    [customers, buckets],
+  )
+  await tx.query(
+    `INSERT INTO ${to} (customer_id, bucket, ${DIMENSIONS}, messages, segments, cost_micros)
+     SELECT k.c, k.b, ${DIMENSIONS}, sum(messages), sum(segments), sum(cost_micros)
+       FROM unnest($1::uuid[], $2::timestamptz[]) AS k(c, b)
+       JOIN ${from} r ON r.customer_id = k.c AND r.bucket >= k.b AND r.bucket < k.b + $3::interval
+      GROUP BY k.c, k.b, ${DIMENSIONS}`,
+    [customers, buckets, `${BUCKET_MS[g] / 1000} seconds`],
+  )
+}
+
+/** Days (epoch ms) whose messages were archived and dropped (retention). */
+export async function archivedDays(q: Queryable): Promise<Set<number>> {
+  const { rows } = await q.query<{ day: string }>(
+    `SELECT to_char(day, 'YYYY-MM-DD') AS day FROM archived_days WHERE 'messages' = ANY(tables)`,
+  )
+  return new Set(rows.map((r) => Date.parse(`${r.day}T00:00:00Z`)))
+}
+
+/** The (customer, minute) buckets that hold messages created in [fromMs, toMs). */
+export async function keysWithMessages(q: Queryable, fromMs: number, toMs: number): Promise<RollupKey[]> {
+  const { rows } = await q.query<{ customer_id: string; minute: string }>(
+    `SELECT DISTINCT customer_id::text,
+            (floor(extract(epoch FROM created_at) / 60) * 60000)::bigint::text AS minute
+       FROM messages
+      WHERE id >= $1::uuid AND id < $2::uuid AND created_at >= $3 AND created_at < $4`,
+    [uuidFloor(fromMs), uuidFloor(toMs), new Date(fromMs), new Date(toMs)],
+  )
+  return rows.map((r) => ({ customerId: r.customer_id, minute: Number(r.minute) }))
+}
+
+/**
+ * Accepts write no status event: every pass recomputes the buckets of messages created since the
+ * last sweep (less `marginMs`, for accept transactions that commit after later ones). Returns the
+ * keys recomputed.
+ */
+export async function sweepAccepted(db: Db, marginMs = 10_000): Promise<number> {
+  const { rows } = await db.query<{ swept_to: Date; now: Date }>(
+    `SELECT swept_to, now() AS now FROM usage_sweep_position WHERE name = 'accepted'`,
+  )
+  const row = rows[0]
+  if (!row) return 0
+  const from = row.swept_to.getTime() - marginMs
+  const to = row.now.getTime()
+  const n = await recomputeBuckets(db, await keysWithMessages(db, from, to))
+  await db.query(
+    `UPDATE usage_sweep_position SET swept_to = greatest(swept_to, $1) WHERE name = 'accepted'`,
+    [row.now],
+  )
+  return n
+}
+
+/**
+ * Recomputes every bucket of [fromMs, toMs) (widened to whole minutes) from the message log, a
+ * day at a time: buckets with messages, and buckets that have rows but no messages any more.
+ * Archived days are left as they are. Returns the keys recomputed.
+ */
+export async function rebuildRollups(
+  db: Db,
+  fromMs: number,
+  toMs: number,
+  onDay?: (dayMs: number, keys: number) => void,
+): Promise<number> {
+  let total = 0
+  const start = bucketOf(fromMs, 'minute')
+  for (let a = start; a < toMs; a = Math.min(bucketOf(a, 'day') + BUCKET_MS.day, toMs)) {
+    const b = Math.min(bucketOf(a, 'day') + BUCKET_MS.day, Math.ceil(toMs / 60_000) * 60_000)
+    const { rows } = await db.query<{ customer_id: string; minute: string }>(
+      `SELECT DISTINCT customer_id::text, (extract(epoch FROM bucket) * 1000)::bigint::text AS minute
+         FROM usage_minute WHERE bucket >= $1 AND bucket < $2`,
+      [new Date(a), new Date(b)],
+    )
+    const keys = [
+      ...(await keysWithMessages(db, a, b)),
+      ...rows.map((r) => ({ customerId: r.customer_id, minute: Number(r.minute) })),
+    ]
+    const n = await recomputeBuckets(db, keys)
+    onDay?.(bucketOf(a, 'day'), n)
+    total += n
+  }
+  return total
+}

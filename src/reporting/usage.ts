@@ -1,0 +1,211 @@
+// Reads of the PostgreSQL rollups: a customer's usage (GET /v1/usage) and the operator's reports.
+// `UsageReader` is the port ClickHouse implements too (clickhouse.ts).
+
+import type { Queryable } from '../db/db.ts'
+import { BUCKET_MS, type Granularity } from './buckets.ts'
+
+export type UsageGroup = 'country' | 'status' | 'priority'
+
+export interface UsageQuery {
+  customerId: string
+  granularity: Granularity
+  fromMs: number
+  toMs: number
+  groupBy?: UsageGroup
+}
+
+export interface UsagePeriod {
+  periodStart: number
+  /** The group_by value, when grouped. */
+  group?: string
+  messages: number
+  segments: number
+  costMicros: number
+  byStatus: Record<string, number>
+}
+
+export interface CustomerTotal {
+  customerId: string
+  messages: number
+  segments: number
+  costMicros: number
+}
+
+export interface CarrierTotal {
+  carrier: string
+  submitted: number
+  byStatus: Record<string, number>
+}
+
+export type TopOrder = 'messages' | 'segments' | 'cost'
+
+export interface UsageReader {
+  usage(q: UsageQuery): Promise<UsagePeriod[]>
+  topCustomers(fromMs: number, toMs: number, order: TopOrder, limit: number): Promise<CustomerTotal[]>
+  carriers(fromMs: number, toMs: number): Promise<CarrierTotal[]>
+}
+
+const TABLE: Record<Granularity, string> = { minute: 'usage_minute', hour: 'usage_hour', day: 'usage_day' }
+const ORDER_COLUMN: Record<TopOrder, string> = {
+  messages: 'messages',
+  segments: 'segments',
+  cost: 'cost_micros',
+}
+
+/** The coarsest rollup whose buckets tile [from, to) exactly. */
+export function tilingGranularity(fromMs: number, toMs: number): Granularity {
+  const fits = (g: Granularity) => fromMs % BUCKET_MS[g] === 0 && toMs % BUCKET_MS[g] === 0
+  return fits('day') ? 'day' : fits('hour') ? 'hour' : 'minute'
+}
+
+const num = (v: string | number | null) => Number(v ?? 0)
+
+/** Groups (period, group, status) rows into periods with a by_status map, in period order. */
+export function toPeriods(
+  rows: {
+    period: number
+    grp?: string | undefined
+    status: string
+    messages: number
+    segments: number
+    cost: number
+  }[],
+): UsagePeriod[] {
+  const out = new Map<string, UsagePeriod>()
+  for (const r of rows) {
+    const k = `${r.period}/${r.grp ?? ''}`
+    let p = out.get(k)
+    if (!p) {
+      p = { periodStart: r.period, messages: 0, segments: 0, costMicros: 0, byStatus: {} }
+      if (r.grp !== undefined) p.group = r.grp
+      out.set(k, p)
+    }
+    p.messages += r.messages
+    p.segments += r.segments
+    p.costMicros += r.cost
+    p.byStatus[r.status] = (p.byStatus[r.status] ?? 0) + r.messages
+  }
+  return [...out.values()].sort(
+    (a, b) => a.periodStart - b.periodStart || (a.group ?? '').localeCompare(b.group ?? ''),
+  )
+}
+
+export function createPgUsageReader(db: Queryable): UsageReader {
+  return {
+    async usage(q) {
+      const grp = q.groupBy ? `, ${q.groupBy}` : ''
+      const { rows } = await db.query<{
+        period: string
+        grp?: string
+        status: string
+        messages: string
+        segments: string
+        cost: string
+      }>(
+        `SELECT (extract(epoch FROM bucket) * 1000)::bigint::text AS period${q.groupBy ? `, ${q.groupBy} AS grp` : ''},
+                status, sum(messages)::text AS messages, sum(segments)::text AS segments, sum(cost_micros)::text AS cost
+           FROM ${TABLE[q.granularity]}
+          WHERE customer_id = $1 AND bucket >= $2 AND bucket < $3
+          GROUP BY bucket${grp}, status`,
+        [q.customerId, new Date(q.fromMs), new Date(q.toMs)],
+      )
+      return toPeriods(
+        rows.map((r) => ({
+          period: num(r.period),
+          grp: r.grp,
+          status: r.status,
+          messages: num(r.messages),
+          segments: num(r.segments),
+          cost: num(r.cost),
+        })),
+      )
+    },
+
+    async topCustomers(fromMs, toMs, order, limit) {
+      const { rows } = await db.query<{
+        customer_id: string
+        messages: string
+        segments: string
+        cost: string
+      }>(
+        `SELECT customer_id::text, sum(messages)::text AS messages, sum(segments)::text AS segments,
+                sum(cost_micros)::text AS cost
+           FROM ${TABLE[tilingGranularity(fromMs, toMs)]}
+          WHERE bucket >= $1 AND bucket < $2
+          GROUP BY customer_id
+          ORDER BY sum(${ORDER_COLUMN[order]}) DESC, customer_id
+          LIMIT $3`,
+        [new Date(fromMs), new Date(toMs), limit],
+      )
+      return rows.map((r) => ({
+        customerId: r.customer_id,
+        messages: num(r.messages),
+        segments: num(r.segments),
+        costMicros: num(r.cost),
+      }))
+    },
+
+    async carriers(fromMs, toMs) {
+      const { rows } = await db.query<{ carrier: string; status: string; messages: string }>(
+        `SELECT carrier, status, sum(messages)::text AS messages
+           FROM ${TABLE[tilingGranularity(fromMs, toMs)]}
+          WHERE bucket >= $1 AND bucket < $2 AND carrier <> ''
+          GROUP BY carrier, status ORDER BY carrier, status`,
+        [new Date(fromMs), new Date(toMs)],
+      )
+      const out = new Map<string, CarrierTotal>()
+      for (const r of rows) {
+        const c = out.get(r.carrier) ?? { carrier: r.carrier, submitted: 0, byStatus: {} }
+        c.submitted += num(r.messages)
+        c.byStatus[r.status] = num(r.messages)
+        out.set(r.carrier, c)
+      }
+      return [...out.values()]
+    },
+  }
+}
+
+export interface ReceiptLatency {
+  carrier: string
+  receipts: number
+  p50Ms: number | null
+  p95Ms: number | null
+}
+
+/**
+ * Time from a message's first `sent` to its first receipt (delivered / undelivered) per carrier,
+ * for receipts recorded in [from, to). Read from the message log (message_events), not the rollups: a percentile cannot be
+ * summed from buckets. Its cost grows with the receipts of the range.
+ */
+export async function receiptLatency(db: Queryable, fromMs: number, toMs: number): Promise<ReceiptLatency[]> {
+  const { rows } = await db.query<{
+    carrier: string
+    receipts: number
+    p50: number | null
+    p95: number | null
+  }>(
+    `WITH f AS (
+       SELECT message_id, min(created_at) AS at FROM message_events
+        WHERE status IN ('delivered', 'undelivered') AND created_at >= $1 AND created_at < $2
+        GROUP BY message_id
+     ), s AS (
+       SELECT e.message_id, min(e.created_at) AS at
+         FROM message_events e JOIN f ON f.message_id = e.message_id
+        WHERE e.status = 'sent' GROUP BY e.message_id
+     )
+     SELECT d.carrier, count(*)::int AS receipts,
+            percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM f.at - s.at)) * 1000 AS p50,
+            percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM f.at - s.at)) * 1000 AS p95
+       FROM f JOIN s ON s.message_id = f.message_id
+       JOIN deliveries d ON d.message_id = f.message_id
+      WHERE d.carrier IS NOT NULL
+      GROUP BY d.carrier`,
+    [new Date(fromMs), new Date(toMs)],
+  )
+  return rows.map((r) => ({
+    carrier: r.carrier,
+    receipts: Number(r.receipts),
+    p50Ms: r.p50 === null ? null : Math.round(Number(r.p50)),
+    p95Ms: r.p95 === null ? null : Math.round(Number(r.p95)),
+  }))
+}

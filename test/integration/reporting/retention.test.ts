@@ -1,0 +1,232 @@
+// Retention: bodies past SMSGW_BODY_RETENTION_DAYS redacted (and never shown again by the API or
+// written to an archive); day partitions past SMSGW_MESSAGE_RETENTION_DAYS archived, verified and
+// dropped; the archive loaded back into a scratch database with the documented psql commands
+// gives identical rows; reconcile skips the archived days and says so.
+
+import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { gunzipSync } from 'node:zlib'
+import type { Db } from '../../../src/db/db.ts'
+import { partitionName } from '../../../src/db/partitions.ts'
+import { createPostgresDb } from '../../../src/db/postgres.ts'
+import { archivePaths, type Manifest } from '../../../src/maintenance/archive.ts'
+import { runMaintenance } from '../../../src/maintenance/maintenance.ts'
+import { planRetention, type RetentionOptions } from '../../../src/maintenance/retention.ts'
+import { chargePerMessage } from '../../../src/reconcile/money-checks.ts'
+import { usageMatchesLedger } from '../../../src/reconcile/usage-checks.ts'
+import { createCustomer, startApp, type TestApp, type TestCustomer } from '../../helpers/app.ts'
+import { BIN } from '../../helpers/bin.ts'
+import { type FreshDatabase, freshDatabase } from '../../helpers/pg.ts'
+import { type GenMessage, idAt, insertMessages, partitionsFor } from './traffic.ts'
+
+const DAY = 86_400_000
+const SECRET = 'Your code is 481516'
+
+describe('retention: redaction, archive, drop, load back', () => {
+  let fresh: FreshDatabase
+  let scratch: FreshDatabase
+  let t: TestApp
+  let db: Db
+  let acme: TestCustomer
+  let dir: string
+  let opts: RetentionOptions
+  const today = Math.floor(Date.now() / DAY) * DAY
+  const old = [today - 40 * DAY, today - 39 * DAY]
+  const oldDays = old.map((d) => new Date(d).toISOString().slice(0, 10))
+  let expected: Record<string, unknown>[][]
+  let redactable: GenMessage
+  let recent: GenMessage
+
+  before(async () => {
+    fresh = await freshDatabase()
+    scratch = await freshDatabase()
+    t = await startApp(fresh.url)
+    db = t.db
+    acme = await createCustomer(t.app, { name: 'acme' })
+    dir = mkdtempSync(join(tmpdir(), 'smsgw-archive-'))
+    opts = { bodyRetentionDays: 30, messageRetentionDays: 38, archiveDir: dir }
+    await partitionsFor(db, today - 40 * DAY, 40)
+    const gen = (ms: number, i: number): GenMessage => ({
+      id: idAt(ms + i * 1000),
+      createdAt: ms + i * 1000,
+      customerId: acme.id,
+      country: 'US',
+      priority: 'normal',
+      segments: 1,
+      priceMicros: 7900,
+    })
+    const oldMessages = old.flatMap((d) => [0, 1, 2].map((i) => gen(d + 3_600_000, i)))
+    redactable = gen(today - 32 * DAY, 0)
+    recent = gen(Date.now() - 60_000, 0)
+    const all = [...oldMessages, redactable, recent]
+    await insertMessages(db, all)
+    await db.query(`UPDATE messages SET body = $1, metadata = '{"k": "v \\"q\\" \\\\ x"}'`, [SECRET])
+    await db.query(
+      `INSERT INTO message_events (message_id, customer_id, status, created_at) VALUES ($1, $2, 'delivered', $3)`,
+      [oldMessages[0]?.id, acme.id, new Date((old[0] as number) + 7_200_000)],
+    )
+    await db.query(
+      `INSERT INTO ledger (customer_id, kind, amount, balance_after, message_id, created_at)
+       SELECT customer_id, 'charge', -price_micros, 0, id, created_at FROM messages`,
+    )
+    // What the archive must hold: the rows as they are, bodies redacted.
+    expected = await Promise.all(
+      old.map(async (d) => {
+        const { rows } = await db.query<{ j: Record<string, unknown> }>(
+          `SELECT row_to_json(t) AS j FROM ${partitionName('messages', new Date(d))} t ORDER BY id`,
+        )
+        return rows.map((r) => ({ ...r.j, body: null }))
+      }),
+    )
+  })
+  after(async () => {
+    await t?.close()
+    await fresh?.drop()
+    await scratch?.drop()
+    if (dir) rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('a dry run lists what is due and changes nothing', async () => {
+    const plan = await planRetention(db, opts)
+    assert.deepEqual(
+      plan.archive
+        .filter((p) => p.parent !== 'customer_events')
+        .map((p) => p.table)
+        .sort(),
+      old.flatMap((d) => ['message_events', 'messages'].map((t) => partitionName(t, new Date(d)))).sort(),
+    )
+    assert.ok(plan.redact)
+    assert.equal((await db.query('SELECT 1 FROM messages WHERE body IS NOT NULL')).rowCount, 8)
+    const out = execFileSync(process.execPath, [BIN, 'maintenance', '--dry-run'], {
+      env: {
+        ...process.env,
+        DATABASE_URL: fresh.url,
+        SMSGW_MESSAGE_RETENTION_DAYS: '38',
+        SMSGW_ARCHIVE_DIR: dir,
+      },
+      encoding: 'utf8',
+    }).toString()
+    assert.match(
+      out,
+      new RegExp(`archive ${partitionName('messages', new Date(old[0] as number))} \\(${oldDays[0]}\\)`),
+    )
+    assert.match(out, /redact bodies of messages created/)
+    // customer_events (shown for 30 days) go after 31 days, whatever the message retention.
+    assert.deepEqual(
+      plan.archive.filter((p) => p.parent === 'customer_events').map((p) => p.day),
+      Array.from({ length: 9 }, (_, i) => new Date(today - (40 - i) * DAY).toISOString().slice(0, 10)),
+    )
+    assert.equal((await planRetention(db, opts)).archive.length, 13, 'nothing archived')
+  })
+
+  it('archives and drops old partitions, redacts old bodies, leaves recent ones', async () => {
+    const r = await runMaintenance(db, Date.now(), opts)
+    assert.deepEqual(
+      r.retention?.archived
+        .filter((a) => !a.table.startsWith('customer_events'))
+        .map((a) => [a.table, a.rows])
+        .sort(),
+      [
+        [partitionName('message_events', new Date(old[0] as number)), 1],
+        [partitionName('message_events', new Date(old[1] as number)), 0],
+        [partitionName('messages', new Date(old[0] as number)), 3],
+        [partitionName('messages', new Date(old[1] as number)), 3],
+      ].sort(),
+    )
+    const { rows } = await db.query<{ id: string; body: string | null }>(
+      'SELECT id::text, body FROM messages ORDER BY id',
+    )
+    assert.deepEqual(rows, [
+      { id: redactable.id, body: null },
+      { id: recent.id, body: SECRET },
+    ])
+    const days = await db.query<{ day: string; rows: string }>(
+      `SELECT day::text, rows::text FROM archived_days WHERE 'messages' = ANY(tables) ORDER BY day`,
+    )
+    assert.deepEqual(days.rows, [
+      { day: oldDays[0], rows: '4' },
+      { day: oldDays[1], rows: '3' },
+    ])
+    // A second run finds nothing to do.
+    const again = await runMaintenance(db, Date.now(), opts)
+    assert.deepEqual(again.retention, { redacted: 0, archived: [] })
+  })
+
+  it('the files match their manifests and hold no body', async () => {
+    for (const d of old) {
+      const p = { table: partitionName('messages', new Date(d)), day: new Date(d).toISOString().slice(0, 10) }
+      const paths = archivePaths(dir, p)
+      const manifest = JSON.parse(readFileSync(paths.manifest, 'utf8')) as Manifest
+      const text = gunzipSync(readFileSync(paths.data)).toString('utf8')
+      assert.equal(text.trim().split('\n').length, manifest.rows)
+      assert.equal(manifest.format, 'smsgw-archive-ndjson-gzip-v1')
+      assert.ok(!text.includes('481516'), 'no body in the archive')
+    }
+  })
+
+  it('loads back into a scratch database with the documented psql commands: identical rows', async () => {
+    const sdb = createPostgresDb({ url: scratch.url, poolSize: 2 })
+    try {
+      await partitionsFor(sdb, today - 40 * DAY, 2)
+      for (const [i, d] of old.entries()) {
+        const p = {
+          table: partitionName('messages', new Date(d)),
+          day: new Date(d).toISOString().slice(0, 10),
+        }
+        const file = archivePaths(dir, p).data
+        // docs/operations.md "Loading an archive back"
+        execFileSync('sh', [
+          '-c',
+          `gunzip -c "$1" | psql "$2" -v ON_ERROR_STOP=1 -q -c 'CREATE TEMP TABLE archive_load (j jsonb)' -c "COPY archive_load FROM STDIN WITH (FORMAT csv, QUOTE e'\\x01', DELIMITER e'\\x02')" -c 'INSERT INTO messages SELECT (jsonb_populate_record(NULL::messages, j)).* FROM archive_load'`,
+          'load',
+          file,
+          scratch.url,
+        ])
+        const { rows } = await sdb.query<{ j: Record<string, unknown> }>(
+          `SELECT row_to_json(t) AS j FROM ${p.table} t ORDER BY id`,
+        )
+        assert.deepEqual(
+          rows.map((r) => r.j),
+          expected[i],
+        )
+      }
+    } finally {
+      await sdb.close()
+    }
+  })
+
+  it('the API never shows a redacted body', async () => {
+    const one = await t.app.inject({
+      method: 'GET',
+      url: `/v1/messages/${redactable.id}`,
+      headers: acme.auth,
+    })
+    assert.equal(one.statusCode, 200)
+    assert.equal(one.json().body, null)
+    const list = await t.app.inject({
+      method: 'GET',
+      url: `/v1/messages?created_after=${new Date(today - 35 * DAY).toISOString()}`,
+      headers: acme.auth,
+    })
+    assert.equal(list.statusCode, 200)
+    const listed = (list.json() as { data: { id: string; body: string | null }[] }).data
+    assert.deepEqual(
+      listed.map((m) => [m.id, m.body]),
+      [
+        [recent.id, SECRET],
+        [redactable.id, null],
+      ],
+    )
+  })
+
+  it('reconcile skips the archived days and says so', async () => {
+    const usage = await usageMatchesLedger(db)
+    assert.match(usage.detail, new RegExp(`2 archived days skipped \\(${oldDays[0]} … ${oldDays[1]}\\)`))
+    const charges = await chargePerMessage(db, 2)
+    assert.equal(charges.ok, true, charges.detail)
+  })
+})
