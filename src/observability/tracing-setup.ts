@@ -20,8 +20,15 @@ export interface RunningTracing {
 
 /** On when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set, unless OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none. */
 export function tracingEnabled(config: TracingConfig): boolean {
-  if (config.OTEL_SDK_DISABLED === 'true' || config.OTEL_TRACES_EXPORTER === 'none') return false
-  return Boolean(config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || config.OTEL_EXPORTER_OTLP_ENDPOINT)
+  return tracesUrl(config) !== undefined
+}
+
+/** Where spans go: the traces endpoint as is, or the base endpoint plus `/v1/traces` (the OTLP rule). */
+export function tracesUrl(config: TracingConfig): string | undefined {
+  if (config.OTEL_SDK_DISABLED === 'true' || config.OTEL_TRACES_EXPORTER === 'none') return undefined
+  if (config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return config.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+  const base = config.OTEL_EXPORTER_OTLP_ENDPOINT
+  return base ? `${base.replace(/\/+$/, '')}/v1/traces` : undefined
 }
 
 /**
@@ -30,7 +37,8 @@ export function tracingEnabled(config: TracingConfig): boolean {
  * from the environment themselves; OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES override ours.
  */
 export async function startTracing(config: TracingConfig, role: string): Promise<RunningTracing> {
-  if (!tracingEnabled(config)) return { tracing: TRACING_OFF, shutdown: async () => {} }
+  const url = tracesUrl(config)
+  if (url === undefined) return { tracing: TRACING_OFF, shutdown: async () => {} }
   const [{ BasicTracerProvider, BatchSpanProcessor }, { OTLPTraceExporter }, resources] = await Promise.all([
     import('@opentelemetry/sdk-trace-base'),
     import('@opentelemetry/exporter-trace-otlp-proto'),
@@ -42,7 +50,7 @@ export async function startTracing(config: TracingConfig, role: string): Promise
     .merge(resources.detectResources({ detectors: [resources.envDetector] }))
   const provider = new BasicTracerProvider({
     resource,
-    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter())],
+    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url }))],
   })
   return { tracing: createTracing({ provider }), shutdown: () => provider.shutdown() }
 }
