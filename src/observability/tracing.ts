@@ -218,8 +218,8 @@ export function createTracing(opts: TracingOptions): Tracing {
       )
     },
     dispatchStarted(messageId, lane) {
+      // Kept, not taken: a publish retried after a failed pass stays in the message's trace.
       const parent = accepted.get(messageId)
-      if (parent) accepted.delete(messageId)
       return new LiveSpan(
         start('dispatch', SpanKind.PRODUCER, under(parent), {
           [MESSAGE_ID]: messageId,
