@@ -21,6 +21,10 @@ const benchmarks: Record<string, Benchmark> = {
     summary: 'memory per open idle live stream (GET /v1/events/stream, 1,000 SSE connections)',
     load: () => import('./streams.ts'),
   },
+  tracing: {
+    summary: 'cost per message of the tracing hooks, off and on, against the OpenTelemetry API no-op tracer',
+    load: () => import('./tracing-cost.ts'),
+  },
   sim: {
     summary: 'traffic model (Zipf customers, whale floods, bursts, body and country mix) with an HTML report',
     load: () => import('./sim.ts'),

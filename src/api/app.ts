@@ -18,11 +18,13 @@ import { createStreamHub } from '../events/stream-hub.ts'
 import { registerStreamMetrics } from '../events/stream-metrics.ts'
 import { resolveWebhookKey } from '../events/webhook-secrets.ts'
 import type { RateLimiter } from '../limits/rate-limiter.ts'
+import { TRACING_OFF, type Tracing } from '../observability/tracing.ts'
 import { createPgUsageReader, type UsageReader } from '../reporting/usage.ts'
 import { createApiMetrics } from './metrics.ts'
 import { createAuthenticator } from './plugins/auth.ts'
 import { frameworkError, registerErrorHandling } from './plugins/errors.ts'
 import { rejectUnstorableText } from './plugins/text-guard.ts'
+import { traceRequests } from './plugins/tracing.ts'
 import { renderAccepted } from './render.ts'
 import { adminCustomerRoutes } from './routes/admin/customers.ts'
 import { adminProviderRoutes, type ProviderView } from './routes/admin/providers.ts'
@@ -73,6 +75,8 @@ export interface AppDeps {
   readDb?: Db
   /** Usage and report reads (ClickHouse when configured); default: the PostgreSQL rollups on readDb. */
   usageReader?: UsageReader
+  /** Spans of requests and accept commits (ADR 16); default off. */
+  tracing?: Tracing
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/
@@ -148,6 +152,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const metrics = createApiMetrics(deps.registry)
   registerErrorHandling(app, (code) => metrics.rejected.inc({ code }))
 
+  const tracing = deps.tracing ?? TRACING_OFF
+  traceRequests(app, tracing, (url) => loggableUrl(url.split('?', 1)[0] ?? url))
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
   })
@@ -220,6 +226,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     limit: createSendLimiter(deps.rateLimiter),
     callbackPolicy: webhookPolicy,
     onAccepted: deps.onAccepted,
+    tracing,
   })
   if (deps.providerWebhooks) await app.register(providerRoutes, deps.providerWebhooks)
   await app.register(balanceRoutes, { db, auth })

@@ -23,6 +23,8 @@ export interface BusMessage<T> {
   nak(delayMs?: number): Promise<void>
   /** Give up: never redeliver (poison message; the handler has dead-lettered it itself). */
   term(): Promise<void>
+  /** A header given to publish (e.g. W3C `traceparent`), undefined when it had none. */
+  header(name: string): string | undefined
   /** Still working: restarts the ack wait so a long handler is not redelivered meanwhile. */
   inProgress(): Promise<void>
 }
@@ -30,6 +32,11 @@ export interface BusMessage<T> {
 export interface PublishOptions {
   /** De-dup id: a second publish with it inside the duplicate window is stored once. */
   msgId?: string
+  /**
+   * Headers stored with the message (NATS message headers), read back with BusMessage.header:
+   * trace context (`traceparent`, `tracestate`). Names are ASCII and case-sensitive; absent: none.
+   */
+  headers?: Readonly<Record<string, string>>
 }
 
 export interface PublishResult {

@@ -1,12 +1,19 @@
 import type { BusErrorHandler, BusMessage } from './bus.ts'
 import { BusHandlerError } from './errors.ts'
 
+/** Where a delivery's headers are read: NATS's MsgHdrs ("" when absent) or the memory bus's Map. */
+export interface HeaderSource {
+  get(name: string): string | undefined
+}
+
 export interface DeliveryFields<T> {
   id: string
   seq: number
   subject: string
   data: T
   deliveryCount: number
+  /** The message's headers, if it has any (no copy: the adapter's own object). */
+  headers?: HeaderSource | undefined
 }
 
 /** What an adapter does to settle one delivery; called at most once per delivery (bar inProgress). */
@@ -29,6 +36,7 @@ class SettleOnce<T> implements BusMessage<T>, Delivery<T> {
   readonly subject: string
   readonly data: T
   readonly deliveryCount: number
+  private readonly headers: HeaderSource | undefined
   settled = false
 
   // A class, not an object literal of closures: one of these is made per delivery, on the hot path.
@@ -41,6 +49,11 @@ class SettleOnce<T> implements BusMessage<T>, Delivery<T> {
     this.subject = fields.subject
     this.data = fields.data
     this.deliveryCount = fields.deliveryCount
+    this.headers = fields.headers
+  }
+
+  header(name: string): string | undefined {
+    return this.headers?.get(name) || undefined
   }
 
   get message(): BusMessage<T> {

@@ -124,7 +124,9 @@ export function createMemoryBus(opts: MemoryBusOptions = {}): Bus {
       const seq = ++lastSeq
       if (msgId !== undefined) seen.set(msgId, { seq, at: now })
       const targets = [...durables.values()].filter((d) => subjectMatches(d.settings.subject, subject))
-      messages.set(seq, { seq, subject, id: msgId ?? `seq:${seq}`, json, refs: targets.length })
+      const stored: StoredMessage = { seq, subject, id: msgId ?? `seq:${seq}`, json, refs: targets.length }
+      if (o?.headers) stored.headers = new Map(Object.entries(o.headers))
+      messages.set(seq, stored)
       for (const oldest of messages.keys()) {
         if (messages.size <= maxMessages) break
         messages.delete(oldest)

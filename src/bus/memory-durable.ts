@@ -7,6 +7,8 @@ export interface StoredMessage {
   subject: string
   id: string
   json: string
+  /** Headers given to publish; absent when there were none (no allocation per message). */
+  headers?: ReadonlyMap<string, string>
   refs: number
 }
 
@@ -152,6 +154,7 @@ export class MemoryDurable {
         subject: stored.subject,
         data: decodePayload(stored.json),
         deliveryCount: delivery,
+        headers: stored.headers,
       },
       {
         ack: () => this.finish(seq),

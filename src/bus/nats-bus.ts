@@ -8,7 +8,12 @@
  * with the same msgId, which the duplicate window turns into a no-op if the first one landed.
  */
 import { jetstreamManager } from '@nats-io/jetstream'
-import { connect, type Subscription as NatsSubscription } from '@nats-io/transport-node'
+import {
+  connect,
+  headers,
+  type MsgHdrs,
+  type Subscription as NatsSubscription,
+} from '@nats-io/transport-node'
 import {
   type Bus,
   type BusErrorHandler,
@@ -58,6 +63,12 @@ export interface NatsBusOptions {
   name?: string
   /** Where handler errors and consumer trouble are reported (default: process warning). */
   onError?: BusErrorHandler
+}
+
+const natsHeaders = (h: Readonly<Record<string, string>>): MsgHdrs => {
+  const out = headers()
+  for (const [k, v] of Object.entries(h)) out.set(k, v)
+  return out
 }
 
 export async function createNatsBus(opts: NatsBusOptions): Promise<Bus> {
@@ -140,6 +151,7 @@ export async function createNatsBus(opts: NatsBusOptions): Promise<Bus> {
         const ack = await js.publish(wire(subject), payload, {
           timeout,
           ...(o?.msgId === undefined ? {} : { msgID: o.msgId }),
+          ...(o?.headers === undefined ? {} : { headers: natsHeaders(o.headers) }),
         })
         return { duplicate: ack.duplicate, seq: ack.seq }
       } catch (err) {

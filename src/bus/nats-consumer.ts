@@ -51,6 +51,7 @@ export async function startNatsConsumer<T>(a: NatsConsumerArgs<T>): Promise<Cons
         subject: a.logical(m.subject),
         data,
         deliveryCount: m.info.deliveryCount,
+        headers: m.headers,
       },
       {
         ack: () => m.ack(),

@@ -19,6 +19,7 @@ import { startWebhookRole } from '../events/webhook-role.ts'
 import { resolveWebhookKey } from '../events/webhook-secrets.ts'
 import { scheduleMaintenance } from '../maintenance/maintenance.ts'
 import { createReporter } from '../observability/reporter.ts'
+import { startTracing } from '../observability/tracing-setup.ts'
 import { createRollupConsumer } from '../reporting/rollup-consumer.ts'
 import { startBanner } from './banner.ts'
 import { retentionOptions } from './maintenance.ts'
@@ -59,6 +60,7 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
     .map(([r]) => r)
     .join('+')
   checkWebhookKey(config, roles)
+  const traces = await startTracing(config, role)
   // A bad carrier file (an HTTP carrier without webhook authentication…) fails before anything starts.
   const fileCarriers: CarrierConfig[] = config.SMSGW_CARRIERS
     ? await readCarrierFile(config.SMSGW_CARRIERS)
@@ -112,6 +114,7 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
   if (bus && (roles.dispatcher || roles.worker)) {
     pipeline = createPipeline({
       registry,
+      tracing: traces.tracing,
       db: deliveryDb,
       bus,
       carriers,
@@ -183,6 +186,7 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
       rateLimiter,
       logger,
       registry,
+      tracing: traces.tracing,
       readiness: bus ? { bus: () => bus.healthy() } : {},
       ...(bus ? { bus } : {}),
       serveMetrics: config.SMSGW_METRICS_PORT === undefined,
@@ -214,6 +218,7 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
     await webhooks?.stop()
     await bus?.close()
     await sim?.close()
+    await traces.shutdown().catch((e: unknown) => logger.warn({ err: e }, 'spans not exported at shutdown'))
     await rateLimiter.close()
     if (deliveryDb !== db) await deliveryDb.close()
     if (maintenanceDb !== db) await maintenanceDb.close()

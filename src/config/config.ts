@@ -94,6 +94,19 @@ export const ConfigSchema = Type.Object({
   SMSGW_STREAM_HEARTBEAT_MS: Type.Integer({ minimum: 10, default: 15_000 }),
   /** A live stream whose unsent output passes this many bytes is closed (it resumes with Last-Event-ID). */
   SMSGW_STREAM_MAX_BUFFER_BYTES: Type.Integer({ minimum: 1024, default: 1_048_576 }),
+  // OpenTelemetry tracing (ADR 16): off unless an OTLP endpoint is set. The SDK reads the other
+  // standard OTEL_* variables itself (service name, resource attributes, sampler, headers, batching).
+  /** OTLP/HTTP base URL (`/v1/traces` is appended); setting it turns tracing on. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://' })),
+  /** OTLP/HTTP traces URL, used as is; setting it turns tracing on. */
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://' })),
+  /** Only `http/protobuf` (the OTLP default) is built in. */
+  OTEL_EXPORTER_OTLP_PROTOCOL: Type.Optional(Type.Literal('http/protobuf')),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: Type.Optional(Type.Literal('http/protobuf')),
+  /** `none` turns tracing off whatever the endpoint; `otlp` is the only exporter. */
+  OTEL_TRACES_EXPORTER: Type.Optional(Type.Union([Type.Literal('otlp'), Type.Literal('none')])),
+  /** `true` turns tracing off whatever the endpoint. */
+  OTEL_SDK_DISABLED: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])),
 })
 
 export type Config = Static<typeof ConfigSchema>

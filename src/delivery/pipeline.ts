@@ -8,6 +8,7 @@ import { countOutboxBacklog } from '../dispatch/outbox-backlog.ts'
 import { createStatusWriter, type StatusWriter } from '../events/status-writer.ts'
 import { createBurstReporter } from '../lib/burst-reporter.ts'
 import { stderrReporter } from '../observability/reporter.ts'
+import type { Tracing } from '../observability/tracing.ts'
 import { type BreakerOptions, type CarrierLink, createCarrierLink } from './carrier-links.ts'
 import { createPipelineMetrics } from './metrics.ts'
 import { countParkedReceipts } from './parked-receipts.ts'
@@ -41,6 +42,8 @@ export interface PipelineOptions {
   receiptSweepMs?: number
   /** Where the pipeline's metrics are registered (the api's registry when they share a process). */
   registry?: Registry
+  /** Spans of dispatch, worker, carrier submit and receipt (ADR 16); default off. */
+  tracing?: Tracing
 }
 
 export interface Pipeline {
@@ -103,6 +106,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     onMatched: (status) => metrics?.receipts.inc({ status }),
     onReceiptLatency: (s) => metrics?.receiptSeconds.observe(s),
     onCarrierReceipt: (carrier) => metrics?.carrierReceipts.inc({ carrier }),
+    ...(opts.tracing ? { tracing: opts.tracing } : {}),
   })
   links = roles.worker
     ? opts.carriers.map((c) => {
@@ -129,6 +133,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
         onSubmitError: (carrier, kind) => metrics?.submitErrors.inc({ carrier, kind }),
         onDeadLetter: (lane, status) => metrics?.deadLetters.inc({ lane, status }),
         onRecorded: (refs) => track(receipts.recorded(refs)),
+        ...(opts.tracing ? { tracing: opts.tracing } : {}),
         ...opts.worker,
       })
     : undefined
@@ -138,6 +143,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
         bus: opts.bus,
         onError: report('dispatcher'),
         onDispatched: (lane, n) => metrics?.dispatched.inc({ lane }, n),
+        ...(opts.tracing ? { tracing: opts.tracing } : {}),
         ...opts.dispatcher,
       })
     : undefined

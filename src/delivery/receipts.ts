@@ -4,6 +4,7 @@ import { newId } from '../domain/ids.ts'
 import type { MessageStatus } from '../domain/status.ts'
 import type { StatusWriter } from '../events/status-writer.ts'
 import { createGroupCommitter } from '../lib/group-commit.ts'
+import { TRACING_OFF, type Tracing } from '../observability/tracing.ts'
 import { matchableParked, type ParkedReceipt, parkReceipts, unparkReceipts } from './parked-receipts.ts'
 
 export interface ReceiptHandlerOptions {
@@ -20,6 +21,8 @@ export interface ReceiptHandlerOptions {
   onRematched?: (count: number) => void
   /** A failure in background work (re-matching parked receipts); a receipt's own failure also rejects handle(). */
   onError?: (err: unknown) => void
+  /** A span per matched receipt, under the message's submit span (ADR 16); default off. */
+  tracing?: Tracing
 }
 
 /** The message status once every part has a receipt: delivered only if all parts were. */
@@ -40,6 +43,7 @@ export function messageStatusFromParts(parts: (string | null)[], total: number):
  */
 export function createReceiptHandler(opts: ReceiptHandlerOptions) {
   const keyOf = (carrier: string, id: string) => `${carrier}\u0000${id}`
+  const tracing = opts.tracing ?? TRACING_OFF
 
   // One UPDATE over a group of receipts, then one read of the parts of the multipart messages
   // among them, then their status changes. Returns the keys that matched.
@@ -85,19 +89,25 @@ export function createReceiptHandler(opts: ReceiptHandlerOptions) {
       if (!ref) continue
       opts.onCarrierReceipt?.(carrier)
       opts.onReceiptLatency?.((Date.now() - new Date(ref.created_at).getTime()) / 1000)
+      const span = tracing.receiptMatched(ref.message_id, carrier, r.status)
       const parts = Number(ref.parts)
       const status = messageStatusFromParts(
         parts > 1 ? (partsOf.get(ref.message_id) ?? []) : [r.status],
         parts,
       )
-      if (!status) continue
+      if (!status) {
+        span.end()
+        continue
+      }
       writes.push(
-        opts.statuses.write({
-          messageId: ref.message_id,
-          createdAt: new Date(ref.message_created_at).toISOString(),
-          status,
-          detail: { carrier, error_code: r.errorCode ?? null, done_at: r.doneAt?.toISOString() ?? null },
-        }),
+        span.around(
+          opts.statuses.write({
+            messageId: ref.message_id,
+            createdAt: new Date(ref.message_created_at).toISOString(),
+            status,
+            detail: { carrier, error_code: r.errorCode ?? null, done_at: r.doneAt?.toISOString() ?? null },
+          }),
+        ),
       )
       opts.onMatched?.(status)
     }

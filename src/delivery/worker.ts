@@ -16,6 +16,7 @@ import { orderRoutes } from '../domain/routing.ts'
 import type { StatusWriter } from '../events/status-writer.ts'
 import { createGroupCommitter } from '../lib/group-commit.ts'
 import { stderrReporter } from '../observability/reporter.ts'
+import { TRACING_OFF, type Tracing } from '../observability/tracing.ts'
 import type { CarrierLink } from './carrier-links.ts'
 import {
   type ClaimResult,
@@ -52,6 +53,8 @@ export interface WorkerOptions {
   onRecorded?: (refs: { carrier: string; carrierId: string }[]) => void
   /** A failure outside a message's own outcome (a status write, a bus error). Default: written to stderr. */
   onError?: (err: unknown) => void
+  /** Spans of each delivery and carrier submit (ADR 16); default off. */
+  tracing?: Tracing
 }
 
 export interface Worker {
@@ -80,6 +83,7 @@ export function createWorker(opts: WorkerOptions): Worker {
   const maxThrottleWaits = opts.maxThrottleWaits ?? 60
   const leaseMs = opts.leaseMs ?? 60_000
   const onError = opts.onError ?? stderrReporter('worker')
+  const tracing = opts.tracing ?? TRACING_OFF
   const linkByName = new Map(opts.links.map((p) => [p.name, p]))
   const consumers: Consumer[] = []
   // The submitting marks of many concurrent jobs commit together, each right before its send.
@@ -161,10 +165,11 @@ export function createWorker(opts: WorkerOptions): Worker {
       validityPeriodS: Math.max(1, Math.floor((Date.parse(job.expires_at) - Date.now()) / 1000)),
       registeredDelivery: true,
     }
+    const span = tracing.submitStarted(job, link.name)
     const mark = async () => {
       if (!(await submitting.submit({ id: job.id, attempt: claimAttempt }))) throw new LostClaimError()
     }
-    const result = await link.breaker
+    const execution = link.breaker
       .execute(async () => {
         await link.throttle()
         if (!carrier.callsBeforeWrite) await mark()
@@ -183,6 +188,7 @@ export function createWorker(opts: WorkerOptions): Worker {
         }
       })
       .finally(release)
+    const result = await span.around(execution)
     opts.onSubmitted?.(link.name, performance.now() - started)
     return result
   }
@@ -298,7 +304,7 @@ export function createWorker(opts: WorkerOptions): Worker {
             handler: async (m) => {
               const alive = setInterval(() => void m.inProgress().catch(() => {}), ACK_WAIT_MS / 3)
               try {
-                await handle(m)
+                await tracing.workerStarted(m, lane).around(handle(m))
               } finally {
                 clearInterval(alive)
               }

@@ -7,6 +7,7 @@ import { type DeliveryJob, LANES } from '../domain/message.ts'
 import { type Bucket, takeToken } from '../domain/token-bucket.ts'
 import { createPollLoop } from '../lib/poll-loop.ts'
 import { stderrReporter } from '../observability/reporter.ts'
+import { TRACING_OFF, type Tracing } from '../observability/tracing.ts'
 import { backlogByCustomer, claimJobs, deleteClaimed } from './outbox-claims.ts'
 
 export interface DispatcherOptions {
@@ -23,6 +24,8 @@ export interface DispatcherOptions {
   onDispatched?: (lane: Priority, n: number) => void
   /** A failed pass (it is retried). Default: written to stderr. */
   onError?: (err: unknown) => void
+  /** A span per published job, its context in the job's bus headers (ADR 16); default off. */
+  tracing?: Tracing
 }
 
 export interface Dispatcher {
@@ -45,6 +48,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   const window = opts.window ?? 2000
   const maxPerPass = opts.maxPerPass ?? 1000
   const onError = opts.onError ?? stderrReporter('dispatcher')
+  const tracing = opts.tracing ?? TRACING_OFF
   const buckets = new Map<string, Bucket>()
   const rotation = new Map<Priority, string | undefined>()
 
@@ -81,7 +85,12 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
       if (ordered.length === 0) return 0
       // Publish in fair order; the msgId lets the broker drop a re-publish after a crash here.
       await Promise.all(
-        ordered.map((c) => opts.bus.publish<DeliveryJob>(laneSubject(lane), c.job, { msgId: c.job.id })),
+        ordered.map((c) => {
+          const span = tracing.dispatchStarted(c.job.id, lane)
+          return span.around(
+            opts.bus.publish<DeliveryJob>(laneSubject(lane), c.job, span.inject({ msgId: c.job.id })),
+          )
+        }),
       )
       await deleteClaimed(
         tx,

@@ -217,4 +217,33 @@ export function deliveryCases(withBus: WithBus): void {
       await bus.close() // idempotent
     }),
   )
+
+  it(
+    'carries headers (trace context) with a message, on redelivery too; a message without has none',
+    withBus(async ({ bus }) => {
+      const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'
+      const inbox = new Inbox<{ n: number; tp: string | undefined; ts: string | undefined; id: string }>()
+      await bus.consume<Job>({
+        durable: 'otp',
+        subject: OTP,
+        ackWaitMs: ACK_WAIT,
+        handler: async (m) => {
+          inbox.push({ n: m.data.n, tp: m.header('traceparent'), ts: m.header('tracestate'), id: m.id })
+          // The first delivery of n=1 is handed back: the redelivery must keep its headers.
+          if (m.data.n === 1 && m.deliveryCount === 1) await m.nak()
+          else await m.ack()
+        },
+      })
+      await bus.publish(OTP, { n: 1 }, { msgId: 'h1', headers: { traceparent, tracestate: 'smsgw=1' } })
+      await bus.publish(OTP, { n: 2 }, { msgId: 'h2' })
+      await inbox.until((i) => i.length >= 3, 'three deliveries')
+      const ofOne = inbox.items.filter((i) => i.n === 1)
+      assert.equal(ofOne.length, 2)
+      for (const d of ofOne) assert.deepEqual(d, { n: 1, tp: traceparent, ts: 'smsgw=1', id: 'h1' })
+      assert.deepEqual(
+        inbox.items.find((i) => i.n === 2),
+        { n: 2, tp: undefined, ts: undefined, id: 'h2' },
+      )
+    }),
+  )
 }

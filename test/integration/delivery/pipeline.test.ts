@@ -251,6 +251,7 @@ describe('delivery pipeline end to end (PostgreSQL, in-process bus, SMPP simulat
       nak: async () => {},
       term: async () => {},
       inProgress: async () => {},
+      header: () => undefined,
     })
     primary.setOptions({ receipts: true })
     secondary.setOptions({ receipts: true })

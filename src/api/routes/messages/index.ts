@@ -10,6 +10,7 @@ import { parseTimestamp } from '../../../domain/timestamps.ts'
 import type { AddressPolicy } from '../../../events/webhook-address.ts'
 import { messageObject, money } from '../../../messages/message-object.ts'
 import { findMessage, listMessages, messageEvents } from '../../../messages/messages-repository.ts'
+import type { Tracing } from '../../../observability/tracing.ts'
 import { ApiError, invalidRequest, notFound, sendJsonText } from '../../errors.ts'
 import { idempotencyOf } from '../../idempotency-key.ts'
 import type { ApiMetrics } from '../../metrics.ts'
@@ -32,6 +33,7 @@ export interface MessagesRouteDeps {
   /** The address policy of webhooks, applied to status_callback_url at submit. */
   callbackPolicy: AddressPolicy
   onAccepted?: () => void
+  tracing: Tracing
 }
 
 /** Filters with no index behind them (`status`, `from`, `batch_id`) scan at most this much time. */
@@ -102,7 +104,11 @@ export const messagesRoutes: FastifyPluginAsyncTypebox<MessagesRouteDeps> = asyn
         now: Date.now(),
         callbackPolicy,
       })
-      const outcome = await biller.accept({ message, idempotency })
+      const outcome = await deps.tracing.acceptCommit(
+        request,
+        message.id,
+        biller.accept({ message, idempotency }),
+      )
       switch (outcome.kind) {
         case 'accepted':
           metrics.accepted.inc({ priority: message.priority })
