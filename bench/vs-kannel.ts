@@ -29,12 +29,12 @@ import {
 import type { LoadOutput, LoadSpec } from './vs-kannel/load.ts'
 import {
   CpuMeter,
+  followWal,
   type RowWrites,
   rowWrites,
   rowWritesDelta,
   walBytesSince,
   walLsn,
-  walOfDatabase,
 } from './vs-kannel/meter.ts'
 
 export const usage = `npm run bench -- vs-kannel [options]
@@ -308,6 +308,7 @@ async function runSmsgw(o: Options, split: boolean, run: number): Promise<RunRes
     }
     const rowsBefore = await rowWrites(db)
     const lsn = await walLsn(admin)
+    const wal = await followWal(admin, db, DATABASE, lsn)
     const meter = new CpuMeter(
       {
         ...Object.fromEntries(stack.processes.map((p) => [p.name, p.pid])),
@@ -330,8 +331,7 @@ async function runSmsgw(o: Options, split: boolean, run: number): Promise<RunRes
     })
     const cpu = { ...(await meter.stop()), load: load.cpuS }
     const walMachine = await walBytesSince(admin, lsn)
-    const walEnd = await walLsn(admin)
-    const wal = await walOfDatabase(admin, db, DATABASE, lsn, walEnd)
+    const walOfRun = await wal?.finish(await walLsn(admin))
     await sleep(1000) // late duplicates
     simStats = await sim.stats()
     const t0 = new Date(load.t0Ms).toISOString()
@@ -382,11 +382,11 @@ async function runSmsgw(o: Options, split: boolean, run: number): Promise<RunRes
       cpuSeconds: cpu,
       cpuUsPerMessage: perMessage(cpu, delivered),
       gatewayUsPerMessage: gatewayUs(cpu, delivered),
-      walBytesPerMessage: Math.round((wal?.bytes ?? walMachine) / Math.max(1, delivered)),
-      walSource: wal ? 'database' : 'machine',
+      walBytesPerMessage: Math.round((walOfRun?.bytes ?? walMachine) / Math.max(1, delivered)),
+      walSource: walOfRun ? 'database' : 'machine',
       walMachineBytesPerMessage: Math.round(walMachine / Math.max(1, delivered)),
       walByRelation:
-        wal?.byRelation
+        walOfRun?.byRelation
           .slice(0, 25)
           .map((r) => ({ ...r, perMessage: round(r.bytes / Math.max(1, delivered)) })) ?? null,
       rowWritesPerMessage: {

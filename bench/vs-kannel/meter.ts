@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import type pg from 'pg'
+import { onCleanup } from '../cleanup.ts'
 import { processCpuSeconds } from '../proc-cpu.ts'
 
 const TICKS_PER_SECOND = 100
@@ -197,20 +198,30 @@ function pgWaldump(): string | undefined {
   return undefined
 }
 
+const lsnValue = (lsn: string) => {
+  const [hi, lo] = lsn.split('/')
+  return (BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`)
+}
+
+export interface WalFollower {
+  /** Waits until the records up to `toLsn` are read, stops pg_waldump and sums them up. */
+  finish(toLsn: string): Promise<WalOfDatabase | undefined>
+}
+
 /**
- * WAL written for one database between two LSNs, from pg_waldump on the server's own pg_wal
- * (so a local server only): the records that touch the database's relations, plus the records
- * of the same transactions that touch none (commits). Other databases' writes — other work on a
- * shared machine — are left out, which pg_current_wal_lsn() alone cannot do. Undefined when
- * pg_waldump or the WAL directory is not reachable.
+ * WAL written for one database from `fromLsn` on, read by `pg_waldump --follow` on the server's
+ * own pg_wal while the run goes (a checkpoint may recycle the segments before the run ends, so
+ * they are read as they are written; a local server only): the records that touch the database's
+ * relations, plus the records of the same transactions that touch none (commits). Other
+ * databases' writes — other work on a shared machine — are left out, which pg_current_wal_lsn()
+ * alone cannot do. Undefined when pg_waldump or the WAL directory is not reachable.
  */
-export async function walOfDatabase(
+export async function followWal(
   admin: pg.Client,
   db: pg.Client,
   database: string,
   fromLsn: string,
-  toLsn: string,
-): Promise<WalOfDatabase | undefined> {
+): Promise<WalFollower | undefined> {
   const tool = pgWaldump()
   if (!tool) return undefined
   const { rows } = await admin.query<{ oid: string; dir: string }>(
@@ -226,13 +237,28 @@ export async function walOfDatabase(
   const byNode = new Map<string, number>()
   let bytes = 0
   let records = 0
-  const child = spawn(tool, ['-p', walDir, '-s', fromLsn, '-e', toLsn], {
-    stdio: ['ignore', 'pipe', 'ignore'],
+  let lastLsn = 0n
+  let stderr = ''
+  const child = spawn(tool, ['--follow', '-p', walDir, '-s', fromLsn], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const drop = onCleanup(() => {
+    child.kill('SIGKILL')
   })
+  child.stderr.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-2000)
+  })
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  let limit: bigint | undefined
+  let reached: (() => void) | undefined
   const lines = createInterface({ input: child.stdout })
-  for await (const line of lines) {
-    const m = /len \(rec\/tot\):\s*\d+\/\s*(\d+), tx:\s*(\d+)/.exec(line)
-    if (!m) continue
+  lines.on('line', (line) => {
+    const m = /len \(rec\/tot\):\s*\d+\/\s*(\d+), tx:\s*(\d+), lsn: ([0-9A-F]+\/[0-9A-F]+)/.exec(line)
+    if (!m) return
+    const lsn = lsnValue(m[3]!)
+    if (limit !== undefined && lsn >= limit) {
+      reached?.()
+      return
+    }
+    lastLsn = lsn
     const len = Number(m[1])
     const tx = m[2]!
     const nodes = [...line.matchAll(relRe)].map((r) => r[1]!)
@@ -242,16 +268,36 @@ export async function walOfDatabase(
       if (tx !== '0') ours.add(tx)
       byNode.set(nodes[0]!, (byNode.get(nodes[0]!) ?? 0) + len)
     } else if (tx !== '0') loose.set(tx, (loose.get(tx) ?? 0) + len)
+  })
+  return {
+    async finish(toLsn) {
+      limit = lsnValue(toLsn)
+      if (lastLsn < limit) {
+        await Promise.race([
+          new Promise<void>((resolve) => {
+            reached = resolve
+          }),
+          exited,
+          new Promise((r) => setTimeout(r, 30_000)),
+        ])
+      }
+      child.kill('SIGTERM')
+      drop()
+      if (records === 0) {
+        if (stderr.trim()) console.error(`  pg_waldump: ${stderr.trim().split('\n').at(-1)}`)
+        return undefined
+      }
+      let commits = 0
+      for (const [tx, len] of loose) if (ours.has(tx)) commits += len
+      const { rows: rels } = await db.query<{ node: string; name: string }>(
+        'SELECT relfilenode::text AS node, relname AS name FROM pg_class WHERE relfilenode <> 0',
+      )
+      const name = new Map(rels.map((r) => [r.node, r.name]))
+      const byRelation = [...byNode]
+        .map(([node, b]) => ({ relation: name.get(node) ?? `relfilenode ${node}`, bytes: b }))
+        .sort((a, b) => b.bytes - a.bytes)
+      byRelation.push({ relation: '(commit and other records of the same transactions)', bytes: commits })
+      return { bytes: bytes + commits, records, byRelation }
+    },
   }
-  let commits = 0
-  for (const [tx, len] of loose) if (ours.has(tx)) commits += len
-  const { rows: rels } = await db.query<{ node: string; name: string }>(
-    'SELECT relfilenode::text AS node, relname AS name FROM pg_class WHERE relfilenode <> 0',
-  )
-  const name = new Map(rels.map((r) => [r.node, r.name]))
-  const byRelation = [...byNode]
-    .map(([node, b]) => ({ relation: name.get(node) ?? `relfilenode ${node}`, bytes: b }))
-    .sort((a, b) => b.bytes - a.bytes)
-  byRelation.push({ relation: '(commit and other records of the same transactions)', bytes: commits })
-  return { bytes: bytes + commits, records, byRelation }
 }
