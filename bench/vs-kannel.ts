@@ -45,6 +45,7 @@ export const usage = `npm run bench -- vs-kannel [options]
   --connections N       HTTP connections (default 100)
   --receipt-delay-ms N  simulator receipt delay (default 50)
   --kannel-bench DIR    the Kannel harness (default ../shared/kannel-bench beside the repo)
+  --smsgw-dir DIR       run smsgw from another checkout (built), e.g. a baseline (default this one)
   --pg-url URL          admin URL of PostgreSQL (default ${DEFAULT_PG_URL})
   --nats URL            NATS server (default ${DEFAULT_NATS_URL})
   --out FILE            JSON result (default bench/results/vs-kannel-<time>.json; SVGs beside it)`
@@ -65,6 +66,8 @@ interface Options {
   connections: number
   receiptDelayMs: number
   benchDir: string
+  /** The checkout whose `bin/smsgw.js` (and built dist/) runs: another one for A/B comparisons. */
+  smsgwDir: string
   pgUrl: string
   natsUrl: string
 }
@@ -264,7 +267,7 @@ async function runSmsgw(o: Options, split: boolean, run: number): Promise<RunRes
     natsUrl: o.natsUrl,
     database: DATABASE,
     receiptDelayMs: o.receiptDelayMs,
-    repoRoot: REPO,
+    repoRoot: o.smsgwDir,
     // Kannel's SMSC link: one transceiver bind, 100 submits outstanding, no vendor TLV.
     carriers: [
       {
@@ -564,6 +567,7 @@ export async function run(argv: string[]): Promise<number> {
       connections: { type: 'string', default: '100' },
       'receipt-delay-ms': { type: 'string', default: '50' },
       'kannel-bench': { type: 'string', default: join(REPO, '../shared/kannel-bench') },
+      'smsgw-dir': { type: 'string', default: REPO },
       'pg-url': { type: 'string', default: DEFAULT_PG_URL },
       nats: { type: 'string', default: DEFAULT_NATS_URL },
       out: { type: 'string' },
@@ -586,6 +590,7 @@ export async function run(argv: string[]): Promise<number> {
     receiptDelayMs: int('receipt-delay-ms', values['receipt-delay-ms'], 0),
     // The SMSC simulator comes from the Kannel harness in every mode.
     benchDir: kannelBenchDir(String(values['kannel-bench'])),
+    smsgwDir: String(values['smsgw-dir']),
     pgUrl: String(values['pg-url']),
     natsUrl: String(values.nats),
   }

@@ -2,7 +2,7 @@ import type { InboundMessage, Receipt } from '../carriers/carrier.ts'
 import type { Db } from '../db/db.ts'
 import { newId } from '../domain/ids.ts'
 import type { MessageStatus } from '../domain/status.ts'
-import type { StatusWriter } from '../events/status-writer.ts'
+import type { StatusChange, StatusWriter } from '../events/status-writer.ts'
 import { createGroupCommitter } from '../lib/group-commit.ts'
 import { matchableParked, type ParkedReceipt, parkReceipts, unparkReceipts } from './parked-receipts.ts'
 
@@ -20,6 +20,15 @@ export interface ReceiptHandlerOptions {
   onRematched?: (count: number) => void
   /** A failure in background work (re-matching parked receipts); a receipt's own failure also rejects handle(). */
   onError?: (err: unknown) => void
+}
+
+interface MatchedRef {
+  carrier: string
+  carrier_id: string
+  message_id: string
+  message_created_at: Date
+  parts: number
+  created_at: Date
 }
 
 /** The message status once every part has a receipt: delivered only if all parts were. */
@@ -41,68 +50,85 @@ export function messageStatusFromParts(parts: (string | null)[], total: number):
 export function createReceiptHandler(opts: ReceiptHandlerOptions) {
   const keyOf = (carrier: string, id: string) => `${carrier}\u0000${id}`
 
-  // One UPDATE over a group of receipts, then one read of the parts of the multipart messages
-  // among them, then their status changes. Returns the keys that matched.
+  // One transaction over a group of receipts: one UPDATE of their parts, and the final status of
+  // every single-part message among them (one commit, durable before the carrier hears back).
+  // Multipart messages are decided after that commit, by reading all their parts: of two parts'
+  // receipts racing, the later commit then sees both. Returns the keys that matched.
   async function match(items: ParkedReceipt[]): Promise<Set<string>> {
-    const unique = [...new Map(items.map((i) => [keyOf(i.carrier, i.receipt.carrierId), i])).values()]
-    const { rows } = await opts.db.query<{
-      carrier: string
-      carrier_id: string
-      message_id: string
-      message_created_at: Date
-      parts: number
-      created_at: Date
-    }>(
-      // An intermediate `accepted` never overwrites a final part status (a parked one can arrive late).
-      `UPDATE carrier_refs c
-          SET receipt_status = CASE WHEN x.status = 'accepted' AND c.receipt_status IS NOT NULL
-                                    THEN c.receipt_status ELSE x.status END
-         FROM unnest($1::text[], $2::text[], $3::text[]) AS x(carrier, carrier_id, status)
-        WHERE c.carrier = x.carrier AND c.carrier_id = x.carrier_id
-        RETURNING c.carrier, c.carrier_id, c.message_id, c.message_created_at, c.parts, c.created_at`,
-      [
-        unique.map((i) => i.carrier),
-        unique.map((i) => i.receipt.carrierId),
-        unique.map((i) => i.receipt.status),
-      ],
-      { name: 'receipt_match' },
+    // Sorted, so concurrent groups lock the parts in one order.
+    const unique = [...new Map(items.map((i) => [keyOf(i.carrier, i.receipt.carrierId), i]))]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([, i]) => i)
+    const multipartRefs: { ref: MatchedRef; carrier: string; receipt: Receipt }[] = []
+    const matched = await opts.statuses.transaction(async (tx) => {
+      const { rows } = await tx.query<MatchedRef>(
+        // An intermediate `accepted` never overwrites a final part status (a parked one can arrive late).
+        `UPDATE carrier_refs c
+            SET receipt_status = CASE WHEN x.status = 'accepted' AND c.receipt_status IS NOT NULL
+                                      THEN c.receipt_status ELSE x.status END
+           FROM unnest($1::text[], $2::text[], $3::text[]) AS x(carrier, carrier_id, status)
+          WHERE c.carrier = x.carrier AND c.carrier_id = x.carrier_id
+          RETURNING c.carrier, c.carrier_id, c.message_id, c.message_created_at, c.parts, c.created_at`,
+        [
+          unique.map((i) => i.carrier),
+          unique.map((i) => i.receipt.carrierId),
+          unique.map((i) => i.receipt.status),
+        ],
+        { name: 'receipt_match' },
+      )
+      const matched = new Map(rows.map((r) => [keyOf(r.carrier, r.carrier_id), r]))
+      const changes: StatusChange[] = []
+      for (const { carrier, receipt: r } of unique) {
+        const ref = matched.get(keyOf(carrier, r.carrierId))
+        if (!ref) continue
+        opts.onCarrierReceipt?.(carrier)
+        opts.onReceiptLatency?.((Date.now() - new Date(ref.created_at).getTime()) / 1000)
+        if (Number(ref.parts) > 1) {
+          multipartRefs.push({ ref, carrier, receipt: r })
+          continue
+        }
+        const status = messageStatusFromParts([r.status], 1)
+        if (!status) continue
+        changes.push(statusChange(ref, carrier, r, status))
+        opts.onMatched?.(status)
+      }
+      return { result: matched, changes }
+    })
+    if (multipartRefs.length > 0) await finishMultipart(multipartRefs)
+    return new Set(matched.keys())
+  }
+
+  const statusChange = (
+    ref: MatchedRef,
+    carrier: string,
+    r: Receipt,
+    status: MessageStatus,
+  ): StatusChange => ({
+    messageId: ref.message_id,
+    createdAt: new Date(ref.message_created_at).toISOString(),
+    status,
+    detail: { carrier, error_code: r.errorCode ?? null, done_at: r.doneAt?.toISOString() ?? null },
+  })
+
+  // Read after the parts' update committed: of two parts' receipts racing, the later one sees both.
+  async function finishMultipart(
+    refs: { ref: MatchedRef; carrier: string; receipt: Receipt }[],
+  ): Promise<void> {
+    const ids = [...new Set(refs.map((m) => m.ref.message_id))]
+    const { rows: parts } = await opts.db.query<{ message_id: string; receipt_status: string | null }>(
+      'SELECT message_id, receipt_status FROM carrier_refs WHERE message_id = ANY($1::uuid[])',
+      [ids],
     )
-    const matched = new Map(rows.map((r) => [keyOf(r.carrier, r.carrier_id), r]))
-    // Read after our update committed: of two parts' receipts racing, the later one sees both.
-    const multipart = [...new Set(rows.filter((r) => Number(r.parts) > 1).map((r) => r.message_id))]
     const partsOf = new Map<string, (string | null)[]>()
-    if (multipart.length > 0) {
-      const { rows: parts } = await opts.db.query<{ message_id: string; receipt_status: string | null }>(
-        'SELECT message_id, receipt_status FROM carrier_refs WHERE message_id = ANY($1::uuid[])',
-        [multipart],
-      )
-      for (const p of parts)
-        partsOf.set(p.message_id, [...(partsOf.get(p.message_id) ?? []), p.receipt_status])
-    }
+    for (const p of parts) partsOf.set(p.message_id, [...(partsOf.get(p.message_id) ?? []), p.receipt_status])
     const writes: Promise<void>[] = []
-    for (const { carrier, receipt: r } of unique) {
-      const ref = matched.get(keyOf(carrier, r.carrierId))
-      if (!ref) continue
-      opts.onCarrierReceipt?.(carrier)
-      opts.onReceiptLatency?.((Date.now() - new Date(ref.created_at).getTime()) / 1000)
-      const parts = Number(ref.parts)
-      const status = messageStatusFromParts(
-        parts > 1 ? (partsOf.get(ref.message_id) ?? []) : [r.status],
-        parts,
-      )
+    for (const { ref, carrier, receipt } of refs) {
+      const status = messageStatusFromParts(partsOf.get(ref.message_id) ?? [], Number(ref.parts))
       if (!status) continue
-      writes.push(
-        opts.statuses.write({
-          messageId: ref.message_id,
-          createdAt: new Date(ref.message_created_at).toISOString(),
-          status,
-          detail: { carrier, error_code: r.errorCode ?? null, done_at: r.doneAt?.toISOString() ?? null },
-        }),
-      )
+      writes.push(opts.statuses.write(statusChange(ref, carrier, receipt, status)))
       opts.onMatched?.(status)
     }
     await Promise.all(writes)
-    return new Set(matched.keys())
   }
 
   /**

@@ -13,7 +13,7 @@ import { backoffDelay } from '../domain/backoff.ts'
 import type { Priority } from '../domain/message.ts'
 import { type DeliveryJob, LANES } from '../domain/message.ts'
 import { orderRoutes } from '../domain/routing.ts'
-import type { StatusWriter } from '../events/status-writer.ts'
+import type { StatusChange, StatusWriter } from '../events/status-writer.ts'
 import { createGroupCommitter } from '../lib/group-commit.ts'
 import { stderrReporter } from '../observability/reporter.ts'
 import type { CarrierLink } from './carrier-links.ts'
@@ -109,15 +109,21 @@ export function createWorker(opts: WorkerOptions): Worker {
     const attempt = await claims.submit(job)
     return attempt === undefined ? claimDelivery(opts.db, job, leaseMs) : { kind: 'claimed', attempt }
   }
-  const submitted = createGroupCommitter<Submitted, undefined>({
+  // The carriers' part ids and, on the happy path, the `sent` status they prove: one transaction
+  // for both (one commit, and `sent` is durable exactly when the receipts can match).
+  const submitted = createGroupCommitter<{ item: Submitted; sent?: StatusChange }, undefined>({
     maxBatch: 500,
     concurrency: 2,
-    run: async (items) => {
-      await markSubmittedMany(opts.db, items)
+    run: async (entries) => {
+      const items = entries.map((e) => e.item)
+      await opts.statuses.transaction(async (tx) => {
+        await markSubmittedMany(tx, items)
+        return { result: undefined, changes: entries.flatMap((e) => (e.sent ? [e.sent] : [])) }
+      })
       opts.onRecorded?.(
         items.flatMap((i) => i.carrierIds.map((carrierId) => ({ carrier: i.carrier, carrierId }))),
       )
-      return items.map(() => undefined)
+      return entries.map(() => undefined)
     },
   })
 
@@ -126,7 +132,7 @@ export function createWorker(opts: WorkerOptions): Worker {
     bus: opts.bus,
     statuses: opts.statuses,
     recordParts: (job, carrier, carrierIds) =>
-      submitted.submit({ job, carrier, carrierIds, parts: job.segments }),
+      submitted.submit({ item: { job, carrier, carrierIds, parts: job.segments } }),
     ...(opts.onDeadLetter ? { onDeadLetter: opts.onDeadLetter } : {}),
   })
   const backoff = { initialMs: opts.baseBackoffMs ?? 200, maxMs: opts.maxBackoffMs ?? 5000 }
@@ -240,8 +246,9 @@ export function createWorker(opts: WorkerOptions): Worker {
       await outcomes.finish(job, 'expired', 'validity period ended before submission')
       return m.ack()
     }
-    // Not awaited: the writer applies changes in order, so `sent` (awaited below) commits after it.
-    void opts.statuses
+    // Not awaited here, but before `sent` is written (by another committer, which would otherwise
+    // pass it and have it dropped as a backward move); the carrier's answer takes longer anyway.
+    const sending = opts.statuses
       .write({ messageId: job.id, createdAt: job.created_at, status: 'sending' })
       .catch(onError)
 
@@ -254,12 +261,15 @@ export function createWorker(opts: WorkerOptions): Worker {
       if (!link) break
       try {
         const result = await submitTo(link, job, claim.attempt)
-        await submitted.submit({ job, carrier: link.name, carrierIds: result.carrierIds })
-        await opts.statuses.write({
-          messageId: job.id,
-          createdAt: job.created_at,
-          status: 'sent',
-          detail: { carrier: link.name, parts: result.carrierIds.length },
+        await sending
+        await submitted.submit({
+          item: { job, carrier: link.name, carrierIds: result.carrierIds },
+          sent: {
+            messageId: job.id,
+            createdAt: job.created_at,
+            status: 'sent',
+            detail: { carrier: link.name, parts: result.carrierIds.length },
+          },
         })
         return m.ack()
       } catch (err) {
