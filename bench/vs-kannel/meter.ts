@@ -224,8 +224,9 @@ export async function followWal(
 ): Promise<WalFollower | undefined> {
   const tool = pgWaldump()
   if (!tool) return undefined
-  const { rows } = await admin.query<{ oid: string; dir: string }>(
-    `SELECT (SELECT oid::text FROM pg_database WHERE datname = $1) AS oid, current_setting('data_directory') AS dir`,
+  const { rows } = await admin.query<{ oid: string; dir: string; seg: string }>(
+    `SELECT (SELECT oid::text FROM pg_database WHERE datname = $1) AS oid, current_setting('data_directory') AS dir,
+            pg_size_bytes(current_setting('wal_segment_size'))::text AS seg`,
     [database],
   )
   const oid = rows[0]?.oid
@@ -239,7 +240,13 @@ export async function followWal(
   let records = 0
   let lastLsn = 0n
   let stderr = ''
-  const child = spawn(tool, ['--follow', '-p', walDir, '-s', fromLsn], { stdio: ['ignore', 'pipe', 'pipe'] })
+  // pg_waldump cannot start at the end of the WAL (no record there yet): it starts at the
+  // beginning of the current segment and the records before fromLsn are skipped.
+  const from = lsnValue(fromLsn)
+  const segmentSize = BigInt(rows[0]?.seg ?? 16 * 2 ** 20)
+  const segment = (from / segmentSize) * segmentSize
+  const start = `${(segment >> 32n).toString(16).toUpperCase()}/${(segment & 0xffffffffn).toString(16).toUpperCase()}`
+  const child = spawn(tool, ['--follow', '-p', walDir, '-s', start], { stdio: ['ignore', 'pipe', 'pipe'] })
   const drop = onCleanup(() => {
     child.kill('SIGKILL')
   })
@@ -254,6 +261,7 @@ export async function followWal(
     const m = /len \(rec\/tot\):\s*\d+\/\s*(\d+), tx:\s*(\d+), lsn: ([0-9A-F]+\/[0-9A-F]+)/.exec(line)
     if (!m) return
     const lsn = lsnValue(m[3]!)
+    if (lsn < from) return
     if (limit !== undefined && lsn >= limit) {
       reached?.()
       return

@@ -66,6 +66,8 @@ export interface Worker {
 class LostClaimError extends Error {}
 
 const ACK_WAIT_MS = 15_000
+/** A submit still waiting for its carrier this long writes `sending` on its own. */
+const SENDING_ALONE_AFTER_MS = 500
 const DEFAULT_CONCURRENCY: Record<Priority, number> = { otp: 64, high: 64, normal: 256, bulk: 128 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -111,14 +113,14 @@ export function createWorker(opts: WorkerOptions): Worker {
   }
   // The carriers' part ids and, on the happy path, the `sent` status they prove: one transaction
   // for both (one commit, and `sent` is durable exactly when the receipts can match).
-  const submitted = createGroupCommitter<{ item: Submitted; sent?: StatusChange }, undefined>({
+  const submitted = createGroupCommitter<{ item: Submitted; changes?: StatusChange[] }, undefined>({
     maxBatch: 500,
     concurrency: 2,
     run: async (entries) => {
       const items = entries.map((e) => e.item)
       await opts.statuses.transaction(async (tx) => {
         await markSubmittedMany(tx, items)
-        return { result: undefined, changes: entries.flatMap((e) => (e.sent ? [e.sent] : [])) }
+        return { result: undefined, changes: entries.flatMap((e) => e.changes ?? []) }
       })
       opts.onRecorded?.(
         items.flatMap((i) => i.carrierIds.map((carrierId) => ({ carrier: i.carrier, carrierId }))),
@@ -246,11 +248,31 @@ export function createWorker(opts: WorkerOptions): Worker {
       await outcomes.finish(job, 'expired', 'validity period ended before submission')
       return m.ack()
     }
-    // Not awaited here, but before `sent` is written (by another committer, which would otherwise
-    // pass it and have it dropped as a backward move); the carrier's answer takes longer anyway.
-    const sending = opts.statuses
-      .write({ messageId: job.id, createdAt: job.created_at, status: 'sending' })
-      .catch(onError)
+    // `sending` rides with `sent` in the transaction of the submitted mark when the carrier answers
+    // at once (one messages update and one commit fewer per message); a submit that waits (window,
+    // throttle, retries) shows `sending` on its own after SENDING_ALONE_AFTER_MS, and a failed try
+    // writes it at once, before any outcome. Both may happen: whichever commits second finds the
+    // status already there and drops its copy, so the event is written once.
+    const sending: StatusChange = { messageId: job.id, createdAt: job.created_at, status: 'sending' }
+    let sendingAlone: Promise<void> | undefined
+    const writeSending = () => {
+      sendingAlone ??= opts.statuses.write(sending).catch(onError)
+    }
+    const sendingTimer = setTimeout(writeSending, SENDING_ALONE_AFTER_MS)
+    try {
+      return await submitWithRetries(m, claim.attempt, sending, writeSending)
+    } finally {
+      clearTimeout(sendingTimer)
+    }
+  }
+
+  async function submitWithRetries(
+    m: BusMessage<DeliveryJob>,
+    claimAttempt: number,
+    sending: StatusChange,
+    writeSending: () => void,
+  ): Promise<void> {
+    const job = m.data
 
     let lastError = 'no link serves this destination'
     // Each try goes to the next route; a throttled try is waited out without spending an attempt
@@ -260,19 +282,22 @@ export function createWorker(opts: WorkerOptions): Worker {
       const link = linkFor(job, hop)
       if (!link) break
       try {
-        const result = await submitTo(link, job, claim.attempt)
-        await sending
+        const result = await submitTo(link, job, claimAttempt)
         await submitted.submit({
           item: { job, carrier: link.name, carrierIds: result.carrierIds },
-          sent: {
-            messageId: job.id,
-            createdAt: job.created_at,
-            status: 'sent',
-            detail: { carrier: link.name, parts: result.carrierIds.length },
-          },
+          changes: [
+            sending,
+            {
+              messageId: job.id,
+              createdAt: job.created_at,
+              status: 'sent',
+              detail: { carrier: link.name, parts: result.carrierIds.length },
+            },
+          ],
         })
         return m.ack()
       } catch (err) {
+        writeSending()
         const next = await afterFailure(err, job, link)
         if (next.kind === 'done') return m.ack()
         lastError = next.reason
@@ -289,6 +314,7 @@ export function createWorker(opts: WorkerOptions): Worker {
         if (attempt < maxAttempts) await pause(m, attempt)
       }
     }
+    writeSending()
     await outcomes.finish(job, 'failed', `retries exhausted: ${lastError}`)
     return m.ack()
   }
