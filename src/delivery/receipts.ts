@@ -5,10 +5,13 @@ import type { MessageStatus } from '../domain/status.ts'
 import type { StatusChange, StatusWriter } from '../events/status-writer.ts'
 import { createGroupCommitter } from '../lib/group-commit.ts'
 import { matchableParked, type ParkedReceipt, parkReceipts, unparkReceipts } from './parked-receipts.ts'
+import type { PendingRefs } from './pending-refs.ts'
 
 export interface ReceiptHandlerOptions {
   db: Db
   statuses: StatusWriter
+  /** Carrier ids being recorded in this process: a receipt for one waits for it instead of being parked. */
+  pendingRefs?: PendingRefs
   onMatched?: (status: MessageStatus) => void
   /** Seconds from the carrier accepting a part to its receipt. */
   onReceiptLatency?: (seconds: number) => void
@@ -174,6 +177,8 @@ export function createReceiptHandler(opts: ReceiptHandlerOptions) {
      */
     async handle(carrier: string, r: Receipt): Promise<void> {
       try {
+        const recording = opts.pendingRefs?.settled(carrier, r.carrierId)
+        if (recording) await recording
         await matcher.submit({ carrier, receipt: r })
       } catch (err) {
         opts.onError?.(err)

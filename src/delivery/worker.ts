@@ -28,6 +28,7 @@ import {
   unmarkSubmitting,
 } from './claims.ts'
 import { createOutcomes } from './outcomes.ts'
+import type { PendingRefs } from './pending-refs.ts'
 
 export interface WorkerOptions {
   db: Db
@@ -48,6 +49,8 @@ export interface WorkerOptions {
   onSubmitted?: (carrier: string, ms: number) => void
   onSubmitError?: (carrier: string, kind: string) => void
   onDeadLetter?: (lane: Priority, status: string) => void
+  /** Carrier ids being recorded: receipts for them wait for the commit instead of being parked. */
+  pendingRefs?: PendingRefs
   /** Carrier ids just recorded as submitted (after their commit): receipts parked for them can now match. */
   onRecorded?: (refs: { carrier: string; carrierId: string }[]) => void
   /** A failure outside a message's own outcome (a status write, a bus error). Default: written to stderr. */
@@ -283,7 +286,7 @@ export function createWorker(opts: WorkerOptions): Worker {
       if (!link) break
       try {
         const result = await submitTo(link, job, claimAttempt)
-        await submitted.submit({
+        const recorded = submitted.submit({
           item: { job, carrier: link.name, carrierIds: result.carrierIds },
           changes: [
             sending,
@@ -295,6 +298,8 @@ export function createWorker(opts: WorkerOptions): Worker {
             },
           ],
         })
+        opts.pendingRefs?.track(link.name, result.carrierIds, recorded)
+        await recorded
         return m.ack()
       } catch (err) {
         writeSending()
