@@ -177,7 +177,13 @@ export function createReceiptHandler(opts: ReceiptHandlerOptions) {
      */
     async handle(carrier: string, r: Receipt): Promise<void> {
       try {
-        const recording = opts.pendingRefs?.settled(carrier, r.carrierId)
+        let recording = opts.pendingRefs?.settled(carrier, r.carrierId)
+        // A receipt read in the same chunk as its submit response comes before the worker has
+        // seen that response: one turn of the event loop lets it.
+        if (!recording && opts.pendingRefs) {
+          await new Promise((resolve) => setImmediate(resolve))
+          recording = opts.pendingRefs.settled(carrier, r.carrierId)
+        }
         if (recording) await recording
         await matcher.submit({ carrier, receipt: r })
       } catch (err) {
