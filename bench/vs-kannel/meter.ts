@@ -238,7 +238,7 @@ export async function followWal(
   const byNode = new Map<string, number>()
   let bytes = 0
   let records = 0
-  let lastLsn = 0n
+  let lastEnd = 0n
   let stderr = ''
   // pg_waldump cannot start at the end of the WAL (no record there yet): it starts at the
   // beginning of the current segment and the records before fromLsn are skipped.
@@ -266,8 +266,10 @@ export async function followWal(
       reached?.()
       return
     }
-    lastLsn = lsn
     const len = Number(m[1])
+    // Where the record ends (records are 8-byte aligned; a page header may follow).
+    lastEnd = lsn + BigInt(len)
+    if (limit !== undefined && lastEnd + 64n >= limit) reached?.()
     const tx = m[2]!
     const nodes = [...line.matchAll(relRe)].map((r) => r[1]!)
     if (nodes.length > 0) {
@@ -280,19 +282,22 @@ export async function followWal(
   return {
     async finish(toLsn) {
       limit = lsnValue(toLsn)
-      if (lastLsn < limit) {
-        await Promise.race([
-          new Promise<void>((resolve) => {
-            reached = resolve
+      let complete = lastEnd + 64n >= limit
+      if (!complete) {
+        complete = await Promise.race([
+          new Promise<boolean>((resolve) => {
+            reached = () => resolve(true)
           }),
-          exited,
-          new Promise((r) => setTimeout(r, 30_000)),
+          exited.then(() => false),
+          // On a busy server pg_waldump reads every database's WAL, and may lag well behind.
+          new Promise<boolean>((r) => setTimeout(() => r(false), 180_000)),
         ])
       }
       child.kill('SIGTERM')
       drop()
-      if (records === 0) {
-        if (stderr.trim()) console.error(`  pg_waldump: ${stderr.trim().split('\n').at(-1)}`)
+      if (!complete || records === 0) {
+        const why = stderr.trim() ? stderr.trim().split('\n').at(-1) : 'did not reach the end of the run'
+        console.error(`  pg_waldump: ${why}; WAL per message falls back to the whole server's`)
         return undefined
       }
       let commits = 0
