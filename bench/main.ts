@@ -17,6 +17,10 @@ const benchmarks: Record<string, Benchmark> = {
     summary: 'accept → delivered through PostgreSQL, NATS JetStream and the carrier simulator',
     load: () => import('./e2e.ts'),
   },
+  'vs-kannel': {
+    summary: 'Kannel 1.4.5 vs smsgw (one process and split) on the same HTTP → SMPP → receipt work',
+    load: () => import('./vs-kannel.ts'),
+  },
   streams: {
     summary: 'memory per open idle live stream (GET /v1/events/stream, 1,000 SSE connections)',
     load: () => import('./streams.ts'),

@@ -6,8 +6,10 @@ import { freePort } from './free-port.ts'
 
 export interface ServerSpec {
   name: string
-  /** Arguments to `node` (the script and its arguments). */
+  /** Arguments to `node` (the script and its arguments), or to `command`. */
   args: string[]
+  /** A program to run instead of `node` (Kannel's bearerbox and smsbox). */
+  command?: string
   cwd: string
   env: Record<string, string>
   url: string
@@ -15,6 +17,8 @@ export interface ServerSpec {
   ipc?: boolean
   readyPath?: string
   readyTimeoutMs?: number
+  /** Any HTTP answer means ready (a server that answers its root with 404). Default: 200 only. */
+  readyOnAnyStatus?: boolean
 }
 
 export interface ServerProcess {
@@ -51,7 +55,10 @@ export async function startServer(spec: ServerSpec): Promise<ServerProcess> {
   // and so anything the server forks goes away with it.
   // BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the server under load.
   const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []
-  const child = spawn(process.execPath, [...nodeArgs, ...spec.args], {
+  const [program, args] = spec.command
+    ? [spec.command, spec.args]
+    : [process.execPath, [...nodeArgs, ...spec.args]]
+  const child = spawn(program, args, {
     cwd: spec.cwd,
     env: { ...process.env, ...spec.env },
     detached: true,
@@ -137,7 +144,7 @@ async function waitReady(spec: ServerSpec, exitSignal: AbortSignal): Promise<voi
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(2000) })
       await res.arrayBuffer()
-      if (res.status === 200) return
+      if (res.status === 200 || spec.readyOnAnyStatus) return
       last = `GET ${url} → ${res.status}`
     } catch (err) {
       last = `GET ${url}: ${(err as Error).cause ?? (err as Error).message}`

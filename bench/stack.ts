@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
-import { defaultSimCarriers } from '../src/carriers/config.ts'
+import { type CarrierConfig, defaultSimCarriers } from '../src/carriers/config.ts'
 import { newWebhookSecret } from '../src/carriers/webhook-auth.ts'
 import { recreateDatabase } from './bench-db.ts'
 import { onCleanup } from './cleanup.ts'
@@ -37,6 +37,13 @@ export interface StackSpec {
    * (`SMSGW_WEBHOOK_ALLOW_INSECURE`) and, with `split`, a `smsgw webhooks` process as well.
    */
   webhooks?: boolean
+  /**
+   * Carriers of the run (`SMSGW_CARRIERS`) instead of the embedded simulator: `vs-kannel` points
+   * smsgw at the simulator Kannel is measured with. No `carrier-sim` process is started then.
+   */
+  carriers?: CarrierConfig[]
+  /** Extra environment for every smsgw process. */
+  env?: Record<string, string>
 }
 
 export interface Stack {
@@ -73,18 +80,29 @@ export async function startStack(spec: StackSpec): Promise<Stack> {
     // split roles on NATS must share it (the api alone refuses to start without it).
     SMSGW_WEBHOOK_SECRET_KEY: randomBytes(32).toString('base64'),
     ...(spec.webhooks ? { SMSGW_WEBHOOK_ALLOW_INSECURE: 'true' } : {}),
+    ...spec.env,
   }
   const common = { cwd: spec.repoRoot, readyTimeoutMs: 60_000 }
+  const carrierFile = (carriers: CarrierConfig[]) => {
+    const file = join(dataDir, 'carriers.json')
+    writeFileSync(file, JSON.stringify({ carriers }))
+    return file
+  }
   if (!spec.split) {
+    const carrierEnv: Record<string, string> = spec.carriers
+      ? { SMSGW_CARRIERS: carrierFile(spec.carriers) }
+      : { SMSGW_SIM_RECEIPT_DELAY_MS: String(spec.receiptDelayMs) }
     const server = await startServer({
       ...common,
       name: 'smsgw',
       args: ['bin/smsgw.js', 'start'],
-      env: { ...env, PORT: String(port), SMSGW_SIM_RECEIPT_DELAY_MS: String(spec.receiptDelayMs) },
+      env: { ...env, PORT: String(port), ...carrierEnv },
       url,
     })
     return { url, adminToken, dbUrl, stream, server, processes: [server] }
   }
+  const base = { url, adminToken, dbUrl, stream }
+  if (spec.carriers) return startRoles(common, env, port, carrierFile(spec.carriers), base, spec.webhooks)
   const [smppPort, httpPort] = [await freePort(), await freePort()]
   const webhookSecret = newWebhookSecret()
   const sim = await startServer({
@@ -102,11 +120,20 @@ export async function startStack(spec: StackSpec): Promise<Stack> {
     url: `http://127.0.0.1:${httpPort}`,
     readyPath: '/health',
   })
-  const carriers = join(dataDir, 'carriers.json')
-  writeFileSync(
-    carriers,
-    JSON.stringify({ carriers: defaultSimCarriers({ smppPort, httpPort, webhookSecret }) }),
-  )
+  const carriers = carrierFile(defaultSimCarriers({ smppPort, httpPort, webhookSecret }))
+  const stack = await startRoles(common, env, port, carriers, base, spec.webhooks)
+  return { ...stack, processes: [...stack.processes, sim] }
+}
+
+/** api, dispatcher, worker (and webhooks) as separate processes on one carrier file. */
+async function startRoles(
+  common: { cwd: string; readyTimeoutMs: number },
+  env: Record<string, string>,
+  port: number,
+  carriers: string,
+  base: Omit<Stack, 'server' | 'processes'>,
+  webhooksOn: boolean | undefined,
+): Promise<Stack> {
   const role = async (name: 'api' | 'dispatcher' | 'worker' | 'webhooks') => {
     const rolePort = name === 'api' ? port : await freePort()
     return startServer({
@@ -121,9 +148,9 @@ export async function startStack(spec: StackSpec): Promise<Stack> {
   const worker = await role('worker')
   const dispatcher = await role('dispatcher')
   // Before the api, so its durables exist before the first message is accepted.
-  const webhooks = spec.webhooks ? [await role('webhooks')] : []
+  const webhooks = webhooksOn ? [await role('webhooks')] : []
   const server = await role('api')
-  return { url, adminToken, dbUrl, stream, server, processes: [server, dispatcher, worker, ...webhooks, sim] }
+  return { ...base, server, processes: [server, dispatcher, worker, ...webhooks] }
 }
 
 async function deleteStream(servers: string, name: string): Promise<void> {

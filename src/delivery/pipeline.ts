@@ -12,6 +12,7 @@ import type { Tracing } from '../observability/tracing.ts'
 import { type BreakerOptions, type CarrierLink, createCarrierLink } from './carrier-links.ts'
 import { createPipelineMetrics } from './metrics.ts'
 import { countParkedReceipts } from './parked-receipts.ts'
+import { createPendingRefs } from './pending-refs.ts'
 import { closeUnreportedMessages } from './receipt-timeout.ts'
 import { createReceiptHandler } from './receipts.ts'
 import { consumeRelayedWebhooks } from './webhook-relay.ts'
@@ -91,9 +92,11 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     opts.onUnmatchedReceipts?.(carrier, n, example),
   )
   const receiptError = report('receipts')
+  const pendingRefs = createPendingRefs()
   const receipts = createReceiptHandler({
     db: opts.db,
     statuses,
+    pendingRefs,
     onError: (err) => {
       metrics?.receiptErrors.inc()
       receiptError(err)
@@ -128,6 +131,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
         bus: opts.bus,
         links,
         statuses,
+        pendingRefs,
         onError: report('worker'),
         onSubmitted: (carrier, ms) => metrics?.submitSeconds.observe({ carrier }, ms / 1000),
         onSubmitError: (carrier, kind) => metrics?.submitErrors.inc({ carrier, kind }),

@@ -2,14 +2,17 @@ import type { InboundMessage, Receipt } from '../carriers/carrier.ts'
 import type { Db } from '../db/db.ts'
 import { newId } from '../domain/ids.ts'
 import type { MessageStatus } from '../domain/status.ts'
-import type { StatusWriter } from '../events/status-writer.ts'
+import type { StatusChange, StatusWriter } from '../events/status-writer.ts'
 import { createGroupCommitter } from '../lib/group-commit.ts'
-import { TRACING_OFF, type Tracing } from '../observability/tracing.ts'
+import { TRACING_OFF, type TraceSpan, type Tracing } from '../observability/tracing.ts'
 import { matchableParked, type ParkedReceipt, parkReceipts, unparkReceipts } from './parked-receipts.ts'
+import type { PendingRefs } from './pending-refs.ts'
 
 export interface ReceiptHandlerOptions {
   db: Db
   statuses: StatusWriter
+  /** Carrier ids being recorded in this process: a receipt for one waits for it instead of being parked. */
+  pendingRefs?: PendingRefs
   onMatched?: (status: MessageStatus) => void
   /** Seconds from the carrier accepting a part to its receipt. */
   onReceiptLatency?: (seconds: number) => void
@@ -23,6 +26,22 @@ export interface ReceiptHandlerOptions {
   onError?: (err: unknown) => void
   /** A span per matched receipt, under the message's submit span (ADR 16); default off. */
   tracing?: Tracing
+}
+
+interface PartReceipt {
+  ref: MatchedRef
+  carrier: string
+  receipt: Receipt
+  span: TraceSpan
+}
+
+interface MatchedRef {
+  carrier: string
+  carrier_id: string
+  message_id: string
+  message_created_at: Date
+  parts: number
+  created_at: Date
 }
 
 /** The message status once every part has a receipt: delivered only if all parts were. */
@@ -45,74 +64,101 @@ export function createReceiptHandler(opts: ReceiptHandlerOptions) {
   const keyOf = (carrier: string, id: string) => `${carrier}\u0000${id}`
   const tracing = opts.tracing ?? TRACING_OFF
 
-  // One UPDATE over a group of receipts, then one read of the parts of the multipart messages
-  // among them, then their status changes. Returns the keys that matched.
+  // One transaction over a group of receipts: one UPDATE of their parts, and the final status of
+  // every single-part message among them (one commit, durable before the carrier hears back).
+  // Multipart messages are decided after that commit, by reading all their parts: of two parts'
+  // receipts racing, the later commit then sees both. Returns the keys that matched.
   async function match(items: ParkedReceipt[]): Promise<Set<string>> {
-    const unique = [...new Map(items.map((i) => [keyOf(i.carrier, i.receipt.carrierId), i])).values()]
-    const { rows } = await opts.db.query<{
-      carrier: string
-      carrier_id: string
-      message_id: string
-      message_created_at: Date
-      parts: number
-      created_at: Date
-    }>(
-      // An intermediate `accepted` never overwrites a final part status (a parked one can arrive late).
-      `UPDATE carrier_refs c
-          SET receipt_status = CASE WHEN x.status = 'accepted' AND c.receipt_status IS NOT NULL
-                                    THEN c.receipt_status ELSE x.status END
-         FROM unnest($1::text[], $2::text[], $3::text[]) AS x(carrier, carrier_id, status)
-        WHERE c.carrier = x.carrier AND c.carrier_id = x.carrier_id
-        RETURNING c.carrier, c.carrier_id, c.message_id, c.message_created_at, c.parts, c.created_at`,
-      [
-        unique.map((i) => i.carrier),
-        unique.map((i) => i.receipt.carrierId),
-        unique.map((i) => i.receipt.status),
-      ],
-      { name: 'receipt_match' },
+    // Sorted, so concurrent groups lock the parts in one order.
+    const unique = [...new Map(items.map((i) => [keyOf(i.carrier, i.receipt.carrierId), i]))]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([, i]) => i)
+    const multipartRefs: PartReceipt[] = []
+    // Spans of the single-part receipts: their status commits with the transaction.
+    const spans: TraceSpan[] = []
+    const matched = await opts.statuses
+      .transaction(async (tx) => {
+        const { rows } = await tx.query<MatchedRef>(
+          // An intermediate `accepted` never overwrites a final part status (a parked one can arrive late).
+          `UPDATE carrier_refs c
+            SET receipt_status = CASE WHEN x.status = 'accepted' AND c.receipt_status IS NOT NULL
+                                      THEN c.receipt_status ELSE x.status END
+           FROM unnest($1::text[], $2::text[], $3::text[]) AS x(carrier, carrier_id, status)
+          WHERE c.carrier = x.carrier AND c.carrier_id = x.carrier_id
+          RETURNING c.carrier, c.carrier_id, c.message_id, c.message_created_at, c.parts, c.created_at`,
+          [
+            unique.map((i) => i.carrier),
+            unique.map((i) => i.receipt.carrierId),
+            unique.map((i) => i.receipt.status),
+          ],
+          { name: 'receipt_match' },
+        )
+        const matched = new Map(rows.map((r) => [keyOf(r.carrier, r.carrier_id), r]))
+        const changes: StatusChange[] = []
+        for (const { carrier, receipt: r } of unique) {
+          const ref = matched.get(keyOf(carrier, r.carrierId))
+          if (!ref) continue
+          opts.onCarrierReceipt?.(carrier)
+          opts.onReceiptLatency?.((Date.now() - new Date(ref.created_at).getTime()) / 1000)
+          const span = tracing.receiptMatched(ref.message_id, carrier, r.status)
+          if (Number(ref.parts) > 1) {
+            multipartRefs.push({ ref, carrier, receipt: r, span })
+            continue
+          }
+          spans.push(span)
+          const status = messageStatusFromParts([r.status], 1)
+          if (!status) continue
+          changes.push(statusChange(ref, carrier, r, status))
+          opts.onMatched?.(status)
+        }
+        return { result: matched, changes }
+      })
+      .then(
+        (m) => {
+          for (const span of spans) span.end()
+          return m
+        },
+        (err: unknown) => {
+          for (const span of spans) span.end(err)
+          throw err
+        },
+      )
+    if (multipartRefs.length > 0) await finishMultipart(multipartRefs)
+    return new Set(matched.keys())
+  }
+
+  const statusChange = (
+    ref: MatchedRef,
+    carrier: string,
+    r: Receipt,
+    status: MessageStatus,
+  ): StatusChange => ({
+    messageId: ref.message_id,
+    createdAt: new Date(ref.message_created_at).toISOString(),
+    status,
+    detail: { carrier, error_code: r.errorCode ?? null, done_at: r.doneAt?.toISOString() ?? null },
+  })
+
+  // Read after the parts' update committed: of two parts' receipts racing, the later one sees both.
+  async function finishMultipart(refs: PartReceipt[]): Promise<void> {
+    const ids = [...new Set(refs.map((m) => m.ref.message_id))]
+    const { rows: parts } = await opts.db.query<{ message_id: string; receipt_status: string | null }>(
+      'SELECT message_id, receipt_status FROM carrier_refs WHERE message_id = ANY($1::uuid[])',
+      [ids],
     )
-    const matched = new Map(rows.map((r) => [keyOf(r.carrier, r.carrier_id), r]))
-    // Read after our update committed: of two parts' receipts racing, the later one sees both.
-    const multipart = [...new Set(rows.filter((r) => Number(r.parts) > 1).map((r) => r.message_id))]
     const partsOf = new Map<string, (string | null)[]>()
-    if (multipart.length > 0) {
-      const { rows: parts } = await opts.db.query<{ message_id: string; receipt_status: string | null }>(
-        'SELECT message_id, receipt_status FROM carrier_refs WHERE message_id = ANY($1::uuid[])',
-        [multipart],
-      )
-      for (const p of parts)
-        partsOf.set(p.message_id, [...(partsOf.get(p.message_id) ?? []), p.receipt_status])
-    }
+    for (const p of parts) partsOf.set(p.message_id, [...(partsOf.get(p.message_id) ?? []), p.receipt_status])
     const writes: Promise<void>[] = []
-    for (const { carrier, receipt: r } of unique) {
-      const ref = matched.get(keyOf(carrier, r.carrierId))
-      if (!ref) continue
-      opts.onCarrierReceipt?.(carrier)
-      opts.onReceiptLatency?.((Date.now() - new Date(ref.created_at).getTime()) / 1000)
-      const span = tracing.receiptMatched(ref.message_id, carrier, r.status)
-      const parts = Number(ref.parts)
-      const status = messageStatusFromParts(
-        parts > 1 ? (partsOf.get(ref.message_id) ?? []) : [r.status],
-        parts,
-      )
+    for (const { ref, carrier, receipt, span } of refs) {
+      const status = messageStatusFromParts(partsOf.get(ref.message_id) ?? [], Number(ref.parts))
       if (!status) {
         span.end()
         continue
       }
-      writes.push(
-        span.around(
-          opts.statuses.write({
-            messageId: ref.message_id,
-            createdAt: new Date(ref.message_created_at).toISOString(),
-            status,
-            detail: { carrier, error_code: r.errorCode ?? null, done_at: r.doneAt?.toISOString() ?? null },
-          }),
-        ),
-      )
+      writes.push(span.around(opts.statuses.write(statusChange(ref, carrier, receipt, status))))
       opts.onMatched?.(status)
     }
     await Promise.all(writes)
-    return new Set(matched.keys())
   }
 
   /**
@@ -158,6 +204,14 @@ export function createReceiptHandler(opts: ReceiptHandlerOptions) {
      */
     async handle(carrier: string, r: Receipt): Promise<void> {
       try {
+        let recording = opts.pendingRefs?.settled(carrier, r.carrierId)
+        // A receipt read in the same chunk as its submit response comes before the worker has
+        // seen that response: one turn of the event loop lets it.
+        if (!recording && opts.pendingRefs) {
+          await new Promise((resolve) => setImmediate(resolve))
+          recording = opts.pendingRefs.settled(carrier, r.carrierId)
+        }
+        if (recording) await recording
         await matcher.submit({ carrier, receipt: r })
       } catch (err) {
         opts.onError?.(err)

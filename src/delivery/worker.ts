@@ -13,7 +13,7 @@ import { backoffDelay } from '../domain/backoff.ts'
 import type { Priority } from '../domain/message.ts'
 import { type DeliveryJob, LANES } from '../domain/message.ts'
 import { orderRoutes } from '../domain/routing.ts'
-import type { StatusWriter } from '../events/status-writer.ts'
+import type { StatusChange, StatusWriter } from '../events/status-writer.ts'
 import { createGroupCommitter } from '../lib/group-commit.ts'
 import { stderrReporter } from '../observability/reporter.ts'
 import { TRACING_OFF, type Tracing } from '../observability/tracing.ts'
@@ -29,6 +29,7 @@ import {
   unmarkSubmitting,
 } from './claims.ts'
 import { createOutcomes } from './outcomes.ts'
+import type { PendingRefs } from './pending-refs.ts'
 
 export interface WorkerOptions {
   db: Db
@@ -49,6 +50,8 @@ export interface WorkerOptions {
   onSubmitted?: (carrier: string, ms: number) => void
   onSubmitError?: (carrier: string, kind: string) => void
   onDeadLetter?: (lane: Priority, status: string) => void
+  /** Carrier ids being recorded: receipts for them wait for the commit instead of being parked. */
+  pendingRefs?: PendingRefs
   /** Carrier ids just recorded as submitted (after their commit): receipts parked for them can now match. */
   onRecorded?: (refs: { carrier: string; carrierId: string }[]) => void
   /** A failure outside a message's own outcome (a status write, a bus error). Default: written to stderr. */
@@ -69,6 +72,8 @@ export interface Worker {
 class LostClaimError extends Error {}
 
 const ACK_WAIT_MS = 15_000
+/** A submit still waiting for its carrier this long writes `sending` on its own. */
+const SENDING_ALONE_AFTER_MS = 500
 const DEFAULT_CONCURRENCY: Record<Priority, number> = { otp: 64, high: 64, normal: 256, bulk: 128 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -113,15 +118,21 @@ export function createWorker(opts: WorkerOptions): Worker {
     const attempt = await claims.submit(job)
     return attempt === undefined ? claimDelivery(opts.db, job, leaseMs) : { kind: 'claimed', attempt }
   }
-  const submitted = createGroupCommitter<Submitted, undefined>({
+  // The carriers' part ids and, on the happy path, the `sent` status they prove: one transaction
+  // for both (one commit, and `sent` is durable exactly when the receipts can match).
+  const submitted = createGroupCommitter<{ item: Submitted; changes?: StatusChange[] }, undefined>({
     maxBatch: 500,
     concurrency: 2,
-    run: async (items) => {
-      await markSubmittedMany(opts.db, items)
+    run: async (entries) => {
+      const items = entries.map((e) => e.item)
+      await opts.statuses.transaction(async (tx) => {
+        await markSubmittedMany(tx, items)
+        return { result: undefined, changes: entries.flatMap((e) => e.changes ?? []) }
+      })
       opts.onRecorded?.(
         items.flatMap((i) => i.carrierIds.map((carrierId) => ({ carrier: i.carrier, carrierId }))),
       )
-      return items.map(() => undefined)
+      return entries.map(() => undefined)
     },
   })
 
@@ -130,7 +141,7 @@ export function createWorker(opts: WorkerOptions): Worker {
     bus: opts.bus,
     statuses: opts.statuses,
     recordParts: (job, carrier, carrierIds) =>
-      submitted.submit({ job, carrier, carrierIds, parts: job.segments }),
+      submitted.submit({ item: { job, carrier, carrierIds, parts: job.segments } }),
     ...(opts.onDeadLetter ? { onDeadLetter: opts.onDeadLetter } : {}),
   })
   const backoff = { initialMs: opts.baseBackoffMs ?? 200, maxMs: opts.maxBackoffMs ?? 5000 }
@@ -246,10 +257,31 @@ export function createWorker(opts: WorkerOptions): Worker {
       await outcomes.finish(job, 'expired', 'validity period ended before submission')
       return m.ack()
     }
-    // Not awaited: the writer applies changes in order, so `sent` (awaited below) commits after it.
-    void opts.statuses
-      .write({ messageId: job.id, createdAt: job.created_at, status: 'sending' })
-      .catch(onError)
+    // `sending` rides with `sent` in the transaction of the submitted mark when the carrier answers
+    // at once (one messages update and one commit fewer per message); a submit that waits (window,
+    // throttle, retries) shows `sending` on its own after SENDING_ALONE_AFTER_MS, and a failed try
+    // writes it at once, before any outcome. Both may happen: whichever commits second finds the
+    // status already there and drops its copy, so the event is written once.
+    const sending: StatusChange = { messageId: job.id, createdAt: job.created_at, status: 'sending' }
+    let sendingAlone: Promise<void> | undefined
+    const writeSending = () => {
+      sendingAlone ??= opts.statuses.write(sending).catch(onError)
+    }
+    const sendingTimer = setTimeout(writeSending, SENDING_ALONE_AFTER_MS)
+    try {
+      return await submitWithRetries(m, claim.attempt, sending, writeSending)
+    } finally {
+      clearTimeout(sendingTimer)
+    }
+  }
+
+  async function submitWithRetries(
+    m: BusMessage<DeliveryJob>,
+    claimAttempt: number,
+    sending: StatusChange,
+    writeSending: () => void,
+  ): Promise<void> {
+    const job = m.data
 
     let lastError = 'no link serves this destination'
     // Each try goes to the next route; a throttled try is waited out without spending an attempt
@@ -259,16 +291,24 @@ export function createWorker(opts: WorkerOptions): Worker {
       const link = linkFor(job, hop)
       if (!link) break
       try {
-        const result = await submitTo(link, job, claim.attempt)
-        await submitted.submit({ job, carrier: link.name, carrierIds: result.carrierIds })
-        await opts.statuses.write({
-          messageId: job.id,
-          createdAt: job.created_at,
-          status: 'sent',
-          detail: { carrier: link.name, parts: result.carrierIds.length },
+        const result = await submitTo(link, job, claimAttempt)
+        const recorded = submitted.submit({
+          item: { job, carrier: link.name, carrierIds: result.carrierIds },
+          changes: [
+            sending,
+            {
+              messageId: job.id,
+              createdAt: job.created_at,
+              status: 'sent',
+              detail: { carrier: link.name, parts: result.carrierIds.length },
+            },
+          ],
         })
+        opts.pendingRefs?.track(link.name, result.carrierIds, recorded)
+        await recorded
         return m.ack()
       } catch (err) {
+        writeSending()
         const next = await afterFailure(err, job, link)
         if (next.kind === 'done') return m.ack()
         lastError = next.reason
@@ -285,6 +325,7 @@ export function createWorker(opts: WorkerOptions): Worker {
         if (attempt < maxAttempts) await pause(m, attempt)
       }
     }
+    writeSending()
     await outcomes.finish(job, 'failed', `retries exhausted: ${lastError}`)
     return m.ack()
   }

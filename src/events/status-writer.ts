@@ -16,6 +16,12 @@ export interface StatusChange {
 export interface StatusWriter {
   /** Resolves once the change is committed (or found to be a backward move, which is dropped). */
   write(change: StatusChange): Promise<void>
+  /**
+   * Runs `work` and the status changes it returns in ONE transaction (the worker's submitted mark
+   * and `sent`, a receipt's match and its final status): one commit instead of two, and the
+   * change is durable exactly when the work is. Resolves with the work's result after the commit.
+   */
+  transaction<T>(work: (tx: Queryable) => Promise<{ result: T; changes: StatusChange[] }>): Promise<T>
   drain(): Promise<void>
 }
 
@@ -142,5 +148,16 @@ export function createStatusWriter(
       return items.map(() => undefined)
     },
   })
-  return { write: (c) => committer.submit(c), drain: () => committer.drain() }
+  return {
+    write: (c) => committer.submit(c),
+    async transaction(work) {
+      const { result, applied } = await db.transaction(async (tx) => {
+        const { result, changes } = await work(tx)
+        return { result, applied: changes.length > 0 ? await applyStatusChanges(tx, changes) : [] }
+      })
+      opts.onApplied?.(applied)
+      return result
+    },
+    drain: () => committer.drain(),
+  }
 }

@@ -9,7 +9,7 @@ import type { Carrier, Receipt, SubmitRequest, SubmitResult } from '../../../src
 import type { CarrierConfig } from '../../../src/carriers/config.ts'
 import { createCarrier } from '../../../src/carriers/create-carrier.ts'
 import { newWebhookSecret } from '../../../src/carriers/webhook-auth.ts'
-import type { Db } from '../../../src/db/db.ts'
+import type { Db, Queryable } from '../../../src/db/db.ts'
 import { createReceiptHandler } from '../../../src/delivery/receipts.ts'
 import { createStatusWriter } from '../../../src/events/status-writer.ts'
 import { runMaintenance } from '../../../src/maintenance/maintenance.ts'
@@ -62,12 +62,17 @@ describe('unmatched receipts are parked, not retried in the request', () => {
       },
     })
     ;({ t, auth } = stack)
-    // Count the matching UPDATEs the pipeline runs (it shares the app's pool).
-    const query = t.db.query.bind(t.db)
-    t.db.query = (sql, params, o) => {
-      if (o?.name === 'receipt_match') counts.match++
-      return query(sql, params, o)
+    // Count the matching UPDATEs the pipeline runs (it shares the app's pool), in transactions too.
+    const counting = (q: Queryable): Queryable['query'] => {
+      const query = q.query.bind(q)
+      return (sql, params, o) => {
+        if (o?.name === 'receipt_match') counts.match++
+        return query(sql, params, o)
+      }
     }
+    t.db.query = counting(t.db)
+    const transaction = t.db.transaction.bind(t.db)
+    t.db.transaction = (fn) => transaction((tx) => fn({ query: counting(tx), exec: (sql) => tx.exec(sql) }))
   })
   after(async () => {
     await stack?.close()

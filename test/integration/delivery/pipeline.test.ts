@@ -132,9 +132,10 @@ describe('delivery pipeline end to end (PostgreSQL, in-process bus, SMPP simulat
     const ids = []
     for (let i = 0; i < 20; i++) ids.push(await send({ client_reference: `fo-${i}` }))
     const results = await Promise.all(ids.map(final))
-    assert.ok(
-      results.every((m) => m.status === 'delivered'),
-      'every message delivered',
+    assert.deepEqual(
+      results.map((m) => m.status),
+      results.map(() => 'delivered'),
+      `every message delivered: ${JSON.stringify(results.filter((m) => m.status !== 'delivered').map((m) => m.events))}`,
     )
     const viaSecondary = results.filter(
       (m) => m.events.find((e) => e.status === 'sent')?.detail?.carrier === 'secondary',
