@@ -1,14 +1,7 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { reconcile } from '../../../src/reconcile/reconcile.ts'
-import {
-  createCustomer,
-  credit,
-  moneySnapshot,
-  setRates,
-  startApp,
-  type TestApp,
-} from '../../helpers/app.ts'
+import { createCustomer, credit, moneySnapshot, setRates, startApp, type TestApp } from '../../helpers/app.ts'
 import { type FreshDatabase, freshDatabase } from '../../helpers/pg.ts'
 import { postBatch, usNumbers } from './helpers.ts'
 
@@ -52,7 +45,13 @@ describe('POST /v1/batches', () => {
       ],
     )
     assert.equal(b.price.amount, '78.9763') // 9,997 × 0.0079
-    const { rows } = await t.db.query<{ n: number; sum: string; balance: string; charges: number; ledger: string }>(
+    const { rows } = await t.db.query<{
+      n: number
+      sum: string
+      balance: string
+      charges: number
+      ledger: string
+    }>(
       `SELECT (SELECT count(*)::int FROM messages WHERE batch_id = $1) AS n,
               (SELECT sum(price_micros)::text FROM messages WHERE batch_id = $1) AS sum,
               (SELECT balance::text FROM customers WHERE id = $2) AS balance,
@@ -70,7 +69,11 @@ describe('POST /v1/batches', () => {
     assert.equal(got.statusCode, 200)
     assert.deepEqual(got.json().counts, { queued: 9_997 })
     assert.equal(got.json().status, 'accepted')
-    const list = await t.app.inject({ method: 'GET', url: `/v1/messages?batch_id=${b.id}&limit=5`, headers: c.auth })
+    const list = await t.app.inject({
+      method: 'GET',
+      url: `/v1/messages?batch_id=${b.id}&limit=5`,
+      headers: c.auth,
+    })
     assert.equal(list.json().data.length, 5)
     assert.match(list.json().data[0].body, /^Hi n\d+$/)
 
@@ -93,9 +96,10 @@ describe('POST /v1/batches', () => {
     assert.equal(res.statusCode, 402, res.body)
     assert.equal(res.json().error.code, 'insufficient_balance')
     assert.deepEqual(await moneySnapshot(t.db), before)
-    const { rows } = await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM batches WHERE customer_id = $1', [
-      c.id,
-    ])
+    const { rows } = await t.db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM batches WHERE customer_id = $1',
+      [c.id],
+    )
     assert.equal(rows[0]?.n, 0)
     // And exactly enough is accepted.
     await credit(t.app, c.id, '0.0079')
@@ -127,11 +131,19 @@ describe('POST /v1/batches', () => {
     const batch = res.json()
     assert.equal(batch.accepted, 4)
     assert.deepEqual(
-      batch.rejected.map((r: { index: number; error: { code: string; message: string } }) => [r.index, r.error.code]),
+      batch.rejected.map((r: { index: number; error: { code: string; message: string } }) => [
+        r.index,
+        r.error.code,
+      ]),
       [[4, 'invalid_request']],
     )
     assert.match(batch.rejected[0].error.message, /order/)
-    const { rows } = await t.db.query<{ to_number: string; encoding: string; segments: number; price: string }>(
+    const { rows } = await t.db.query<{
+      to_number: string
+      encoding: string
+      segments: number
+      price: string
+    }>(
       `SELECT to_number, encoding, segments, price_micros::text AS price FROM messages WHERE batch_id = $1 ORDER BY to_number`,
       [batch.id],
     )
@@ -156,9 +168,10 @@ describe('POST /v1/batches', () => {
     const other = await postBatch(t.app, c.auth, { ...payload, body: 'Other' }, key)
     assert.equal(other.statusCode, 422)
     assert.equal(other.json().error.code, 'idempotency_key_reused')
-    const { rows } = await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM messages WHERE customer_id = $1', [
-      c.id,
-    ])
+    const { rows } = await t.db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM messages WHERE customer_id = $1',
+      [c.id],
+    )
     assert.equal(rows[0]?.n, 50)
   })
 
@@ -167,25 +180,53 @@ describe('POST /v1/batches', () => {
     const before = await moneySnapshot(t.db)
     const cases: [unknown, number, string][] = [
       [{ from: 'ACME', body: 'x', recipients: [] }, 400, 'invalid_request'],
-      [{ from: 'ACME', body: 'x', recipients: usNumbers(10_001).map((to) => ({ to })) }, 400, 'invalid_request'],
+      [
+        { from: 'ACME', body: 'x', recipients: usNumbers(10_001).map((to) => ({ to })) },
+        400,
+        'invalid_request',
+      ],
       [{ from: 'ACME', body: 'x', recipients: [{ to: 'nope' }] }, 422, 'invalid_phone_number'],
       [{ from: 'ACME', body: 'x ${a}', recipients: [{ to: usNumbers(1)[0] }] }, 400, 'invalid_request'],
-      [{ from: 'a very long sender', body: 'x', recipients: [{ to: usNumbers(1)[0] }] }, 422, 'invalid_sender'],
+      [
+        { from: 'a very long sender', body: 'x', recipients: [{ to: usNumbers(1)[0] }] },
+        422,
+        'invalid_sender',
+      ],
       [{ from: 'ACME', body: 'x'.repeat(1601), recipients: [{ to: usNumbers(1)[0] }] }, 422, 'body_too_long'],
       [{ from: 'ACME', body: 'x', recipients: [{ to: usNumbers(1)[0], extra: 1 }] }, 400, 'invalid_request'],
-      [{ from: 'ACME', body: 'x', recipients: [{ to: usNumbers(1)[0], params: { 'bad name': 'v' } }] }, 400, 'invalid_request'],
-      [{ from: 'ACME', body: 'x', recipients: [{ to: usNumbers(1)[0] }], send_at: '2001-01-01T00:00:00Z' }, 400, 'invalid_request'],
+      [
+        { from: 'ACME', body: 'x', recipients: [{ to: usNumbers(1)[0], params: { 'bad name': 'v' } }] },
+        400,
+        'invalid_request',
+      ],
+      [
+        { from: 'ACME', body: 'x', recipients: [{ to: usNumbers(1)[0] }], send_at: '2001-01-01T00:00:00Z' },
+        400,
+        'invalid_request',
+      ],
     ]
     for (const [payload, status, code] of cases) {
       const res = await postBatch(t.app, c.auth, payload)
-      assert.equal(res.statusCode, status, `${JSON.stringify(payload).slice(0, 80)}: ${res.body.slice(0, 200)}`)
+      assert.equal(
+        res.statusCode,
+        status,
+        `${JSON.stringify(payload).slice(0, 80)}: ${res.body.slice(0, 200)}`,
+      )
       assert.equal(res.json().error.code, code)
     }
     assert.deepEqual(await moneySnapshot(t.db), before)
     const other = await createCustomer(t.app, { credit: '1.00' })
-    const mine = await postBatch(t.app, c.auth, { from: 'ACME', body: 'x', recipients: [{ to: usNumbers(1)[0] }] })
+    const mine = await postBatch(t.app, c.auth, {
+      from: 'ACME',
+      body: 'x',
+      recipients: [{ to: usNumbers(1)[0] }],
+    })
     const id = mine.json().id
-    for (const url of [`/v1/batches/${id}`, '/v1/batches/not-a-uuid', '/v1/batches/0190a000-0000-7000-8000-000000000000']) {
+    for (const url of [
+      `/v1/batches/${id}`,
+      '/v1/batches/not-a-uuid',
+      '/v1/batches/0190a000-0000-7000-8000-000000000000',
+    ]) {
       const res = await t.app.inject({ method: 'GET', url, headers: other.auth })
       assert.equal(res.statusCode, 404, url)
     }

@@ -3,7 +3,14 @@ import { after, before, describe, it } from 'node:test'
 import { claimDelivery, claimNew, markFinal, markSubmitting } from '../../../src/delivery/claims.ts'
 import type { DeliveryJob } from '../../../src/domain/message.ts'
 import { cancelMessages } from '../../../src/messages/cancel.ts'
-import { createCustomer, sendBody, setRates, startApp, type TestApp, type TestCustomer } from '../../helpers/app.ts'
+import {
+  createCustomer,
+  sendBody,
+  setRates,
+  startApp,
+  type TestApp,
+  type TestCustomer,
+} from '../../helpers/app.ts'
 import { type FreshDatabase, freshDatabase } from '../../helpers/pg.ts'
 
 // The cancel and the worker's claim decide on one row (deliveries.message_id): whichever commits
@@ -25,7 +32,12 @@ describe('cancel vs a worker claim, decided on the deliveries row', () => {
   })
 
   const send = async (over: Record<string, unknown> = {}) => {
-    const r = await t.app.inject({ method: 'POST', url: '/v1/messages', headers: c.auth, payload: sendBody(over) })
+    const r = await t.app.inject({
+      method: 'POST',
+      url: '/v1/messages',
+      headers: c.auth,
+      payload: sendBody(over),
+    })
     assert.equal(r.statusCode, 202, r.body)
     const m = r.json()
     const job: DeliveryJob = {
@@ -77,24 +89,29 @@ describe('cancel vs a worker claim, decided on the deliveries row', () => {
     assert.deepEqual(await claimDelivery(t.db, job, 60_000), { kind: 'done', submitted: false })
     assert.equal((await markSubmitting(t.db, [{ id: job.id, attempt: 1 }])).size, 0)
     await markFinal(t.db, job.id)
-    const { rows } = await t.db.query<{ state: string }>('SELECT state FROM deliveries WHERE message_id = $1', [
-      job.id,
-    ])
+    const { rows } = await t.db.query<{ state: string }>(
+      'SELECT state FROM deliveries WHERE message_id = $1',
+      [job.id],
+    )
     assert.equal(rows[0]?.state, 'canceled')
     assert.equal(await refunds(job.id), 1)
     const again = await cancel(job.id)
     assert.equal(again.statusCode, 409)
     assert.equal(await refunds(job.id), 1)
-    const { rows: out } = await t.db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE message_id = $1', [
-      job.id,
-    ])
+    const { rows: out } = await t.db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM outbox WHERE message_id = $1',
+      [job.id],
+    )
     assert.equal(out[0]?.n, 0, 'taken out of the outbox')
   })
 
   it("a dead worker's claim (lease over, never marked submitting) may be canceled; that worker then cannot submit", async () => {
     const job = await send()
     assert.equal((await claimNew(t.db, [job], 1)).get(job.id), 1)
-    await t.db.query(`UPDATE deliveries SET lease_until = now() - interval '1 second' WHERE message_id = $1`, [job.id])
+    await t.db.query(
+      `UPDATE deliveries SET lease_until = now() - interval '1 second' WHERE message_id = $1`,
+      [job.id],
+    )
     const res = await cancel(job.id)
     assert.equal(res.statusCode, 200, res.body)
     assert.equal((await markSubmitting(t.db, [{ id: job.id, attempt: 1 }])).size, 0)
@@ -115,15 +132,19 @@ describe('cancel vs a worker claim, decided on the deliveries row', () => {
     const res = await cancel(job.id)
     assert.equal(res.statusCode, 200, res.body)
     const sent = await send()
-    await t.db.query(
-      `UPDATE messages SET status = 'sent' WHERE id = $1 AND created_at = $2`,
-      [sent.id, sent.created_at],
-    )
+    await t.db.query(`UPDATE messages SET status = 'sent' WHERE id = $1 AND created_at = $2`, [
+      sent.id,
+      sent.created_at,
+    ])
     const refused = await cancel(sent.id)
     assert.equal(refused.statusCode, 409)
     assert.match(refused.json().error.message, /sent/)
     const other = await createCustomer(t.app, { name: 'other' })
-    const foreign = await t.app.inject({ method: 'POST', url: `/v1/messages/${job.id}/cancel`, headers: other.auth })
+    const foreign = await t.app.inject({
+      method: 'POST',
+      url: `/v1/messages/${job.id}/cancel`,
+      headers: other.auth,
+    })
     assert.equal(foreign.statusCode, 404)
     const bogus = await t.app.inject({ method: 'POST', url: '/v1/messages/nope/cancel', headers: c.auth })
     assert.equal(bogus.statusCode, 404)

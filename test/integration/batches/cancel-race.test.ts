@@ -80,7 +80,9 @@ describe('cancel racing delivery (PostgreSQL, NATS, SMPP simulator)', () => {
     await waitFor(async () => ((await sentCount()) >= 40 ? true : undefined), 'delivery under way', 30_000, 5)
     const targets = msgs.filter((_, i) => i % 4 === 0).map((m) => m.id)
     const answers = await Promise.all(
-      targets.map((id) => t.app.inject({ method: 'POST', url: `/v1/messages/${id}/cancel`, headers: c.auth })),
+      targets.map((id) =>
+        t.app.inject({ method: 'POST', url: `/v1/messages/${id}/cancel`, headers: c.auth }),
+      ),
     )
     const canceledByApi = new Set<string>()
     answers.forEach((a, i) => {

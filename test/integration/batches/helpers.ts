@@ -11,5 +11,10 @@ export async function postBatch(
   payload: unknown,
   headers: Record<string, string> = {},
 ) {
-  return app.inject({ method: 'POST', url: '/v1/batches', headers: { ...auth, ...headers }, payload: payload as object })
+  return app.inject({
+    method: 'POST',
+    url: '/v1/batches',
+    headers: { ...auth, ...headers },
+    payload: payload as object,
+  })
 }
