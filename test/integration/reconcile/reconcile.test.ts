@@ -87,6 +87,8 @@ describe('smsgw reconcile (PostgreSQL, pipeline-filled database)', () => {
         'statuses_monotone',
         'append_only_triggers',
         'webhooks_delivered',
+        'batches_consistent',
+        'cancels_unsent',
       ].map((n) => [n, true, 0]),
     )
     assert.equal(report.totals.messages, 39)
