@@ -7,8 +7,8 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { AcceptOptions } from './accept-options.ts'
 import { AdminClient } from './admin-client.ts'
-import { parseOrUsage } from './cli-args.ts'
 import { pgInfo, recreateDatabase } from './bench-db.ts'
+import { parseOrUsage } from './cli-args.ts'
 import { startGateway } from './gateway.ts'
 
 /** Its own database: `accept` runs on smsgw_bench, and one must not drop the other's mid-run. */
