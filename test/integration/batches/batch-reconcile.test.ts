@@ -22,6 +22,13 @@ describe('reconcile: batches and cancels', () => {
     t = await startApp(pg.url)
     await setRates(t.app)
     c = await createCustomer(t.app, { credit: '10.00' })
+    const hook = await t.app.inject({
+      method: 'POST',
+      url: '/v1/webhook_endpoints',
+      headers: c.auth,
+      payload: { url: 'https://hooks.example.com/sms', events: ['batch.completed'] },
+    })
+    assert.equal(hook.statusCode, 201, hook.body)
     const post = async (n: number, start: number) => {
       const r = await postBatch(t.app, c.auth, {
         from: 'ACME',
@@ -102,6 +109,18 @@ describe('reconcile: batches and cancels', () => {
       delivered: 18,
     })
     assert.deepEqual(completed.find((d: { id: string }) => d.id !== done.id)?.counts, { canceled: 10 })
+    // Queued for the customer's webhook in the transaction that completed the batch.
+    const { rows } = await t.db.query<{ event_id: string }>(
+      `SELECT event_id FROM webhook_deliveries WHERE customer_id = $1 AND event_type = 'batch.completed' ORDER BY event_id`,
+      [c.id],
+    )
+    assert.deepEqual(
+      rows.map((r) => r.event_id),
+      ev
+        .json()
+        .data.map((e: { id: string }) => e.id)
+        .sort(),
+    )
   })
 
   it("a batch charge that is not the sum of its messages' prices fails batches_consistent", async () => {
