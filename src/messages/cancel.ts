@@ -9,9 +9,11 @@
 
 import type { Db, Queryable } from '../db/db.ts'
 import { applyStatusChanges } from '../events/status-writer.ts'
+import { createGroupCommitter } from '../lib/group-commit.ts'
 
-/** A message to cancel: its id and created_at (its partition key). */
+/** A message to cancel: its customer, id and created_at (its partition key). */
 export interface MessageKey {
+  customerId: string
   id: string
   createdAt: string
 }
@@ -24,21 +26,51 @@ export interface CancelResult {
 }
 
 export const CANCELABLE = ['scheduled', 'queued'] as const
+export const HELD_BY_A_WORKER = 'held by a worker'
 
-/** Cancels the customer's messages that may still be canceled; one transaction. */
-export function cancelMessages(db: Db, customerId: string, keys: MessageKey[]): Promise<CancelResult> {
-  return db.transaction((tx) => cancelIn(tx, customerId, keys))
+/** Cancels the messages that may still be canceled (any customers), in one transaction. */
+export function cancelMessages(db: Db, keys: MessageKey[]): Promise<CancelResult> {
+  return db.transaction((tx) => cancelIn(tx, keys))
 }
 
-async function cancelIn(tx: Queryable, customerId: string, keys: MessageKey[]): Promise<CancelResult> {
+export interface Canceler {
+  /** Cancels one message; concurrent cancels share a transaction (a customer's row is locked once per group, not per cancel). */
+  cancel(key: MessageKey): Promise<'canceled' | { refused: string } | 'not_found'>
+  drain(): Promise<void>
+}
+
+/** Group commit of single cancels, like the accept path: 100 concurrent cancels are a few transactions. */
+export function createCanceler(db: Db, opts: { maxBatch?: number; concurrency?: number } = {}): Canceler {
+  const committer = createGroupCommitter<MessageKey, 'canceled' | { refused: string } | 'not_found'>({
+    maxBatch: opts.maxBatch ?? 500,
+    concurrency: opts.concurrency ?? 2,
+    run: async (keys) => {
+      const { canceled, refused } = await cancelMessages(db, keys)
+      const done = new Set(canceled)
+      return keys.map((k) => {
+        if (done.has(k.id)) return 'canceled'
+        const why = refused.get(k.id)
+        return why === undefined ? 'not_found' : { refused: why }
+      })
+    },
+  })
+  return { cancel: (k) => committer.submit(k), drain: () => committer.drain() }
+}
+
+async function cancelIn(tx: Queryable, keys: MessageKey[]): Promise<CancelResult> {
   // Messages first, in id order: the order of the status writer, so the two cannot deadlock.
-  const { rows: locked } = await tx.query<{ id: string; created_at: Date; status: string; priority: string }>(
-    `SELECT m.id::text, m.created_at, m.status, m.priority FROM messages m
-       JOIN json_to_recordset($2::json) AS k(id uuid, created_at timestamptz)
-         ON m.id = k.id AND m.created_at = k.created_at
-      WHERE m.customer_id = $1
+  const { rows: locked } = await tx.query<{
+    id: string
+    created_at: Date
+    customer_id: string
+    status: string
+    priority: string
+  }>(
+    `SELECT m.id::text, m.created_at, m.customer_id::text, m.status, m.priority FROM messages m
+       JOIN json_to_recordset($1::json) AS k(id uuid, created_at timestamptz, customer_id uuid)
+         ON m.id = k.id AND m.created_at = k.created_at AND m.customer_id = k.customer_id
       ORDER BY m.id FOR UPDATE OF m`,
-    [customerId, JSON.stringify(keys.map((k) => ({ id: k.id, created_at: k.createdAt })))],
+    [JSON.stringify(keys.map((k) => ({ id: k.id, created_at: k.createdAt, customer_id: k.customerId })))],
   )
   const refused = new Map<string, string>()
   const open = locked.filter((m) => {
@@ -49,15 +81,19 @@ async function cancelIn(tx: Queryable, customerId: string, keys: MessageKey[]): 
   if (open.length === 0) return { canceled: [], refused }
   const { rows: won } = await tx.query<{ message_id: string }>(
     `INSERT INTO deliveries (message_id, message_created_at, customer_id, state, attempts, lease_until)
-     SELECT id, created_at, $3::uuid, 'canceled', 0, now()
-       FROM unnest($1::uuid[], $2::timestamptz[]) AS j(id, created_at) ORDER BY id
+     SELECT id, created_at, customer_id, 'canceled', 0, now()
+       FROM unnest($1::uuid[], $2::timestamptz[], $3::uuid[]) AS j(id, created_at, customer_id) ORDER BY id
      ON CONFLICT (message_id) DO UPDATE SET state = 'canceled', updated_at = now()
        WHERE deliveries.state = 'claimed' AND deliveries.lease_until < now()
      RETURNING message_id::text`,
-    [open.map((m) => m.id), open.map((m) => new Date(m.created_at).toISOString()), customerId],
+    [
+      open.map((m) => m.id),
+      open.map((m) => new Date(m.created_at).toISOString()),
+      open.map((m) => m.customer_id),
+    ],
   )
   const canceled = new Set(won.map((r) => r.message_id))
-  for (const m of open) if (!canceled.has(m.id)) refused.set(m.id, 'held by a worker')
+  for (const m of open) if (!canceled.has(m.id)) refused.set(m.id, HELD_BY_A_WORKER)
   const mine = open.filter((m) => canceled.has(m.id))
   if (mine.length === 0) return { canceled: [], refused }
   // The normal status path: message.canceled event (relayed to webhooks and the stream), the
@@ -73,11 +109,14 @@ async function cancelIn(tx: Queryable, customerId: string, keys: MessageKey[]): 
       detail: { reason: 'canceled by the customer' },
     })),
   )
-  // Not dispatched yet: take it out of the outbox (over the outbox's (priority, customer) index).
+  // Not dispatched yet: take them out of the outbox, one range of the outbox's (priority,
+  // customer_id) index per lane and customer, matched against the canceled ids by hash.
+  const lanes = [...new Map(mine.map((m) => [`${m.priority}/${m.customer_id}`, m])).values()]
   await tx.query(
-    `DELETE FROM outbox o USING unnest($3::uuid[]) AS x(id)
-      WHERE o.priority = ANY($2::text[]) AND o.customer_id = $1 AND o.message_id = x.id`,
-    [customerId, [...new Set(mine.map((m) => m.priority))], mine.map((m) => m.id)],
+    `DELETE FROM outbox o
+      WHERE (o.priority, o.customer_id) IN (SELECT * FROM unnest($1::text[], $2::uuid[]))
+        AND o.message_id IN (SELECT unnest($3::uuid[]))`,
+    [lanes.map((m) => m.priority), lanes.map((m) => m.customer_id), mine.map((m) => m.id)],
   )
   return { canceled: mine.map((m) => m.id), refused }
 }

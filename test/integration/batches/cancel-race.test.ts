@@ -6,6 +6,8 @@ import { createNatsBus } from '../../../src/bus/nats-bus.ts'
 import { simSmppCarrier } from '../../../src/carriers/config.ts'
 import { createCarrier } from '../../../src/carriers/create-carrier.ts'
 import { type CarrierSim, createCarrierSim } from '../../../src/carriers/sim/carrier-sim.ts'
+import type { Db } from '../../../src/db/db.ts'
+import { createPostgresDb } from '../../../src/db/postgres.ts'
 import { createPipeline, type Pipeline } from '../../../src/delivery/pipeline.ts'
 import { reconcile } from '../../../src/reconcile/reconcile.ts'
 import { createCustomer, setRates, startApp, type TestApp, type TestCustomer } from '../../helpers/app.ts'
@@ -23,6 +25,7 @@ describe('cancel racing delivery (PostgreSQL, NATS, SMPP simulator)', () => {
   let sim: CarrierSim
   let pipeline: Pipeline
   let c: TestCustomer
+  let pipelineDb: Db
   const stream = `TEST_CANCEL_${randomBytes(4).toString('hex')}`
 
   before(async () => {
@@ -34,9 +37,11 @@ describe('cancel racing delivery (PostgreSQL, NATS, SMPP simulator)', () => {
     // state: still in the outbox, on the bus, claimed, submitted.
     sim = await createCarrierSim({ throughputPerSec: 150, latencyMs: { min: 1, max: 5 }, receiptDelayMs: 5 })
     bus = await createNatsBus({ servers: NATS_URL, stream, subjectPrefix: `t_${stream.toLowerCase()}` })
+    // Its own pool, as a worker process would have: the 100 cancels do not queue behind it.
+    pipelineDb = createPostgresDb({ url: pg.url, poolSize: 6 })
     pipeline = createPipeline({
       makeCarrier: createCarrier,
-      db: t.db,
+      db: pipelineDb,
       bus,
       carriers: [simSmppCarrier('sim', sim.smppPort, { window: 10 })],
       worker: { baseBackoffMs: 10, maxBackoffMs: 50, maxThrottleWaits: 10_000 },
@@ -45,6 +50,7 @@ describe('cancel racing delivery (PostgreSQL, NATS, SMPP simulator)', () => {
   })
   after(async () => {
     await pipeline?.stop()
+    await pipelineDb?.close()
     await bus?.close()
     await deleteStream(stream).catch(() => {})
     await sim?.close()

@@ -140,8 +140,7 @@ export const batchRoutes: FastifyPluginAsyncTypebox<BatchRouteDeps> = async (app
       const createdAt = b.createdAt.toISOString()
       const { canceled } = await cancelMessages(
         db,
-        customerId,
-        rows.map((r) => ({ id: r.id, createdAt })),
+        rows.map((r) => ({ customerId, id: r.id, createdAt })),
       )
       if (canceled.length === 0) {
         throw new ApiError(

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { Db } from '../../../db/db.ts'
 import { isUuid, uuidV7Time } from '../../../domain/ids.ts'
-import { cancelMessages } from '../../../messages/cancel.ts'
+import { createCanceler, HELD_BY_A_WORKER } from '../../../messages/cancel.ts'
 import { messageObject } from '../../../messages/message-object.ts'
 import { findMessage } from '../../../messages/messages-repository.ts'
 import { ApiError, notFound } from '../../errors.ts'
@@ -16,6 +16,8 @@ export const messageCancelRoutes: FastifyPluginAsyncTypebox<{ db: Db; auth: Auth
   { db, auth },
 ) => {
   app.addHook('onRequest', auth.customer)
+  const canceler = createCanceler(db)
+  app.addHook('onClose', () => canceler.drain())
   app.post(
     '/v1/messages/:id/cancel',
     {
@@ -31,18 +33,15 @@ export const messageCancelRoutes: FastifyPluginAsyncTypebox<{ db: Db; auth: Auth
       const id = request.params.id.toLowerCase()
       const t = isUuid(id) ? uuidV7Time(id) : null
       if (t === null) throw notFound('message')
-      const { canceled, refused } = await cancelMessages(db, customerId, [
-        { id, createdAt: new Date(t).toISOString() },
-      ])
-      if (canceled.length === 0) {
-        const why = refused.get(id)
-        if (why === undefined) throw notFound('message')
+      const outcome = await canceler.cancel({ customerId, id, createdAt: new Date(t).toISOString() })
+      if (outcome === 'not_found') throw notFound('message')
+      if (outcome !== 'canceled') {
         throw new ApiError(
           409,
           'not_cancelable',
-          why === 'held by a worker'
+          outcome.refused === HELD_BY_A_WORKER
             ? 'The message is already being delivered'
-            : `Only a scheduled or queued message can be canceled; this one is ${why}`,
+            : `Only a scheduled or queued message can be canceled; this one is ${outcome.refused}`,
         )
       }
       const m = await findMessage(db, customerId, id)
