@@ -13,6 +13,10 @@ const benchmarks: Record<string, Benchmark> = {
     summary: 'load test of POST /v1/messages (bare ceiling, zipf tenants, hot tenant)',
     load: () => import('./accept.ts'),
   },
+  batch: {
+    summary: 'accept time of POST /v1/batches for 1,000 and 10,000 recipients',
+    load: () => import('./batch.ts'),
+  },
   e2e: {
     summary: 'accept → delivered through PostgreSQL, NATS JetStream and the carrier simulator',
     load: () => import('./e2e.ts'),

@@ -8,6 +8,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDe
 import type { Registry } from 'prom-client'
 import { createKeyCache } from '../accounts/key-cache.ts'
 import { shareKeyEvictions } from '../accounts/shared-key-cache.ts'
+import type { ScreenRecipients } from '../batches/screen.ts'
 import { createBiller } from '../billing/biller.ts'
 import { createRateCache } from '../billing/rates.ts'
 import type { Bus } from '../bus/bus.ts'
@@ -31,8 +32,10 @@ import { adminProviderRoutes, type ProviderView } from './routes/admin/providers
 import { adminRateRoutes } from './routes/admin/rates.ts'
 import { adminReportRoutes } from './routes/admin/reports.ts'
 import { balanceRoutes } from './routes/balance.ts'
+import { batchRoutes } from './routes/batches/index.ts'
 import { eventStreamRoutes } from './routes/event-stream.ts'
 import { eventsRoutes } from './routes/events.ts'
+import { messageCancelRoutes } from './routes/messages/cancel.ts'
 import { messagesRoutes } from './routes/messages/index.ts'
 import { createSendLimiter } from './routes/messages/send-limit.ts'
 import { operationsRoutes } from './routes/operations.ts'
@@ -77,6 +80,8 @@ export interface AppDeps {
   usageReader?: UsageReader
   /** Spans of requests and accept commits (ADR 16); default off. */
   tracing?: Tracing
+  /** Per-recipient screening of batches (opt-outs, sender rules); default: refuses nobody. */
+  screenRecipients?: ScreenRecipients
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/
@@ -228,6 +233,18 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     onAccepted: deps.onAccepted,
     tracing,
   })
+  await app.register(batchRoutes, {
+    db,
+    biller,
+    rates,
+    auth,
+    metrics,
+    limit: createSendLimiter(deps.rateLimiter),
+    callbackPolicy: webhookPolicy,
+    onAccepted: deps.onAccepted,
+    screen: deps.screenRecipients,
+  })
+  await app.register(messageCancelRoutes, { db, auth })
   if (deps.providerWebhooks) await app.register(providerRoutes, deps.providerWebhooks)
   await app.register(balanceRoutes, { db, auth })
   await app.register(adminCustomerRoutes, {

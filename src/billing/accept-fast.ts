@@ -1,7 +1,15 @@
 import type { Queryable } from '../db/db.ts'
 import { pgErrorCode } from '../db/db.ts'
 import { formatAmount, toMicros } from '../domain/money.ts'
-import type { AcceptOutcome, AcceptRequest, RenderAccepted } from './types.ts'
+import { batchColumns, insertBatches } from './batch-rows.ts'
+import {
+  type AcceptItem,
+  type AcceptOutcome,
+  isBulk,
+  keyOf,
+  messagesOf,
+  type RenderAccepted,
+} from './types.ts'
 import { MESSAGE_COLUMNS, MESSAGE_RECORD, messageColumns } from './write-accepted.ts'
 
 /** Stands for the balance in a rendered body until the database knows it. */
@@ -26,45 +34,48 @@ export class FastPathDeclined extends Error {}
  */
 export async function acceptFast(
   q: Queryable,
-  requests: AcceptRequest[],
+  requests: AcceptItem[],
   render: RenderAccepted,
 ): Promise<AcceptOutcome[]> {
   // Within a group a key is charged once; its repeats share the outcome (settled after commit).
   const firstByKey = new Map<string, number>()
   const charged: number[] = []
   requests.forEach((r, i) => {
-    const k = r.idempotency ? `${r.message.customerId}\n${r.idempotency.key}` : undefined
+    const k = keyOf(r)
     if (k !== undefined && firstByKey.has(k)) return
     if (k !== undefined) firstByKey.set(k, i)
     charged.push(i)
   })
-  // Later charges of the same customer in this group, so balance_after = final balance + suffix.
-  const suffix = new Map<number, number>()
-  const running = new Map<string, number>()
-  for (const i of [...charged].reverse()) {
-    const m = (requests[i] as AcceptRequest).message
-    suffix.set(i, running.get(m.customerId) ?? 0)
-    running.set(m.customerId, (running.get(m.customerId) ?? 0) + m.priceMicros)
-  }
-  const rows = charged.map((i) => {
-    const r = requests[i] as AcceptRequest
-    const m = r.message
-    const rendered = render(m, null)
-    return {
+  // One row per message; a request's key and stored response ride on its first message's row.
+  const rows = charged.flatMap((i) => {
+    const r = requests[i] as AcceptItem
+    const rendered = isBulk(r) ? r.response : render(r.message, null)
+    return messagesOf(r).map((m, n) => ({
       i,
       ...messageColumns(m),
-      suffix: suffix.get(i) ?? 0,
-      idem_key: r.idempotency?.key ?? null,
-      idem_hash: r.idempotency?.requestHash ?? null,
+      suffix: 0,
+      idem_key: n === 0 ? (r.idempotency?.key ?? null) : null,
+      idem_hash: n === 0 ? (r.idempotency?.requestHash ?? null) : null,
       status_code: rendered.statusCode,
-      response: rendered.body,
-    }
+      response: n === 0 ? rendered.body : null,
+    }))
+  })
+  // Later charges of the same customer in this group, so balance_after = final balance + suffix.
+  const running = new Map<string, number>()
+  for (let j = rows.length - 1; j >= 0; j--) {
+    const row = rows[j] as (typeof rows)[number]
+    row.suffix = running.get(row.customer_id) ?? 0
+    running.set(row.customer_id, row.suffix + row.price_micros)
+  }
+  const batches = charged.flatMap((i) => {
+    const r = requests[i] as AcceptItem
+    return isBulk(r) ? [batchColumns(r.batch, r.messages.length)] : []
   })
   let result: { id: string; balance: string | number }[]
   try {
     ;({ rows: result } = await q.query<{ id: string; balance: string | number }>(
       FAST_SQL,
-      [JSON.stringify(rows)],
+      [JSON.stringify(rows), JSON.stringify(batches)],
       {
         name: 'smsgw_accept_fast',
       },
@@ -79,15 +90,24 @@ export async function acceptFast(
   const finalBalance = new Map(result.map((r) => [r.id, toMicros(r.balance)]))
   const outcomes: AcceptOutcome[] = new Array(requests.length)
   for (const row of rows) {
+    if (outcomes[row.i]) continue
+    const r = requests[row.i] as AcceptItem
+    if (isBulk(r)) {
+      outcomes[row.i] = { kind: 'accepted', ...r.response }
+      continue
+    }
     const balanceAfter = (finalBalance.get(row.customer_id) as number) + row.suffix
     // The same substitution the database made in the stored body, so a replay is byte-identical.
-    const body = row.response.replace(BALANCE_FRAGMENT, balanceFragment(formatAmount(balanceAfter)))
+    const body = (row.response as string).replace(
+      BALANCE_FRAGMENT,
+      balanceFragment(formatAmount(balanceAfter)),
+    )
     outcomes[row.i] = { kind: 'accepted', statusCode: row.status_code, body }
   }
   requests.forEach((r, i) => {
     if (outcomes[i]) return
-    const k = `${r.message.customerId}\n${r.idempotency?.key}`
-    const first = requests[firstByKey.get(k) as number] as AcceptRequest
+    const k = keyOf(r) as string
+    const first = requests[firstByKey.get(k) as number] as AcceptItem
     const o = outcomes[firstByKey.get(k) as number] as AcceptOutcome & { kind: 'accepted' }
     outcomes[i] =
       first.idempotency?.requestHash === r.idempotency?.requestHash
@@ -124,6 +144,8 @@ WITH rows AS (
 ), ok AS (
   SELECT smsgw_require((SELECT count(*) FROM u) = (SELECT count(*) FROM tot), 'balance')
      AND smsgw_require((SELECT count(*) FROM k) = (SELECT count(*) FROM rows WHERE idem_key IS NOT NULL), 'idempotency key') AS ok
+), b AS (
+  ${insertBatches('$2', 'CROSS JOIN ok')}
 ), m AS (
   INSERT INTO messages (${MESSAGE_COLUMNS.join(', ')}, status_updated_at)
   SELECT ${MESSAGE_COLUMNS.map((c) => `r.${c}`).join(', ')}, r.created_at

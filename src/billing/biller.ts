@@ -3,7 +3,14 @@ import { pgErrorCode } from '../db/db.ts'
 import { createGroupCommitter } from '../lib/group-commit.ts'
 import { acceptBatch } from './accept-batch.ts'
 import { acceptFast, FastPathDeclined } from './accept-fast.ts'
-import type { AcceptOutcome, AcceptRequest, RenderAccepted } from './types.ts'
+import {
+  type AcceptItem,
+  type AcceptOutcome,
+  type AcceptRequest,
+  type BulkAcceptRequest,
+  isBulk,
+  type RenderAccepted,
+} from './types.ts'
 
 export interface BillerOptions {
   db: Db
@@ -18,6 +25,11 @@ export interface BillerOptions {
 export interface Biller {
   /** Charges and records one message; resolves once its group has committed. */
   accept(req: AcceptRequest): Promise<AcceptOutcome>
+  /**
+   * Charges and records a whole batch, all or nothing, as one item of a group (its messages
+   * count towards the group's size, so a 10,000-message batch is a group of its own).
+   */
+  acceptBulk(req: BulkAcceptRequest): Promise<AcceptOutcome>
   drain(): Promise<void>
 }
 
@@ -31,8 +43,9 @@ const MAX_ATTEMPTS = 3
  * (accept-batch.ts) that decides request by request under the customer locks.
  */
 export function createBiller(opts: BillerOptions): Biller {
-  const committer = createGroupCommitter<AcceptRequest, AcceptOutcome>({
+  const committer = createGroupCommitter<AcceptItem, AcceptOutcome>({
     maxBatch: opts.maxBatch,
+    weigh: (i) => (isBulk(i) ? Math.max(1, i.messages.length) : 1),
     concurrency: opts.concurrency,
     onGroup: opts.onGroup,
     run: async (items) => {
@@ -56,5 +69,9 @@ export function createBiller(opts: BillerOptions): Biller {
       }
     },
   })
-  return { accept: (req) => committer.submit(req), drain: () => committer.drain() }
+  return {
+    accept: (req) => committer.submit(req),
+    acceptBulk: (req) => committer.submit(req),
+    drain: () => committer.drain(),
+  }
 }

@@ -1,6 +1,7 @@
 import type { Queryable } from '../db/db.ts'
 import type { NewMessage } from '../domain/message.ts'
-import type { Charged } from './types.ts'
+import { batchColumns, insertBatches } from './batch-rows.ts'
+import type { BulkAcceptRequest, Charged } from './types.ts'
 
 /** The columns of `messages` written at accept, with their types: the rows messageColumns() builds. */
 const MESSAGE_COLUMN_TYPES = {
@@ -33,8 +34,8 @@ export const MESSAGE_RECORD = Object.entries(MESSAGE_COLUMN_TYPES)
   .join(', ')
 
 /**
- * Writes everything a group accepted in ONE statement (one round trip): messages, ledger
- * charges, outbox rows, idempotency records and the new balances. Rows travel as JSON
+ * Writes everything a group accepted in ONE statement (one round trip): batches, messages,
+ * ledger charges, outbox rows, idempotency records and the new balances. Rows travel as JSON
  * parameters so the same SQL runs on pg and PGlite.
  */
 const SQL = `
@@ -59,6 +60,8 @@ WITH rows AS (
     SET request_hash = EXCLUDED.request_hash, status_code = EXCLUDED.status_code,
         response = EXCLUDED.response, created_at = now(), expires_at = EXCLUDED.expires_at
     WHERE idempotency_keys.expires_at <= now()
+), b AS (
+  ${insertBatches('$4')}
 )
 UPDATE customers c SET balance = x.balance
   FROM json_to_recordset($3::json) AS x(id uuid, balance bigint) WHERE c.id = x.id`
@@ -93,6 +96,7 @@ export async function writeAccepted(
   tx: Queryable,
   charged: Charged[],
   balances: Map<string, number>,
+  batches: BulkAcceptRequest[] = [],
 ): Promise<void> {
   const messages = charged.map(({ message: m, balanceAfter }) => ({
     ...messageColumns(m),
@@ -111,5 +115,10 @@ export async function writeAccepted(
     id,
     balance: balances.get(id),
   }))
-  await tx.query(SQL, [JSON.stringify(messages), JSON.stringify(keys), JSON.stringify(touched)])
+  await tx.query(SQL, [
+    JSON.stringify(messages),
+    JSON.stringify(keys),
+    JSON.stringify(touched),
+    JSON.stringify(batches.map((b) => batchColumns(b.batch, b.messages.length))),
+  ])
 }

@@ -14,6 +14,8 @@ export type ClaimResult =
  * The de-dup gate before any carrier submit: a worker may submit a message only while it holds
  * its claim. A claim whose lease ran out (its worker died) can be taken over; a submitted or
  * final message is never claimed again, so bus redeliveries never reach a carrier twice.
+ * A canceled message (src/messages/cancel.ts inserted its row as 'canceled') is `done`, never
+ * submitted: the worker acks the job and skips it.
  */
 export async function claimDelivery(q: Queryable, job: DeliveryJob, leaseMs: number): Promise<ClaimResult> {
   const attempt = (await claimNew(q, [job], leaseMs)).get(job.id)
@@ -144,9 +146,10 @@ export async function markSubmittedMany(q: Queryable, items: Submitted[]): Promi
   )
 }
 
-/** Closes a claim that ended without a carrier taking the message. */
+/** Closes a claim that ended without a carrier taking the message (a cancel's row stays as it is). */
 export async function markFinal(q: Queryable, messageId: string): Promise<void> {
-  await q.query(`UPDATE deliveries SET state = 'final', updated_at = now() WHERE message_id = $1`, [
-    messageId,
-  ])
+  await q.query(
+    `UPDATE deliveries SET state = 'final', updated_at = now() WHERE message_id = $1 AND state <> 'canceled'`,
+    [messageId],
+  )
 }

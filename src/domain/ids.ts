@@ -9,6 +9,11 @@ export function newId(): string {
   return v7()
 }
 
+/** A UUIDv7 carrying exactly `ms` (the messages of one batch share their creation time). */
+export function newIdAt(ms: number): string {
+  return v7({ msecs: ms })
+}
+
 export function isUuid(s: string): boolean {
   return typeof s === 'string' && UUID_RE.test(s)
 }

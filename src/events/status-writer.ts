@@ -1,6 +1,7 @@
+import { settleBatches } from '../batches/completion.ts'
 import type { Db, Queryable } from '../db/db.ts'
 import { toMicros } from '../domain/money.ts'
-import { type MessageStatus, REFUNDED_WHEN_UNSENT, STATUS_RANK } from '../domain/status.ts'
+import { isFinal, type MessageStatus, REFUNDED_WHEN_UNSENT, STATUS_RANK } from '../domain/status.ts'
 import { createGroupCommitter } from '../lib/group-commit.ts'
 
 export interface StatusChange {
@@ -31,6 +32,7 @@ interface Locked {
   customer_id: string
   price_micros: string | number
   priority: string
+  batch_id: string | null
 }
 
 /** A change that moved a message forward, as committed (for metrics). */
@@ -52,7 +54,7 @@ export async function applyStatusChanges(tx: Queryable, changes: StatusChange[])
     a.messageId < b.messageId ? -1 : 1,
   )
   const { rows } = await tx.query<Locked>(
-    `SELECT m.id, m.status, m.customer_id, m.price_micros, m.priority FROM messages m
+    `SELECT m.id, m.status, m.customer_id, m.price_micros, m.priority, m.batch_id FROM messages m
        JOIN json_to_recordset($1::json) AS k(id uuid, created_at timestamptz) ON m.id = k.id AND m.created_at = k.created_at
       ORDER BY m.id FOR UPDATE OF m`,
     [JSON.stringify(keys.map((k) => ({ id: k.messageId, created_at: k.createdAt })))],
@@ -68,6 +70,8 @@ export async function applyStatusChanges(tx: Queryable, changes: StatusChange[])
   const finalStatus = new Map<string, { status: string; created_at: string; at: string }>()
   const applied: AppliedChange[] = []
   const refunds = new Map<string, { customer_id: string; amount: number; message_id: string }>()
+  /** Batch id → its messages that became final here (batch.completed, ADR 0013). */
+  const finished = new Map<string, number>()
   const now = new Date().toISOString()
   for (const c of changes) {
     const m = current.get(c.messageId)
@@ -82,6 +86,7 @@ export async function applyStatusChanges(tx: Queryable, changes: StatusChange[])
     })
     finalStatus.set(m.id, { status: c.status, created_at: c.createdAt, at: now })
     applied.push({ status: c.status, priority: m.priority, createdAt: c.createdAt })
+    if (m.batch_id && isFinal(c.status)) finished.set(m.batch_id, (finished.get(m.batch_id) ?? 0) + 1)
     if (c.unsent && REFUNDED_WHEN_UNSENT.has(c.status)) {
       refunds.set(m.id, { customer_id: m.customer_id, amount: toMicros(m.price_micros), message_id: m.id })
     }
@@ -99,6 +104,7 @@ export async function applyStatusChanges(tx: Queryable, changes: StatusChange[])
     [JSON.stringify(events), JSON.stringify([...finalStatus].map(([id, s]) => ({ id, ...s })))],
   )
   if (refunds.size > 0) await refund(tx, [...refunds.values()])
+  await settleBatches(tx, finished)
   return applied
 }
 

@@ -5,8 +5,10 @@
  * load groups grow by themselves up to `maxBatch` — no fixed timer to tune.
  */
 export interface GroupCommitOptions<I, O> {
-  /** Largest group handed to run (default 500). */
+  /** Largest group handed to run, in weight (default 500). */
   maxBatch?: number
+  /** An item's share of maxBatch (default 1); a group always takes at least one item. */
+  weigh?: (item: I) => number
   /** Groups in flight at once (default 4). */
   concurrency?: number
   /** Processes a group; must return one outcome per item, in order. */
@@ -43,10 +45,25 @@ export function createGroupCommitter<I, O>(opts: GroupCommitOptions<I, O>): Grou
     }
   }
 
+  const weigh = opts.weigh
+  let queuedWeight = 0
+  /** How many queued items the next group takes. */
+  const nextGroupSize = () => {
+    if (!weigh) return Math.min(queue.length, maxBatch)
+    let n = 0
+    for (let w = 0; n < queue.length; n++) {
+      w += weigh((queue[n] as Waiter<I, O>).item)
+      if (w > maxBatch && n > 0) break
+    }
+    return n
+  }
+
   const flush = () => {
     while (inFlight < concurrency && queue.length > 0) {
-      const group = queue.length <= maxBatch ? queue : queue.slice(0, maxBatch)
-      queue = queue.length <= maxBatch ? [] : queue.slice(maxBatch)
+      const size = nextGroupSize()
+      const group = size === queue.length ? queue : queue.slice(0, size)
+      queue = size === queue.length ? [] : queue.slice(size)
+      if (weigh) for (const w of group) queuedWeight -= weigh(w.item)
       inFlight++
       opts.onGroup?.(group.length)
       runGroup(group).finally(() => {
@@ -72,8 +89,9 @@ export function createGroupCommitter<I, O>(opts: GroupCommitOptions<I, O>): Grou
     submit(item) {
       return new Promise<O>((resolve, reject) => {
         queue.push({ item, resolve, reject })
+        queuedWeight += weigh ? weigh(item) : 1
         // Defer past this poll phase so requests parsed in the same event-loop turn share a group.
-        if (queue.length >= maxBatch) flush()
+        if ((weigh ? queuedWeight : queue.length) >= maxBatch) flush()
         else if (!scheduled) {
           scheduled = true
           setImmediate(() => {

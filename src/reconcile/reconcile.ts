@@ -1,5 +1,6 @@
 import type { Db, Queryable } from '../db/db.ts'
 import { isFinalStatus } from '../domain/status.ts'
+import { batchesConsistent, cancelsUnsent } from './batch-checks.ts'
 import { checkFrom, type ReconcileCheck } from './check.ts'
 import { nothingLost, recordedDoubleSends, statusesMonotone } from './message-checks.ts'
 import {
@@ -86,6 +87,8 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
       await appendOnlyTriggers(tx),
       await webhooksDelivered(tx, { settled, stallAfterS }),
       await usageMatchesLedger(tx),
+      await batchesConsistent(tx),
+      await cancelsUnsent(tx),
     ]
     return { checks, totals }
   })

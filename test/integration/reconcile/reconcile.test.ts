@@ -88,6 +88,8 @@ describe('smsgw reconcile (PostgreSQL, pipeline-filled database)', () => {
         'append_only_triggers',
         'webhooks_delivered',
         'usage_matches_ledger',
+        'batches_consistent',
+        'cancels_unsent',
       ].map((n) => [n, true, 0]),
     )
     assert.equal(report.totals.messages, 39)

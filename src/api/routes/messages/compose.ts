@@ -12,15 +12,26 @@ import { invalidRequest, unprocessable } from '../../errors.ts'
 import type { SendBody } from '../../schemas.ts'
 
 export const MAX_BODY_CHARS = 1600
-const DEFAULT_VALIDITY_S = 36_000
+export const DEFAULT_VALIDITY_S = 36_000
 const MAX_SCHEDULE_AHEAD_MS = 7 * 86_400_000
 /** A send_at this far in the past is a client clock issue, not a request to send in the past. */
 const SEND_AT_PAST_TOLERANCE_MS = 60_000
 
 /** A status_callback_url passes the policy of webhook endpoints, or it could never be delivered. */
-function checkCallbackUrl(url: string, policy: AddressPolicy): void {
+export function checkCallbackUrl(url: string, policy: AddressPolicy): void {
   const refused = refuseUrl(url, policy, "'status_callback_url'")
   if (refused) throw invalidRequest(refused, 'status_callback_url')
+}
+
+/** When a message is scheduled for (null: now); at most 7 days ahead, not in the past. */
+export function parseSendAt(value: string | null | undefined, now: number): Date | null {
+  if (!value) return null
+  const t = parseTimestamp(value)
+  // The schema already checked it; this keeps an unparsable value from ever meaning "now".
+  if (t === null) throw invalidRequest("'send_at' must be an RFC 3339 date-time", 'send_at')
+  if (t < now - SEND_AT_PAST_TOLERANCE_MS) throw invalidRequest("'send_at' is in the past", 'send_at')
+  if (t > now + MAX_SCHEDULE_AHEAD_MS) throw invalidRequest("'send_at' is more than 7 days ahead", 'send_at')
+  return t > now ? new Date(t) : null
 }
 
 export interface Composed {
@@ -71,16 +82,7 @@ export async function composeMessage(
     )
   }
   if (input.status_callback_url) checkCallbackUrl(input.status_callback_url, ctx.callbackPolicy)
-  let sendAt: Date | null = null
-  if (input.send_at) {
-    const t = parseTimestamp(input.send_at)
-    // The schema already checked it; this keeps an unparsable value from ever meaning "now".
-    if (t === null) throw invalidRequest("'send_at' must be an RFC 3339 date-time", 'send_at')
-    if (t < ctx.now - SEND_AT_PAST_TOLERANCE_MS) throw invalidRequest("'send_at' is in the past", 'send_at')
-    if (t > ctx.now + MAX_SCHEDULE_AHEAD_MS)
-      throw invalidRequest("'send_at' is more than 7 days ahead", 'send_at')
-    if (t > ctx.now) sendAt = new Date(t)
-  }
+  const sendAt = parseSendAt(input.send_at, ctx.now)
   const rate = await ctx.rates.priceFor(to.country)
   if (rate === undefined) {
     throw unprocessable('destination_not_supported', `No rate for destination country ${to.country}`, 'to')
