@@ -11,6 +11,10 @@ import { shareKeyEvictions } from '../accounts/shared-key-cache.ts'
 import { createBiller } from '../billing/biller.ts'
 import { createRateCache } from '../billing/rates.ts'
 import type { Bus } from '../bus/bus.ts'
+import { type ComplianceCache, createComplianceCache } from '../compliance/compliance-cache.ts'
+import { createScreener } from '../compliance/screen.ts'
+import { numericOnlyCountries } from '../compliance/sender-policy.ts'
+import { shareComplianceChanges } from '../compliance/shared-cache.ts'
 import { type Config, trustProxyOf } from '../config/config.ts'
 import type { Db } from '../db/db.ts'
 import { createStreamHub } from '../events/stream-hub.ts'
@@ -28,9 +32,12 @@ import { adminRateRoutes } from './routes/admin/rates.ts'
 import { balanceRoutes } from './routes/balance.ts'
 import { eventStreamRoutes } from './routes/event-stream.ts'
 import { eventsRoutes } from './routes/events.ts'
+import { adminInboundRoutes, inboundMessageRoutes } from './routes/inbound-messages.ts'
 import { messagesRoutes } from './routes/messages/index.ts'
 import { createSendLimiter } from './routes/messages/send-limit.ts'
+import { adminNumberRoutes, numberRoutes } from './routes/numbers.ts'
 import { operationsRoutes } from './routes/operations.ts'
+import { optOutRoutes } from './routes/opt-outs.ts'
 import { type ProviderWebhooks, providerRoutes } from './routes/providers.ts'
 import { webhookEndpointRoutes } from './routes/webhook-endpoints.ts'
 import { createValidatorCompiler } from './validation.ts'
@@ -65,6 +72,11 @@ export interface AppDeps {
    * the stream answers 503.
    */
   bus?: Bus
+  /**
+   * Opt-out lists and numbers per customer (the send screen), shared with the inbound handler of
+   * this process; default: a new one, its changes shared over `bus`.
+   */
+  compliance?: ComplianceCache
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/
@@ -164,6 +176,22 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     keys = shared
   }
   const rates = createRateCache(db, currency, config.SMSGW_AUTH_CACHE_MS)
+  let compliance = deps.compliance
+  if (!compliance) {
+    compliance = createComplianceCache(db, { ttlMs: config.SMSGW_COMPLIANCE_CACHE_MS })
+    if (deps.bus) {
+      const shared = await shareComplianceChanges(compliance, deps.bus, (err) =>
+        app.log.warn({ err }, 'compliance change not broadcast'),
+      )
+      app.addHook('onClose', () => shared.stop())
+      compliance = shared
+    }
+  }
+  const screener = createScreener({
+    db,
+    cache: compliance,
+    numericOnly: numericOnlyCountries(config.SMSGW_NUMERIC_SENDER_COUNTRIES),
+  })
   const auth = createAuthenticator({
     adminToken: deps.adminToken,
     keys,
@@ -210,6 +238,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     metrics,
     limit: createSendLimiter(deps.rateLimiter),
     callbackPolicy: webhookPolicy,
+    screener,
     onAccepted: deps.onAccepted,
   })
   if (deps.providerWebhooks) await app.register(providerRoutes, deps.providerWebhooks)
@@ -247,6 +276,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     maxBufferBytes: config.SMSGW_STREAM_MAX_BUFFER_BYTES,
     stallMs: 2 * config.SMSGW_STREAM_HEARTBEAT_MS,
   })
+  await app.register(adminNumberRoutes, { db, auth, changes: compliance })
+  await app.register(numberRoutes, { db, auth })
+  await app.register(optOutRoutes, { db, auth, changes: compliance })
+  await app.register(inboundMessageRoutes, { db, auth })
+  await app.register(adminInboundRoutes, { db, auth })
   await app.register(webhookEndpointRoutes, {
     db,
     auth,

@@ -1,6 +1,6 @@
 import type { Registry } from 'prom-client'
 import type { Bus, Consumer } from '../bus/bus.ts'
-import { acceptsWebhooks, type Carrier } from '../carriers/carrier.ts'
+import { acceptsWebhooks, type Carrier, type InboundMessage } from '../carriers/carrier.ts'
 import type { CarrierConfig } from '../carriers/config.ts'
 import type { Db } from '../db/db.ts'
 import { createDispatcher, type Dispatcher, type DispatcherOptions } from '../dispatch/dispatcher.ts'
@@ -41,6 +41,8 @@ export interface PipelineOptions {
   receiptSweepMs?: number
   /** Where the pipeline's metrics are registered (the api's registry when they share a process). */
   registry?: Registry
+  /** Handles MO messages (routing, opt-outs: src/inbound); default: stored with no customer. */
+  onInbound?: (carrier: string, m: InboundMessage) => Promise<unknown>
 }
 
 export interface Pipeline {
@@ -108,7 +110,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     ? opts.carriers.map((c) => {
         const carrier = opts.makeCarrier(c)
         carrier.onReceipt((r) => receipts.handle(c.name, r))
-        carrier.onInbound((m) => receipts.inbound(c.name, m))
+        carrier.onInbound((m) => (opts.onInbound ?? receipts.inbound)(c.name, m))
         return createCarrierLink(c, carrier, opts.breaker)
       })
     : []

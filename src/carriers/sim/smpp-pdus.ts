@@ -21,21 +21,6 @@ export function decodedText(pdu: Pdu): string {
   return typeof m === 'string' ? m : m.toString('latin1')
 }
 
-/** Concatenation info from the UDH (IE 0x00 or 0x08) or the SAR TLVs; undefined when not concatenated. */
-export function concatInfo(pdu: Pdu): { ref: number; total: number; seq: number } | undefined {
-  const sm = pdu.short_message
-  if (sm && !Buffer.isBuffer(sm)) {
-    for (const ie of sm.udh ?? []) {
-      if (ie[0] === 0x00 && ie.length >= 5) return { ref: ie[2]!, total: ie[3]!, seq: ie[4]! }
-      if (ie[0] === 0x08 && ie.length >= 6) return { ref: ie.readUInt16BE(2), total: ie[4]!, seq: ie[5]! }
-    }
-  }
-  if (typeof pdu.sar_segment_seqnum === 'number') {
-    return { ref: pdu.sar_msg_ref_num ?? 0, total: pdu.sar_total_segments ?? 0, seq: pdu.sar_segment_seqnum }
-  }
-  return undefined
-}
-
 /** Stands in for our message id when the connector sent no TLV: the part's addresses and text. */
 export function fingerprint(pdu: Pdu): string {
   const fp = createHash('sha1')

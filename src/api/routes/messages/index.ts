@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { Biller } from '../../../billing/biller.ts'
+import type { Screener } from '../../../compliance/screen.ts'
 import type { RateCache } from '../../../billing/rates.ts'
 import type { Db } from '../../../db/db.ts'
 import { isUuid, uuidV7Time } from '../../../domain/ids.ts'
@@ -10,7 +11,7 @@ import { parseTimestamp } from '../../../domain/timestamps.ts'
 import type { AddressPolicy } from '../../../events/webhook-address.ts'
 import { messageObject, money } from '../../../messages/message-object.ts'
 import { findMessage, listMessages, messageEvents } from '../../../messages/messages-repository.ts'
-import { ApiError, invalidRequest, notFound, sendJsonText } from '../../errors.ts'
+import { ApiError, invalidRequest, notFound, sendJsonText, unprocessable } from '../../errors.ts'
 import { idempotencyOf } from '../../idempotency-key.ts'
 import type { ApiMetrics } from '../../metrics.ts'
 import { decodeCursor, page } from '../../pagination.ts'
@@ -29,6 +30,8 @@ export interface MessagesRouteDeps {
   limit: SendLimiter
   /** The address policy of webhooks, applied to status_callback_url at submit. */
   callbackPolicy: AddressPolicy
+  /** Opt-outs and sender rules (src/compliance); absent: nothing is screened. */
+  screener?: Screener
   onAccepted?: () => void
 }
 
@@ -100,6 +103,9 @@ export const messagesRoutes: FastifyPluginAsyncTypebox<MessagesRouteDeps> = asyn
         now: Date.now(),
         callbackPolicy,
       })
+      const screening = await deps.screener?.screen(p.customerId, message.from, [message])
+      const refusal = screening?.sender ?? screening?.recipients[0]
+      if (refusal) throw unprocessable(refusal.code, refusal.message, refusal.param)
       const outcome = await biller.accept({ message, idempotency })
       switch (outcome.kind) {
         case 'accepted':
