@@ -46,7 +46,7 @@ export async function assignNumber(
   a: { number: string; keyword: string | null; kind: NumberKind; customerId: string },
 ): Promise<AssignOutcome> {
   return db.transaction(async (tx) => {
-    await tx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [NUMBER_LOCK_NS, a.number])
+    await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($2, $1))', [NUMBER_LOCK_NS, a.number])
     const { rows: customer } = await tx.query('SELECT 1 FROM customers WHERE id = $1', [a.customerId])
     if (customer.length === 0) return { kind: 'customer_not_found' }
     const { rows: held } = await tx.query<Row>('SELECT * FROM numbers WHERE number = $1', [a.number])

@@ -50,7 +50,7 @@ export async function addPart(
   p: { carrier: string; from: string; to: string; ref: number; total: number; seq: number; body: string },
 ): Promise<string | undefined> {
   const key = [p.carrier, p.from, p.to, p.ref, p.total]
-  await tx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [PARTS_LOCK_NS, key.join('\u0000')])
+  await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($2, $1))', [PARTS_LOCK_NS, JSON.stringify(key)])
   await tx.query(
     `INSERT INTO inbound_parts (carrier, from_number, to_number, ref, total, seq, body)
      VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,

@@ -7,12 +7,14 @@ import { createBehavior } from './behavior.ts'
 import { createCounterStore, type SimCounters } from './counters.ts'
 import { createHttpSim } from './http-sim.ts'
 import { DEFAULT_SIM_OPTIONS, mergeSimOptions, type SimOptions } from './options.ts'
+import type { MoConcat } from './smpp-pdus.ts'
 import { createSmppSim } from './smpp-sim.ts'
 import { createSubmitLog, type SubmitRecord } from './submit-log.ts'
 import { createTimers } from './timers.ts'
 
 export type { SimCounters } from './counters.ts'
 export type { Millis, OutcomeMix, SimOptions } from './options.ts'
+export type { MoConcat } from './smpp-pdus.ts'
 export type { SubmitRecord } from './submit-log.ts'
 
 export interface CreateCarrierSimOptions extends Partial<SimOptions> {
@@ -47,8 +49,11 @@ export interface CarrierSim {
   options(): SimOptions
   /** Changes behaviour at run time; throws SimOptionsError (naming the field) on a bad value. */
   setOptions(patch: Partial<SimOptions>): void
-  /** Injects an MO message: over a bound SMPP session by default, or POSTed to inboundUrl. */
-  sendInbound(m: { from: string; to: string; body: string }, via?: 'smpp' | 'http'): Promise<void>
+  /**
+   * Injects an MO message: over a bound SMPP session by default (a long one whole in
+   * message_payload unless `concat` says `udh` or `sar`), or POSTed to inboundUrl.
+   */
+  sendInbound(m: { from: string; to: string; body: string }, via?: 'smpp' | 'http', concat?: MoConcat): Promise<void>
   close(): Promise<void>
 }
 
@@ -96,8 +101,8 @@ export async function createCarrierSim(opts: CreateCarrierSimOptions = {}): Prom
       if (current.throughputPerSec !== before.throughputPerSec) behavior.resetThrottle()
       if (current.outage && !before.outage) smppSim.dropSessions()
     },
-    sendInbound(m, via = 'smpp') {
-      return via === 'smpp' ? smppSim.sendInbound(m) : httpSim.sendInbound(m)
+    sendInbound(m, via = 'smpp', concat) {
+      return via === 'smpp' ? smppSim.sendInbound(m, concat) : httpSim.sendInbound(m)
     },
     async close() {
       timers.clear()
