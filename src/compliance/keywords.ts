@@ -30,7 +30,8 @@ export const isReservedKeyword = (word: string) => ACTIONS.has(word)
 
 /** Replies sent when a customer configured none. */
 export const DEFAULT_REPLIES: Record<KeywordAction, string> = {
-  opt_out: 'You have been unsubscribed and will receive no more messages from this number. Reply START to resubscribe.',
+  opt_out:
+    'You have been unsubscribed and will receive no more messages from this number. Reply START to resubscribe.',
   opt_in: 'You have been resubscribed. Reply STOP to unsubscribe.',
   help: 'Reply STOP to unsubscribe, START to resubscribe. Msg&data rates may apply.',
 }

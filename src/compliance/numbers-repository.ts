@@ -54,7 +54,9 @@ export async function assignNumber(
     if (held.some((r) => r.keyword === keyword))
       return {
         kind: 'taken',
-        reason: a.keyword ? `Keyword ${a.keyword} on ${a.number} is already assigned` : `${a.number} is already assigned`,
+        reason: a.keyword
+          ? `Keyword ${a.keyword} on ${a.number} is already assigned`
+          : `${a.number} is already assigned`,
       }
     if (keyword === '' && held.length > 0)
       return { kind: 'taken', reason: `${a.number} is a shared short code with keywords; release them first` }

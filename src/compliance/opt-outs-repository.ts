@@ -74,7 +74,11 @@ const toOptOut = (r: Row): OptOut => ({
   createdAt: new Date(r.created_at),
 })
 
-export async function findOptOut(q: Queryable, customerId: string, phone: string): Promise<OptOut | undefined> {
+export async function findOptOut(
+  q: Queryable,
+  customerId: string,
+  phone: string,
+): Promise<OptOut | undefined> {
   const { rows } = await q.query<Row>(
     `SELECT id::text, phone, source, created_at FROM opt_outs
       WHERE customer_id = $1 AND phone = $2 AND removed_at IS NULL`,
@@ -110,7 +114,11 @@ export async function optedOutAmong(q: Queryable, customerId: string, phones: st
 }
 
 /** The whole active list when it has at most `max` entries; undefined when longer. */
-export async function activeOptOuts(q: Queryable, customerId: string, max: number): Promise<string[] | undefined> {
+export async function activeOptOuts(
+  q: Queryable,
+  customerId: string,
+  max: number,
+): Promise<string[] | undefined> {
   const { rows } = await q.query<{ phone: string }>(
     'SELECT phone FROM opt_outs WHERE customer_id = $1 AND removed_at IS NULL LIMIT $2',
     [customerId, max + 1],

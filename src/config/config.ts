@@ -85,7 +85,10 @@ export const ConfigSchema = Type.Object({
   /** A live stream whose unsent output passes this many bytes is closed (it resumes with Last-Event-ID). */
   SMSGW_STREAM_MAX_BUFFER_BYTES: Type.Integer({ minimum: 1024, default: 1_048_576 }),
   /** Destination countries (ISO alpha-2, comma-separated, e.g. `US,CA`) where alphanumeric senders are refused; default none. */
-  SMSGW_NUMERIC_SENDER_COUNTRIES: Type.String({ pattern: '^\\s*([A-Za-z]{2}\\s*(,\\s*[A-Za-z]{2}\\s*)*)?$', default: '' }),
+  SMSGW_NUMERIC_SENDER_COUNTRIES: Type.String({
+    pattern: '^\\s*([A-Za-z]{2}\\s*(,\\s*[A-Za-z]{2}\\s*)*)?$',
+    default: '',
+  }),
   /** How long an api process trusts its cached opt-out list and numbers of a customer before re-reading them in the background (ms); changes reach it at once over the bus. */
   SMSGW_COMPLIANCE_CACHE_MS: Type.Integer({ minimum: 0, default: 30_000 }),
 })

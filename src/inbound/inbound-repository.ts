@@ -50,7 +50,10 @@ export async function addPart(
   p: { carrier: string; from: string; to: string; ref: number; total: number; seq: number; body: string },
 ): Promise<string | undefined> {
   const key = [p.carrier, p.from, p.to, p.ref, p.total]
-  await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($2, $1))', [PARTS_LOCK_NS, JSON.stringify(key)])
+  await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($2, $1))', [
+    PARTS_LOCK_NS,
+    JSON.stringify(key),
+  ])
   await tx.query(
     `INSERT INTO inbound_parts (carrier, from_number, to_number, ref, total, seq, body)
      VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
@@ -70,10 +73,7 @@ export async function addPart(
 }
 
 /** Stores the message; a routed one also records `message.received` and queues it to the webhooks. */
-export async function storeInbound(
-  tx: Queryable,
-  m: Omit<StoredInbound, 'id'>,
-): Promise<StoredInbound> {
+export async function storeInbound(tx: Queryable, m: Omit<StoredInbound, 'id'>): Promise<StoredInbound> {
   const stored: StoredInbound = { id: newId(), ...m }
   await tx.query(
     `INSERT INTO inbound_messages (id, carrier, from_number, to_number, body, customer_id, keyword, parts, received_at)

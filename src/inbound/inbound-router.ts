@@ -3,8 +3,8 @@
 // A compliance word followed by a keyword ("STOP ACME") on a shared code goes to that keyword's
 // customer, so a recipient can opt out of one program on a shared code.
 
-import type { Queryable } from '../db/db.ts'
 import { keywordAction, wordsOf } from '../compliance/keywords.ts'
+import type { Queryable } from '../db/db.ts'
 
 export interface Route {
   customerId: string
@@ -31,7 +31,8 @@ export async function routeInbound(q: Queryable, to: string, body: string): Prom
   const dedicated = rows.find((r) => r.keyword === '')
   if (dedicated) return { customerId: dedicated.customer_id, keyword: null, number: dedicated.number }
   const [first, second] = wordsOf(body, 2)
-  const byKeyword = (w: string | undefined) => (w === undefined ? undefined : rows.find((r) => r.keyword === w))
+  const byKeyword = (w: string | undefined) =>
+    w === undefined ? undefined : rows.find((r) => r.keyword === w)
   const hit = byKeyword(first) ?? (keywordAction(first) ? byKeyword(second) : undefined)
   return hit ? { customerId: hit.customer_id, keyword: hit.keyword, number: hit.number } : undefined
 }

@@ -24,7 +24,11 @@ export interface KeywordReplies {
   help: string | null
 }
 
-const COLUMN: Record<KeywordAction, keyof KeywordReplies> = { opt_out: 'opt_out', opt_in: 'opt_in', help: 'help' }
+const COLUMN: Record<KeywordAction, keyof KeywordReplies> = {
+  opt_out: 'opt_out',
+  opt_in: 'opt_in',
+  help: 'help',
+}
 
 export async function readKeywordReplies(q: Queryable, customerId: string): Promise<KeywordReplies> {
   const { rows } = await q.query<KeywordReplies>(
@@ -35,7 +39,11 @@ export async function readKeywordReplies(q: Queryable, customerId: string): Prom
 }
 
 /** Sets the customer's replies: a string replaces, null restores the default, '' turns the reply off. */
-export async function writeKeywordReplies(q: Queryable, customerId: string, r: KeywordReplies): Promise<void> {
+export async function writeKeywordReplies(
+  q: Queryable,
+  customerId: string,
+  r: KeywordReplies,
+): Promise<void> {
   await q.query(
     `INSERT INTO keyword_replies (customer_id, opt_out, opt_in, help) VALUES ($1, $2, $3, $4)
      ON CONFLICT (customer_id) DO UPDATE SET opt_out = $2, opt_in = $3, help = $4, updated_at = now()`,
@@ -52,7 +60,10 @@ export const replyText = (r: KeywordReplies, action: KeywordAction): string | nu
 
 export type ReplyOutcome =
   | { kind: 'sent'; messageId: string }
-  | { kind: 'skipped'; reason: 'disabled' | 'unreachable_sender' | 'no_rate' | 'insufficient_balance' | 'refused' }
+  | {
+      kind: 'skipped'
+      reason: 'disabled' | 'unreachable_sender' | 'no_rate' | 'insufficient_balance' | 'refused'
+    }
 
 /** Sends the reply to `action` from `number` (which received it) to `to`. */
 export async function sendKeywordReply(
@@ -99,5 +110,8 @@ export async function sendKeywordReply(
     status: 'queued',
   })
   if (outcome.kind === 'accepted') return { kind: 'sent', messageId: id }
-  return { kind: 'skipped', reason: outcome.kind === 'insufficient_balance' ? 'insufficient_balance' : 'refused' }
+  return {
+    kind: 'skipped',
+    reason: outcome.kind === 'insufficient_balance' ? 'insufficient_balance' : 'refused',
+  }
 }

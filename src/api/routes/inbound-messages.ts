@@ -62,87 +62,79 @@ function filtersOf(q: { from?: string; to?: string; created_after?: string; curs
 
 export const inboundMessageRoutes: FastifyPluginAsyncTypebox<InboundRouteDeps> = async (customer, deps) => {
   const { db, auth } = deps
-  {
-    customer.addHook('onRequest', auth.customer)
-    customer.get(
-      '/v1/inbound_messages',
-      {
-        schema: {
-          summary: 'Inbound (MO) messages routed to this customer, newest first',
-          tags: ['inbound'],
-          querystring: Type.Object(Filters, { additionalProperties: false }),
-          response: { 200: listOf(InboundObject), '4xx': ErrorBody },
-        },
+  customer.addHook('onRequest', auth.customer)
+  customer.get(
+    '/v1/inbound_messages',
+    {
+      schema: {
+        summary: 'Inbound (MO) messages routed to this customer, newest first',
+        tags: ['inbound'],
+        querystring: Type.Object(Filters, { additionalProperties: false }),
+        response: { 200: listOf(InboundObject), '4xx': ErrorBody },
       },
-      async (request) => {
-        const p = principalOf(request)
-        const limit = request.query.limit ?? 50
-        const rows = await listInbound(
-          db,
-          { customerId: p.customerId, ...filtersOf(request.query) },
-          limit + 1,
-        )
-        return page(rows, limit, (m) => m.id, inboundObject)
+    },
+    async (request) => {
+      const p = principalOf(request)
+      const limit = request.query.limit ?? 50
+      const rows = await listInbound(db, { customerId: p.customerId, ...filtersOf(request.query) }, limit + 1)
+      return page(rows, limit, (m) => m.id, inboundObject)
+    },
+  )
+  customer.get(
+    '/v1/inbound_messages/:id',
+    {
+      schema: {
+        summary: 'One inbound message',
+        tags: ['inbound'],
+        params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
+        response: { 200: InboundObject, '4xx': ErrorBody },
       },
-    )
-    customer.get(
-      '/v1/inbound_messages/:id',
-      {
-        schema: {
-          summary: 'One inbound message',
-          tags: ['inbound'],
-          params: Type.Object({ id: Type.String({ maxLength: 64 }) }),
-          response: { 200: InboundObject, '4xx': ErrorBody },
-        },
-      },
-      async (request) => {
-        const p = principalOf(request)
-        const id = request.params.id.toLowerCase()
-        const m = isUuid(id) ? await findInbound(db, p.customerId, id) : undefined
-        if (!m) throw notFound('inbound message')
-        return inboundObject(m)
-      },
-    )
-  }
+    },
+    async (request) => {
+      const p = principalOf(request)
+      const id = request.params.id.toLowerCase()
+      const m = isUuid(id) ? await findInbound(db, p.customerId, id) : undefined
+      if (!m) throw notFound('inbound message')
+      return inboundObject(m)
+    },
+  )
 }
 
 export const adminInboundRoutes: FastifyPluginAsyncTypebox<InboundRouteDeps> = async (admin, deps) => {
   const { db, auth } = deps
-  {
-    admin.addHook('onRequest', auth.admin)
-    admin.get(
-      '/v1/admin/inbound_messages',
-      {
-        schema: {
-          summary: 'Inbound messages; ?routed=false: those that matched no customer',
-          tags: ['admin'],
-          querystring: Type.Object(
-            {
-              ...Filters,
-              routed: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])),
-              customer_id: Type.Optional(Type.String({ format: 'uuid' })),
-            },
-            { additionalProperties: false },
-          ),
-          response: { 200: listOf(AdminInboundObject), '4xx': ErrorBody },
-        },
-      },
-      async (request) => {
-        const q = request.query
-        const limit = q.limit ?? 50
-        if (q.routed === 'false' && q.customer_id)
-          throw invalidRequest("'customer_id' contradicts routed=false", 'customer_id')
-        const rows = await listInbound(
-          db,
+  admin.addHook('onRequest', auth.admin)
+  admin.get(
+    '/v1/admin/inbound_messages',
+    {
+      schema: {
+        summary: 'Inbound messages; ?routed=false: those that matched no customer',
+        tags: ['admin'],
+        querystring: Type.Object(
           {
-            customerId: q.customer_id,
-            ...(q.routed === undefined ? {} : { routed: q.routed === 'true' }),
-            ...filtersOf(q),
+            ...Filters,
+            routed: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])),
+            customer_id: Type.Optional(Type.String({ format: 'uuid' })),
           },
-          limit + 1,
-        )
-        return page(rows, limit, (m) => m.id, adminInboundObject)
+          { additionalProperties: false },
+        ),
+        response: { 200: listOf(AdminInboundObject), '4xx': ErrorBody },
       },
-    )
-  }
+    },
+    async (request) => {
+      const q = request.query
+      const limit = q.limit ?? 50
+      if (q.routed === 'false' && q.customer_id)
+        throw invalidRequest("'customer_id' contradicts routed=false", 'customer_id')
+      const rows = await listInbound(
+        db,
+        {
+          customerId: q.customer_id,
+          ...(q.routed === undefined ? {} : { routed: q.routed === 'true' }),
+          ...filtersOf(q),
+        },
+        limit + 1,
+      )
+      return page(rows, limit, (m) => m.id, adminInboundObject)
+    },
+  )
 }

@@ -156,7 +156,10 @@ export const adminNumberRoutes: FastifyPluginAsyncTypebox<NumbersRouteDeps> = as
   )
 }
 
-export const numberRoutes: FastifyPluginAsyncTypebox<Omit<NumbersRouteDeps, 'changes'>> = async (app, deps) => {
+export const numberRoutes: FastifyPluginAsyncTypebox<Omit<NumbersRouteDeps, 'changes'>> = async (
+  app,
+  deps,
+) => {
   const { db, auth } = deps
   app.addHook('onRequest', auth.customer)
   app.get(

@@ -120,7 +120,11 @@ export const optOutRoutes: FastifyPluginAsyncTypebox<OptOutRouteDeps> = async (a
         tags: ['opt-outs'],
         params: Phone,
         response: {
-          200: Type.Object({ object: Type.Literal('opt_out'), phone: Type.String(), deleted: Type.Boolean() }),
+          200: Type.Object({
+            object: Type.Literal('opt_out'),
+            phone: Type.String(),
+            deleted: Type.Boolean(),
+          }),
           '4xx': ErrorBody,
         },
       },

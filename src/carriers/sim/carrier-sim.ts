@@ -53,7 +53,11 @@ export interface CarrierSim {
    * Injects an MO message: over a bound SMPP session by default (a long one whole in
    * message_payload unless `concat` says `udh` or `sar`), or POSTed to inboundUrl.
    */
-  sendInbound(m: { from: string; to: string; body: string }, via?: 'smpp' | 'http', concat?: MoConcat): Promise<void>
+  sendInbound(
+    m: { from: string; to: string; body: string },
+    via?: 'smpp' | 'http',
+    concat?: MoConcat,
+  ): Promise<void>
   close(): Promise<void>
 }
 

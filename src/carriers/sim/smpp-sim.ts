@@ -3,12 +3,12 @@
 
 import { randomBytes } from 'node:crypto'
 import { SmppStatus } from '../errors.ts'
+import { concatInfo } from '../smpp/concat.ts'
 import type { Pdu, PduFields, Session, SmppModule, SmppServer } from '../smpp/smpp-types.ts'
 import { readMessageIdTlv } from '../smpp/tlv.ts'
 import type { Behavior, Verdict } from './behavior.ts'
 import type { CounterStore } from './counters.ts'
 import type { SimOptions } from './options.ts'
-import { concatInfo } from '../smpp/concat.ts'
 import { decodedText, fingerprint, inboundDeliverSms, type MoConcat, receiptDeliverSm } from './smpp-pdus.ts'
 import { createReceiptRouter } from './smpp-receipts.ts'
 import type { SubmitLog, SubmitRecord } from './submit-log.ts'
@@ -241,7 +241,9 @@ export function createSmppSim(deps: SmppSimDeps): SmppSim {
             new Promise<void>((resolve, reject) => {
               const sent = st.session.send(new smpp.PDU('deliver_sm', fields), (resp) => {
                 if (resp.command_status !== SmppStatus.ESME_ROK) {
-                  reject(new Error(`client answered deliver_sm with status 0x${resp.command_status.toString(16)}`))
+                  reject(
+                    new Error(`client answered deliver_sm with status 0x${resp.command_status.toString(16)}`),
+                  )
                   return
                 }
                 resolve()

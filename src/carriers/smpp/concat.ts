@@ -23,4 +23,3 @@ export function concatInfo(pdu: Pdu): ConcatPart | undefined {
   }
   return undefined
 }
-

@@ -3,7 +3,14 @@
 
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { adminHeaders, createCustomer, moneySnapshot, sendBody, type TestCustomer } from '../../helpers/app.ts'
+import type { InjectOptions } from 'light-my-request'
+import {
+  adminHeaders,
+  createCustomer,
+  moneySnapshot,
+  sendBody,
+  type TestCustomer,
+} from '../../helpers/app.ts'
 import { startTwoWay, type TwoWay } from '../../helpers/two-way.ts'
 import { waitFor } from '../../helpers/wait.ts'
 
@@ -16,9 +23,14 @@ describe('two-way messaging (PostgreSQL, SMPP simulator)', () => {
   let acme: TestCustomer
   let beta: TestCustomer
 
-  const inject = (opts: Parameters<TwoWay['t']['app']['inject']>[0]) => w.t.app.inject(opts)
+  const inject = (opts: InjectOptions) => w.t.app.inject(opts)
   const assign = async (body: object) => {
-    const res = await inject({ method: 'POST', url: '/v1/admin/numbers', headers: adminHeaders, payload: body })
+    const res = await inject({
+      method: 'POST',
+      url: '/v1/admin/numbers',
+      headers: adminHeaders,
+      payload: body,
+    })
     assert.equal(res.statusCode, 201, res.body)
     return res.json()
   }
@@ -35,8 +47,11 @@ describe('two-way messaging (PostgreSQL, SMPP simulator)', () => {
     inject({ method: 'POST', url: '/v1/messages', headers: c.auth, payload: sendBody(over) })
   const ledgerRows = async (customerId: string) =>
     Number(
-      (await w.t.db.query<{ n: string }>('SELECT count(*)::text AS n FROM ledger WHERE customer_id = $1', [customerId]))
-        .rows[0]?.n,
+      (
+        await w.t.db.query<{ n: string }>('SELECT count(*)::text AS n FROM ledger WHERE customer_id = $1', [
+          customerId,
+        ])
+      ).rows[0]?.n,
     )
   const balance = async (c: TestCustomer) =>
     (await inject({ method: 'GET', url: '/v1/balance', headers: c.auth })).json().balance.amount as string
@@ -66,7 +81,13 @@ describe('two-way messaging (PostgreSQL, SMPP simulator)', () => {
     )
     const mine = (await inject({ method: 'GET', url: '/v1/numbers', headers: beta.auth })).json()
     assert.deepEqual(mine.data, [
-      { object: 'number', number: SHORT_CODE, type: 'short_code', keyword: 'BETA', created_at: mine.data[0].created_at },
+      {
+        object: 'number',
+        number: SHORT_CODE,
+        type: 'short_code',
+        keyword: 'BETA',
+        created_at: mine.data[0].created_at,
+      },
     ])
     const dup = await inject({
       method: 'POST',
@@ -99,7 +120,11 @@ describe('two-way messaging (PostgreSQL, SMPP simulator)', () => {
     assert.equal(one.statusCode, 404)
     const parts = await w.t.db.query('SELECT 1 FROM inbound_parts')
     assert.equal(parts.rowCount, 0, 'parts removed once assembled')
-    const events = await inject({ method: 'GET', url: '/v1/events?type=message.received', headers: acme.auth })
+    const events = await inject({
+      method: 'GET',
+      url: '/v1/events?type=message.received',
+      headers: acme.auth,
+    })
     assert.ok(events.json().data.some((e: { data: { id: string } }) => e.data.id === got.id))
   })
 
@@ -113,7 +138,10 @@ describe('two-way messaging (PostgreSQL, SMPP simulator)', () => {
   it('routes by keyword on a shared short code', async () => {
     await w.sim.sendInbound({ from: SUBSCRIBER, to: SHORT_CODE, body: 'beta yes please' })
     await w.sim.sendInbound({ from: SUBSCRIBER, to: SHORT_CODE, body: 'Acme hello' })
-    const b = await waitFor(async () => (await inboundOf(beta)).find((m) => m.body === 'beta yes please'), 'beta')
+    const b = await waitFor(
+      async () => (await inboundOf(beta)).find((m) => m.body === 'beta yes please'),
+      'beta',
+    )
     assert.equal(b.keyword, 'BETA')
     const a = await waitFor(async () => (await inboundOf(acme)).find((m) => m.body === 'Acme hello'), 'acme')
     assert.equal(a.keyword, 'ACME')
@@ -139,10 +167,17 @@ describe('two-way messaging (PostgreSQL, SMPP simulator)', () => {
   it('STOP: the next send is 422 recipient_opted_out with nothing charged; START sends again', async () => {
     const first = await send(acme, { to: SUBSCRIBER })
     assert.equal(first.statusCode, 202, first.body)
-    await inject({ method: 'PUT', url: '/v1/keyword_replies', headers: acme.auth, payload: { opt_out: null } })
+    await inject({
+      method: 'PUT',
+      url: '/v1/keyword_replies',
+      headers: acme.auth,
+      payload: { opt_out: null },
+    })
     await w.sim.sendInbound({ from: SUBSCRIBER, to: LONG_CODE, body: 'Stop' })
     await waitFor(
-      async () => (await inject({ method: 'GET', url: `/v1/opt_outs/${SUBSCRIBER}`, headers: acme.auth })).statusCode === 200,
+      async () =>
+        (await inject({ method: 'GET', url: `/v1/opt_outs/${SUBSCRIBER}`, headers: acme.auth }))
+          .statusCode === 200,
       'the opt-out',
     )
     const before = { balance: await balance(acme), ledger: await ledgerRows(acme.id) }
@@ -158,7 +193,9 @@ describe('two-way messaging (PostgreSQL, SMPP simulator)', () => {
 
     await w.sim.sendInbound({ from: SUBSCRIBER, to: LONG_CODE, body: 'START' })
     await waitFor(
-      async () => (await inject({ method: 'GET', url: `/v1/opt_outs/${SUBSCRIBER}`, headers: acme.auth })).statusCode === 404,
+      async () =>
+        (await inject({ method: 'GET', url: `/v1/opt_outs/${SUBSCRIBER}`, headers: acme.auth }))
+          .statusCode === 404,
       'the opt-out ended',
     )
     assert.equal((await send(acme, { to: SUBSCRIBER })).statusCode, 202)
@@ -177,7 +214,13 @@ describe('two-way messaging (PostgreSQL, SMPP simulator)', () => {
     const before = Number(await balance(beta))
     await w.sim.sendInbound({ from: SUBSCRIBER, to: SHORT_CODE, body: 'HELP beta' })
     const reply = await waitFor(async () => {
-      const { rows } = await w.t.db.query<{ id: string; from_sender: string; to_number: string; price_micros: string; status: string }>(
+      const { rows } = await w.t.db.query<{
+        id: string
+        from_sender: string
+        to_number: string
+        price_micros: string
+        status: string
+      }>(
         `SELECT id, from_sender, to_number, price_micros::text, status FROM messages
           WHERE customer_id = $1 AND body = 'Beta help: reply STOP BETA to opt out'`,
         [beta.id],
@@ -198,10 +241,15 @@ describe('two-way messaging (PostgreSQL, SMPP simulator)', () => {
     const other = '+14155550178'
     await w.sim.sendInbound({ from: other, to: SHORT_CODE, body: 'STOP BETA' })
     await waitFor(
-      async () => (await inject({ method: 'GET', url: `/v1/opt_outs/${other}`, headers: beta.auth })).statusCode === 200,
+      async () =>
+        (await inject({ method: 'GET', url: `/v1/opt_outs/${other}`, headers: beta.auth })).statusCode ===
+        200,
       'beta opt-out',
     )
-    assert.equal((await inject({ method: 'GET', url: `/v1/opt_outs/${other}`, headers: acme.auth })).statusCode, 404)
+    assert.equal(
+      (await inject({ method: 'GET', url: `/v1/opt_outs/${other}`, headers: acme.auth })).statusCode,
+      404,
+    )
     assert.equal((await send(beta, { to: other })).json().error.code, 'recipient_opted_out')
   })
 
