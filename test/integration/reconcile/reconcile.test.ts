@@ -87,6 +87,7 @@ describe('smsgw reconcile (PostgreSQL, pipeline-filled database)', () => {
         'statuses_monotone',
         'append_only_triggers',
         'webhooks_delivered',
+        'opt_outs_honoured',
       ].map((n) => [n, true, 0]),
     )
     assert.equal(report.totals.messages, 39)
