@@ -110,7 +110,8 @@ export function parseMoTrafficArgs(argv: string[]): MoTrafficOptions | undefined
   if (ratePerSec === 0) return undefined
   if (ratePerSec < 0) throw new SimOptionsError('--mo-rate: must be >= 0')
   const to = list(v['mo-to'])
-  if (to.length === 0) throw new SimOptionsError('--mo-to: the numbers to send MO to are required with --mo-rate')
+  if (to.length === 0)
+    throw new SimOptionsError('--mo-to: the numbers to send MO to are required with --mo-rate')
   const via = v['mo-via'] ?? 'smpp'
   if (via !== 'smpp' && via !== 'http' && via !== 'mixed')
     throw new SimOptionsError(`--mo-via: expected smpp, http or mixed, got ${via}`)
@@ -172,7 +173,9 @@ export async function runCarrierSim(
     const traffic = sim.originate(mo, () => {})
     const report = setInterval(() => {
       const s = traffic.stats()
-      out(`carrier-sim mo sent=${s.sent} failed=${s.failed} (${mo.ratePerSec}/s to ${mo.to.join(',')} via ${mo.via})`)
+      out(
+        `carrier-sim mo sent=${s.sent} failed=${s.failed} (${mo.ratePerSec}/s to ${mo.to.join(',')} via ${mo.via})`,
+      )
     }, 10_000)
     report.unref()
   }

@@ -126,7 +126,10 @@ export async function createCarrierSim(opts: CreateCarrierSimOptions = {}): Prom
       if (current.throughputPerSec !== before.throughputPerSec) behavior.resetThrottle()
       if (current.outage && !before.outage) smppSim.dropSessions()
     },
-    originate(o, onError = (err) => process.emitWarning(`carrier-sim: MO not sent: ${(err as Error).message}`)) {
+    originate(
+      o,
+      onError = (err) => process.emitWarning(`carrier-sim: MO not sent: ${(err as Error).message}`),
+    ) {
       const t = startMoTraffic(
         (m, via, concat) => (via === 'smpp' ? smppSim.sendInbound(m, concat) : httpSim.sendInbound(m)),
         o,

@@ -37,7 +37,11 @@ export interface MoTraffic {
   stop(): Promise<void>
 }
 
-type Send = (m: { from: string; to: string; body: string }, via: 'smpp' | 'http', concat: MoConcat) => Promise<void>
+type Send = (
+  m: { from: string; to: string; body: string },
+  via: 'smpp' | 'http',
+  concat: MoConcat,
+) => Promise<void>
 
 const TICK_MS = 50
 const MAX_IN_FLIGHT = 1000
@@ -46,7 +50,9 @@ export function startMoTraffic(send: Send, o: MoTrafficOptions, onError: (err: u
   if (!(o.ratePerSec > 0)) throw new RangeError('ratePerSec must be > 0')
   if (o.to.length === 0) throw new RangeError('MO traffic needs at least one number to send to')
   const random = o.random ?? Math.random
-  const from = o.from?.length ? o.from : Array.from({ length: 100 }, (_, i) => `+1415555${String(i).padStart(4, '0')}`)
+  const from = o.from?.length
+    ? o.from
+    : Array.from({ length: 100 }, (_, i) => `+1415555${String(i).padStart(4, '0')}`)
   const bodies = o.bodies?.length ? o.bodies : DEFAULT_MO_BODIES
   const pick = <T>(xs: T[]) => xs[Math.floor(random() * xs.length)] as T
   let sent = 0

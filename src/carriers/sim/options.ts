@@ -114,7 +114,10 @@ export function mergeSimOptions(base: SimOptions, patch: Partial<SimOptions>): S
   if (o.webhookSecret !== null && !/^whsec_[A-Za-z0-9+/]+={0,2}$/.test(o.webhookSecret))
     fail('webhookSecret', 'must be whsec_<base64> or null')
   if (!(Number.isFinite(o.idleTimeoutMs) && o.idleTimeoutMs >= 0)) fail('idleTimeoutMs', 'must be ≥ 0')
-  if (o.replyBody !== null && !(typeof o.replyBody === 'string' && o.replyBody.length >= 1 && o.replyBody.length <= 1600))
+  if (
+    o.replyBody !== null &&
+    !(typeof o.replyBody === 'string' && o.replyBody.length >= 1 && o.replyBody.length <= 1600)
+  )
     fail('replyBody', 'must be 1-1600 characters or null')
   return o
 }
