@@ -95,7 +95,12 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
   if (!config.SMSGW_CARRIERS && roles.worker) {
     // The simulated HTTP carrier signs its webhooks with a secret made for this run.
     const webhookSecret = newWebhookSecret()
-    sim = await createCarrierSim({ receiptDelayMs: config.SMSGW_SIM_RECEIPT_DELAY_MS, webhookSecret })
+    sim = await createCarrierSim({
+      receiptDelayMs: config.SMSGW_SIM_RECEIPT_DELAY_MS,
+      webhookSecret,
+      // A message sent from one of the customer's numbers gets an answer: two-way in the quickstart.
+      replyBody: config.SMSGW_SIM_REPLY_BODY === 'none' ? null : config.SMSGW_SIM_REPLY_BODY,
+    })
     carriers = defaultSimCarriers({ ...sim, webhookSecret })
   }
   // Opt-out lists and numbers per customer: the api's send screen and the inbound handler share
@@ -254,7 +259,10 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
   }
   const address = await app.listen({ port: config.PORT, host: config.HOST })
   // The simulated HTTP carrier reports receipts to our provider endpoint.
-  sim?.setOptions({ dlrUrl: `${address}/v1/providers/sim-http/dlr` })
+  sim?.setOptions({
+    dlrUrl: `${address}/v1/providers/sim-http/dlr`,
+    inboundUrl: `${address}/v1/providers/sim-http/inbound`,
+  })
   if (opts.banner && adminToken) {
     const tokenNote =
       adminToken.source === 'env'

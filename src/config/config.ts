@@ -37,6 +37,8 @@ export const ConfigSchema = Type.Object({
   SMSGW_DELIVERY_LEASE_MS: Type.Integer({ minimum: 1000, default: 60_000 }),
   /** A message a carrier took (`sent`) with no final receipt this long after its validity period ends `unknown`, s. */
   SMSGW_RECEIPT_GRACE_S: Type.Integer({ minimum: 0, default: 3600 }),
+  /** The embedded carrier simulator answers every message sent from a number with this MO (`none`: no reply). */
+  SMSGW_SIM_REPLY_BODY: Type.String({ minLength: 1, maxLength: 1600, default: 'Got it, thanks!' }),
   /** Receipt delay of the embedded carrier simulator (no SMSGW_CARRIERS), ms. */
   SMSGW_SIM_RECEIPT_DELAY_MS: Type.Integer({ minimum: 0, default: 100 }),
   /** Body retention in days before message bodies are redacted. */
