@@ -21,6 +21,10 @@ const benchmarks: Record<string, Benchmark> = {
     summary: 'memory per open idle live stream (GET /v1/events/stream, 1,000 SSE connections)',
     load: () => import('./streams.ts'),
   },
+  inbound: {
+    summary: 'MO/s over SMPP (deliver_sm, 3-part UCS-2 share) into stored and routed inbound messages',
+    load: () => import('./inbound.ts'),
+  },
   sim: {
     summary: 'traffic model (Zipf customers, whale floods, bursts, body and country mix) with an HTML report',
     load: () => import('./sim.ts'),
