@@ -26,8 +26,8 @@ import {
   writeReport,
   type ZipfInfo,
 } from './report.ts'
-import { startScript } from './server-process.ts'
 import { seedOptOuts } from './seed-opt-outs.ts'
+import { startScript } from './server-process.ts'
 import { setupCustomers } from './setup-customers.ts'
 import { makeZipf, type Zipf } from './zipf.ts'
 
