@@ -3,7 +3,8 @@ import { createBiller } from '../../src/billing/biller.ts'
 import { createRateCache } from '../../src/billing/rates.ts'
 import type { Bus } from '../../src/bus/bus.ts'
 import { createMemoryBus } from '../../src/bus/memory-bus.ts'
-import { simSmppCarrier } from '../../src/carriers/config.ts'
+import { type CarrierConfig, simSmppCarrier } from '../../src/carriers/config.ts'
+import { createWebhookAuth, newWebhookSecret } from '../../src/carriers/webhook-auth.ts'
 import { createCarrier } from '../../src/carriers/create-carrier.ts'
 import { type CarrierSim, createCarrierSim } from '../../src/carriers/sim/carrier-sim.ts'
 import { type ComplianceCache, createComplianceCache } from '../../src/compliance/compliance-cache.ts'
@@ -12,6 +13,9 @@ import { createPipeline, type Pipeline } from '../../src/delivery/pipeline.ts'
 import { createInboundHandler, type InboundHandler } from '../../src/inbound/inbound-handler.ts'
 import { setRates, startApp, type TestApp } from './app.ts'
 import { type FreshDatabase, freshDatabase } from './pg.ts'
+
+/** The secret the HTTP carrier `sim-http` signs its MO with. */
+export const HTTP_SECRET = newWebhookSecret()
 
 export interface TwoWay {
   pg: FreshDatabase
@@ -35,7 +39,17 @@ export async function startTwoWay(env: Record<string, string> = {}): Promise<Two
   const sim = await createCarrierSim({ receiptDelayMs: 0 })
   const db = createPostgresDb({ url: pg.url, poolSize: 8 })
   const compliance = createComplianceCache(db, { ttlMs: 60_000 })
-  const app = await startApp(pg.url, { env, db, deps: { compliance } })
+  // An HTTP carrier too, whose MO is POSTed (signed) to /v1/providers/sim-http/inbound.
+  const carriers: CarrierConfig[] = [
+    simSmppCarrier('sim-smpp', sim.smppPort, { window: 10 }),
+    { name: 'sim-http', type: 'http', url: sim.httpUrl, weight: 0, webhook_secret: HTTP_SECRET },
+  ]
+  let sink: Pipeline['webhook'] = async () => false
+  const app = await startApp(pg.url, {
+    env,
+    db,
+    deps: { compliance, providerWebhooks: { auth: createWebhookAuth(carriers), sink: (...a) => sink(...a) } },
+  })
   const t = app
   const biller = createBiller({ db: t.db, render: renderAccepted })
   const rates = createRateCache(t.db, 'USD', 0)
@@ -57,10 +71,11 @@ export async function startTwoWay(env: Record<string, string> = {}): Promise<Two
     makeCarrier: createCarrier,
     db: t.db,
     bus,
-    carriers: [simSmppCarrier('sim-smpp', sim.smppPort, { window: 10 })],
+    carriers,
     dispatcher: { idleMs: 5 },
     onInbound: (carrier, m) => inbound.handle(carrier, m),
   })
+  sink = pipeline.webhook
   await pipeline.start()
   await setRates(app.app)
   const p = pipeline

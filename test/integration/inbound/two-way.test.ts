@@ -11,7 +11,8 @@ import {
   sendBody,
   type TestCustomer,
 } from '../../helpers/app.ts'
-import { startTwoWay, type TwoWay } from '../../helpers/two-way.ts'
+import { HTTP_SECRET, startTwoWay, type TwoWay } from '../../helpers/two-way.ts'
+import { signedPost } from '../../helpers/webhooks.ts'
 import { waitFor } from '../../helpers/wait.ts'
 
 const LONG_CODE = '+14155550100'
@@ -145,6 +146,19 @@ describe('two-way messaging (PostgreSQL, SMPP simulator)', () => {
     assert.equal(b.keyword, 'BETA')
     const a = await waitFor(async () => (await inboundOf(acme)).find((m) => m.body === 'Acme hello'), 'acme')
     assert.equal(a.keyword, 'ACME')
+  })
+
+  it('routes MO from an HTTP provider too (signed POST to /v1/providers/{provider}/inbound)', async () => {
+    const res = await inject(
+      signedPost(
+        '/v1/providers/sim-http/inbound',
+        { from: SUBSCRIBER, to: LONG_CODE, body: 'via http' },
+        HTTP_SECRET,
+      ),
+    )
+    assert.equal(res.statusCode, 202, res.body)
+    const got = (await inboundOf(acme)).find((m) => m.body === 'via http')
+    assert.ok(got, 'stored and routed before the 202')
   })
 
   it('keeps unroutable MO for the operator and counts it out of the customers’ view', async () => {
