@@ -12,8 +12,8 @@ import {
   type TestCustomer,
 } from '../../helpers/app.ts'
 import { HTTP_SECRET, startTwoWay, type TwoWay } from '../../helpers/two-way.ts'
-import { signedPost } from '../../helpers/webhooks.ts'
 import { waitFor } from '../../helpers/wait.ts'
+import { signedPost } from '../../helpers/webhooks.ts'
 
 const LONG_CODE = '+14155550100'
 const SHORT_CODE = '72345'
