@@ -14,6 +14,8 @@ export interface AcceptOptions {
   customers: number
   zipfS: number
   setupConcurrency: number
+  /** Numbers put on the opt-out list of the first tenant (the hot one, zipf's busiest); 0 = none. */
+  optOuts: number
   /** Base URL of an already-running gateway; when set nothing is spawned and no database is made. */
   target: string | null
   adminToken: string | null
@@ -38,6 +40,9 @@ options:
   --customers <n>           tenants created for zipf (default 10000)
   --zipf-s <s>              Zipf exponent (default 1.1)
   --setup-concurrency <n>   admin requests in flight while creating tenants (default 32)
+  --opt-outs <n>            put n numbers on the opt-out list of the first tenant (hot, and the
+                            busiest of zipf) before the load: the send screen with a long list
+                            (default 0; needs the bench database, so not with --target)
   --only <list>             comma-separated subset of bare,zipf,hot
   --skip-bare, --skip-hot, --skip-zipf
   --target <url>            use a running gateway (no spawn, no database setup)
@@ -87,6 +92,8 @@ export function parseAcceptOptions(argv: string[]): AcceptOptions | null {
 
   const needsGateway = scenarios.some((s) => s !== 'bare')
   const target = targetOption(values.target, values['admin-token'], needsGateway)
+  if (target !== null && values['opt-outs'] !== undefined && values['opt-outs'] !== '0')
+    throw new UsageError('--opt-outs seeds the bench database: it cannot be used with --target')
 
   return {
     scenarios,
@@ -96,6 +103,10 @@ export function parseAcceptOptions(argv: string[]): AcceptOptions | null {
     customers: positive('customers', values.customers, 10_000, true),
     zipfS: positive('zipf-s', values['zipf-s'], 1.1, false),
     setupConcurrency: positive('setup-concurrency', values['setup-concurrency'], 32, true),
+    optOuts:
+      values['opt-outs'] === undefined || values['opt-outs'] === '0'
+        ? 0
+        : positive('opt-outs', values['opt-outs'], 0, true),
     target,
     adminToken: values['admin-token'] ?? null,
     pgUrl: values['pg-url'] ?? DEFAULT_PG_URL,
@@ -117,6 +128,7 @@ function parse(argv: string[]) {
       customers: { type: 'string' },
       'zipf-s': { type: 'string' },
       'setup-concurrency': { type: 'string' },
+      'opt-outs': { type: 'string' },
       only: { type: 'string' },
       'skip-bare': { type: 'boolean' },
       'skip-zipf': { type: 'boolean' },

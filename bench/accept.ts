@@ -26,6 +26,7 @@ import {
   writeReport,
   type ZipfInfo,
 } from './report.ts'
+import { seedOptOuts } from './seed-opt-outs.ts'
 import { startScript } from './server-process.ts'
 import { setupCustomers } from './setup-customers.ts'
 import { makeZipf, type Zipf } from './zipf.ts'
@@ -96,6 +97,11 @@ export async function run(argv: string[]): Promise<number> {
       const created = await setupCustomers(admin, count, options.setupConcurrency, setupTimeoutMs(count))
       setup = { customers: count, seconds: created.seconds, perSecond: count / created.seconds }
       const keys = created.customers.map((c) => c.apiKey)
+      const first = created.customers[0]
+      if (options.optOuts > 0 && gateway.dbUrl && first) {
+        const s = await seedOptOuts(gateway.dbUrl, first.id, options.optOuts)
+        console.error(`seeded ${options.optOuts} opt-outs for the first tenant (${s.toFixed(1)} s)`)
+      }
 
       for (const name of options.scenarios.filter((s) => s !== 'bare')) {
         console.error(`scenario ${name}`)

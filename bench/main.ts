@@ -33,6 +33,10 @@ const benchmarks: Record<string, Benchmark> = {
     summary: 'cost per message of the tracing hooks, off and on, against the OpenTelemetry API no-op tracer',
     load: () => import('./tracing-cost.ts'),
   },
+  inbound: {
+    summary: 'MO/s over SMPP (deliver_sm, 3-part UCS-2 share) into stored and routed inbound messages',
+    load: () => import('./inbound.ts'),
+  },
   sim: {
     summary: 'traffic model (Zipf customers, whale floods, bursts, body and country mix) with an HTML report',
     load: () => import('./sim.ts'),

@@ -8,10 +8,14 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawServerDe
 import type { Registry } from 'prom-client'
 import { createKeyCache } from '../accounts/key-cache.ts'
 import { shareKeyEvictions } from '../accounts/shared-key-cache.ts'
-import type { ScreenRecipients } from '../batches/screen.ts'
+import type { RecipientRefusal, ScreenRecipients } from '../batches/screen.ts'
 import { createBiller } from '../billing/biller.ts'
 import { createRateCache } from '../billing/rates.ts'
 import type { Bus } from '../bus/bus.ts'
+import { type ComplianceCache, createComplianceCache } from '../compliance/compliance-cache.ts'
+import { createScreener, type Screener } from '../compliance/screen.ts'
+import { numericOnlyCountries } from '../compliance/sender-policy.ts'
+import { shareComplianceChanges } from '../compliance/shared-cache.ts'
 import { type Config, trustProxyOf } from '../config/config.ts'
 import { dashboardRoutes } from '../dashboard/routes.ts'
 import type { Db } from '../db/db.ts'
@@ -21,6 +25,7 @@ import { resolveWebhookKey } from '../events/webhook-secrets.ts'
 import type { RateLimiter } from '../limits/rate-limiter.ts'
 import { TRACING_OFF, type Tracing } from '../observability/tracing.ts'
 import { createPgUsageReader, type UsageReader } from '../reporting/usage.ts'
+import { unprocessable } from './errors.ts'
 import { createApiMetrics } from './metrics.ts'
 import { createAuthenticator } from './plugins/auth.ts'
 import { frameworkError, registerErrorHandling } from './plugins/errors.ts'
@@ -35,10 +40,13 @@ import { balanceRoutes } from './routes/balance.ts'
 import { batchRoutes } from './routes/batches/index.ts'
 import { eventStreamRoutes } from './routes/event-stream.ts'
 import { eventsRoutes } from './routes/events.ts'
+import { adminInboundRoutes, inboundMessageRoutes } from './routes/inbound-messages.ts'
 import { messageCancelRoutes } from './routes/messages/cancel.ts'
 import { messagesRoutes } from './routes/messages/index.ts'
 import { createSendLimiter } from './routes/messages/send-limit.ts'
+import { adminNumberRoutes, numberRoutes } from './routes/numbers.ts'
 import { operationsRoutes } from './routes/operations.ts'
+import { optOutRoutes } from './routes/opt-outs.ts'
 import { type ProviderWebhooks, providerRoutes } from './routes/providers.ts'
 import { usageRoutes } from './routes/usage.ts'
 import { webhookEndpointRoutes } from './routes/webhook-endpoints.ts'
@@ -82,6 +90,24 @@ export interface AppDeps {
   tracing?: Tracing
   /** Per-recipient screening of batches (opt-outs, sender rules); default: refuses nobody. */
   screenRecipients?: ScreenRecipients
+  /**
+   * Opt-out lists and numbers per customer (the send screen), shared with the inbound handler of
+   * this process; default: a new one, its changes shared over `bus`.
+   */
+  compliance?: ComplianceCache
+}
+
+/** The compliance screen (opt-outs, sender rules) as the batches' screening step. */
+function screenBatch(screener: Screener): ScreenRecipients {
+  return async (customerId, from, recipients) => {
+    const screening = await screener.screen(customerId, from, recipients)
+    if (screening.sender) throw unprocessable(screening.sender.code, screening.sender.message, 'from')
+    const refused = new Map<number, RecipientRefusal>()
+    screening.recipients.forEach((r, i) => {
+      if (r) refused.set(i, { code: r.code, message: r.message })
+    })
+    return refused
+  }
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/
@@ -183,6 +209,22 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     keys = shared
   }
   const rates = createRateCache(db, currency, config.SMSGW_AUTH_CACHE_MS)
+  let compliance = deps.compliance
+  if (!compliance) {
+    compliance = createComplianceCache(db, { ttlMs: config.SMSGW_COMPLIANCE_CACHE_MS })
+    if (deps.bus) {
+      const shared = await shareComplianceChanges(compliance, deps.bus, (err) =>
+        app.log.warn({ err }, 'compliance change not broadcast'),
+      )
+      app.addHook('onClose', () => shared.stop())
+      compliance = shared
+    }
+  }
+  const screener = createScreener({
+    db,
+    cache: compliance,
+    numericOnly: numericOnlyCountries(config.SMSGW_NUMERIC_SENDER_COUNTRIES),
+  })
   const auth = createAuthenticator({
     adminToken: deps.adminToken,
     keys,
@@ -230,6 +272,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     metrics,
     limit: createSendLimiter(deps.rateLimiter),
     callbackPolicy: webhookPolicy,
+    screener,
     onAccepted: deps.onAccepted,
     tracing,
   })
@@ -242,7 +285,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     limit: createSendLimiter(deps.rateLimiter),
     callbackPolicy: webhookPolicy,
     onAccepted: deps.onAccepted,
-    screen: deps.screenRecipients,
+    screen: deps.screenRecipients ?? screenBatch(screener),
   })
   await app.register(messageCancelRoutes, { db, auth })
   if (deps.providerWebhooks) await app.register(providerRoutes, deps.providerWebhooks)
@@ -284,6 +327,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const usageReader = deps.usageReader ?? createPgUsageReader(readDb)
   await app.register(usageRoutes, { db: readDb, auth, reader: usageReader })
   await app.register(adminReportRoutes, { db: readDb, auth, reader: usageReader, currency })
+  await app.register(adminNumberRoutes, { db, auth, changes: compliance })
+  await app.register(numberRoutes, { db, auth })
+  await app.register(optOutRoutes, { db, auth, changes: compliance })
+  await app.register(inboundMessageRoutes, { db, auth })
+  await app.register(adminInboundRoutes, { db, auth })
   await app.register(webhookEndpointRoutes, {
     db,
     auth,

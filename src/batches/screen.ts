@@ -9,14 +9,23 @@ export interface RecipientRefusal {
   message: string
 }
 
+/** A recipient that passed the batch's own checks. */
+export interface ScreenedRecipient {
+  /** E.164. */
+  to: string
+  /** ISO 3166 alpha-2 of `to`. */
+  country: string
+}
+
 /**
- * Screens the recipients of one batch. `tos` are E.164; the result maps a position in `tos` to
- * its refusal, and leaves out every recipient that may be sent to.
+ * Screens the recipients of one batch: the result maps a position in `recipients` to its refusal,
+ * and leaves out every recipient that may be sent to. A refusal of the batch as a whole (a sender
+ * the customer may not use) is thrown as an ApiError.
  */
 export type ScreenRecipients = (
   customerId: string,
   from: string,
-  tos: readonly string[],
+  recipients: readonly ScreenedRecipient[],
 ) => Promise<Map<number, RecipientRefusal>>
 
 /** The default: refuses nobody. */

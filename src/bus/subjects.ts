@@ -48,3 +48,6 @@ export interface RelayedWebhook {
 
 /** Cached API keys to forget in every api process (a broadcast: not stored). */
 export const KEY_EVICTIONS = 'ctl.auth.evict'
+
+/** Opt-out and number changes, for every process's compliance cache (a broadcast: not stored). */
+export const COMPLIANCE_CHANGES = 'ctl.compliance.changed'

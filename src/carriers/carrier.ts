@@ -46,6 +46,8 @@ export interface InboundMessage {
   to: string
   body: string
   receivedAt: Date
+  /** One part of a concatenated message (UDH or SAR): the receiver reassembles the parts. */
+  part?: { ref: number; total: number; seq: number }
 }
 
 export interface Carrier {

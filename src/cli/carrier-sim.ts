@@ -7,6 +7,7 @@ import {
   type CreateCarrierSimOptions,
   createCarrierSim,
 } from '../carriers/sim/carrier-sim.ts'
+import type { MoTrafficOptions } from '../carriers/sim/mo-traffic.ts'
 import { type Millis, type OutcomeMix, SimOptionsError } from '../carriers/sim/options.ts'
 
 export const CARRIER_SIM_USAGE = `usage: smsgw carrier-sim [flags]
@@ -24,7 +25,16 @@ export const CARRIER_SIM_USAGE = `usage: smsgw carrier-sim [flags]
   --inbound-url <url>            where HTTP MO messages are POSTed
   --webhook-secret <whsec_…>     sign HTTP receipts and MO (Standard Webhooks; default unsigned)
   --system-id <s> --password <s> required bind credentials (default: any)
-  --idle-timeout-ms <n>          drop SMPP sessions silent this long (default 0 = never)`
+  --idle-timeout-ms <n>          drop SMPP sessions silent this long (default 0 = never)
+  --reply-body <text>            answer every message sent from a number with this MO (default: none)
+MO (mobile-originated) traffic, to the gateway bound over SMPP and/or --inbound-url:
+  --mo-rate <n>                  MO messages per second (default 0: none)
+  --mo-to <n1,n2,…>              the gateway's numbers the MO is sent to (required with --mo-rate)
+  --mo-from <n1,n2,…>            subscriber numbers (default +14155550000..0099)
+  --mo-body <text>               a body to pick from (repeatable; default: Hi there, STOP, START,
+                                 HELP and a 3-part UCS-2 text)
+  --mo-via smpp|http|mixed       how MO reaches the gateway (default smpp)
+  --mo-concat udh|sar|payload    how a long SMPP MO travels (default udh: parts with a UDH)`
 
 function num(flag: string, v: string): number {
   const n = Number(v)
@@ -82,7 +92,33 @@ export function parseCarrierSimArgs(argv: string[]): CreateCarrierSimOptions {
   if (v['system-id'] !== undefined) o.systemId = v['system-id']
   if (v.password !== undefined) o.password = v.password
   if (v['idle-timeout-ms'] !== undefined) o.idleTimeoutMs = num('idle-timeout-ms', v['idle-timeout-ms'])
+  if (v['reply-body'] !== undefined) o.replyBody = v['reply-body']
   return o
+}
+
+const list = (v: string | undefined) =>
+  (v ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+
+/** The MO traffic the flags ask for, or undefined; throws SimOptionsError naming the flag. */
+export function parseMoTrafficArgs(argv: string[]): MoTrafficOptions | undefined {
+  const v = parse(argv).values
+  if (v['mo-rate'] === undefined) return undefined
+  const ratePerSec = num('mo-rate', v['mo-rate'])
+  if (ratePerSec === 0) return undefined
+  if (ratePerSec < 0) throw new SimOptionsError('--mo-rate: must be >= 0')
+  const to = list(v['mo-to'])
+  if (to.length === 0)
+    throw new SimOptionsError('--mo-to: the numbers to send MO to are required with --mo-rate')
+  const via = v['mo-via'] ?? 'smpp'
+  if (via !== 'smpp' && via !== 'http' && via !== 'mixed')
+    throw new SimOptionsError(`--mo-via: expected smpp, http or mixed, got ${via}`)
+  const concat = v['mo-concat'] ?? 'udh'
+  if (concat !== 'udh' && concat !== 'sar' && concat !== 'payload')
+    throw new SimOptionsError(`--mo-concat: expected udh, sar or payload, got ${concat}`)
+  return { ratePerSec, to, from: list(v['mo-from']), bodies: v['mo-body'] ?? [], via, concat }
 }
 
 function parse(argv: string[]) {
@@ -107,6 +143,13 @@ function parse(argv: string[]) {
       'system-id': { type: 'string' },
       password: { type: 'string' },
       'idle-timeout-ms': { type: 'string' },
+      'reply-body': { type: 'string' },
+      'mo-rate': { type: 'string' },
+      'mo-to': { type: 'string' },
+      'mo-from': { type: 'string' },
+      'mo-body': { type: 'string', multiple: true },
+      'mo-via': { type: 'string' },
+      'mo-concat': { type: 'string' },
     },
   })
 }
@@ -119,9 +162,22 @@ export async function runCarrierSim(
   argv: string[],
   out: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
 ): Promise<CarrierSim> {
-  const sim = await createCarrierSim(parseCarrierSimArgs(argv))
+  const simOptions = parseCarrierSimArgs(argv)
+  const mo = parseMoTrafficArgs(argv)
+  const sim = await createCarrierSim(simOptions)
   out(`carrier-sim smpp ${sim.host}:${sim.smppPort} (bind_transceiver, any credentials unless --system-id)`)
   out(`carrier-sim http POST ${sim.httpUrl}`)
   out(JSON.stringify({ smpp_port: sim.smppPort, http_port: sim.httpPort, http_url: sim.httpUrl }))
+  if (mo) {
+    // MO over SMPP needs a bound gateway: until one binds, those sends fail and are counted.
+    const traffic = sim.originate(mo, () => {})
+    const report = setInterval(() => {
+      const s = traffic.stats()
+      out(
+        `carrier-sim mo sent=${s.sent} failed=${s.failed} (${mo.ratePerSec}/s to ${mo.to.join(',')} via ${mo.via})`,
+      )
+    }, 10_000)
+    report.unref()
+  }
   return sim
 }

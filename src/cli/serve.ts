@@ -2,6 +2,9 @@ import closeWithGrace from 'close-with-grace'
 import type { FastifyInstance } from 'fastify'
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client'
 import { buildApp } from '../api/app.ts'
+import { renderAccepted } from '../api/render.ts'
+import { createBiller } from '../billing/biller.ts'
+import { createRateCache } from '../billing/rates.ts'
 import type { Bus } from '../bus/bus.ts'
 import { createMemoryBus } from '../bus/memory-bus.ts'
 import { createNatsBus } from '../bus/nats-bus.ts'
@@ -10,6 +13,8 @@ import { createCarrier } from '../carriers/create-carrier.ts'
 import { relayWebhooks } from '../carriers/http/webhook-relay.ts'
 import { type CarrierSim, createCarrierSim } from '../carriers/sim/carrier-sim.ts'
 import { createWebhookAuth, newWebhookSecret } from '../carriers/webhook-auth.ts'
+import { createComplianceCache } from '../compliance/compliance-cache.ts'
+import { shareComplianceChanges } from '../compliance/shared-cache.ts'
 import { type Config, ConfigError } from '../config/config.ts'
 import type { Db } from '../db/db.ts'
 import { providerView } from '../delivery/carrier-links.ts'
@@ -17,6 +22,8 @@ import { createPipeline, type Pipeline } from '../delivery/pipeline.ts'
 import { createStatusEventRelay } from '../events/relay.ts'
 import { startWebhookRole } from '../events/webhook-role.ts'
 import { resolveWebhookKey } from '../events/webhook-secrets.ts'
+import { createInboundHandler } from '../inbound/inbound-handler.ts'
+import { inboundMetrics } from '../inbound/metrics.ts'
 import { scheduleMaintenance } from '../maintenance/maintenance.ts'
 import { createReporter } from '../observability/reporter.ts'
 import { startTracing } from '../observability/tracing-setup.ts'
@@ -103,16 +110,52 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
   if (!config.SMSGW_CARRIERS && roles.worker) {
     // The simulated HTTP carrier signs its webhooks with a secret made for this run.
     const webhookSecret = newWebhookSecret()
-    sim = await createCarrierSim({ receiptDelayMs: config.SMSGW_SIM_RECEIPT_DELAY_MS, webhookSecret })
+    sim = await createCarrierSim({
+      receiptDelayMs: config.SMSGW_SIM_RECEIPT_DELAY_MS,
+      webhookSecret,
+      // A message sent from one of the customer's numbers gets an answer: two-way in the quickstart.
+      replyBody: config.SMSGW_SIM_REPLY_BODY === 'none' ? null : config.SMSGW_SIM_REPLY_BODY,
+    })
     carriers = defaultSimCarriers({ ...sim, webhookSecret })
   }
+  // Opt-out lists and numbers per customer: the api's send screen and the inbound handler share
+  // it in this process; other processes hear of changes over the bus.
+  const localCompliance = createComplianceCache(db, { ttlMs: config.SMSGW_COMPLIANCE_CACHE_MS })
+  const sharedCompliance = bus
+    ? await shareComplianceChanges(localCompliance, bus, (err) => reporter.error('compliance broadcast', err))
+    : undefined
+  const compliance = sharedCompliance ?? localCompliance
   let pipeline: Pipeline | undefined
+  let stopInbound: (() => Promise<void>) | undefined
   // With the api in the same process, delivery gets a pool of its own: hundreds of concurrent
   // worker handlers must not queue the accept path's group commits behind them.
   const deliveryDb =
     config.DATABASE_URL && roles.api && delivers ? await openDb(config, 'smsgw-delivery') : db
   if (bus && (roles.dispatcher || roles.worker)) {
+    // Keyword replies are accepted and charged like any send, through a biller of their own.
+    const replyBiller = createBiller({ db: deliveryDb, render: renderAccepted })
+    const replyRates = createRateCache(deliveryDb, 'USD', config.SMSGW_AUTH_CACHE_MS)
+    const inbound = createInboundHandler({
+      db: deliveryDb,
+      changes: compliance,
+      replies: {
+        db: deliveryDb,
+        priceFor: (country) => replyRates.priceFor(country),
+        accept: async (message) => {
+          const out = await replyBiller.accept({ message })
+          if (out.kind === 'accepted') pipeline?.dispatcher?.wake()
+          return out
+        },
+      },
+      ...inboundMetrics(registry),
+      onError: (err) => reporter.error('inbound', err),
+    })
+    stopInbound = async () => {
+      await inbound.drain()
+      await replyBiller.drain()
+    }
     pipeline = createPipeline({
+      onInbound: (carrier, m) => inbound.handle(carrier, m),
       registry,
       tracing: traces.tracing,
       db: deliveryDb,
@@ -191,7 +234,7 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
       ...(bus ? { bus } : {}),
       serveMetrics: config.SMSGW_METRICS_PORT === undefined,
       webhookKey: resolveKey,
-      ...(bus ? { bus } : {}),
+      compliance,
       ...(webhooks ? { onWebhookQueued: webhooks.wake } : {}),
       ...(delivery?.dispatcher ? { onAccepted: () => delivery.dispatcher?.wake() } : {}),
       ...(delivery && roles.worker
@@ -213,6 +256,8 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
     await app?.close()
     await opsApp?.close()
     await pipeline?.stop()
+    await stopInbound?.()
+    await sharedCompliance?.stop()
     await relay?.stop()
     await rollups?.stop()
     await webhooks?.stop()
@@ -249,7 +294,10 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
   }
   const address = await app.listen({ port: config.PORT, host: config.HOST })
   // The simulated HTTP carrier reports receipts to our provider endpoint.
-  sim?.setOptions({ dlrUrl: `${address}/v1/providers/sim-http/dlr` })
+  sim?.setOptions({
+    dlrUrl: `${address}/v1/providers/sim-http/dlr`,
+    inboundUrl: `${address}/v1/providers/sim-http/inbound`,
+  })
   if (opts.banner && adminToken) {
     const tokenNote =
       adminToken.source === 'env'

@@ -37,6 +37,8 @@ export const ConfigSchema = Type.Object({
   SMSGW_DELIVERY_LEASE_MS: Type.Integer({ minimum: 1000, default: 60_000 }),
   /** A message a carrier took (`sent`) with no final receipt this long after its validity period ends `unknown`, s. */
   SMSGW_RECEIPT_GRACE_S: Type.Integer({ minimum: 0, default: 3600 }),
+  /** The embedded carrier simulator answers every message sent from a number with this MO (`none`: no reply). */
+  SMSGW_SIM_REPLY_BODY: Type.String({ minLength: 1, maxLength: 1600, default: 'Got it, thanks!' }),
   /** Receipt delay of the embedded carrier simulator (no SMSGW_CARRIERS), ms. */
   SMSGW_SIM_RECEIPT_DELAY_MS: Type.Integer({ minimum: 0, default: 100 }),
   /** Body retention in days before message bodies are redacted. */
@@ -107,6 +109,13 @@ export const ConfigSchema = Type.Object({
   OTEL_TRACES_EXPORTER: Type.Optional(Type.Union([Type.Literal('otlp'), Type.Literal('none')])),
   /** `true` turns tracing off whatever the endpoint. */
   OTEL_SDK_DISABLED: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])),
+  /** Destination countries (ISO alpha-2, comma-separated, e.g. `US,CA`) where alphanumeric senders are refused; default none. */
+  SMSGW_NUMERIC_SENDER_COUNTRIES: Type.String({
+    pattern: '^\\s*([A-Za-z]{2}\\s*(,\\s*[A-Za-z]{2}\\s*)*)?$',
+    default: '',
+  }),
+  /** How long an api process trusts its cached opt-out list and numbers of a customer before re-reading them in the background (ms); changes reach it at once over the bus. */
+  SMSGW_COMPLIANCE_CACHE_MS: Type.Integer({ minimum: 0, default: 30_000 }),
 })
 
 export type Config = Static<typeof ConfigSchema>

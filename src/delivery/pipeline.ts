@@ -1,6 +1,6 @@
 import type { Registry } from 'prom-client'
 import type { Bus, Consumer } from '../bus/bus.ts'
-import { acceptsWebhooks, type Carrier } from '../carriers/carrier.ts'
+import { acceptsWebhooks, type Carrier, type InboundMessage } from '../carriers/carrier.ts'
 import type { CarrierConfig } from '../carriers/config.ts'
 import type { Db } from '../db/db.ts'
 import { createDispatcher, type Dispatcher, type DispatcherOptions } from '../dispatch/dispatcher.ts'
@@ -45,6 +45,8 @@ export interface PipelineOptions {
   registry?: Registry
   /** Spans of dispatch, worker, carrier submit and receipt (ADR 16); default off. */
   tracing?: Tracing
+  /** Handles MO messages (routing, opt-outs: src/inbound); default: stored with no customer. */
+  onInbound?: (carrier: string, m: InboundMessage) => Promise<unknown>
 }
 
 export interface Pipeline {
@@ -115,7 +117,7 @@ export function createPipeline(opts: PipelineOptions): Pipeline {
     ? opts.carriers.map((c) => {
         const carrier = opts.makeCarrier(c)
         carrier.onReceipt((r) => receipts.handle(c.name, r))
-        carrier.onInbound((m) => receipts.inbound(c.name, m))
+        carrier.onInbound((m) => (opts.onInbound ?? receipts.inbound)(c.name, m))
         return createCarrierLink(c, carrier, opts.breaker)
       })
     : []

@@ -92,7 +92,9 @@ export async function listEvents(
         AND ${common('m.created_at', 0, 'm.id::text')}
       ORDER BY m.id DESC LIMIT $2)`)
   }
-  if (!type || (type.startsWith('message.') && type !== 'message.queued')) {
+  // message.received is not a status change: it is a customer_events row.
+  const statusType = type?.startsWith('message.') && type !== 'message.received'
+  if (!type || (statusType && type !== 'message.queued')) {
     const status = type ? `AND e.status = ${param(type.slice('message.'.length))}` : ''
     branches.push(`(SELECT 1 AS kind, ${ROW_KEY('e.id')} AS key, ${AT_US('e.created_at')}, e.created_at,
         'message.' || e.status AS type, e.message_id::text AS message_id, NULL::jsonb AS data
@@ -100,7 +102,7 @@ export async function listEvents(
       WHERE e.customer_id = $1 ${status} AND ${common('e.created_at', 1, ROW_KEY('e.id'))}
       ORDER BY e.created_at DESC, e.id DESC LIMIT $2)`)
   }
-  if (!type?.startsWith('message.')) {
+  if (!statusType) {
     const only = type ? `AND c.type = ${param(type)}` : ''
     branches.push(`(SELECT 2 AS kind, ${ROW_KEY('c.id')} AS key, ${AT_US('c.created_at')}, c.created_at,
         c.type, NULL AS message_id, c.data

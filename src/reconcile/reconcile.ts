@@ -10,6 +10,7 @@ import {
   noNegativeBalance,
   refundsMatchFailures,
 } from './money-checks.ts'
+import { optOutsHonoured } from './opt-out-checks.ts'
 import { describeSims, readSims, simProblems } from './sim-counters.ts'
 import { appendOnlyTriggers } from './trigger-check.ts'
 import { usageMatchesLedger } from './usage-checks.ts'
@@ -25,6 +26,8 @@ export interface ReconcileOptions {
   settled?: boolean
   /** Without `settled`, a pending message nothing has moved for this long is lost (stalled). Default 600. */
   stallAfterS?: number
+  /** An opt-out reaches every api process's send screen within this long, s. Default 5. */
+  optOutGraceS?: number
 }
 
 export interface ReconcileTotals {
@@ -89,6 +92,7 @@ export async function reconcile(opts: ReconcileOptions): Promise<ReconcileReport
       await usageMatchesLedger(tx),
       await batchesConsistent(tx),
       await cancelsUnsent(tx),
+      await optOutsHonoured(tx, { graceS: opts.optOutGraceS ?? 5 }),
     ]
     return { checks, totals }
   })

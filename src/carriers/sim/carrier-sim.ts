@@ -6,13 +6,17 @@ import { registerMessageIdTlv, SMSGW_MESSAGE_ID_TLV } from '../smpp/tlv.ts'
 import { createBehavior } from './behavior.ts'
 import { createCounterStore, type SimCounters } from './counters.ts'
 import { createHttpSim } from './http-sim.ts'
+import { type MoTraffic, type MoTrafficOptions, startMoTraffic } from './mo-traffic.ts'
 import { DEFAULT_SIM_OPTIONS, mergeSimOptions, type SimOptions } from './options.ts'
+import type { MoConcat } from './smpp-pdus.ts'
 import { createSmppSim } from './smpp-sim.ts'
 import { createSubmitLog, type SubmitRecord } from './submit-log.ts'
 import { createTimers } from './timers.ts'
 
 export type { SimCounters } from './counters.ts'
+export type { MoTraffic, MoTrafficOptions, MoVia } from './mo-traffic.ts'
 export type { Millis, OutcomeMix, SimOptions } from './options.ts'
+export type { MoConcat } from './smpp-pdus.ts'
 export type { SubmitRecord } from './submit-log.ts'
 
 export interface CreateCarrierSimOptions extends Partial<SimOptions> {
@@ -47,8 +51,17 @@ export interface CarrierSim {
   options(): SimOptions
   /** Changes behaviour at run time; throws SimOptionsError (naming the field) on a bad value. */
   setOptions(patch: Partial<SimOptions>): void
-  /** Injects an MO message: over a bound SMPP session by default, or POSTed to inboundUrl. */
-  sendInbound(m: { from: string; to: string; body: string }, via?: 'smpp' | 'http'): Promise<void>
+  /** Starts MO traffic at a steady rate (see mo-traffic.ts); stop() it before close(). */
+  originate(o: MoTrafficOptions, onError?: (err: unknown) => void): MoTraffic
+  /**
+   * Injects an MO message: over a bound SMPP session by default (a long one whole in
+   * message_payload unless `concat` says `udh` or `sar`), or POSTed to inboundUrl.
+   */
+  sendInbound(
+    m: { from: string; to: string; body: string },
+    via?: 'smpp' | 'http',
+    concat?: MoConcat,
+  ): Promise<void>
   close(): Promise<void>
 }
 
@@ -63,7 +76,24 @@ export async function createCarrierSim(opts: CreateCarrierSimOptions = {}): Prom
   const counters = createCounterStore()
   const timers = createTimers()
   const log = createSubmitLog()
+  // The recipient of a message from a number answers it (replyBody), once its last part is in.
+  const add = log.add
+  log.add = (r) => {
+    add(r)
+    const body = current.replyBody
+    if (body === null || r.verdict !== 'accepted' || (r.concat && r.concat.seq !== r.concat.total)) return
+    if (!/^\+?\d{3,15}$/.test(r.from)) return
+    const e164 = (a: string) => (/^\d{9,15}$/.test(a) ? `+${a}` : a)
+    timers.after(behavior.receiptDelay(), () => {
+      const via = r.protocol === 'smpp' ? 'smpp' : 'http'
+      const send = via === 'smpp' ? smppSim.sendInbound : httpSim.sendInbound
+      send({ from: e164(r.to), to: e164(r.from), body }).catch((err: unknown) =>
+        process.emitWarning(`carrier-sim: reply to ${r.from} not sent: ${(err as Error).message}`),
+      )
+    })
+  }
   const deps = { options, behavior, counters, timers, log }
+  const traffic = new Set<MoTraffic>()
   const smppSim = createSmppSim({ ...deps, smpp, messageIdTlv })
   const httpSim = createHttpSim(deps)
 
@@ -96,10 +126,23 @@ export async function createCarrierSim(opts: CreateCarrierSimOptions = {}): Prom
       if (current.throughputPerSec !== before.throughputPerSec) behavior.resetThrottle()
       if (current.outage && !before.outage) smppSim.dropSessions()
     },
-    sendInbound(m, via = 'smpp') {
-      return via === 'smpp' ? smppSim.sendInbound(m) : httpSim.sendInbound(m)
+    originate(
+      o,
+      onError = (err) => process.emitWarning(`carrier-sim: MO not sent: ${(err as Error).message}`),
+    ) {
+      const t = startMoTraffic(
+        (m, via, concat) => (via === 'smpp' ? smppSim.sendInbound(m, concat) : httpSim.sendInbound(m)),
+        o,
+        onError,
+      )
+      traffic.add(t)
+      return t
+    },
+    sendInbound(m, via = 'smpp', concat) {
+      return via === 'smpp' ? smppSim.sendInbound(m, concat) : httpSim.sendInbound(m)
     },
     async close() {
+      await Promise.all([...traffic].map((t) => t.stop()))
       timers.clear()
       await Promise.all([smppSim.close(), httpSim.close()])
     },

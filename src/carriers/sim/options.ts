@@ -38,6 +38,11 @@ export interface SimOptions {
   password: string | null
   /** Drop an SMPP session that sent nothing for this long (0 = never), as many SMSCs do. Default 0. */
   idleTimeoutMs: number
+  /**
+   * The recipient of a message sent from a number answers it with this MO (after the receipt
+   * delay), over the protocol it came by: a two-way conversation to try. Default null: no reply.
+   */
+  replyBody: string | null
 }
 
 export const DEFAULT_SIM_OPTIONS: SimOptions = {
@@ -55,6 +60,7 @@ export const DEFAULT_SIM_OPTIONS: SimOptions = {
   systemId: null,
   password: null,
   idleTimeoutMs: 0,
+  replyBody: null,
 }
 
 export class SimOptionsError extends Error {
@@ -108,5 +114,10 @@ export function mergeSimOptions(base: SimOptions, patch: Partial<SimOptions>): S
   if (o.webhookSecret !== null && !/^whsec_[A-Za-z0-9+/]+={0,2}$/.test(o.webhookSecret))
     fail('webhookSecret', 'must be whsec_<base64> or null')
   if (!(Number.isFinite(o.idleTimeoutMs) && o.idleTimeoutMs >= 0)) fail('idleTimeoutMs', 'must be ≥ 0')
+  if (
+    o.replyBody !== null &&
+    !(typeof o.replyBody === 'string' && o.replyBody.length >= 1 && o.replyBody.length <= 1600)
+  )
+    fail('replyBody', 'must be 1-1600 characters or null')
   return o
 }

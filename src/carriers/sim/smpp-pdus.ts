@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto'
 import { analyzeBody } from '../../domain/segments.ts'
 import { formatReceiptText } from '../smpp/receipt.ts'
 import type { Pdu, PduFields, SmppModule } from '../smpp/smpp-types.ts'
-import { toAddress } from '../smpp/submit-pdus.ts'
+import { concatUdh, ESM_CLASS_UDHI, partsFor, toAddress } from '../smpp/submit-pdus.ts'
 import type { Outcome } from './behavior.ts'
 
 const OUTCOME: Record<Outcome, { stat: string; err: string; state: number }> = {
@@ -19,21 +19,6 @@ export function decodedText(pdu: Pdu): string {
   if (sm === undefined) return ''
   const m = Buffer.isBuffer(sm) ? sm : sm.message
   return typeof m === 'string' ? m : m.toString('latin1')
-}
-
-/** Concatenation info from the UDH (IE 0x00 or 0x08) or the SAR TLVs; undefined when not concatenated. */
-export function concatInfo(pdu: Pdu): { ref: number; total: number; seq: number } | undefined {
-  const sm = pdu.short_message
-  if (sm && !Buffer.isBuffer(sm)) {
-    for (const ie of sm.udh ?? []) {
-      if (ie[0] === 0x00 && ie.length >= 5) return { ref: ie[2]!, total: ie[3]!, seq: ie[4]! }
-      if (ie[0] === 0x08 && ie.length >= 6) return { ref: ie.readUInt16BE(2), total: ie[4]!, seq: ie[5]! }
-    }
-  }
-  if (typeof pdu.sar_segment_seqnum === 'number') {
-    return { ref: pdu.sar_msg_ref_num ?? 0, total: pdu.sar_total_segments ?? 0, seq: pdu.sar_segment_seqnum }
-  }
-  return undefined
 }
 
 /** Stands in for our message id when the connector sent no TLV: the part's addresses and text. */
@@ -76,14 +61,24 @@ export function receiptDeliverSm(
   }
 }
 
-/** An MO deliver_sm; a body longer than one segment travels whole in message_payload. */
-export function inboundDeliverSm(smpp: SmppModule, m: { from: string; to: string; body: string }): PduFields {
-  const { encoding, segments } = analyzeBody(m.body)
-  const payload =
-    encoding === 'GSM-7' ? smpp.encodings.ASCII.encode(m.body) : smpp.encodings.UCS2.encode(m.body)
+/** How a long MO travels: whole in message_payload, or in parts with a UDH or with the SAR TLVs. */
+export type MoConcat = 'payload' | 'udh' | 'sar'
+
+/**
+ * The deliver_sm PDUs of one MO message: one, or one per part when the body is longer than a
+ * segment and `concat` is `udh` or `sar` (`ref` numbers the message, as an SMSC would).
+ */
+export function inboundDeliverSms(
+  smpp: SmppModule,
+  m: { from: string; to: string; body: string },
+  concat: MoConcat = 'payload',
+  ref = 0,
+): PduFields[] {
+  const { encoding } = analyzeBody(m.body)
+  const codec = encoding === 'GSM-7' ? smpp.encodings.ASCII : smpp.encodings.UCS2
   const from = toAddress(m.from)
   const to = toAddress(m.to)
-  return {
+  const base: PduFields = {
     source_addr_ton: from.ton,
     source_addr_npi: from.npi,
     source_addr: from.addr,
@@ -92,6 +87,23 @@ export function inboundDeliverSm(smpp: SmppModule, m: { from: string; to: string
     destination_addr: to.addr,
     esm_class: 0,
     data_coding: encoding === 'GSM-7' ? 0x00 : 0x08,
-    ...(segments <= 1 ? { short_message: payload } : { message_payload: payload }),
   }
+  const { parts } = partsFor(m.body, encoding)
+  if (parts.length <= 1) return [{ ...base, short_message: codec.encode(m.body) }]
+  if (concat === 'payload') return [{ ...base, message_payload: codec.encode(m.body) }]
+  return parts.map((text, i) =>
+    concat === 'udh'
+      ? {
+          ...base,
+          esm_class: ESM_CLASS_UDHI,
+          short_message: Buffer.concat([concatUdh(ref, parts.length, i + 1), codec.encode(text)]),
+        }
+      : {
+          ...base,
+          short_message: codec.encode(text),
+          sar_msg_ref_num: ref & 0xffff,
+          sar_total_segments: parts.length,
+          sar_segment_seqnum: i + 1,
+        },
+  )
 }

@@ -3,12 +3,13 @@
 
 import { randomBytes } from 'node:crypto'
 import { SmppStatus } from '../errors.ts'
+import { concatInfo } from '../smpp/concat.ts'
 import type { Pdu, PduFields, Session, SmppModule, SmppServer } from '../smpp/smpp-types.ts'
 import { readMessageIdTlv } from '../smpp/tlv.ts'
 import type { Behavior, Verdict } from './behavior.ts'
 import type { CounterStore } from './counters.ts'
 import type { SimOptions } from './options.ts'
-import { concatInfo, decodedText, fingerprint, inboundDeliverSm, receiptDeliverSm } from './smpp-pdus.ts'
+import { decodedText, fingerprint, inboundDeliverSms, type MoConcat, receiptDeliverSm } from './smpp-pdus.ts'
 import { createReceiptRouter } from './smpp-receipts.ts'
 import type { SubmitLog, SubmitRecord } from './submit-log.ts'
 import type { Timers } from './timers.ts'
@@ -25,8 +26,11 @@ export interface SmppSimDeps {
 
 export interface SmppSim {
   listen(port: number, host: string): Promise<number>
-  /** Delivers an MO deliver_sm on a bound session; resolves on the client's deliver_sm_resp. */
-  sendInbound(m: { from: string; to: string; body: string }): Promise<void>
+  /**
+   * Delivers an MO on a bound session (a long one whole in message_payload, or in parts with a UDH
+   * or SAR TLVs); resolves on the client's deliver_sm_resp to every part.
+   */
+  sendInbound(m: { from: string; to: string; body: string }, concat?: MoConcat): Promise<void>
   dropSessions(): void
   close(): Promise<void>
 }
@@ -49,6 +53,8 @@ const REJECTION: Record<Exclude<Verdict, 'accepted'>, number> = {
 export function createSmppSim(deps: SmppSimDeps): SmppSim {
   const { smpp, options, behavior, counters, timers } = deps
   const states = new Map<Session, SessionState>()
+  // The concatenation reference of the last MO sent in parts (8 bits, as most SMSCs use).
+  let moRef = 0
   const c = () => counters.c
   const receipts = createReceiptRouter({
     smpp,
@@ -224,20 +230,29 @@ export function createSmppSim(deps: SmppSimDeps): SmppSim {
         })
       })
     },
-    sendInbound(m) {
+    async sendInbound(m, concat = 'payload') {
       const st = [...states.values()].find((s) => s.bound)
-      if (!st) return Promise.reject(new Error('no bound SMPP session to deliver the inbound message on'))
-      return new Promise<void>((resolve, reject) => {
-        const sent = st.session.send(new smpp.PDU('deliver_sm', inboundDeliverSm(smpp, m)), (resp) => {
-          if (resp.command_status !== SmppStatus.ESME_ROK) {
-            reject(new Error(`client answered deliver_sm with status 0x${resp.command_status.toString(16)}`))
-            return
-          }
-          c().inboundSent++
-          resolve()
-        })
-        if (!sent) reject(new Error('session closed before the inbound message was sent'))
-      })
+      if (!st) throw new Error('no bound SMPP session to deliver the inbound message on')
+      moRef = (moRef + 1) & 0xff
+      const pdus = inboundDeliverSms(smpp, m, concat, moRef)
+      await Promise.all(
+        pdus.map(
+          (fields) =>
+            new Promise<void>((resolve, reject) => {
+              const sent = st.session.send(new smpp.PDU('deliver_sm', fields), (resp) => {
+                if (resp.command_status !== SmppStatus.ESME_ROK) {
+                  reject(
+                    new Error(`client answered deliver_sm with status 0x${resp.command_status.toString(16)}`),
+                  )
+                  return
+                }
+                resolve()
+              })
+              if (!sent) reject(new Error('session closed before the inbound message was sent'))
+            }),
+        ),
+      )
+      c().inboundSent++
     },
     dropSessions() {
       for (const st of states.values()) st.session.destroy()

@@ -3,6 +3,7 @@
 import type { InboundMessage, Receipt } from '../carrier.ts'
 import { SmppStatus } from '../errors.ts'
 import type { Listeners } from '../listeners.ts'
+import { concatInfo } from './concat.ts'
 import { receiptFromDeliverSm } from './receipt.ts'
 import type { DecodedMessage, Pdu, TextCodec } from './smpp-types.ts'
 import { fromAddress } from './submit-pdus.ts'
@@ -38,7 +39,7 @@ export function receiptText(pdu: Pdu, gsm: TextCodec): string | undefined {
   return isGsmDecoded(pdu.data_coding) ? gsm.encode(v).toString('latin1') : v
 }
 
-/** Text of an MO message, decoded by data_coding (GSM 03.38, Latin-1 or UCS-2 by the library). */
+/** Text of an MO message (UDH stripped), decoded by data_coding (GSM 03.38, Latin-1 or UCS-2 by the library). */
 export function inboundText(pdu: Pdu): string {
   const v = pick(pdu)
   if (v === undefined) return ''
@@ -69,11 +70,14 @@ export async function handleDeliverSm(pdu: Pdu, sinks: DeliverSmSinks): Promise<
       if (receipt) await sinks.receipts.emit(receipt)
       else sinks.onUnreadableReceipt(text ?? '')
     } else {
+      const part = concatInfo(pdu)
       await sinks.inbound.emit({
         from: fromAddress(pdu.source_addr ?? '', pdu.source_addr_ton),
         to: fromAddress(pdu.destination_addr ?? '', pdu.dest_addr_ton),
         body: inboundText(pdu),
         receivedAt: new Date(),
+        // A "concatenated" message of one part is just a message.
+        ...(part && part.total > 1 && part.seq >= 1 && part.seq <= part.total ? { part } : {}),
       })
     }
     return SmppStatus.ESME_ROK

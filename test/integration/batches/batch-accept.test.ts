@@ -21,7 +21,7 @@ describe('POST /v1/batches', () => {
     await pg?.drop()
   })
 
-  it('10,000 recipients with 3 invalid: 9,997 accepted, charged exactly once in total, the 3 listed by index', async () => {
+  it('10,000 recipients with 3 invalid and 2 opted out: 9,995 accepted, charged exactly once in total, the 5 listed by index', async () => {
     const c = await createCustomer(t.app, { credit: '100.00' })
     const tos = usNumbers(10_000)
     const bad = new Map([
@@ -29,22 +29,33 @@ describe('POST /v1/batches', () => {
       [5003, '+1415'],
       [9999, '+10000000000'],
     ])
+    for (const i of [100, 8000]) {
+      const opt = await t.app.inject({
+        method: 'POST',
+        url: '/v1/opt_outs',
+        headers: c.auth,
+        payload: { phone: tos[i] },
+      })
+      assert.equal(opt.statusCode, 201, opt.body)
+    }
     const recipients = tos.map((to, i) => ({ to: bad.get(i) ?? to, params: { name: `n${i}` } }))
     const res = await postBatch(t.app, c.auth, { from: 'ACME', body: 'Hi ${name}', recipients })
     assert.equal(res.statusCode, 202, res.body)
     const b = res.json()
     assert.equal(b.object, 'batch')
     assert.equal(b.total, 10_000)
-    assert.equal(b.accepted, 9_997)
+    assert.equal(b.accepted, 9_995)
     assert.deepEqual(
       b.rejected.map((r: { index: number; error: { code: string } }) => [r.index, r.error.code]),
       [
         [17, 'invalid_phone_number'],
+        [100, 'recipient_opted_out'],
         [5003, 'invalid_phone_number'],
+        [8000, 'recipient_opted_out'],
         [9999, 'invalid_phone_number'],
       ],
     )
-    assert.equal(b.price.amount, '78.9763') // 9,997 × 0.0079
+    assert.equal(b.price.amount, '78.9605') // 9,995 × 0.0079
     const { rows } = await t.db.query<{
       n: number
       sum: string
@@ -59,15 +70,15 @@ describe('POST /v1/batches', () => {
               (SELECT sum(amount)::text FROM ledger WHERE customer_id = $2) AS ledger`,
       [b.id, c.id],
     )
-    assert.equal(rows[0]?.n, 9_997)
-    assert.equal(rows[0]?.sum, String(9_997 * US))
-    assert.equal(rows[0]?.balance, String(100_000_000 - 9_997 * US))
+    assert.equal(rows[0]?.n, 9_995)
+    assert.equal(rows[0]?.sum, String(9_995 * US))
+    assert.equal(rows[0]?.balance, String(100_000_000 - 9_995 * US))
     assert.equal(rows[0]?.ledger, rows[0]?.balance)
-    assert.equal(rows[0]?.charges, 9_997)
+    assert.equal(rows[0]?.charges, 9_995)
 
     const got = await t.app.inject({ method: 'GET', url: `/v1/batches/${b.id}`, headers: c.auth })
     assert.equal(got.statusCode, 200)
-    assert.deepEqual(got.json().counts, { queued: 9_997 })
+    assert.deepEqual(got.json().counts, { queued: 9_995 })
     assert.equal(got.json().status, 'accepted')
     const list = await t.app.inject({
       method: 'GET',
@@ -192,6 +203,8 @@ describe('POST /v1/batches', () => {
         422,
         'invalid_sender',
       ],
+      // A numeric sender the customer was not assigned (sender rules, src/compliance).
+      [{ from: '+14155550100', body: 'x', recipients: [{ to: usNumbers(1)[0] }] }, 422, 'invalid_sender'],
       [{ from: 'ACME', body: 'x'.repeat(1601), recipients: [{ to: usNumbers(1)[0] }] }, 422, 'body_too_long'],
       [{ from: 'ACME', body: 'x', recipients: [{ to: usNumbers(1)[0], extra: 1 }] }, 400, 'invalid_request'],
       [

@@ -90,6 +90,7 @@ describe('smsgw reconcile (PostgreSQL, pipeline-filled database)', () => {
         'usage_matches_ledger',
         'batches_consistent',
         'cancels_unsent',
+        'opt_outs_honoured',
       ].map((n) => [n, true, 0]),
     )
     assert.equal(report.totals.messages, 39)

@@ -125,11 +125,7 @@ export async function composeBatch(
     })
   }
 
-  const refused = await ctx.screen(
-    ctx.customerId,
-    from.value,
-    valid.map((v) => v.to),
-  )
+  const refused = await ctx.screen(ctx.customerId, from.value, valid)
   const accepted = refused.size === 0 ? valid : valid.filter((_, i) => !refused.has(i))
   for (const [i, why] of refused) {
     const v = valid[i]

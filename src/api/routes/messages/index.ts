@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { Biller } from '../../../billing/biller.ts'
 import type { RateCache } from '../../../billing/rates.ts'
+import type { Screener } from '../../../compliance/screen.ts'
 import type { Db } from '../../../db/db.ts'
 import { isUuid, uuidV7Time } from '../../../domain/ids.ts'
 import { parseRecipient } from '../../../domain/phone.ts'
@@ -11,7 +12,7 @@ import type { AddressPolicy } from '../../../events/webhook-address.ts'
 import { messageObject, money } from '../../../messages/message-object.ts'
 import { findMessage, listMessages, messageEvents } from '../../../messages/messages-repository.ts'
 import type { Tracing } from '../../../observability/tracing.ts'
-import { ApiError, invalidRequest, notFound, sendJsonText } from '../../errors.ts'
+import { ApiError, invalidRequest, notFound, sendJsonText, unprocessable } from '../../errors.ts'
 import { idempotencyOf } from '../../idempotency-key.ts'
 import type { ApiMetrics } from '../../metrics.ts'
 import { decodeCursor, page } from '../../pagination.ts'
@@ -32,6 +33,8 @@ export interface MessagesRouteDeps {
   limit: SendLimiter
   /** The address policy of webhooks, applied to status_callback_url at submit. */
   callbackPolicy: AddressPolicy
+  /** Opt-outs and sender rules (src/compliance); absent: nothing is screened. */
+  screener?: Screener
   onAccepted?: () => void
   tracing: Tracing
 }
@@ -104,6 +107,9 @@ export const messagesRoutes: FastifyPluginAsyncTypebox<MessagesRouteDeps> = asyn
         now: Date.now(),
         callbackPolicy,
       })
+      const screening = await deps.screener?.screen(p.customerId, message.from, [message])
+      const refusal = screening?.sender ?? screening?.recipients[0]
+      if (refusal) throw unprocessable(refusal.code, refusal.message, refusal.param)
       const outcome = await deps.tracing.acceptCommit(
         request,
         message.id,
