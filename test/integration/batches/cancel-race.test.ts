@@ -131,6 +131,7 @@ describe('cancel racing delivery (PostgreSQL, NATS, SMPP simulator)', () => {
     )
     const atCarrier = new Set(sim.submits().flatMap((s) => (s.messageId ? [s.messageId] : [])))
     let canceled = 0
+    let unknown = 0
     for (const m of rows) {
       if (m.status === 'canceled') {
         canceled++
@@ -140,19 +141,27 @@ describe('cancel racing delivery (PostgreSQL, NATS, SMPP simulator)', () => {
         assert.equal(m.refs, 0, `${m.id} canceled but recorded at a carrier`)
         assert.ok(!atCarrier.has(m.id), `${m.id} canceled but the carrier saw it`)
       } else {
-        assert.equal(m.status, 'delivered', m.id)
+        // Sent: delivered, or `unknown` when a submit's answer timed out on a loaded machine (ADR 8:
+        // it may have been sent, so it is kept charged). Never refunded, never a 200 cancel.
+        assert.ok(m.status === 'delivered' || m.status === 'unknown', `${m.id}: ${m.status}`)
+        if (m.status === 'unknown') unknown++
         assert.ok(!canceledByApi.has(m.id), `${m.id} got a 200 cancel but was sent`)
         assert.equal(m.refunds, 0, `${m.id} sent and refunded`)
-        assert.ok(atCarrier.has(m.id), `${m.id} delivered without the carrier seeing it`)
+        if (m.status === 'delivered')
+          assert.ok(atCarrier.has(m.id), `${m.id} delivered without the carrier seeing it`)
       }
     }
     assert.equal(canceled, canceledByApi.size)
-    assert.equal(atCarrier.size, N - canceled)
+    if (unknown === 0) assert.equal(atCarrier.size, N - canceled)
 
     // The batch completed once, with its counts; the message.canceled events are recorded.
     const b = await t.app.inject({ method: 'GET', url: `/v1/batches/${batchId}`, headers: c.auth })
     assert.equal(b.json().status, 'completed')
-    assert.deepEqual(b.json().counts, { canceled, delivered: N - canceled })
+    assert.deepEqual(b.json().counts, {
+      canceled,
+      delivered: N - canceled - unknown,
+      ...(unknown > 0 ? { unknown } : {}),
+    })
     const { rows: ev } = await t.db.query<{ type: string; n: number }>(
       `SELECT type, count(*)::int AS n FROM customer_events WHERE customer_id = $1 GROUP BY type`,
       [c.id],
