@@ -87,7 +87,7 @@ for (const [name, make] of Object.entries(buses)) {
       }))
       await applyChanges(db, failed)
       await relay.pass()
-      await waitFor(async () => (await bus.pending(ROLLUP_DURABLE)) === 10, 'events held unacked', 10_000)
+      await waitFor(async () => (await bus.pending(ROLLUP_DURABLE)) === 10, 'events held unacked', 30_000)
       // A pass that cannot commit leaves them to be redelivered.
       await db.query('ALTER TABLE usage_minute RENAME TO usage_minute_away')
       await assert.rejects(rollups.pass())
