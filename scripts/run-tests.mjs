@@ -28,7 +28,17 @@ if (files.length === 0) {
 const concurrency = process.env.TEST_CONCURRENCY ?? '2'
 const res = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...flags, ...files],
+  // A test that hangs (a timer left running after a failed assertion) fails after 10 minutes
+  // instead of holding the run until CI's limit.
+  [
+    '--import',
+    'tsx',
+    '--test',
+    `--test-concurrency=${concurrency}`,
+    '--test-timeout=600000',
+    ...flags,
+    ...files,
+  ],
   { stdio: 'inherit' },
 )
 process.exit(res.status ?? 1)

@@ -54,12 +54,17 @@ for (const [name, make] of Object.entries(buses)) {
       await fresh?.drop()
     })
 
-    it('accepts and status events reach the rollups; events are acked after the pass commits', async () => {
+    it('accepts and status events reach the rollups; events are acked after the pass commits', async (t) => {
       const errors: unknown[] = []
       const relay = createStatusEventRelay({ db, bus, onError: (e) => errors.push(e) })
       // A long interval: the test drives passes itself.
       const rollups = createRollupConsumer({ db, bus, intervalMs: 3_600_000, onError: (e) => errors.push(e) })
       await rollups.start()
+      // Stopped even when an assertion fails: their timers would keep the test file alive.
+      t.after(async () => {
+        await rollups.stop()
+        await relay.stop()
+      })
       const customer = await fundedCustomer(db)
       const ids = await acceptMany(db, customer, 30)
       await rollups.pass()
@@ -112,8 +117,6 @@ for (const [name, make] of Object.entries(buses)) {
           ['queued', '20', String(20 * 7900)],
         ],
       )
-      await rollups.stop()
-      await relay.stop()
       assert.deepEqual(errors, [])
     })
   })
