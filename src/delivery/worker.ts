@@ -142,7 +142,13 @@ export function createWorker(opts: WorkerOptions): Worker {
     statuses: opts.statuses,
     recordParts: (job, carrier, carrierIds) =>
       submitted.submit({
-        item: { job, carrier, carrierIds, parts: job.segments, traceParent: tracing.submitTraceParent(job.id) },
+        item: {
+          job,
+          carrier,
+          carrierIds,
+          parts: job.segments,
+          traceParent: tracing.submitTraceParent(job.id),
+        },
       }),
     ...(opts.onDeadLetter ? { onDeadLetter: opts.onDeadLetter } : {}),
   })

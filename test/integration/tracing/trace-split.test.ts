@@ -58,7 +58,10 @@ interface Split {
 }
 
 /** Three "processes" on one database and one NATS server, each with its own pool and its own tracing. */
-async function startSplit(tracing: { api: Tracing; dispatcher: Tracing; worker: Tracing }, carrier: CarrierSim): Promise<Split> {
+async function startSplit(
+  tracing: { api: Tracing; dispatcher: Tracing; worker: Tracing },
+  carrier: CarrierSim,
+): Promise<Split> {
   const api = await startApp(pg.url, { deps: { tracing: tracing.api } })
   const dbs = [createPostgresDb({ url: pg.url, poolSize: 4 }), createPostgresDb({ url: pg.url, poolSize: 4 })]
   const [dDb, wDb] = dbs as [Db, Db]
@@ -99,7 +102,12 @@ async function startSplit(tracing: { api: Tracing; dispatcher: Tracing; worker: 
 }
 
 async function send(s: Split): Promise<string> {
-  const res = await s.api.app.inject({ method: 'POST', url: '/v1/messages', headers: s.auth, payload: sendBody() })
+  const res = await s.api.app.inject({
+    method: 'POST',
+    url: '/v1/messages',
+    headers: s.auth,
+    payload: sendBody(),
+  })
   assert.equal(res.statusCode, 202, `${res.statusCode} ${res.body}`)
   return res.json().id as string
 }
@@ -116,7 +124,9 @@ function chainOf(exporter: InMemorySpanExporter, messageId: string): Promise<Rea
       const spans = exporter.getFinishedSpans()
       const own = spans.filter((s) => s.attributes['smsgw.message.id'] === messageId)
       const accept = own.find((s) => s.name === 'accept commit')
-      const http = spans.find((s) => s.name === CHAIN[0] && accept && idOf(s) === accept.parentSpanContext?.spanId)
+      const http = spans.find(
+        (s) => s.name === CHAIN[0] && accept && idOf(s) === accept.parentSpanContext?.spanId,
+      )
       const chain = [http, ...CHAIN.slice(1).map((n) => own.find((s) => s.name === n))]
       return chain.every((s) => s !== undefined) ? (chain as ReadableSpan[]) : undefined
     },
@@ -169,7 +179,10 @@ describe('tracing split across api, dispatcher and worker processes (NATS, Postg
       const chain = await chainOf(exporter, id)
       t.diagnostic(
         chain
-          .map((x) => `${x.name} trace=${x.spanContext().traceId} span=${idOf(x)} parent=${x.parentSpanContext?.spanId ?? '-'}`)
+          .map(
+            (x) =>
+              `${x.name} trace=${x.spanContext().traceId} span=${idOf(x)} parent=${x.parentSpanContext?.spanId ?? '-'}`,
+          )
           .join('\n'),
       )
       assertOneChain(chain)
