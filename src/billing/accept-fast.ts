@@ -58,6 +58,8 @@ export async function acceptFast(
       idem_hash: n === 0 ? (r.idempotency?.requestHash ?? null) : null,
       status_code: rendered.statusCode,
       response: n === 0 ? rendered.body : null,
+      // Undefined (tracing off) is left out of the JSON: nothing more is sent per message.
+      trace_parent: m.traceParent,
     }))
   })
   // Later charges of the same customer in this group, so balance_after = final balance + suffix.
@@ -120,7 +122,7 @@ export async function acceptFast(
 const FAST_SQL = `
 WITH rows AS (
   SELECT * FROM json_to_recordset($1::json) AS x(
-    ${MESSAGE_RECORD}, suffix bigint, idem_key text, idem_hash text, status_code integer, response text)
+    ${MESSAGE_RECORD}, suffix bigint, idem_key text, idem_hash text, status_code integer, response text, trace_parent text)
 ), tot AS (
   SELECT customer_id, sum(price_micros) AS total FROM rows GROUP BY customer_id
 ), lk AS (
@@ -155,8 +157,8 @@ WITH rows AS (
   SELECT r.customer_id, 'charge', -r.price_micros, u.balance + r.suffix, r.id, r.created_at
     FROM rows r JOIN u ON u.id = r.customer_id CROSS JOIN ok
 ), o AS (
-  INSERT INTO outbox (message_id, message_created_at, customer_id, priority, available_at)
-  SELECT r.id, r.created_at, r.customer_id, r.priority, coalesce(r.send_at, r.created_at)
+  INSERT INTO outbox (message_id, message_created_at, customer_id, priority, available_at, trace_parent)
+  SELECT r.id, r.created_at, r.customer_id, r.priority, coalesce(r.send_at, r.created_at), r.trace_parent
     FROM rows r JOIN u ON u.id = r.customer_id CROSS JOIN ok
 )
 SELECT u.id, u.balance FROM u CROSS JOIN ok`

@@ -41,7 +41,7 @@ export const MESSAGE_RECORD = Object.entries(MESSAGE_COLUMN_TYPES)
 const SQL = `
 WITH rows AS (
   SELECT * FROM json_to_recordset($1::json) AS x(
-    ${MESSAGE_RECORD}, balance_after bigint)
+    ${MESSAGE_RECORD}, balance_after bigint, trace_parent text)
 ), m AS (
   INSERT INTO messages (${MESSAGE_COLUMNS.join(', ')}, status_updated_at)
   SELECT ${MESSAGE_COLUMNS.join(', ')}, created_at FROM rows
@@ -49,8 +49,8 @@ WITH rows AS (
   INSERT INTO ledger (customer_id, kind, amount, balance_after, message_id, created_at)
   SELECT customer_id, 'charge', -price_micros, balance_after, id, created_at FROM rows
 ), o AS (
-  INSERT INTO outbox (message_id, message_created_at, customer_id, priority, available_at)
-  SELECT id, created_at, customer_id, priority, coalesce(send_at, created_at) FROM rows
+  INSERT INTO outbox (message_id, message_created_at, customer_id, priority, available_at, trace_parent)
+  SELECT id, created_at, customer_id, priority, coalesce(send_at, created_at), trace_parent FROM rows
 ), k AS (
   -- Under the customer locks no live key can exist here; an expired one is overwritten.
   INSERT INTO idempotency_keys (customer_id, key, request_hash, status_code, response, expires_at)
@@ -101,6 +101,8 @@ export async function writeAccepted(
   const messages = charged.map(({ message: m, balanceAfter }) => ({
     ...messageColumns(m),
     balance_after: balanceAfter,
+    // Undefined (tracing off) is left out of the JSON: nothing more is sent per message.
+    trace_parent: m.traceParent,
   }))
   const keys = charged
     .filter((c) => c.idempotency)

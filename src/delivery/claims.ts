@@ -109,6 +109,8 @@ export interface Submitted {
   carrierIds: string[]
   /** Parts of the message (default: one per carrier id; more when the carrier took only some). */
   parts?: number
+  /** The carrier submit's traceparent (only while tracing is on), kept for the receipt (ADR 16). */
+  traceParent?: string | undefined
 }
 
 export async function markSubmittedMany(q: Queryable, items: Submitted[]): Promise<void> {
@@ -124,6 +126,8 @@ export async function markSubmittedMany(q: Queryable, items: Submitted[]): Promi
       customer_id: i.job.customer_id,
       part: n + 1,
       parts: i.parts ?? i.carrierIds.length,
+      // Undefined (tracing off) is left out of the JSON: nothing more is sent per part.
+      trace_parent: i.traceParent,
     })),
   )
   await q.query(
@@ -131,10 +135,10 @@ export async function markSubmittedMany(q: Queryable, items: Submitted[]): Promi
        UPDATE deliveries d SET state = 'submitted', carrier = x.carrier, parts = x.parts, updated_at = now()
          FROM unnest($1::uuid[], $2::text[], $3::int[]) AS x(id, carrier, parts) WHERE d.message_id = x.id
      )
-     INSERT INTO carrier_refs (carrier, carrier_id, message_id, message_created_at, customer_id, part, parts)
-     SELECT carrier, carrier_id, message_id, message_created_at, customer_id, part, parts
+     INSERT INTO carrier_refs (carrier, carrier_id, message_id, message_created_at, customer_id, part, parts, trace_parent)
+     SELECT carrier, carrier_id, message_id, message_created_at, customer_id, part, parts, trace_parent
        FROM json_to_recordset($4::json) AS r(carrier text, carrier_id text, message_id uuid,
-            message_created_at timestamptz, customer_id uuid, part int, parts int)
+            message_created_at timestamptz, customer_id uuid, part int, parts int, trace_parent text)
      ON CONFLICT (carrier, carrier_id) DO NOTHING`,
     [
       byId.map((i) => i.job.id),

@@ -42,6 +42,7 @@ interface MatchedRef {
   message_created_at: Date
   parts: number
   created_at: Date
+  trace_parent: string | null
 }
 
 /** The message status once every part has a receipt: delivered only if all parts were. */
@@ -85,7 +86,7 @@ export function createReceiptHandler(opts: ReceiptHandlerOptions) {
                                       THEN c.receipt_status ELSE x.status END
            FROM unnest($1::text[], $2::text[], $3::text[]) AS x(carrier, carrier_id, status)
           WHERE c.carrier = x.carrier AND c.carrier_id = x.carrier_id
-          RETURNING c.carrier, c.carrier_id, c.message_id, c.message_created_at, c.parts, c.created_at`,
+          RETURNING c.carrier, c.carrier_id, c.message_id, c.message_created_at, c.parts, c.created_at, c.trace_parent`,
           [
             unique.map((i) => i.carrier),
             unique.map((i) => i.receipt.carrierId),
@@ -100,7 +101,7 @@ export function createReceiptHandler(opts: ReceiptHandlerOptions) {
           if (!ref) continue
           opts.onCarrierReceipt?.(carrier)
           opts.onReceiptLatency?.((Date.now() - new Date(ref.created_at).getTime()) / 1000)
-          const span = tracing.receiptMatched(ref.message_id, carrier, r.status)
+          const span = tracing.receiptMatched(ref.message_id, carrier, r.status, ref.trace_parent)
           if (Number(ref.parts) > 1) {
             multipartRefs.push({ ref, carrier, receipt: r, span })
             continue

@@ -141,7 +141,15 @@ export function createWorker(opts: WorkerOptions): Worker {
     bus: opts.bus,
     statuses: opts.statuses,
     recordParts: (job, carrier, carrierIds) =>
-      submitted.submit({ item: { job, carrier, carrierIds, parts: job.segments } }),
+      submitted.submit({
+        item: {
+          job,
+          carrier,
+          carrierIds,
+          parts: job.segments,
+          traceParent: tracing.submitTraceParent(job.id),
+        },
+      }),
     ...(opts.onDeadLetter ? { onDeadLetter: opts.onDeadLetter } : {}),
   })
   const backoff = { initialMs: opts.baseBackoffMs ?? 200, maxMs: opts.maxBackoffMs ?? 5000 }
@@ -293,7 +301,12 @@ export function createWorker(opts: WorkerOptions): Worker {
       try {
         const result = await submitTo(link, job, claimAttempt)
         const recorded = submitted.submit({
-          item: { job, carrier: link.name, carrierIds: result.carrierIds },
+          item: {
+            job,
+            carrier: link.name,
+            carrierIds: result.carrierIds,
+            traceParent: tracing.submitTraceParent(job.id),
+          },
           changes: [
             sending,
             {

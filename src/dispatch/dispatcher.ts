@@ -86,7 +86,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
       // Publish in fair order; the msgId lets the broker drop a re-publish after a crash here.
       await Promise.all(
         ordered.map((c) => {
-          const span = tracing.dispatchStarted(c.job.id, lane)
+          const span = tracing.dispatchStarted(c.job.id, lane, c.traceParent)
           return span.around(
             opts.bus.publish<DeliveryJob>(laneSubject(lane), c.job, span.inject({ msgId: c.job.id })),
           )

@@ -47,6 +47,8 @@ export async function backlogByCustomer(
 export interface ClaimedJob {
   seq: number
   job: DeliveryJob
+  /** The accept commit's traceparent (written only while tracing is on), the parent of `dispatch`. */
+  traceParent: string | null
 }
 
 /**
@@ -75,12 +77,13 @@ export async function claimJobs(
     price_micros: string | number
     country: string
     expires_at: Date
+    trace_parent: string | null
   }>(
     `SELECT o.seq, o.customer_id, m.id, m.created_at, m.to_number, m.from_sender, m.body, m.encoding,
-            m.segments, m.price_micros, m.country, m.expires_at
+            m.segments, m.price_micros, m.country, m.expires_at, o.trace_parent
        FROM json_to_recordset($2::json) AS w(customer_id uuid, n integer)
        CROSS JOIN LATERAL (
-         SELECT seq, customer_id, message_id, message_created_at FROM outbox
+         SELECT seq, customer_id, message_id, message_created_at, trace_parent FROM outbox
           WHERE priority = $1 AND customer_id = w.customer_id AND available_at <= now()
           ORDER BY seq LIMIT w.n FOR UPDATE SKIP LOCKED
        ) o
@@ -107,6 +110,7 @@ export async function claimJobs(
         country: r.country,
         expires_at: new Date(r.expires_at).toISOString(),
       },
+      traceParent: r.trace_parent,
     })
     byCustomer.set(r.customer_id, list)
   }

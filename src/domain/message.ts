@@ -31,6 +31,8 @@ export interface NewMessage {
   expiresAt: Date
   sendAt: Date | null
   status: 'queued' | 'scheduled'
+  /** The accept commit's W3C traceparent, kept in the outbox row; set only while tracing is on (ADR 16). */
+  traceParent?: string
 }
 
 /** The work a delivery worker needs, carried on the bus so it does not re-read the message. */

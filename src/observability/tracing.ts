@@ -4,8 +4,10 @@
  * spans of one trace. Hot paths call the hooks below unconditionally; with tracing off they get
  * TRACING_OFF, whose hooks return the same frozen NOOP_SPAN (or their argument) and allocate
  * nothing — no span, no context, no header. Spans are parented explicitly (no context manager,
- * no patched modules): across the bus by a W3C `traceparent` header, across the outbox and from
- * submit to receipt by small in-process maps filled only while tracing is on.
+ * no patched modules): across the bus by a W3C `traceparent` header; across the outbox and from
+ * submit to receipt by small in-process maps filled only while tracing is on, backed by the
+ * `trace_parent` column of the outbox row and of the carrier_refs row (written only while tracing
+ * is on) for when the dispatcher, or the worker a receipt reaches, is another process.
  */
 import {
   type Attributes,
@@ -50,18 +52,32 @@ export interface Tracing {
   /** Ends the request's span with its status and route; 5xx or `err` mark it failed. */
   requestEnded(req: object, statusCode: number, route: string | undefined, err?: unknown): void
   /**
-   * The accept commit of one message (a child of its request's span), around the biller's promise;
-   * an `accepted` outcome hands the span's context to the dispatcher of this process. Off: `p` itself.
+   * Starts the accept commit span of one message (a child of its request's span) and returns its
+   * `traceparent`, to be written in the message's outbox row. Off: undefined.
+   */
+  acceptStarted(req: object, messageId: string): string | undefined
+  /**
+   * Ends the accept commit span of one message (the one acceptStarted began for `req`, else a new
+   * child of its request's span) when the biller's promise settles; an `accepted` outcome hands the
+   * span's context to the dispatcher of this process. Off: `p` itself.
    */
   acceptCommit<T extends { kind: string }>(req: object, messageId: string, p: Promise<T>): Promise<T>
-  /** Publishing one job to its lane, a child of its accept commit when that was in this process. */
-  dispatchStarted(messageId: string, lane: string): TraceSpan
+  /**
+   * Publishing one job to its lane, a child of its accept commit: the one of this process, else
+   * `traceParent` (the outbox row's `trace_parent`).
+   */
+  dispatchStarted(messageId: string, lane: string, traceParent?: string | null): TraceSpan
   /** A worker handling one delivery, a child of the `traceparent` the message carries. */
   workerStarted(m: TracedDelivery, lane: string): TraceSpan
   /** One submit of `job` (the delivery's data) to a carrier, a child of its worker span. */
   submitStarted(job: { readonly id: string }, carrier: string): TraceSpan
-  /** A carrier receipt matched to a message: a child of the message's last submit in this process. */
-  receiptMatched(messageId: string, carrier: string, status: string): TraceSpan
+  /** The `traceparent` of the message's last submit in this process, to be written in its carrier_refs rows. Off: undefined. */
+  submitTraceParent(messageId: string): string | undefined
+  /**
+   * A carrier receipt matched to a message: a child of the message's last submit in this process,
+   * else of `traceParent` (the carrier_refs row's `trace_parent`).
+   */
+  receiptMatched(messageId: string, carrier: string, status: string, traceParent?: string | null): TraceSpan
 }
 
 const same = <T>(x: T): T => x
@@ -78,10 +94,12 @@ export const TRACING_OFF: Tracing = Object.freeze({
   on: false,
   requestStarted() {},
   requestEnded() {},
+  acceptStarted: () => undefined,
   acceptCommit: <T>(_req: object, _messageId: string, p: Promise<T>) => p,
   dispatchStarted: () => NOOP_SPAN,
   workerStarted: () => NOOP_SPAN,
   submitStarted: () => NOOP_SPAN,
+  submitTraceParent: () => undefined,
   receiptMatched: () => NOOP_SPAN,
 })
 
@@ -89,8 +107,9 @@ export interface TracingOptions {
   provider: TracerProvider
   /**
    * Accept-commit contexts kept for the dispatcher, and submit contexts kept for receipts, at most
-   * (each; default 100 000). A miss (split processes, a message older than that) starts a new
-   * trace that carries the message id.
+   * (each; default 100 000). A miss (split processes, a message older than that) falls back to
+   * the `trace_parent` stored with the outbox or carrier_refs row; without one (written while
+   * tracing was off), a new trace that carries the message id.
    */
   maxRemembered?: number
 }
@@ -149,17 +168,38 @@ function failed(span: Span, err: unknown): void {
 const under = (sc: SpanContext | undefined): Context =>
   sc ? trace.setSpanContext(ROOT_CONTEXT, sc) : ROOT_CONTEXT
 
+/** The context of a stored `traceparent` (ROOT_CONTEXT when absent or malformed). */
+const stored = (tp: string | null | undefined): Context =>
+  tp ? propagator.extract(ROOT_CONTEXT, tp, stringGetter) : ROOT_CONTEXT
+
+/** The W3C `traceparent` of a span context. */
+function traceParentOf(sc: SpanContext): string {
+  const carrier: Record<string, string> = {}
+  propagator.inject(trace.setSpanContext(ROOT_CONTEXT, sc), carrier, recordSetter)
+  return carrier.traceparent as string
+}
+
 /** Tracing that records spans through `provider` (OTLP in production, in-memory in tests). */
 export function createTracing(opts: TracingOptions): Tracing {
   const tracer: Tracer = opts.provider.getTracer(TRACER)
   const max = opts.maxRemembered ?? 100_000
   const requests = new WeakMap<object, { span: Span; method: string }>()
   const workers = new WeakMap<object, Span>()
+  const accepting = new WeakMap<object, Span>()
   const accepted = new LRUCache<string, SpanContext>({ max })
   const submits = new LRUCache<string, SpanContext>({ max })
 
   const start = (name: string, kind: SpanKind, parent: Context, attributes: Attributes, links?: Link[]) =>
     tracer.startSpan(name, { kind, attributes, ...(links ? { links } : {}) }, parent)
+  const startAccept = (req: object, messageId: string) => {
+    const parent = requests.get(req)?.span
+    return start(
+      'accept commit',
+      SpanKind.INTERNAL,
+      parent ? trace.setSpan(ROOT_CONTEXT, parent) : ROOT_CONTEXT,
+      { [MESSAGE_ID]: messageId },
+    )
+  }
 
   return {
     on: true,
@@ -193,16 +233,14 @@ export function createTracing(opts: TracingOptions): Tracing {
       else if (statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR })
       span.end()
     },
+    acceptStarted(req, messageId) {
+      const span = startAccept(req, messageId)
+      accepting.set(req, span)
+      return traceParentOf(span.spanContext())
+    },
     acceptCommit(req, messageId, p) {
-      const parent = requests.get(req)?.span
-      const span = start(
-        'accept commit',
-        SpanKind.INTERNAL,
-        parent ? trace.setSpan(ROOT_CONTEXT, parent) : ROOT_CONTEXT,
-        {
-          [MESSAGE_ID]: messageId,
-        },
-      )
+      const span = accepting.get(req) ?? startAccept(req, messageId)
+      accepting.delete(req)
       return p.then(
         (outcome) => {
           span.setAttribute('smsgw.accept.outcome', outcome.kind)
@@ -217,11 +255,11 @@ export function createTracing(opts: TracingOptions): Tracing {
         },
       )
     },
-    dispatchStarted(messageId, lane) {
+    dispatchStarted(messageId, lane, traceParent) {
       // Kept, not taken: a publish retried after a failed pass stays in the message's trace.
       const parent = accepted.get(messageId)
       return new LiveSpan(
-        start('dispatch', SpanKind.PRODUCER, under(parent), {
+        start('dispatch', SpanKind.PRODUCER, parent ? under(parent) : stored(traceParent), {
           [MESSAGE_ID]: messageId,
           'messaging.operation.type': 'send',
           'messaging.destination.name': `sms.deliver.${lane}`,
@@ -251,9 +289,14 @@ export function createTracing(opts: TracingOptions): Tracing {
       submits.set(job.id, span.spanContext())
       return new LiveSpan(span)
     },
-    receiptMatched(messageId, carrier, status) {
+    submitTraceParent(messageId) {
+      const sc = submits.get(messageId)
+      return sc ? traceParentOf(sc) : undefined
+    },
+    receiptMatched(messageId, carrier, status, traceParent) {
+      const parent = submits.get(messageId)
       return new LiveSpan(
-        start('receipt', SpanKind.CONSUMER, under(submits.get(messageId)), {
+        start('receipt', SpanKind.CONSUMER, parent ? under(parent) : stored(traceParent), {
           [MESSAGE_ID]: messageId,
           'smsgw.carrier': carrier,
           'smsgw.receipt.status': status,

@@ -110,6 +110,8 @@ export const messagesRoutes: FastifyPluginAsyncTypebox<MessagesRouteDeps> = asyn
       const screening = await deps.screener?.screen(p.customerId, message.from, [message])
       const refusal = screening?.sender ?? screening?.recipients[0]
       if (refusal) throw unprocessable(refusal.code, refusal.message, refusal.param)
+      const traceParent = deps.tracing.acceptStarted(request, message.id)
+      if (traceParent) message.traceParent = traceParent
       const outcome = await deps.tracing.acceptCommit(
         request,
         message.id,
