@@ -12,7 +12,13 @@ const ROLLUP_LOCK = 7_200_731_014
 /** Keys per transaction: bounds a transaction's length and its row locks. */
 const CHUNK = 2000
 const DIMENSIONS = 'country, status, priority, carrier'
-const REFUNDED = [...REFUNDED_WHEN_UNSENT]
+export const REFUNDED = [...REFUNDED_WHEN_UNSENT]
+
+/** What the customer pays for message `m`: its price less its refunds (looked up only for statuses that can be refunded). */
+export const costOfMessage = (refundedParam: string) =>
+  `m.price_micros - CASE WHEN m.status = ANY(${refundedParam}::text[])
+     THEN (SELECT coalesce(sum(l.amount), 0) FROM ledger l WHERE l.message_id = m.id AND l.kind = 'refund')
+     ELSE 0 END`
 
 /** Recomputes the given (customer, minute) buckets and the hours and days that hold them. Returns the keys done. */
 export async function recomputeBuckets(db: Db, keys: Iterable<RollupKey>): Promise<number> {
@@ -43,9 +49,7 @@ async function recomputeLocked(tx: Queryable, chunk: RollupKey[]): Promise<void>
     `INSERT INTO usage_minute (customer_id, bucket, ${DIMENSIONS}, messages, segments, cost_micros)
      SELECT k.c, k.b, m.country, m.status, m.priority, coalesce(d.carrier, ''),
             count(*), sum(m.segments),
-            sum(m.price_micros - CASE WHEN m.status = ANY($5::text[])
-              THEN (SELECT coalesce(sum(l.amount), 0) FROM ledger l WHERE l.message_id = m.id AND l.kind = 'refund')
-              ELSE 0 END)
+            sum(${costOfMessage('$5')})
        FROM unnest($1::uuid[], $2::timestamptz[], $3::uuid[], $4::uuid[]) AS k(c, b, lo, hi)
        JOIN messages m ON m.customer_id = k.c AND m.id >= k.lo AND m.id < k.hi
                       AND m.created_at >= k.b AND m.created_at < k.b + interval '1 minute'
@@ -110,25 +114,35 @@ export async function keysWithMessages(q: Queryable, fromMs: number, toMs: numbe
 }
 
 /**
- * Accepts write no status event: every pass recomputes the buckets of messages created since the
- * last sweep (less `marginMs`, for accept transactions that commit after later ones). Returns the
- * keys recomputed.
+ * Accepts write no status event: every pass works over the messages created since the last sweep
+ * of `name` (less `marginMs`, for accept transactions that commit after later ones), then moves
+ * the position. Returns what `work` did.
  */
-export async function sweepAccepted(db: Db, marginMs = 10_000): Promise<number> {
+export async function sweepSince(
+  db: Db,
+  name: string,
+  marginMs: number,
+  work: (fromMs: number, toMs: number) => Promise<number>,
+): Promise<number> {
   const { rows } = await db.query<{ swept_to: Date; now: Date }>(
-    `SELECT swept_to, now() AS now FROM usage_sweep_position WHERE name = 'accepted'`,
+    `SELECT swept_to, now() AS now FROM usage_sweep_position WHERE name = $1`,
+    [name],
   )
   const row = rows[0]
   if (!row) return 0
-  const from = row.swept_to.getTime() - marginMs
-  const to = row.now.getTime()
-  const n = await recomputeBuckets(db, await keysWithMessages(db, from, to))
-  await db.query(
-    `UPDATE usage_sweep_position SET swept_to = greatest(swept_to, $1) WHERE name = 'accepted'`,
-    [row.now],
-  )
+  const n = await work(row.swept_to.getTime() - marginMs, row.now.getTime())
+  await db.query(`UPDATE usage_sweep_position SET swept_to = greatest(swept_to, $1) WHERE name = $2`, [
+    row.now,
+    name,
+  ])
   return n
 }
+
+/** Recomputes the buckets of messages accepted since the last sweep. Returns the keys recomputed. */
+export const sweepAccepted = (db: Db, marginMs = 10_000): Promise<number> =>
+  sweepSince(db, 'accepted', marginMs, async (from, to) =>
+    recomputeBuckets(db, await keysWithMessages(db, from, to)),
+  )
 
 /**
  * Recomputes every bucket of [fromMs, toMs) (widened to whole minutes) from the message log, a

@@ -90,6 +90,18 @@ export function toPeriods(
   )
 }
 
+/** Groups (carrier, status, messages) rows into per-carrier totals. */
+export function toCarriers(rows: { carrier: string; status: string; messages: number }[]): CarrierTotal[] {
+  const out = new Map<string, CarrierTotal>()
+  for (const r of rows) {
+    const c = out.get(r.carrier) ?? { carrier: r.carrier, submitted: 0, byStatus: {} }
+    c.submitted += r.messages
+    c.byStatus[r.status] = r.messages
+    out.set(r.carrier, c)
+  }
+  return [...out.values()]
+}
+
 export function createPgUsageReader(db: Queryable): UsageReader {
   return {
     async usage(q) {
@@ -153,14 +165,7 @@ export function createPgUsageReader(db: Queryable): UsageReader {
           GROUP BY carrier, status ORDER BY carrier, status`,
         [new Date(fromMs), new Date(toMs)],
       )
-      const out = new Map<string, CarrierTotal>()
-      for (const r of rows) {
-        const c = out.get(r.carrier) ?? { carrier: r.carrier, submitted: 0, byStatus: {} }
-        c.submitted += num(r.messages)
-        c.byStatus[r.status] = num(r.messages)
-        out.set(r.carrier, c)
-      }
-      return [...out.values()]
+      return toCarriers(rows.map((r) => ({ ...r, messages: num(r.messages) })))
     },
   }
 }
