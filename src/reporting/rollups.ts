@@ -64,7 +64,48 @@ async function recomputeLocked(tx: Queryable, chunk: RollupKey[]): Promise<void>
     ],
   )
   await rollUp(tx, 'usage_minute', 'usage_hour', 'hour', keys)
+  const days = uniqueKeys(keys.map((k) => ({ customerId: k.customerId, minute: bucketOf(k.minute, 'day') })))
+  await carrierDelta(tx, days, -1)
   await rollUp(tx, 'usage_hour', 'usage_day', 'day', keys)
+  await carrierDelta(tx, days, 1)
+  await dayCustomerTotals(tx, days)
+}
+
+const dayArgs = (days: RollupKey[]) => [
+  days.map((k) => k.customerId),
+  days.map((k) => new Date(k.minute).toISOString()),
+]
+
+/** Adds (sign 1) or takes away (sign −1) the usage_day rows of these (customer, day) keys to the per-carrier day totals. */
+async function carrierDelta(tx: Queryable, days: RollupKey[], sign: 1 | -1): Promise<void> {
+  await tx.query(
+    `INSERT INTO usage_day_carrier (bucket, carrier, status, messages)
+     SELECT r.bucket, r.carrier, r.status, $3::bigint * sum(r.messages)
+       FROM unnest($1::uuid[], $2::timestamptz[]) AS k(c, b)
+       JOIN usage_day r ON r.customer_id = k.c AND r.bucket = k.b
+      WHERE r.carrier <> ''
+      GROUP BY r.bucket, r.carrier, r.status
+      ORDER BY r.bucket, r.carrier, r.status
+     ON CONFLICT (bucket, carrier, status) DO UPDATE SET messages = usage_day_carrier.messages + EXCLUDED.messages`,
+    [...dayArgs(days), sign],
+  )
+}
+
+/** Recomputes the per-customer day totals of these (customer, day) keys from usage_day. */
+async function dayCustomerTotals(tx: Queryable, days: RollupKey[]): Promise<void> {
+  await tx.query(
+    `DELETE FROM usage_day_customer r USING unnest($1::uuid[], $2::timestamptz[]) AS k(c, b)
+      WHERE r.customer_id = k.c AND r.bucket = k.b`,
+    dayArgs(days),
+  )
+  await tx.query(
+    `INSERT INTO usage_day_customer (bucket, customer_id, messages, segments, cost_micros)
+     SELECT k.b, k.c, sum(r.messages), sum(r.segments), sum(r.cost_micros)
+       FROM unnest($1::uuid[], $2::timestamptz[]) AS k(c, b)
+       JOIN usage_day r ON r.customer_id = k.c AND r.bucket = k.b
+      GROUP BY k.b, k.c`,
+    dayArgs(days),
+  )
 }
 
 /** Replaces the coarser rows of the keys' (customer, hour|day) with the sum of the finer rows inside them. */

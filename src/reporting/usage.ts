@@ -46,6 +46,7 @@ export interface UsageReader {
 }
 
 const TABLE: Record<Granularity, string> = { minute: 'usage_minute', hour: 'usage_hour', day: 'usage_day' }
+// Whole-day report ranges read the per-day totals (migration 0019) instead of usage_day.
 const ORDER_COLUMN: Record<TopOrder, string> = {
   messages: 'messages',
   segments: 'segments',
@@ -142,7 +143,7 @@ export function createPgUsageReader(db: Queryable): UsageReader {
       }>(
         `SELECT customer_id::text, sum(messages)::text AS messages, sum(segments)::text AS segments,
                 sum(cost_micros)::text AS cost
-           FROM ${TABLE[tilingGranularity(fromMs, toMs)]}
+           FROM ${tilingGranularity(fromMs, toMs) === 'day' ? 'usage_day_customer' : TABLE[tilingGranularity(fromMs, toMs)]}
           WHERE bucket >= $1 AND bucket < $2
           GROUP BY customer_id
           ORDER BY sum(${ORDER_COLUMN[order]}) DESC, customer_id
@@ -160,9 +161,9 @@ export function createPgUsageReader(db: Queryable): UsageReader {
     async carriers(fromMs, toMs) {
       const { rows } = await db.query<{ carrier: string; status: string; messages: string }>(
         `SELECT carrier, status, sum(messages)::text AS messages
-           FROM ${TABLE[tilingGranularity(fromMs, toMs)]}
+           FROM ${tilingGranularity(fromMs, toMs) === 'day' ? 'usage_day_carrier' : TABLE[tilingGranularity(fromMs, toMs)]}
           WHERE bucket >= $1 AND bucket < $2 AND carrier <> ''
-          GROUP BY carrier, status ORDER BY carrier, status`,
+          GROUP BY carrier, status HAVING sum(messages) <> 0 ORDER BY carrier, status`,
         [new Date(fromMs), new Date(toMs)],
       )
       return toCarriers(rows.map((r) => ({ ...r, messages: num(r.messages) })))
