@@ -27,6 +27,12 @@ import { inboundMetrics } from '../inbound/metrics.ts'
 import { scheduleMaintenance } from '../maintenance/maintenance.ts'
 import { createReporter } from '../observability/reporter.ts'
 import { startTracing } from '../observability/tracing-setup.ts'
+import {
+  createClickHouse,
+  createClickHouseSink,
+  createClickHouseUsageReader,
+  ensureClickHouseSchema,
+} from '../reporting/clickhouse.ts'
 import { createRollupConsumer } from '../reporting/rollup-consumer.ts'
 import { startBanner } from './banner.ts'
 import { retentionOptions } from './maintenance.ts'
@@ -197,6 +203,19 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
         })
       : undefined
   await rollups?.start()
+  // ClickHouse (optional): its own sink where the rollups run; usage and reports read from it.
+  const clickhouse = config.CLICKHOUSE_URL ? createClickHouse(config.CLICKHOUSE_URL) : undefined
+  if (clickhouse && config.CLICKHOUSE_URL) await ensureClickHouseSchema(clickhouse, config.CLICKHOUSE_URL)
+  const chSink =
+    clickhouse && bus && roles.dispatcher
+      ? createClickHouseSink({
+          db: deliveryDb,
+          bus,
+          ch: clickhouse,
+          onError: (err) => reporter.error('clickhouse sink', err),
+        })
+      : undefined
+  await chSink?.start()
   let webhookKey: Buffer | undefined
   const resolveKey = () => (webhookKey ??= resolveWebhookKey(config))
   const webhooks =
@@ -225,6 +244,7 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
       config,
       db,
       ...(readDb ? { readDb } : {}),
+      ...(clickhouse ? { usageReader: createClickHouseUsageReader(clickhouse) } : {}),
       adminToken: adminToken.token,
       rateLimiter,
       logger,
@@ -260,6 +280,7 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
     await sharedCompliance?.stop()
     await relay?.stop()
     await rollups?.stop()
+    await chSink?.stop()
     await webhooks?.stop()
     await bus?.close()
     await sim?.close()

@@ -12,7 +12,13 @@ const ROLLUP_LOCK = 7_200_731_014
 /** Keys per transaction: bounds a transaction's length and its row locks. */
 const CHUNK = 2000
 const DIMENSIONS = 'country, status, priority, carrier'
-const REFUNDED = [...REFUNDED_WHEN_UNSENT]
+export const REFUNDED = [...REFUNDED_WHEN_UNSENT]
+
+/** What the customer pays for message `m`: its price less its refunds (looked up only for statuses that can be refunded). */
+export const costOfMessage = (refundedParam: string) =>
+  `m.price_micros - CASE WHEN m.status = ANY(${refundedParam}::text[])
+     THEN (SELECT coalesce(sum(l.amount), 0) FROM ledger l WHERE l.message_id = m.id AND l.kind = 'refund')
+     ELSE 0 END`
 
 /** Recomputes the given (customer, minute) buckets and the hours and days that hold them. Returns the keys done. */
 export async function recomputeBuckets(db: Db, keys: Iterable<RollupKey>): Promise<number> {
@@ -43,9 +49,7 @@ async function recomputeLocked(tx: Queryable, chunk: RollupKey[]): Promise<void>
     `INSERT INTO usage_minute (customer_id, bucket, ${DIMENSIONS}, messages, segments, cost_micros)
      SELECT k.c, k.b, m.country, m.status, m.priority, coalesce(d.carrier, ''),
             count(*), sum(m.segments),
-            sum(m.price_micros - CASE WHEN m.status = ANY($5::text[])
-              THEN (SELECT coalesce(sum(l.amount), 0) FROM ledger l WHERE l.message_id = m.id AND l.kind = 'refund')
-              ELSE 0 END)
+            sum(${costOfMessage('$5')})
        FROM unnest($1::uuid[], $2::timestamptz[], $3::uuid[], $4::uuid[]) AS k(c, b, lo, hi)
        JOIN messages m ON m.customer_id = k.c AND m.id >= k.lo AND m.id < k.hi
                       AND m.created_at >= k.b AND m.created_at < k.b + interval '1 minute'
@@ -60,7 +64,48 @@ async function recomputeLocked(tx: Queryable, chunk: RollupKey[]): Promise<void>
     ],
   )
   await rollUp(tx, 'usage_minute', 'usage_hour', 'hour', keys)
+  const days = uniqueKeys(keys.map((k) => ({ customerId: k.customerId, minute: bucketOf(k.minute, 'day') })))
+  await carrierDelta(tx, days, -1)
   await rollUp(tx, 'usage_hour', 'usage_day', 'day', keys)
+  await carrierDelta(tx, days, 1)
+  await dayCustomerTotals(tx, days)
+}
+
+const dayArgs = (days: RollupKey[]) => [
+  days.map((k) => k.customerId),
+  days.map((k) => new Date(k.minute).toISOString()),
+]
+
+/** Adds (sign 1) or takes away (sign −1) the usage_day rows of these (customer, day) keys to the per-carrier day totals. */
+async function carrierDelta(tx: Queryable, days: RollupKey[], sign: 1 | -1): Promise<void> {
+  await tx.query(
+    `INSERT INTO usage_day_carrier (bucket, carrier, status, messages)
+     SELECT r.bucket, r.carrier, r.status, $3::bigint * sum(r.messages)
+       FROM unnest($1::uuid[], $2::timestamptz[]) AS k(c, b)
+       JOIN usage_day r ON r.customer_id = k.c AND r.bucket = k.b
+      WHERE r.carrier <> ''
+      GROUP BY r.bucket, r.carrier, r.status
+      ORDER BY r.bucket, r.carrier, r.status
+     ON CONFLICT (bucket, carrier, status) DO UPDATE SET messages = usage_day_carrier.messages + EXCLUDED.messages`,
+    [...dayArgs(days), sign],
+  )
+}
+
+/** Recomputes the per-customer day totals of these (customer, day) keys from usage_day. */
+async function dayCustomerTotals(tx: Queryable, days: RollupKey[]): Promise<void> {
+  await tx.query(
+    `DELETE FROM usage_day_customer r USING unnest($1::uuid[], $2::timestamptz[]) AS k(c, b)
+      WHERE r.customer_id = k.c AND r.bucket = k.b`,
+    dayArgs(days),
+  )
+  await tx.query(
+    `INSERT INTO usage_day_customer (bucket, customer_id, messages, segments, cost_micros)
+     SELECT k.b, k.c, sum(r.messages), sum(r.segments), sum(r.cost_micros)
+       FROM unnest($1::uuid[], $2::timestamptz[]) AS k(c, b)
+       JOIN usage_day r ON r.customer_id = k.c AND r.bucket = k.b
+      GROUP BY k.b, k.c`,
+    dayArgs(days),
+  )
 }
 
 /** Replaces the coarser rows of the keys' (customer, hour|day) with the sum of the finer rows inside them. */
@@ -110,25 +155,35 @@ export async function keysWithMessages(q: Queryable, fromMs: number, toMs: numbe
 }
 
 /**
- * Accepts write no status event: every pass recomputes the buckets of messages created since the
- * last sweep (less `marginMs`, for accept transactions that commit after later ones). Returns the
- * keys recomputed.
+ * Accepts write no status event: every pass works over the messages created since the last sweep
+ * of `name` (less `marginMs`, for accept transactions that commit after later ones), then moves
+ * the position. Returns what `work` did.
  */
-export async function sweepAccepted(db: Db, marginMs = 10_000): Promise<number> {
+export async function sweepSince(
+  db: Db,
+  name: string,
+  marginMs: number,
+  work: (fromMs: number, toMs: number) => Promise<number>,
+): Promise<number> {
   const { rows } = await db.query<{ swept_to: Date; now: Date }>(
-    `SELECT swept_to, now() AS now FROM usage_sweep_position WHERE name = 'accepted'`,
+    `SELECT swept_to, now() AS now FROM usage_sweep_position WHERE name = $1`,
+    [name],
   )
   const row = rows[0]
   if (!row) return 0
-  const from = row.swept_to.getTime() - marginMs
-  const to = row.now.getTime()
-  const n = await recomputeBuckets(db, await keysWithMessages(db, from, to))
-  await db.query(
-    `UPDATE usage_sweep_position SET swept_to = greatest(swept_to, $1) WHERE name = 'accepted'`,
-    [row.now],
-  )
+  const n = await work(row.swept_to.getTime() - marginMs, row.now.getTime())
+  await db.query(`UPDATE usage_sweep_position SET swept_to = greatest(swept_to, $1) WHERE name = $2`, [
+    row.now,
+    name,
+  ])
   return n
 }
+
+/** Recomputes the buckets of messages accepted since the last sweep. Returns the keys recomputed. */
+export const sweepAccepted = (db: Db, marginMs = 10_000): Promise<number> =>
+  sweepSince(db, 'accepted', marginMs, async (from, to) =>
+    recomputeBuckets(db, await keysWithMessages(db, from, to)),
+  )
 
 /**
  * Recomputes every bucket of [fromMs, toMs) (widened to whole minutes) from the message log, a

@@ -46,6 +46,7 @@ export interface UsageReader {
 }
 
 const TABLE: Record<Granularity, string> = { minute: 'usage_minute', hour: 'usage_hour', day: 'usage_day' }
+// Whole-day report ranges read the per-day totals (migration 0019) instead of usage_day.
 const ORDER_COLUMN: Record<TopOrder, string> = {
   messages: 'messages',
   segments: 'segments',
@@ -90,6 +91,18 @@ export function toPeriods(
   )
 }
 
+/** Groups (carrier, status, messages) rows into per-carrier totals. */
+export function toCarriers(rows: { carrier: string; status: string; messages: number }[]): CarrierTotal[] {
+  const out = new Map<string, CarrierTotal>()
+  for (const r of rows) {
+    const c = out.get(r.carrier) ?? { carrier: r.carrier, submitted: 0, byStatus: {} }
+    c.submitted += r.messages
+    c.byStatus[r.status] = r.messages
+    out.set(r.carrier, c)
+  }
+  return [...out.values()]
+}
+
 export function createPgUsageReader(db: Queryable): UsageReader {
   return {
     async usage(q) {
@@ -130,7 +143,7 @@ export function createPgUsageReader(db: Queryable): UsageReader {
       }>(
         `SELECT customer_id::text, sum(messages)::text AS messages, sum(segments)::text AS segments,
                 sum(cost_micros)::text AS cost
-           FROM ${TABLE[tilingGranularity(fromMs, toMs)]}
+           FROM ${tilingGranularity(fromMs, toMs) === 'day' ? 'usage_day_customer' : TABLE[tilingGranularity(fromMs, toMs)]}
           WHERE bucket >= $1 AND bucket < $2
           GROUP BY customer_id
           ORDER BY sum(${ORDER_COLUMN[order]}) DESC, customer_id
@@ -148,19 +161,12 @@ export function createPgUsageReader(db: Queryable): UsageReader {
     async carriers(fromMs, toMs) {
       const { rows } = await db.query<{ carrier: string; status: string; messages: string }>(
         `SELECT carrier, status, sum(messages)::text AS messages
-           FROM ${TABLE[tilingGranularity(fromMs, toMs)]}
+           FROM ${tilingGranularity(fromMs, toMs) === 'day' ? 'usage_day_carrier' : TABLE[tilingGranularity(fromMs, toMs)]}
           WHERE bucket >= $1 AND bucket < $2 AND carrier <> ''
-          GROUP BY carrier, status ORDER BY carrier, status`,
+          GROUP BY carrier, status HAVING sum(messages) <> 0 ORDER BY carrier, status`,
         [new Date(fromMs), new Date(toMs)],
       )
-      const out = new Map<string, CarrierTotal>()
-      for (const r of rows) {
-        const c = out.get(r.carrier) ?? { carrier: r.carrier, submitted: 0, byStatus: {} }
-        c.submitted += num(r.messages)
-        c.byStatus[r.status] = num(r.messages)
-        out.set(r.carrier, c)
-      }
-      return [...out.values()]
+      return toCarriers(rows.map((r) => ({ ...r, messages: num(r.messages) })))
     },
   }
 }

@@ -162,6 +162,30 @@ describe('usage rollups', () => {
             )
           }
 
+          // The report totals per day (migration 0019) equal usage_day summed (all customers so far).
+          const totals = async (sql: string) => (await db.query(sql)).rows
+          assert.deepEqual(
+            await totals(
+              `SELECT bucket::text, customer_id::text, messages::text, segments::text, cost_micros::text
+                 FROM usage_day_customer ORDER BY 1, 2`,
+            ),
+            await totals(
+              `SELECT bucket::text, customer_id::text, sum(messages)::text AS messages,
+                      sum(segments)::text AS segments, sum(cost_micros)::text AS cost_micros
+                 FROM usage_day GROUP BY 1, 2 ORDER BY 1, 2`,
+            ),
+          )
+          assert.deepEqual(
+            await totals(
+              `SELECT bucket::text, carrier, status, messages::text FROM usage_day_carrier
+                WHERE messages <> 0 ORDER BY 1, 2, 3`,
+            ),
+            await totals(
+              `SELECT bucket::text, carrier, status, sum(messages)::text AS messages FROM usage_day
+                WHERE carrier <> '' GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
+            ),
+          )
+
           // Replaying every event again (a relay republishing beyond the broker's window) changes nothing.
           const before = await rollupRows(db, 'usage_day', customers)
           await recomputeBuckets(db, taken.map(keyOfEvent))

@@ -1,0 +1,267 @@
+// The ClickHouse sink and reader (ADR 0014, "ClickHouse"): one row per message in a
+// ReplacingMergeTree keyed by (customer_id, created_at, message_id) and versioned by the
+// message's status_updated_at. The sink writes the message's current state read from PostgreSQL
+// for each status event (and each new accept), so a redelivered or duplicated event writes the
+// same row again and FINAL keeps one per message. Written for ClickHouse 18.16 (Debian): DateTime
+// in seconds, no TTL, no async_insert, no query parameters (literals are quoted here), HTTP only.
+
+import { request } from 'undici'
+import type { Bus } from '../bus/bus.ts'
+import type { Db, Queryable } from '../db/db.ts'
+import { isUuid, uuidV7Time } from '../domain/ids.ts'
+import { BUCKET_MS, bucketOf, type Granularity, uuidFloor } from './buckets.ts'
+import { createHeldConsumer, type HeldConsumer } from './held-consumer.ts'
+import { costOfMessage, REFUNDED, sweepSince } from './rollups.ts'
+import { type CarrierTotal, type CustomerTotal, toCarriers, toPeriods, type UsageReader } from './usage.ts'
+
+export const CLICKHOUSE_DURABLE = 'clickhouse'
+const TABLE = 'sms_messages'
+
+export interface ClickHouse {
+  /** Runs one statement; returns the body (use FORMAT JSON for rows). */
+  exec(sql: string, body?: string): Promise<string>
+  rows<T>(sql: string): Promise<T[]>
+  /** Runs a statement without the URL's database (which may not exist yet). */
+  bootstrap(sql: string): Promise<string>
+}
+
+/** A client over the HTTP interface of `url` (e.g. http://127.0.0.1:8123/?database=smsgw; user/password as query parameters). */
+export function createClickHouse(url: string): ClickHouse {
+  const base = new URL(url)
+  const exec = async (sql: string, body?: string, withDatabase = true): Promise<string> => {
+    const u = new URL(base)
+    if (!withDatabase) u.searchParams.delete('database')
+    // With a body the statement goes in the query string (INSERT ... FORMAT), else in the body.
+    if (body !== undefined) u.searchParams.set('query', sql)
+    const res = await request(u, { method: 'POST', body: body ?? sql, headersTimeout: 30_000 })
+    const text = await res.body.text()
+    if (res.statusCode !== 200) throw new Error(`clickhouse ${res.statusCode}: ${text.slice(0, 500)}`)
+    return text
+  }
+  return {
+    exec: (sql, body) => exec(sql, body),
+    async rows<T>(sql: string) {
+      return (JSON.parse(await exec(`${sql} FORMAT JSON`)) as { data: T[] }).data
+    },
+    bootstrap: (sql) => exec(sql, undefined, false),
+  }
+}
+
+/** Creates the database (when the URL names one) and the table, if missing. */
+export async function ensureClickHouseSchema(ch: ClickHouse, url: string): Promise<void> {
+  const database = new URL(url).searchParams.get('database')
+  if (database) {
+    if (!/^\w+$/.test(database))
+      throw new Error(`CLICKHOUSE_URL: database name ${database} is not a plain identifier`)
+    await ch.bootstrap(`CREATE DATABASE IF NOT EXISTS ${database}`)
+  }
+  await ch.exec(`CREATE TABLE IF NOT EXISTS ${TABLE} (
+    day Date,
+    created_at DateTime('UTC'),
+    customer_id String,
+    message_id String,
+    country String,
+    status String,
+    priority String,
+    carrier String,
+    segments UInt32,
+    cost_micros Int64,
+    version UInt64
+  ) ENGINE = ReplacingMergeTree(version)
+  PARTITION BY toYYYYMM(day)
+  ORDER BY (customer_id, created_at, message_id)`)
+}
+
+interface Row {
+  day: string
+  created_at: string
+  customer_id: string
+  message_id: string
+  country: string
+  status: string
+  priority: string
+  carrier: string
+  segments: number
+  cost_micros: string
+  version: string
+}
+
+const ROW_SELECT = `to_char(m.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day,
+  floor(extract(epoch FROM m.created_at))::bigint::text AS created_at,
+  m.customer_id::text, m.id::text AS message_id, m.country, m.status, m.priority,
+  coalesce(d.carrier, '') AS carrier, m.segments, (${costOfMessage('$9')})::text AS cost_micros,
+  floor(extract(epoch FROM m.status_updated_at) * 1000000)::bigint::text AS version`
+
+/** The current state of these messages (by id; the v7 time bounds the partition). */
+async function messageRows(db: Queryable, ids: string[]): Promise<Row[]> {
+  if (ids.length === 0) return []
+  const lo = ids.map((id) => new Date(bucketOf(uuidV7Time(id) ?? 0, 'minute')))
+  const { rows } = await db.query<Row>(
+    `SELECT ${ROW_SELECT.replace('$9', '$3')}
+       FROM unnest($1::uuid[], $2::timestamptz[]) AS k(id, lo)
+       JOIN messages m ON m.id = k.id AND m.created_at >= k.lo AND m.created_at < k.lo + interval '1 minute'
+       LEFT JOIN deliveries d ON d.message_id = m.id`,
+    [ids, lo, REFUNDED],
+  )
+  return rows
+}
+
+/** Messages created in [fromMs, toMs), through the id index (ids carry created_at). */
+async function rowsCreatedIn(db: Queryable, fromMs: number, toMs: number): Promise<Row[]> {
+  const { rows } = await db.query<Row>(
+    `SELECT ${ROW_SELECT.replace('$9', '$5')}
+       FROM messages m LEFT JOIN deliveries d ON d.message_id = m.id
+      WHERE m.id >= $1::uuid AND m.id < $2::uuid AND m.created_at >= $3 AND m.created_at < $4`,
+    [uuidFloor(fromMs), uuidFloor(toMs), new Date(fromMs), new Date(toMs), REFUNDED],
+  )
+  return rows
+}
+
+const INSERT_BATCH = 50_000
+
+/** Writes rows in batches of JSONEachRow; a batch written twice is harmless (same versions). */
+async function insertRows(ch: ClickHouse, rows: Row[]): Promise<number> {
+  for (let i = 0; i < rows.length; i += INSERT_BATCH) {
+    const body = rows
+      .slice(i, i + INSERT_BATCH)
+      .map((r) => JSON.stringify({ ...r, segments: Number(r.segments) }))
+      .join('\n')
+    await ch.exec(`INSERT INTO ${TABLE} FORMAT JSONEachRow`, body)
+  }
+  return rows.length
+}
+
+/** Copies every message created in [fromMs, toMs) to ClickHouse, a day at a time (history, or a repair). */
+export async function backfillClickHouse(
+  db: Db,
+  ch: ClickHouse,
+  fromMs: number,
+  toMs: number,
+): Promise<number> {
+  let n = 0
+  for (let a = fromMs; a < toMs; a = Math.min(bucketOf(a, 'day') + BUCKET_MS.day, toMs))
+    n += await insertRows(ch, await rowsCreatedIn(db, a, Math.min(bucketOf(a, 'day') + BUCKET_MS.day, toMs)))
+  return n
+}
+
+export interface ClickHouseSinkOptions {
+  db: Db
+  bus: Bus
+  ch: ClickHouse
+  /** How often held events are written, ms (default 5 000). */
+  intervalMs?: number
+  maxPending?: number
+  onPass?: (p: { keys: number; events: number; lagMs: number }) => void
+  onError: (err: unknown) => void
+}
+
+/**
+ * The sink: its own durable on sms.status.>; each pass writes the current state of the messages
+ * its events name, and of the messages accepted since its last sweep, then acks (at least once).
+ */
+export function createClickHouseSink(opts: ClickHouseSinkOptions): HeldConsumer {
+  const { db, ch } = opts
+  const inner = createHeldConsumer({
+    bus: opts.bus,
+    durable: CLICKHOUSE_DURABLE,
+    intervalMs: opts.intervalMs ?? 5_000,
+    maxPending: opts.maxPending ?? 50_000,
+    ...(opts.onPass ? { onPass: opts.onPass } : {}),
+    onError: opts.onError,
+    apply: async (events) => {
+      const ids = [...new Set(events.map((e) => e.message_id))]
+      const n = await insertRows(ch, await messageRows(db, ids))
+      return (
+        n +
+        (await sweepSince(db, CLICKHOUSE_DURABLE, 10_000, async (from, to) =>
+          insertRows(ch, await rowsCreatedIn(db, from, to)),
+        ))
+      )
+    },
+  })
+  return {
+    ...inner,
+    async start() {
+      await db.query(
+        `INSERT INTO usage_sweep_position (name, swept_to) VALUES ($1, now()) ON CONFLICT (name) DO NOTHING`,
+        [CLICKHOUSE_DURABLE],
+      )
+      await inner.start()
+    },
+  }
+}
+
+const BUCKET_FN: Record<Granularity, string> = {
+  minute: 'toStartOfMinute',
+  hour: 'toStartOfHour',
+  day: 'toStartOfDay',
+}
+const ORDER: Record<string, string> = { messages: 'messages', segments: 'segments', cost: 'cost' }
+
+/** A quoted ClickHouse string literal (18.16 has no query parameters). */
+export const quote = (s: string) => `'${s.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`
+
+/** The row range: whole seconds, and the days for partition pruning. */
+function range(fromMs: number, toMs: number): string {
+  const a = Math.floor(fromMs / 1000)
+  const b = Math.ceil(toMs / 1000)
+  return `day >= toDate(toDateTime(${a}, 'UTC')) AND day <= toDate(toDateTime(${b}, 'UTC'))
+      AND created_at >= toDateTime(${a}, 'UTC') AND created_at < toDateTime(${b}, 'UTC')`
+}
+
+export function createClickHouseUsageReader(ch: ClickHouse): UsageReader {
+  return {
+    async usage(q) {
+      if (!isUuid(q.customerId)) return []
+      const grp = q.groupBy ? `, ${q.groupBy} AS grp` : ''
+      const rows = await ch.rows<{
+        period: string
+        grp?: string
+        status: string
+        messages: string
+        segments: string
+        cost: string
+      }>(
+        `SELECT toUInt64(${BUCKET_FN[q.granularity]}(created_at)) * 1000 AS period${grp}, status,
+                count() AS messages, sum(segments) AS segments, sum(cost_micros) AS cost
+           FROM ${TABLE} FINAL
+          WHERE customer_id = ${quote(q.customerId)} AND ${range(q.fromMs, q.toMs)}
+          GROUP BY period${q.groupBy ? ', grp' : ''}, status`,
+      )
+      return toPeriods(
+        rows.map((r) => ({
+          period: Number(r.period),
+          grp: r.grp,
+          status: r.status,
+          messages: Number(r.messages),
+          segments: Number(r.segments),
+          cost: Number(r.cost),
+        })),
+      )
+    },
+
+    async topCustomers(fromMs, toMs, order, limit): Promise<CustomerTotal[]> {
+      const rows = await ch.rows<{ customer_id: string; messages: string; segments: string; cost: string }>(
+        `SELECT customer_id, count() AS messages, sum(segments) AS segments, sum(cost_micros) AS cost
+           FROM ${TABLE} FINAL WHERE ${range(fromMs, toMs)}
+          GROUP BY customer_id ORDER BY ${ORDER[order] ?? 'messages'} DESC, customer_id
+          LIMIT ${Math.max(0, Math.floor(limit))}`,
+      )
+      return rows.map((r) => ({
+        customerId: r.customer_id,
+        messages: Number(r.messages),
+        segments: Number(r.segments),
+        costMicros: Number(r.cost),
+      }))
+    },
+
+    async carriers(fromMs, toMs): Promise<CarrierTotal[]> {
+      const rows = await ch.rows<{ carrier: string; status: string; messages: string }>(
+        `SELECT carrier, status, count() AS messages
+           FROM ${TABLE} FINAL WHERE ${range(fromMs, toMs)} AND carrier != ''
+          GROUP BY carrier, status ORDER BY carrier, status`,
+      )
+      return toCarriers(rows.map((r) => ({ ...r, messages: Number(r.messages) })))
+    },
+  }
+}
