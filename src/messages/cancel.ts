@@ -58,8 +58,11 @@ export function createCanceler(db: Db, opts: { maxBatch?: number; concurrency?: 
 }
 
 async function cancelIn(tx: Queryable, keys: MessageKey[]): Promise<CancelResult> {
-  // Messages first, in id order: the order of the status writer, so the two cannot deadlock.
-  const { rows: locked } = await tx.query<{
+  // Lock order is the worker's: its claim and submitted mark take the deliveries row, then its
+  // status change the messages row. So a cancel reads the candidates unlocked, takes their
+  // deliveries rows (the claim race, decided here), and only then locks the messages and re-checks
+  // them; locking messages first deadlocked with a worker submitting the same message.
+  const { rows: found } = await tx.query<{
     id: string
     created_at: Date
     customer_id: string
@@ -68,15 +71,14 @@ async function cancelIn(tx: Queryable, keys: MessageKey[]): Promise<CancelResult
   }>(
     `SELECT m.id::text, m.created_at, m.customer_id::text, m.status, m.priority FROM messages m
        JOIN json_to_recordset($1::json) AS k(id uuid, created_at timestamptz, customer_id uuid)
-         ON m.id = k.id AND m.created_at = k.created_at AND m.customer_id = k.customer_id
-      ORDER BY m.id FOR UPDATE OF m`,
+         ON m.id = k.id AND m.created_at = k.created_at AND m.customer_id = k.customer_id`,
     [JSON.stringify(keys.map((k) => ({ id: k.id, created_at: k.createdAt, customer_id: k.customerId })))],
   )
   const refused = new Map<string, string>()
-  const open = locked.filter((m) => {
-    const ok = (CANCELABLE as readonly string[]).includes(m.status)
-    if (!ok) refused.set(m.id, m.status)
-    return ok
+  const cancelable = (status: string) => (CANCELABLE as readonly string[]).includes(status)
+  const open = found.filter((m) => {
+    if (!cancelable(m.status)) refused.set(m.id, m.status)
+    return cancelable(m.status)
   })
   if (open.length === 0) return { canceled: [], refused }
   const { rows: won } = await tx.query<{ message_id: string }>(
@@ -92,13 +94,28 @@ async function cancelIn(tx: Queryable, keys: MessageKey[]): Promise<CancelResult
       open.map((m) => m.customer_id),
     ],
   )
-  const canceled = new Set(won.map((r) => r.message_id))
-  for (const m of open) if (!canceled.has(m.id)) refused.set(m.id, HELD_BY_A_WORKER)
-  const mine = open.filter((m) => canceled.has(m.id))
+  const taken = new Set(won.map((r) => r.message_id))
+  for (const m of open) if (!taken.has(m.id)) refused.set(m.id, HELD_BY_A_WORKER)
+  const candidates = open.filter((m) => taken.has(m.id))
+  if (candidates.length === 0) return { canceled: [], refused }
+  // Locked now, in id order, and read again: a message that left scheduled/queued meanwhile (it
+  // expired) keeps its status, and the deliveries row taken for it is given back.
+  const { rows: locked } = await tx.query<{ id: string; status: string }>(
+    `SELECT m.id::text, m.status FROM messages m
+       JOIN unnest($1::uuid[], $2::timestamptz[]) AS k(id, created_at) ON m.id = k.id AND m.created_at = k.created_at
+      ORDER BY m.id FOR UPDATE OF m`,
+    [candidates.map((m) => m.id), candidates.map((m) => new Date(m.created_at).toISOString())],
+  )
+  const now = new Map(locked.map((m) => [m.id, m.status]))
+  const mine = candidates.filter((m) => cancelable(now.get(m.id) ?? ''))
+  const moved = candidates.filter((m) => !cancelable(now.get(m.id) ?? ''))
+  if (moved.length > 0) {
+    for (const m of moved) refused.set(m.id, now.get(m.id) ?? m.status)
+    await tx.query(`DELETE FROM deliveries WHERE message_id = ANY($1::uuid[]) AND state = 'canceled'`, [
+      moved.map((m) => m.id),
+    ])
+  }
   if (mine.length === 0) return { canceled: [], refused }
-  // The normal status path: message.canceled event (relayed to webhooks and the stream), the
-  // status projection, the refund ledger entry (exactly once: a message is final once) and the
-  // batch's open count.
   await applyStatusChanges(
     tx,
     mine.map((m) => ({
