@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
-import { claimDelivery, claimNew, markFinal, markSubmitting } from '../../../src/delivery/claims.ts'
+import {
+  claimDelivery,
+  claimNew,
+  markFinal,
+  markSubmittedMany,
+  markSubmitting,
+} from '../../../src/delivery/claims.ts'
 import type { DeliveryJob } from '../../../src/domain/message.ts'
+import { applyStatusChanges } from '../../../src/events/status-writer.ts'
 import { cancelMessages } from '../../../src/messages/cancel.ts'
 import {
   createCustomer,
@@ -115,6 +122,35 @@ describe('cancel vs a worker claim, decided on the deliveries row', () => {
     const res = await cancel(job.id)
     assert.equal(res.statusCode, 200, res.body)
     assert.equal((await markSubmitting(t.db, [{ id: job.id, attempt: 1 }])).size, 0)
+  })
+
+  it("a cancel arriving while the worker's submitted mark is open waits for it, no deadlock (the worker's lock order)", async () => {
+    const job = await send()
+    assert.equal((await claimNew(t.db, [job], 60_000)).get(job.id), 1)
+    let releaseWorker = () => {}
+    const workerMayGoOn = new Promise<void>((r) => {
+      releaseWorker = r
+    })
+    // The worker's transaction (delivery/worker.ts): the submitted mark takes the deliveries row,
+    // then `sending` + `sent` take the messages row.
+    const worker = t.db.transaction(async (tx) => {
+      await markSubmittedMany(tx, [{ job, carrier: 'sim', carrierIds: [`dl-${job.id}`] }])
+      await workerMayGoOn
+      await applyStatusChanges(tx, [
+        { messageId: job.id, createdAt: job.created_at, status: 'sending' },
+        { messageId: job.id, createdAt: job.created_at, status: 'sent' },
+      ])
+    })
+    await new Promise((r) => setTimeout(r, 100))
+    const canceling = cancel(job.id)
+    // The cancel is now waiting on a row lock; the worker goes on to the messages row.
+    await new Promise((r) => setTimeout(r, 300))
+    releaseWorker()
+    await worker // a deadlock would abort one of the two (40P01)
+    const res = await canceling
+    assert.equal(res.statusCode, 409, res.body)
+    assert.equal(res.json().error.code, 'not_cancelable')
+    assert.equal(await refunds(job.id), 0)
   })
 
   it('racing: of a cancel and a claim started together exactly one wins, 50 times over', async () => {
