@@ -273,7 +273,11 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
     if (err) logger.error({ err }, 'shutting down after an error')
     else logger.info({ signal }, 'shutting down')
     stopMaintenance()
-    await app?.close()
+    // In-flight requests finish; a keep-alive connection whose request ends after close() began
+    // (a carrier's receipt, our own simulator's MO) would hold the server open: Node closes idle
+    // connections once, when close() is called, so they are closed again as they go idle.
+    const idle = setInterval(() => app?.server.closeIdleConnections(), 200)
+    await app?.close().finally(() => clearInterval(idle))
     await opsApp?.close()
     await pipeline?.stop()
     await stopInbound?.()
