@@ -1,6 +1,5 @@
 import type { Static } from '@sinclair/typebox'
 import type { ScreenRecipients } from '../../../batches/screen.ts'
-import type { RateCache } from '../../../billing/rates.ts'
 import type { NewBatch, RejectedRecipient } from '../../../domain/batch.ts'
 import { newIdAt } from '../../../domain/ids.ts'
 import type { NewMessage, Priority } from '../../../domain/message.ts'
@@ -9,9 +8,15 @@ import { parseRecipient } from '../../../domain/phone.ts'
 import { analyzeBody, type Encoding } from '../../../domain/segments.ts'
 import { parseSender } from '../../../domain/sender.ts'
 import { renderTemplate } from '../../../domain/template.ts'
-import type { AddressPolicy } from '../../../events/webhook-address.ts'
 import { invalidRequest, unprocessable } from '../../errors.ts'
-import { checkCallbackUrl, DEFAULT_VALIDITY_S, MAX_BODY_CHARS, parseSendAt } from '../messages/compose.ts'
+import {
+  analyzedBody,
+  type ComposeContext,
+  checkCallbackUrl,
+  DEFAULT_VALIDITY_S,
+  MAX_BODY_CHARS,
+  parseSendAt,
+} from '../messages/compose.ts'
 import type { BatchBody } from './schemas.ts'
 
 /** Batches go to the bulk lane unless they say otherwise: they must not hold up anyone's OTPs. */
@@ -41,24 +46,9 @@ interface Valid {
  */
 export async function composeBatch(
   input: Static<typeof BatchBody>,
-  ctx: {
-    customerId: string
-    apiKeyId: string | null
-    currency: string
-    rates: RateCache
-    now: number
-    callbackPolicy: AddressPolicy
-    screen: ScreenRecipients
-  },
+  ctx: ComposeContext & { screen: ScreenRecipients },
 ): Promise<ComposedBatch> {
-  const template = analyzeBody(input.body)
-  if (template.characters > MAX_BODY_CHARS) {
-    throw unprocessable(
-      'body_too_long',
-      `Body has ${template.characters} characters; the maximum is ${MAX_BODY_CHARS}`,
-      'body',
-    )
-  }
+  analyzedBody(input.body)
   const from = parseSender(input.from)
   if (!from) {
     throw unprocessable(

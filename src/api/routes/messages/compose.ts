@@ -43,19 +43,20 @@ export interface Composed {
  * Validates and prices a send request: everything that can be decided without the database
  * (except the rate lookup, which is cached). Throws ApiError with the API.md code.
  */
-export async function composeMessage(
-  input: Static<typeof SendBody>,
-  ctx: {
-    customerId: string
-    apiKeyId: string | null
-    currency: string
-    rates: RateCache
-    now: number
-    /** The operator's webhook address policy (SMSGW_WEBHOOK_ALLOW_INSECURE). */
-    callbackPolicy: AddressPolicy
-  },
-): Promise<Composed> {
-  const info = analyzeBody(input.body)
+/** What composing a send (single or batch) needs besides the request. */
+export interface ComposeContext {
+  customerId: string
+  apiKeyId: string | null
+  currency: string
+  rates: RateCache
+  now: number
+  /** The operator's webhook address policy (SMSGW_WEBHOOK_ALLOW_INSECURE). */
+  callbackPolicy: AddressPolicy
+}
+
+/** The body's encoding and segments; `422 body_too_long` past MAX_BODY_CHARS. */
+export function analyzedBody(body: string): ReturnType<typeof analyzeBody> {
+  const info = analyzeBody(body)
   if (info.characters > MAX_BODY_CHARS) {
     throw unprocessable(
       'body_too_long',
@@ -63,6 +64,11 @@ export async function composeMessage(
       'body',
     )
   }
+  return info
+}
+
+export async function composeMessage(input: Static<typeof SendBody>, ctx: ComposeContext): Promise<Composed> {
+  const info = analyzedBody(input.body)
   const to = parseRecipient(input.to, input.country?.toUpperCase())
   if (!to.ok) {
     throw unprocessable(
