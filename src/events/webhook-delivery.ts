@@ -13,7 +13,7 @@ import { createPollLoop } from '../lib/poll-loop.ts'
 import { stderrReporter } from '../observability/reporter.ts'
 import { customerEventId, queuedEventId, statusEventId } from './event-ids.ts'
 import { type EventEnvelope, findEvents } from './events-repository.ts'
-import type { StatusEvent } from './status-events.ts'
+import { type StatusEvent, statusEventsOf } from './status-events.ts'
 import { type AddressPolicy, refuseUrl } from './webhook-address.ts'
 import { callbackSecrets, type SigningEndpoint, signingEndpoints } from './webhook-endpoints-repository.ts'
 import {
@@ -300,21 +300,36 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
     async start() {
       stopping = false
       consumers.push(
-        await bus.consume<StatusEvent>({
+        await bus.consume<unknown>({
           durable: `${prefix}-status`,
           subject: STATUS_EVENTS,
           startAt: 'new',
           concurrency: 128,
           handler: async (m) => {
-            const e = m.data
+            const all = statusEventsOf(m.data)
             // A payload we cannot read would be redelivered for ever: reported and dropped.
-            if (!isUuid(e?.customer_id) || !isUuid(e.message_id) || !/^\d+$/.test(e.id)) return poison(m)
-            await enqueue({
-              customerId: e.customer_id,
-              eventId: statusEventId(e.id, Date.parse(e.created_at)),
-              type: e.type,
-              messageId: e.message_id,
-            })
+            const events = all.filter(
+              (e): e is StatusEvent =>
+                isUuid((e as StatusEvent)?.customer_id) &&
+                isUuid((e as StatusEvent).message_id) &&
+                /^\d+$/.test((e as StatusEvent).id),
+            )
+            if (events.length === 0) return poison(m)
+            if (events.length < all.length) {
+              onError(
+                new Error(`webhooks: ${all.length - events.length} unreadable event(s) in ${m.id}, dropped`),
+              )
+            }
+            await Promise.all(
+              events.map((e) =>
+                enqueue({
+                  customerId: e.customer_id,
+                  eventId: statusEventId(e.id, Date.parse(e.created_at)),
+                  type: e.type,
+                  messageId: e.message_id,
+                }),
+              ),
+            )
             await m.ack()
           },
         }),
