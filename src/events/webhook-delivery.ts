@@ -2,6 +2,7 @@
 // queued durably in PostgreSQL, then attempted from per-target in-memory queues with their own
 // concurrency, so a slow or dead endpoint only ever fills its own queue (ADR 0010).
 
+import { batchItems } from '../bus/batch.ts'
 import type { Bus, BusMessage, Consumer } from '../bus/bus.ts'
 import { DELIVERY_JOBS, STATUS_EVENTS } from '../bus/subjects.ts'
 import type { Db } from '../db/db.ts'
@@ -334,20 +335,30 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
           },
         }),
         // message.queued is the dispatch of the message: no event row is written for it (ADR 0010).
-        await bus.consume<DeliveryJob>({
+        await bus.consume<unknown>({
           durable: `${prefix}-queued`,
           subject: DELIVERY_JOBS,
           startAt: 'new',
           concurrency: 128,
           handler: async (m) => {
-            const job = m.data
-            if (!isUuid(job?.customer_id) || uuidV7Time(job.id) === null) return poison(m)
-            await enqueue({
-              customerId: job.customer_id,
-              eventId: queuedEventId(job.id),
-              type: 'message.queued',
-              messageId: job.id,
-            })
+            const all = batchItems(m.data) as DeliveryJob[]
+            const jobs = all.filter((job) => isUuid(job?.customer_id) && uuidV7Time(job.id) !== null)
+            if (jobs.length === 0) return poison(m)
+            if (jobs.length < all.length) {
+              onError(
+                new Error(`webhooks: ${all.length - jobs.length} unreadable job(s) in ${m.id}, dropped`),
+              )
+            }
+            await Promise.all(
+              jobs.map((job) =>
+                enqueue({
+                  customerId: job.customer_id,
+                  eventId: queuedEventId(job.id),
+                  type: 'message.queued',
+                  messageId: job.id,
+                }),
+              ),
+            )
             await m.ack()
           },
         }),
