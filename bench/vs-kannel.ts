@@ -319,7 +319,7 @@ async function runSmsgw(o: Options, split: boolean, run: number): Promise<RunRes
       },
       admin,
       DATABASE,
-      true,
+      o.natsUrl,
     )
     await meter.start()
     const load = await runLoadProcess(spec(o.messages, 0))
