@@ -2,7 +2,7 @@
 // queued durably in PostgreSQL, then attempted from per-target in-memory queues with their own
 // concurrency, so a slow or dead endpoint only ever fills its own queue (ADR 0010).
 
-import type { Bus, BusMessage, Consumer } from '../bus/bus.ts'
+import type { Bus, BusMessage, Consumer, Subscription } from '../bus/bus.ts'
 import { DELIVERY_JOBS, STATUS_EVENTS } from '../bus/subjects.ts'
 import type { Db } from '../db/db.ts'
 import { backoffDelay } from '../domain/backoff.ts'
@@ -11,6 +11,7 @@ import type { DeliveryJob } from '../domain/message.ts'
 import { createGroupCommitter } from '../lib/group-commit.ts'
 import { createPollLoop } from '../lib/poll-loop.ts'
 import { stderrReporter } from '../observability/reporter.ts'
+import { createEndpointPresence, ENDPOINT_CHANGES } from './endpoint-presence.ts'
 import { customerEventId, queuedEventId, statusEventId } from './event-ids.ts'
 import { type EventEnvelope, findEvents } from './events-repository.ts'
 import type { StatusEvent } from './status-events.ts'
@@ -59,6 +60,13 @@ export interface WebhookDeliveryOptions extends AddressPolicy {
   leaseMs?: number
   /** An endpoint failing this long is disabled, ms (default 3 days). */
   disableAfterMs?: number
+  /**
+   * Events of customers with no enabled endpoint are dropped without a statement, by a set of the
+   * customers with one read every `presenceRefreshMs` (default 1000; ADR 0021). `false`: every
+   * event is queued by statement (tests compare).
+   */
+  endpointPresence?: boolean
+  presenceRefreshMs?: number
   /** Bus durable names' prefix (default `webhooks`). */
   durablePrefix?: string
   /** Every attempt's outcome, with its latency when a request was made. */
@@ -96,6 +104,7 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
   const held = new Set<string>()
   const running = new Set<Promise<void>>()
   const consumers: Consumer[] = []
+  let changes: Subscription | undefined
   let stopping = false
 
   // Events from the bus are queued in groups: one statement serves every handler waiting.
@@ -107,7 +116,33 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
       return items.map(() => undefined)
     },
   })
-  const enqueue = (e: EnqueueEvent) => enqueuer.submit(e)
+  // A customer with no enabled endpoint gets no webhook, not even its callbacks (they are signed
+  // with an endpoint's secret): its events cost no statement (ADR 0021). One dropped while an
+  // endpoint was being created comes back from the presence set's next read, and is queued then.
+  const presence =
+    opts.endpointPresence === false
+      ? undefined
+      : createEndpointPresence<EnqueueEvent>({
+          db,
+          ...(opts.presenceRefreshMs !== undefined ? { refreshMs: opts.presenceRefreshMs } : {}),
+          replay: (late) => {
+            for (const e of late) void requeue(e, 0)
+          },
+          onError,
+        })
+  async function requeue(e: EnqueueEvent, tries: number): Promise<void> {
+    try {
+      await enqueuer.submit(e)
+    } catch (err) {
+      // Acked on the bus already: retried here until it is in (or the process ends).
+      onError(err)
+      if (stopping) return
+      const t = setTimeout(() => void requeue(e, tries + 1), Math.min(30_000, 500 * 2 ** tries))
+      t.unref()
+    }
+  }
+  const enqueue = (e: EnqueueEvent): Promise<undefined> =>
+    presence?.drop(e.customerId, e) ? Promise.resolve(undefined) : enqueuer.submit(e)
 
   // What attempts read and write is batched the same way: attempts running at once share one
   // query for their endpoints, one per kind for their events, and one statement records them.
@@ -299,6 +334,13 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
     wake: () => loop.wake(),
     async start() {
       stopping = false
+      if (presence) {
+        // Subscribed first: an endpoint created while the set is read makes it read again.
+        changes = await bus.subscribe<{ customerId?: unknown }>(ENDPOINT_CHANGES, (m) =>
+          presence.changed(typeof m.data?.customerId === 'string' ? m.data.customerId : undefined),
+        )
+        await presence.start()
+      }
       consumers.push(
         await bus.consume<StatusEvent>({
           durable: `${prefix}-status`,
@@ -342,6 +384,9 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
     async stop() {
       stopping = true
       await Promise.all(consumers.splice(0).map((c) => c.stop()))
+      await changes?.stop()
+      changes = undefined
+      await presence?.stop()
       await loop.stop()
       const waiting = [...queues.values()].flatMap((q) => q.items.splice(0))
       for (const d of waiting) held.delete(d.id)

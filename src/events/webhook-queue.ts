@@ -1,7 +1,7 @@
 // The durable webhook queue in PostgreSQL (ADR 0010): one webhook_deliveries row per (event,
 // target) holds the retry state of its chain, webhook_attempts logs every attempt. Enqueueing is
 // one statement per group of events, and writes nothing for a customer with no endpoint and no
-// callback.
+// callback; the webhooks role does not even send it for a customer with no enabled endpoint (ADR 0021).
 
 import type { Queryable } from '../db/db.ts'
 import { uuidV7Time } from '../domain/ids.ts'
@@ -12,6 +12,11 @@ export interface EnqueueEvent {
   type: string
   /** The message the event is about: its status_callback_url also receives it. */
   messageId?: string
+  /**
+   * Whether that message has a status_callback_url, when the producer knows (a delivery job's
+   * `status_callback`): false spares the statement its messages probe; absent, the row is read.
+   */
+  callback?: boolean
 }
 
 /**
@@ -23,7 +28,7 @@ export async function enqueueEvents(q: Queryable, events: EnqueueEvent[]): Promi
   const unique = [...new Map(events.map((e) => [e.eventId, e])).values()]
   if (unique.length === 0) return 0
   const rows = unique.map((e) => {
-    const at = e.messageId ? uuidV7Time(e.messageId) : null
+    const at = e.messageId && e.callback !== false ? uuidV7Time(e.messageId) : null
     return {
       customer_id: e.customerId,
       event_id: e.eventId,
