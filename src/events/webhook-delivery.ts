@@ -34,6 +34,8 @@ import type { AttemptOutcome, WebhookSender } from './webhook-sender.ts'
 const HOUR = 3_600_000
 /** Attempts of one target in flight at once, and connections of its pool. */
 export const DEFAULT_PER_TARGET = 16
+/** Claims walk every target with pending deliveries (when some are full) at most this often, ms. */
+const WALK_MS = 250
 /** Retries stop this long after a chain's first attempt. */
 export const RETRY_WINDOW_MS = 24 * HOUR
 
@@ -303,11 +305,15 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
     }
   }
 
+  let lastWalk = Number.NEGATIVE_INFINITY
   const pass = async () => {
     const room = maxInMemory - held.size
     if (room <= 0 || stopping) return 0
     const inMemory = new Map([...queues].map(([t, q]) => [t, q.items.length + q.running]))
-    const claimed = await claimDue(db, Math.min(room, 500), inMemory, leaseMs, perTargetQueue)
+    // The walk over every target (when some are full) at most every WALK_MS; the due head between.
+    const walk = performance.now() - lastWalk >= WALK_MS
+    if (walk) lastWalk = performance.now()
+    const claimed = await claimDue(db, Math.min(room, 500), inMemory, leaseMs, perTargetQueue, { walk })
     let n = 0
     for (const d of claimed) {
       // A lease that ran out while the delivery waited here: it is still ours.
