@@ -279,7 +279,7 @@ export async function recordAttempts(
      d AS (
        UPDATE webhook_deliveries w SET state = x.state, attempts = x.attempt,
               next_attempt_at = coalesce(x.next_retry_at, w.next_attempt_at), updated_at = now()
-         FROM x WHERE w.id = x.delivery_id
+         FROM x WHERE w.id = x.delivery_id AND w.id = ANY($6::bigint[])
      ),
      ok AS (
        UPDATE webhook_endpoints SET failing_since = NULL, last_failure_at = NULL
@@ -295,7 +295,16 @@ export async function recordAttempts(
         RETURNING id, failing_since <= now() - $4 * interval '1 millisecond' AS expired
      )
      SELECT id::text FROM bad WHERE expired`,
-    [JSON.stringify(attempts), ids('reset'), ids('fail'), disableAfterMs, STREAK_GAP_MS],
+    // The ids again as an array ($6): the join alone was planned as a scan of the whole table (30
+    // days of chains) against json_to_recordset's 100-row estimate; with it, a probe of the key.
+    [
+      JSON.stringify(attempts),
+      ids('reset'),
+      ids('fail'),
+      disableAfterMs,
+      STREAK_GAP_MS,
+      records.map((a) => a.delivery.id),
+    ],
     { name: 'record_webhook_attempts' },
   )
   return rows.map((r) => r.id)
