@@ -69,14 +69,15 @@ describe('webhooks end to end (PostgreSQL, NATS, SMPP simulator, real receiver)'
 
   before(async () => {
     pg = await freshDatabase()
-    t = await startApp(pg.url, {
-      env: { SMSGW_WEBHOOK_ALLOW_INSECURE: 'true' },
-      deps: { webhookKey: () => KEY },
-    })
-    await setRates(t.app)
     const id = randomBytes(5).toString('hex')
     stream = `TEST_WH_${id}`
     bus = await createNatsBus({ servers: NATS_URL, stream, subjectPrefix: `wh_${id}` })
+    // With the bus, the api announces new endpoints to the webhooks role at once (ADR 0021), as in production.
+    t = await startApp(pg.url, {
+      env: { SMSGW_WEBHOOK_ALLOW_INSECURE: 'true' },
+      deps: { webhookKey: () => KEY, bus },
+    })
+    await setRates(t.app)
     sim = await createCarrierSim({ receiptDelayMs: 10 })
     pipeline = createPipeline({
       makeCarrier: createCarrier,
