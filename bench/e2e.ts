@@ -35,6 +35,8 @@ export const usage = `npm run bench -- e2e [options]
   --receipt-delay-ms N  simulator receipt delay, subtracted from latency (default 100)
   --pg-url URL          admin URL of PostgreSQL (default postgres://postgres@127.0.0.1:5432/postgres)
   --nats URL            NATS server (default nats://127.0.0.1:4222)
+  --database NAME       the run's database, dropped and made again (default smsgw_bench_e2e)
+  --smsgw-dir DIR       run smsgw from another checkout (built), e.g. a baseline (default this one)
   --split               each role in its own process (api, dispatcher, worker, carrier-sim)
                         instead of one smsgw start; reports CPU per process
   --webhooks            one webhook endpoint per customer on an in-bench receiver (127.0.0.1);
@@ -63,6 +65,8 @@ export async function run(argv: string[]): Promise<number> {
       'webhook-endpoints': { type: 'string' },
       'webhook-drain': { type: 'string', default: '300' },
       baseline: { type: 'string' },
+      database: { type: 'string', default: 'smsgw_bench_e2e' },
+      'smsgw-dir': { type: 'string', default: REPO },
     },
   })
   const webhooksOn = values.webhooks as boolean
@@ -75,9 +79,9 @@ export async function run(argv: string[]): Promise<number> {
     split: values.split as boolean,
     pgUrl: values['pg-url'] as string,
     natsUrl: values.nats as string,
-    database: 'smsgw_bench_e2e',
+    database: values.database as string,
     receiptDelayMs,
-    repoRoot: REPO,
+    repoRoot: values['smsgw-dir'] as string,
     webhooks: webhooksOn,
   })
   const admin = new AdminClient(url, adminToken)

@@ -19,6 +19,7 @@ import { shareComplianceChanges } from '../compliance/shared-cache.ts'
 import { type Config, trustProxyOf } from '../config/config.ts'
 import { dashboardRoutes } from '../dashboard/routes.ts'
 import type { Db } from '../db/db.ts'
+import { announceEndpointChange } from '../events/endpoint-presence.ts'
 import { createStreamHub } from '../events/stream-hub.ts'
 import { registerStreamMetrics } from '../events/stream-metrics.ts'
 import { resolveWebhookKey } from '../events/webhook-secrets.ts'
@@ -332,11 +333,21 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(optOutRoutes, { db, auth, changes: compliance })
   await app.register(inboundMessageRoutes, { db, auth })
   await app.register(adminInboundRoutes, { db, auth })
+  const busForEndpoints = deps.bus
   await app.register(webhookEndpointRoutes, {
     db,
     auth,
     key,
     policy: webhookPolicy,
+    ...(busForEndpoints
+      ? {
+          endpointsChanged: (customerId: string) => {
+            announceEndpointChange(busForEndpoints, customerId).catch((err) =>
+              app.log.warn({ err }, 'webhook endpoint change not broadcast'),
+            )
+          },
+        }
+      : {}),
   })
   await app.register(dashboardRoutes, {
     db,

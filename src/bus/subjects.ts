@@ -54,3 +54,9 @@ export const KEY_EVICTIONS = 'ctl.auth.evict'
 
 /** Opt-out and number changes, for every process's compliance cache (a broadcast: not stored). */
 export const COMPLIANCE_CHANGES = 'ctl.compliance.changed'
+/**
+ * Broadcast by an api process after it created or re-enabled a webhook endpoint: every webhooks
+ * process reads its endpoint set again now instead of within a second. Not stored; a lost
+ * broadcast only delays the first events (they are replayed).
+ */
+export const ENDPOINT_CHANGES = 'ctl.webhooks.endpoints.changed'

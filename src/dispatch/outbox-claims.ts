@@ -78,9 +78,11 @@ export async function claimJobs(
     country: string
     expires_at: Date
     trace_parent: string | null
+    callback: boolean
   }>(
     `SELECT o.seq, o.customer_id, m.id, m.created_at, m.to_number, m.from_sender, m.body, m.encoding,
-            m.segments, m.price_micros, m.country, m.expires_at, o.trace_parent
+            m.segments, m.price_micros, m.country, m.expires_at, o.trace_parent,
+            m.status_callback_url IS NOT NULL AS callback
        FROM json_to_recordset($2::json) AS w(customer_id uuid, n integer)
        CROSS JOIN LATERAL (
          SELECT seq, customer_id, message_id, message_created_at, trace_parent FROM outbox
@@ -109,6 +111,7 @@ export async function claimJobs(
         priority: lane,
         country: r.country,
         expires_at: new Date(r.expires_at).toISOString(),
+        status_callback: r.callback,
       },
       traceParent: r.trace_parent,
     })

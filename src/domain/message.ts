@@ -49,4 +49,9 @@ export interface DeliveryJob {
   priority: Priority
   country: string
   expires_at: string
+  /**
+   * Whether the message has a status_callback_url (the webhooks role then need not read the
+   * message for its message.queued). Absent in jobs of an older dispatcher: unknown.
+   */
+  status_callback?: boolean
 }

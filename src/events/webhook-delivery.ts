@@ -3,8 +3,8 @@
 // concurrency, so a slow or dead endpoint only ever fills its own queue (ADR 0010).
 
 import { batchItems } from '../bus/batch.ts'
-import type { Bus, BusMessage, Consumer } from '../bus/bus.ts'
-import { DELIVERY_JOBS, STATUS_EVENTS } from '../bus/subjects.ts'
+import type { Bus, BusMessage, Consumer, Subscription } from '../bus/bus.ts'
+import { DELIVERY_JOBS, ENDPOINT_CHANGES, STATUS_EVENTS } from '../bus/subjects.ts'
 import type { Db } from '../db/db.ts'
 import { backoffDelay } from '../domain/backoff.ts'
 import { isUuid, uuidV7Time } from '../domain/ids.ts'
@@ -12,6 +12,7 @@ import type { DeliveryJob } from '../domain/message.ts'
 import { createGroupCommitter } from '../lib/group-commit.ts'
 import { createPollLoop } from '../lib/poll-loop.ts'
 import { stderrReporter } from '../observability/reporter.ts'
+import { createEndpointPresence } from './endpoint-presence.ts'
 import { customerEventId, queuedEventId, statusEventId } from './event-ids.ts'
 import { type EventEnvelope, findEvents } from './events-repository.ts'
 import { type StatusEvent, statusEventsOf } from './status-events.ts'
@@ -34,6 +35,8 @@ import type { AttemptOutcome, WebhookSender } from './webhook-sender.ts'
 const HOUR = 3_600_000
 /** Attempts of one target in flight at once, and connections of its pool. */
 export const DEFAULT_PER_TARGET = 16
+/** Claims walk every target with pending deliveries (when some are full) at most this often, ms. */
+const WALK_MS = 250
 /** Retries stop this long after a chain's first attempt. */
 export const RETRY_WINDOW_MS = 24 * HOUR
 
@@ -60,6 +63,13 @@ export interface WebhookDeliveryOptions extends AddressPolicy {
   leaseMs?: number
   /** An endpoint failing this long is disabled, ms (default 3 days). */
   disableAfterMs?: number
+  /**
+   * Events of customers with no enabled endpoint are dropped without a statement, by a set of the
+   * customers with one read every `presenceRefreshMs` (default 1000; ADR 0021). `false`: every
+   * event is queued by statement (tests compare).
+   */
+  endpointPresence?: boolean
+  presenceRefreshMs?: number
   /** Bus durable names' prefix (default `webhooks`). */
   durablePrefix?: string
   /** Every attempt's outcome, with its latency when a request was made. */
@@ -97,6 +107,7 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
   const held = new Set<string>()
   const running = new Set<Promise<void>>()
   const consumers: Consumer[] = []
+  let changes: Subscription | undefined
   let stopping = false
 
   // Events from the bus are queued in groups: one statement serves every handler waiting.
@@ -108,7 +119,33 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
       return items.map(() => undefined)
     },
   })
-  const enqueue = (e: EnqueueEvent) => enqueuer.submit(e)
+  // A customer with no enabled endpoint gets no webhook, not even its callbacks (they are signed
+  // with an endpoint's secret): its events cost no statement (ADR 0021). One dropped while an
+  // endpoint was being created comes back from the presence set's next read, and is queued then.
+  const presence =
+    opts.endpointPresence === false
+      ? undefined
+      : createEndpointPresence<EnqueueEvent>({
+          db,
+          ...(opts.presenceRefreshMs !== undefined ? { refreshMs: opts.presenceRefreshMs } : {}),
+          replay: (late) => {
+            for (const e of late) void requeue(e, 0)
+          },
+          onError,
+        })
+  async function requeue(e: EnqueueEvent, tries: number): Promise<void> {
+    try {
+      await enqueuer.submit(e)
+    } catch (err) {
+      // Acked on the bus already: retried here until it is in (or the process ends).
+      onError(err)
+      if (stopping) return
+      const t = setTimeout(() => void requeue(e, tries + 1), Math.min(30_000, 500 * 2 ** tries))
+      t.unref()
+    }
+  }
+  const enqueue = (e: EnqueueEvent): Promise<undefined> =>
+    presence?.drop(e.customerId, e) ? Promise.resolve(undefined) : enqueuer.submit(e)
 
   // What attempts read and write is batched the same way: attempts running at once share one
   // query for their endpoints, one per kind for their events, and one statement records them.
@@ -269,11 +306,15 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
     }
   }
 
+  let lastWalk = Number.NEGATIVE_INFINITY
   const pass = async () => {
     const room = maxInMemory - held.size
     if (room <= 0 || stopping) return 0
     const inMemory = new Map([...queues].map(([t, q]) => [t, q.items.length + q.running]))
-    const claimed = await claimDue(db, Math.min(room, 500), inMemory, leaseMs, perTargetQueue)
+    // The walk over every target (when some are full) at most every WALK_MS; the due head between.
+    const walk = performance.now() - lastWalk >= WALK_MS
+    if (walk) lastWalk = performance.now()
+    const claimed = await claimDue(db, Math.min(room, 500), inMemory, leaseMs, perTargetQueue, { walk })
     let n = 0
     for (const d of claimed) {
       // A lease that ran out while the delivery waited here: it is still ours.
@@ -300,6 +341,13 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
     wake: () => loop.wake(),
     async start() {
       stopping = false
+      if (presence) {
+        // Subscribed first: an endpoint created while the set is read makes it read again.
+        changes = await bus.subscribe<{ customerId?: unknown }>(ENDPOINT_CHANGES, (m) =>
+          presence.changed(typeof m.data?.customerId === 'string' ? m.data.customerId : undefined),
+        )
+        await presence.start()
+      }
       consumers.push(
         await bus.consume<unknown>({
           durable: `${prefix}-status`,
@@ -356,6 +404,8 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
                   eventId: queuedEventId(job.id),
                   type: 'message.queued',
                   messageId: job.id,
+                  // The job says whether its message has a callback: no message read when not.
+                  ...(typeof job.status_callback === 'boolean' ? { callback: job.status_callback } : {}),
                 }),
               ),
             )
@@ -368,6 +418,9 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
     async stop() {
       stopping = true
       await Promise.all(consumers.splice(0).map((c) => c.stop()))
+      await changes?.stop()
+      changes = undefined
+      await presence?.stop()
       await loop.stop()
       const waiting = [...queues.values()].flatMap((q) => q.items.splice(0))
       for (const d of waiting) held.delete(d.id)

@@ -41,7 +41,11 @@ export async function startWebhookRole(opts: {
     registers,
   })
   if (opts.registry) registerWebhookBacklogGauge(opts.registry, opts.db)
-  const sender = createWebhookSender({ ...policy, ...(opts.onRefused ? { onRefused: opts.onRefused } : {}) })
+  const sender = createWebhookSender({
+    ...policy,
+    connectionsPerTarget: opts.config.SMSGW_WEBHOOK_CONCURRENCY,
+    ...(opts.onRefused ? { onRefused: opts.onRefused } : {}),
+  })
   const delivery: WebhookDelivery = createWebhookDelivery({
     ...policy,
     db: opts.db,
@@ -50,6 +54,7 @@ export async function startWebhookRole(opts: {
     key: opts.key,
     retryBaseMs: opts.config.SMSGW_WEBHOOK_RETRY_BASE_MS,
     leaseMs: opts.config.SMSGW_WEBHOOK_LEASE_MS,
+    perTargetConcurrency: opts.config.SMSGW_WEBHOOK_CONCURRENCY,
     onAttempt: (_target, outcome, ms) => {
       attempts.inc({ outcome })
       if (ms !== undefined) latency.observe(ms / 1000)

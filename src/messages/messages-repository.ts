@@ -93,6 +93,30 @@ export async function findMessages(q: Queryable, customerId: string, ids: string
   return rows.map(fromRow)
 }
 
+/**
+ * Messages of several customers by id, in one query: one primary-key probe each (a lateral
+ * subquery, so the plan never turns into a scan of the day's partition whatever the row estimates).
+ */
+export async function findMessagesOf(
+  q: Queryable,
+  wanted: { customerId: string; id: string }[],
+): Promise<MessageView[]> {
+  const keys = wanted.flatMap(({ customerId, id }) => {
+    const t = uuidV7Time(id)
+    return t === null ? [] : [{ customer_id: customerId, id, created_at: new Date(t).toISOString() }]
+  })
+  if (keys.length === 0) return []
+  const { rows } = await q.query<MessageRow>(
+    `SELECT m.* FROM json_to_recordset($1::json) AS k(customer_id uuid, id uuid, created_at timestamptz)
+      CROSS JOIN LATERAL (
+        SELECT ${COLUMNS} FROM messages
+         WHERE id = k.id AND created_at = k.created_at AND customer_id = k.customer_id LIMIT 1) m`,
+    [JSON.stringify(keys)],
+    { name: 'find_messages_of' },
+  )
+  return rows.map(fromRow)
+}
+
 export interface MessageEvent {
   status: string
   createdAt: Date

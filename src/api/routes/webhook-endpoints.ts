@@ -29,6 +29,8 @@ export interface WebhookEndpointRouteDeps {
   policy: AddressPolicy
   /** The operator's key sealing endpoint secrets (resolved on first use). */
   key: () => Buffer
+  /** An endpoint was created or enabled (committed): tells the webhooks processes (ADR 0021). */
+  endpointsChanged?: (customerId: string) => void
 }
 
 /** Webhook endpoints per customer (Stripe allows 16). */
@@ -71,6 +73,7 @@ export const webhookEndpointRoutes: FastifyPluginAsyncTypebox<WebhookEndpointRou
   deps,
 ) => {
   const { db, auth, policy, key } = deps
+  const changed = deps.endpointsChanged ?? (() => undefined)
   app.addHook('onRequest', auth.customer)
   app.addHook('preHandler', auth.writes)
 
@@ -119,6 +122,7 @@ export const webhookEndpointRoutes: FastifyPluginAsyncTypebox<WebhookEndpointRou
           return { statusCode: 201, body: JSON.stringify(endpointObject(made.endpoint)) }
         }),
       )
+      changed(customerId)
       if (out.replayed || !secret) {
         reply.header('idempotent-replayed', 'true')
         return sendJsonText(reply, out.statusCode, out.body)
@@ -197,6 +201,7 @@ export const webhookEndpointRoutes: FastifyPluginAsyncTypebox<WebhookEndpointRou
           })
         : undefined
       if (!updated) throw notFound('webhook endpoint')
+      if (updated.enabled) changed(customerId)
       return endpointObject(updated)
     },
   )

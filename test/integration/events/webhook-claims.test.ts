@@ -79,4 +79,27 @@ describe('webhook delivery claims', () => {
       ['live-1', 'live-2'],
     )
   })
+
+  it('between walks, a full target is skipped from the due head; a head it fills falls back to the walk', async () => {
+    await db.query('DELETE FROM webhook_deliveries')
+    await seed('hot', 40, 30)
+    await seed('c', 3, 29.99)
+    await seed('d', 3, 29.98)
+    const hotFull = new Map([['hot', 2]])
+    // Interleaved with the hot backlog near the head: found there, without the walk.
+    const between = await claimDue(db, 10, hotFull, 60_000, 2, { walk: false })
+    assert.ok(between.every((d) => d.target !== 'hot'))
+    assert.deepEqual(between.map((d) => d.event_id).sort(), ['c-1', 'c-2', 'd-1', 'd-2'])
+    // 600 due rows of a full target ahead of everyone: the head finds nothing, the walk does.
+    await seed('wall', 600, 300)
+    await seed('e', 2, 1)
+    const wallFull = new Map([
+      ['wall', 2],
+      ['hot', 2],
+      ['c', 2],
+      ['d', 2],
+    ])
+    const behind = await claimDue(db, 10, wallFull, 60_000, 2, { walk: false })
+    assert.deepEqual(behind.map((d) => d.event_id).sort(), ['e-1', 'e-2'])
+  })
 })
