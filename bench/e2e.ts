@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import pg from 'pg'
 import { AdminClient } from './admin-client.ts'
+import { rollupStatements, startRollupProbe, waitRollupsCaughtUp } from './e2e-rollups.ts'
 import {
   deliveryQueueState,
   notFinal,
@@ -43,7 +44,10 @@ export const usage = `npm run bench -- e2e [options]
   --webhook-endpoints N endpoints for the N busiest customers only (default: all)
   --webhook-drain S     longest wait for the webhooks after the messages are final (default 300)
   --baseline FILE       e2e result JSON of a run without --webhooks (same options): adds the
-                        throughput cost and, single-process, the CPU per webhook`
+                        throughput cost and, single-process, the CPU per webhook
+  --database NAME       the run's database, dropped and recreated (default smsgw_bench_e2e)
+  --rollup-interval-ms N  SMSGW_ROLLUP_INTERVAL_MS of the run (default: the server's, 10000);
+                        3600000 holds the rollup passes off during the run (an A/B of their CPU)`
 
 const REPO = join(import.meta.dirname, '..')
 
@@ -63,6 +67,8 @@ export async function run(argv: string[]): Promise<number> {
       'webhook-endpoints': { type: 'string' },
       'webhook-drain': { type: 'string', default: '300' },
       baseline: { type: 'string' },
+      'rollup-interval-ms': { type: 'string' },
+      database: { type: 'string', default: 'smsgw_bench_e2e' },
     },
   })
   const webhooksOn = values.webhooks as boolean
@@ -75,10 +81,13 @@ export async function run(argv: string[]): Promise<number> {
     split: values.split as boolean,
     pgUrl: values['pg-url'] as string,
     natsUrl: values.nats as string,
-    database: 'smsgw_bench_e2e',
+    database: values.database as string,
     receiptDelayMs,
     repoRoot: REPO,
     webhooks: webhooksOn,
+    ...(values['rollup-interval-ms']
+      ? { env: { SMSGW_ROLLUP_INTERVAL_MS: values['rollup-interval-ms'] as string } }
+      : {}),
   })
   const admin = new AdminClient(url, adminToken)
   await admin.putRates()
@@ -101,6 +110,9 @@ export async function run(argv: string[]): Promise<number> {
   )
   const measured = receiver ? [...processes, receiver.process] : processes
   const cpuAt = () => new Map(measured.map((p) => [p.name, processCpuSeconds(p.pid) ?? Number.NaN]))
+  // The rollup role runs with the dispatcher (smsgw start: the one process).
+  const dispatcherUrl = processes.find((p) => p.name === 'dispatcher')?.url ?? url
+  const probe = await startRollupProbe(dbUrl, `${dispatcherUrl}/metrics`)
   const cpuBefore = cpuAt()
   const loadStarted = performance.now()
   const loadStartMs = Date.now()
@@ -145,6 +157,8 @@ export async function run(argv: string[]): Promise<number> {
     // the last webhook arrived, so all their work is counted.
     const cpuAfter = cpuAt()
     const wallS = (performance.now() - loadStarted) / 1000
+    const rollupsCaughtUpS = await waitRollupsCaughtUp(db)
+    const freshness = await probe.stop()
     const cpuSeconds = [...cpuAfter].map(
       ([name, after]) => [name, after - (cpuBefore.get(name) ?? Number.NaN)] as const,
     )
@@ -190,6 +204,13 @@ export async function run(argv: string[]): Promise<number> {
       rate: values.rate ? Number(values.rate) : null,
       customers: customersN,
       loadAvg: { atStart: loadAvgAtStart, atEnd: loadavg().map((x) => Math.round(x * 100) / 100) },
+      rollups: {
+        intervalMs: values['rollup-interval-ms'] ? Number(values['rollup-interval-ms']) : null,
+        freshness,
+        /** Seconds after the drain until the minute rollups counted every message and delivery. */
+        caughtUpAfterDrainS: rollupsCaughtUpS,
+        postgres: await rollupStatements(values['pg-url'] as string, values.database as string, delivered),
+      },
       webhooks: webhooks
         ? {
             ...webhooks,
@@ -291,6 +312,11 @@ function printSummary(r: {
   acceptedPerSec: number
   latencyNetMs: { p50: number; p95: number; p99: number }
   loadAvg: { atStart: number[]; atEnd: number[] }
+  rollups: {
+    freshness: Awaited<ReturnType<Awaited<ReturnType<typeof startRollupProbe>>['stop']>>
+    caughtUpAfterDrainS: number | null
+    postgres: Awaited<ReturnType<typeof rollupStatements>>
+  }
   webhooks: (WebhookFigures & { perMessage: number; cpu: ReturnType<typeof webhookCpu> }) | null
   baseline: ReturnType<typeof compareBaseline> | null
 }): void {
@@ -302,6 +328,16 @@ function printSummary(r: {
       `${r.latencyNetMs.p50} / ${r.latencyNetMs.p95} / ${r.latencyNetMs.p99}`,
     ],
     ['load average start → end', `${r.loadAvg.atStart.join(' ')} → ${r.loadAvg.atEnd.join(' ')}`],
+    [
+      'rollup lag delivered / accepted max (p95) s',
+      `${r.rollups.freshness.deliveredLagS.max} (${r.rollups.freshness.deliveredLagS.p95}) / ${r.rollups.freshness.acceptedLagS.max} (${r.rollups.freshness.acceptedLagS.p95})`,
+    ],
+    ['smsgw_rollup_lag_seconds max', String(r.rollups.freshness.gaugeMaxS ?? '-')],
+    ['rollups caught up after drain s', String(r.rollups.caughtUpAfterDrainS ?? 'not within 120 s')],
+    [
+      'rollup statements µs PG time per delivered msg (calls)',
+      r.rollups.postgres ? `${r.rollups.postgres.totalUsPerMessage} (${r.rollups.postgres.calls})` : '-',
+    ],
   ]
   const w = r.webhooks
   if (w) {
