@@ -15,12 +15,12 @@ import { loadavg } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import pg from 'pg'
-import type { Db } from '../src/db/db.ts'
+import type { Db, Queryable } from '../src/db/db.ts'
 import { migrate } from '../src/db/migrate.ts'
 import { createPostgresDb } from '../src/db/postgres.ts'
 import type { RollupKey } from '../src/reporting/buckets.ts'
 import { recomputeBuckets } from '../src/reporting/rollups.ts'
-import { createPgUsageReader, type UsageQuery } from '../src/reporting/usage.ts'
+import { createPgUsageReader, toPeriods, type UsageQuery, type UsageReader } from '../src/reporting/usage.ts'
 import { recreateDatabase } from './bench-db.ts'
 import { DEFAULT_PG_URL } from './stack.ts'
 import { makeZipf } from './zipf.ts'
@@ -68,7 +68,9 @@ export async function run(argv: string[]): Promise<number> {
   const db = createPostgresDb({ url: dbUrl, poolSize: Number(values.concurrency) + 1 })
   try {
     await migrate(db)
-    await db.query('VACUUM ANALYZE usage_minute, usage_hour, usage_day')
+    await db.query(
+      'VACUUM ANALYZE usage_minute, usage_hour, usage_day, usage_minute_status, usage_hour_status',
+    )
     const { rows: meta } = await db.query<{ customers: string[]; start: Date; end: Date }>(
       'SELECT customers, range_start AS start, range_end AS end FROM bench_usage_meta',
     )
@@ -102,9 +104,10 @@ export async function run(argv: string[]): Promise<number> {
     const reads: Record<string, unknown> = {}
     for (const [shape, q] of Object.entries(shapes)) {
       const loadBefore = load()
-      // Same-run A/B: every other read with index-only scans off (the heap is read for the sums,
-      // as before migration 0022), interleaved, so both see the same machine load. Both run in a
-      // transaction with a SET LOCAL, so both pay the same round trips.
+      // Same-run A/B: every other read is the reader as it was before issue 13's read work (its
+      // query over the dimension rows, index-only scans off so the sums come from the heap as
+      // before migration 0022, folded in JS), interleaved, so both see the same machine load.
+      // Both run in a transaction with a SET LOCAL, so both pay the same round trips.
       const plain: number[] = []
       const heap: number[] = []
       let i = 0
@@ -114,25 +117,26 @@ export async function run(argv: string[]): Promise<number> {
         const t = performance.now()
         await db.transaction(async (tx) => {
           await tx.query(`SET LOCAL enable_indexonlyscan = ${offIos ? 'off' : 'on'}`)
-          await createPgUsageReader(tx).usage(q(c))
+          await (offIos ? readerBefore(tx) : createPgUsageReader(tx)).usage(q(c))
         })
         ;(offIos ? heap : plain).push(performance.now() - t)
       })
       const busiest = await buffers(dbUrl, q(customers[0] as string))
-      const busiestHeap = await buffers(dbUrl, q(customers[0] as string), true)
+      const busiestHeap = await buffers(dbUrl, q(customers[0] as string), true, readerBefore)
       reads[shape] = {
         ms: stats(plain),
-        msWithoutIndexOnly: stats(heap),
+        msBefore: stats(heap),
         busiest,
-        busiestWithoutIndexOnly: busiestHeap,
+        busiestBefore: busiestHeap,
         loadAvg: { before: loadBefore, after: load() },
       }
       console.error(
-        `${shape}: ${JSON.stringify(stats(plain))} ms, without index-only ${JSON.stringify(stats(heap))}; busiest ${JSON.stringify(busiest)} / ${JSON.stringify(busiestHeap)}; load ${loadBefore.join(' ')}`,
+        `${shape}: ${JSON.stringify(stats(plain))} ms, before ${JSON.stringify(stats(heap))}; busiest ${JSON.stringify(busiest)} / ${JSON.stringify(busiestHeap)}; load ${loadBefore.join(' ')}`,
       )
     }
     // Same-run A/B: the rebuild's whole recompute of hours and days (the passes' code before the
-    // deltas) on the last-but-one minute, then a pass's deltas on the last minute, same volume.
+    // deltas) on one late minute, then a pass's deltas on the minute before, same volume (the
+    // message log is append-only: each run takes minutes no earlier run used).
     const nPass = Number(values['pass-messages'])
     const pass =
       nPass > 0
@@ -143,11 +147,20 @@ export async function run(argv: string[]): Promise<number> {
               name,
               customers,
               zipf,
-              rangeEnd - 120_000,
+              await freeMinute(db, rangeEnd),
               nPass,
               true,
             ),
-            deltas: await measurePass(db, adminUrl, name, customers, zipf, rangeEnd - 60_000, nPass, false),
+            deltas: await measurePass(
+              db,
+              adminUrl,
+              name,
+              customers,
+              zipf,
+              await freeMinute(db, rangeEnd),
+              nPass,
+              false,
+            ),
           }
         : null
     const result = {
@@ -162,6 +175,34 @@ export async function run(argv: string[]): Promise<number> {
     return 0
   } finally {
     await db.close()
+  }
+}
+
+/** The PostgreSQL reader's usage() before issue 13's read work (commit 95a9752): the A of the A/B. */
+function readerBefore(db: Queryable): Pick<UsageReader, 'usage'> {
+  const table = { minute: 'usage_minute', hour: 'usage_hour', day: 'usage_day' } as const
+  return {
+    async usage(q) {
+      const grp = q.groupBy ? `, ${q.groupBy}` : ''
+      const { rows } = await db.query<Record<string, string>>(
+        `SELECT (extract(epoch FROM bucket) * 1000)::bigint::text AS period${q.groupBy ? `, ${q.groupBy} AS grp` : ''},
+                status, sum(messages)::text AS messages, sum(segments)::text AS segments, sum(cost_micros)::text AS cost
+           FROM ${table[q.granularity]}
+          WHERE customer_id = $1 AND bucket >= $2 AND bucket < $3
+          GROUP BY bucket${grp}, status`,
+        [q.customerId, new Date(q.fromMs), new Date(q.toMs)],
+      )
+      return toPeriods(
+        rows.map((r) => ({
+          period: Number(r.period),
+          grp: r.grp,
+          status: r.status as string,
+          messages: Number(r.messages),
+          segments: Number(r.segments),
+          cost: Number(r.cost),
+        })),
+      )
+    },
   }
 }
 
@@ -281,7 +322,12 @@ function stats(xs: number[]) {
 }
 
 /** Buffers and rows of the reader's query for one customer (EXPLAIN ANALYZE BUFFERS of the same SQL). */
-async function buffers(dbUrl: string, q: UsageQuery, withoutIndexOnly = false) {
+async function buffers(
+  dbUrl: string,
+  q: UsageQuery,
+  withoutIndexOnly = false,
+  makeReader: (db: Queryable) => Pick<UsageReader, 'usage'> = createPgUsageReader,
+) {
   const c = new pg.Client({ connectionString: dbUrl })
   await c.connect()
   if (withoutIndexOnly) await c.query('SET enable_indexonlyscan = off')
@@ -296,7 +342,7 @@ async function buffers(dbUrl: string, q: UsageQuery, withoutIndexOnly = false) {
         return { rows: [], rowCount: 0 }
       },
     }
-    await createPgUsageReader(fake as unknown as Db).usage(q)
+    await makeReader(fake as unknown as Db).usage(q)
     const { rows } = await c.query<{
       'QUERY PLAN': [{ Plan: Record<string, unknown>; 'Execution Time': number }]
     }>(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${capture.sql}`, capture.params)
@@ -349,10 +395,6 @@ async function measurePass(
   await db.exec(
     `CREATE TABLE IF NOT EXISTS ${part} PARTITION OF messages FOR VALUES FROM ('${dayStart.toISOString()}') TO ('${new Date(dayStart.getTime() + DAY).toISOString()}')`,
   )
-  await db.query(`DELETE FROM messages WHERE created_at >= $1 AND created_at < $2`, [
-    new Date(minute),
-    new Date(minute + 60_000),
-  ])
   await db.query(
     `INSERT INTO messages (id, created_at, customer_id, to_number, from_sender, body, country, encoding,
                            segments, price_micros, currency, priority, expires_at, status, status_updated_at)
@@ -393,6 +435,18 @@ async function measurePass(
     statements: delta,
     loadAvg: loadBefore,
   }
+}
+
+/** The latest minute of the last day before `rangeEnd` that holds no messages yet. */
+async function freeMinute(db: Db, rangeEnd: number): Promise<number> {
+  for (let m = rangeEnd - 60_000; m > rangeEnd - DAY; m -= 60_000) {
+    const { rowCount } = await db.query(
+      `SELECT 1 FROM messages WHERE created_at >= $1 AND created_at < $2 LIMIT 1`,
+      [new Date(m), new Date(m + 60_000)],
+    )
+    if (rowCount === 0) return m
+  }
+  throw new Error('no free minute left in the last day: run without --keep')
 }
 
 async function statements(adminUrl: string, name: string) {

@@ -113,8 +113,20 @@ const addTo = (table: string, g: 'hour' | 'day') => `
   ON CONFLICT (${KEY_COLUMNS}) DO UPDATE SET messages = ${table}.messages + EXCLUDED.messages,
     segments = ${table}.segments + EXCLUDED.segments, cost_micros = ${table}.cost_micros + EXCLUDED.cost_micros`
 
+/** Adds the deltas to the per-status totals of (customer, minute|hour). */
+const addToStatus = (table: string, g: 'minute' | 'hour') => `
+  INSERT INTO ${table} (customer_id, bucket, status, messages, segments, cost_micros)
+  SELECT c, date_trunc('${g}', b, 'UTC'), status, sum(dm), sum(ds), sum(dc)
+    FROM d GROUP BY 1, 2, 3
+  HAVING (sum(dm), sum(ds), sum(dc)) <> (0, 0, 0)
+   ORDER BY 1, 2, 3
+  ON CONFLICT (customer_id, bucket, status) DO UPDATE SET messages = ${table}.messages + EXCLUDED.messages,
+    segments = ${table}.segments + EXCLUDED.segments, cost_micros = ${table}.cost_micros + EXCLUDED.cost_micros`
+
 const APPLY_DELTAS = `
 WITH d AS (SELECT * FROM ${DELTAS}),
+ms AS (${addToStatus('usage_minute_status', 'minute')}),
+hs AS (${addToStatus('usage_hour_status', 'hour')}),
 h AS (${addTo('usage_hour', 'hour')}),
 dy AS (${addTo('usage_day', 'day')}),
 dcu AS (
@@ -145,6 +157,14 @@ dy AS (
   DELETE FROM usage_day r USING (SELECT DISTINCT c, date_trunc('day', b, 'UTC') AS b, country, status, priority, carrier FROM d) k
    WHERE r.customer_id = k.c AND r.bucket = k.b AND r.country = k.country AND r.status = k.status
      AND r.priority = k.priority AND r.carrier = k.carrier AND r.messages = 0
+),
+ms AS (
+  DELETE FROM usage_minute_status r USING (SELECT DISTINCT c, b, status FROM d) k
+   WHERE r.customer_id = k.c AND r.bucket = k.b AND r.status = k.status AND r.messages = 0
+),
+hs AS (
+  DELETE FROM usage_hour_status r USING (SELECT DISTINCT c, date_trunc('hour', b, 'UTC') AS b, status FROM d) k
+   WHERE r.customer_id = k.c AND r.bucket = k.b AND r.status = k.status AND r.messages = 0
 )
 DELETE FROM usage_day_customer r USING (SELECT DISTINCT c, date_trunc('day', b, 'UTC') AS b FROM d) k
  WHERE r.customer_id = k.c AND r.bucket = k.b AND r.messages = 0`
@@ -194,6 +214,8 @@ async function recomputeLocked(tx: Queryable, chunk: RollupKey[], full: boolean)
     bounds,
   )
   await rollUp(tx, 'usage_minute', 'usage_hour', 'hour', keys)
+  await statusTotals(tx, 'usage_minute', 'minute', keys)
+  await statusTotals(tx, 'usage_hour', 'hour', keys)
   const days = uniqueKeys(keys.map((k) => ({ customerId: k.customerId, minute: bucketOf(k.minute, 'day') })))
   await carrierDelta(tx, days, -1)
   await rollUp(tx, 'usage_hour', 'usage_day', 'day', keys)
@@ -261,6 +283,30 @@ async function rollUp(
        JOIN ${from} r ON r.customer_id = k.c AND r.bucket >= k.b AND r.bucket < k.b + $3::interval
       GROUP BY k.c, k.b, ${DIMENSIONS}`,
     [customers, buckets, `${BUCKET_MS[g] / 1000} seconds`],
+  )
+}
+
+/** Recomputes the per-status totals of the keys' (customer, minute|hour) from `from`'s rows. */
+async function statusTotals(
+  tx: Queryable,
+  from: 'usage_minute' | 'usage_hour',
+  g: 'minute' | 'hour',
+  keys: RollupKey[],
+): Promise<void> {
+  const up = uniqueKeys(keys.map((k) => ({ customerId: k.customerId, minute: bucketOf(k.minute, g) })))
+  const args = [up.map((k) => k.customerId), up.map((k) => new Date(k.minute).toISOString())]
+  await tx.query(
+    `DELETE FROM ${from}_status r USING unnest($1::uuid[], $2::timestamptz[]) AS k(c, b)
+      WHERE r.customer_id = k.c AND r.bucket = k.b`,
+    args,
+  )
+  await tx.query(
+    `INSERT INTO ${from}_status (customer_id, bucket, status, messages, segments, cost_micros)
+     SELECT k.c, k.b, r.status, sum(r.messages), sum(r.segments), sum(r.cost_micros)
+       FROM unnest($1::uuid[], $2::timestamptz[]) AS k(c, b)
+       JOIN ${from} r ON r.customer_id = k.c AND r.bucket = k.b
+      GROUP BY k.c, k.b, r.status`,
+    args,
   )
 }
 

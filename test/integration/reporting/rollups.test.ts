@@ -65,6 +65,25 @@ const MessageSpec = fc.record({
   carrier: fc.nat(CARRIERS.length - 1),
 })
 
+/** The per-status totals (migration 0022) equal the dimension rows summed per (customer, bucket, status). */
+async function assertStatusTotals(db: Db, customers: string[], when: string) {
+  for (const g of ['minute', 'hour'] as const) {
+    const q = async (sql: string) => (await db.query(sql, [customers])).rows
+    assert.deepEqual(
+      await q(
+        `SELECT customer_id::text, bucket::text, status, messages::text, segments::text, cost_micros::text
+           FROM usage_${g}_status WHERE customer_id = ANY($1::uuid[]) ORDER BY 1, 2, 3`,
+      ),
+      await q(
+        `SELECT customer_id::text, bucket::text, status, sum(messages)::text AS messages,
+                sum(segments)::text AS segments, sum(cost_micros)::text AS cost_micros
+           FROM usage_${g} WHERE customer_id = ANY($1::uuid[]) GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
+      ),
+      `usage_${g}_status ${when}`,
+    )
+  }
+}
+
 describe('usage rollups', () => {
   let fresh: FreshDatabase
   let db: Db
@@ -163,6 +182,7 @@ describe('usage rollups', () => {
               table,
             )
           }
+          await assertStatusTotals(db, customers, 'after the passes')
 
           // The report totals per day (migration 0019) equal usage_day summed (all customers so far).
           const totals = async (sql: string) => (await db.query(sql)).rows
@@ -238,6 +258,7 @@ describe('usage rollups', () => {
         [customer],
       )
       assert.deepEqual(rows, want, `usage_day_customer ${when}`)
+      await assertStatusTotals(db, [customer], when)
     }
     await recomputeBuckets(
       db,
@@ -312,6 +333,7 @@ describe('usage rollups', () => {
     await rebuildRollups(db, t0, t0 + 2 * DAY)
     assert.deepEqual(await rollupRows(db, 'usage_minute', [customer]), await groupByRows(db, 60, [customer]))
     assert.deepEqual(await rollupRows(db, 'usage_hour', [customer]), await groupByRows(db, 3600, [customer]))
+    await assertStatusTotals(db, [customer], 'after the rebuild')
     assert.deepEqual(await rollupRows(db, 'usage_day', [customer]), await groupByRows(db, 86_400, [customer]))
   })
 })
