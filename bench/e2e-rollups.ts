@@ -117,6 +117,8 @@ export interface RollupStatement {
   rows: number
   totalMs: number
   usPerMessage: number
+  /** Shared buffers hit + read per delivered message: a count, less moved by the machine's load than time. */
+  buffersPerMessage: number
 }
 
 /** The rollup role's statements (usage_* tables, the accept sweep) of database `database`, from pg_stat_statements. */
@@ -124,12 +126,18 @@ export async function rollupStatements(
   adminUrl: string,
   database: string,
   delivered: number,
-): Promise<{ statements: RollupStatement[]; totalUsPerMessage: number; calls: number } | null> {
+): Promise<{
+  statements: RollupStatement[]
+  totalUsPerMessage: number
+  calls: number
+  buffersPerMessage: number
+} | null> {
   const db = new pg.Client({ connectionString: adminUrl })
   await db.connect()
   try {
-    const { rows } = await db.query<{ query: string; calls: string; rows: string; ms: string }>(
-      `SELECT query, calls::text, rows::text, total_exec_time::text AS ms FROM pg_stat_statements
+    const { rows } = await db.query<{ query: string; calls: string; rows: string; ms: string; blks: string }>(
+      `SELECT query, calls::text, rows::text, total_exec_time::text AS ms,
+              (shared_blks_hit + shared_blks_read)::text AS blks FROM pg_stat_statements
         WHERE dbid = (SELECT oid FROM pg_database WHERE datname = $1)
           AND (query ~ '(usage_(minute|hour|day|sweep_position)|archived_days)' OR query ~ 'SELECT DISTINCT customer_id::text')
           AND query NOT LIKE $2
@@ -145,15 +153,32 @@ export async function rollupStatements(
       rows: Number(r.rows),
       totalMs: Math.round(Number(r.ms)),
       usPerMessage: round1((Number(r.ms) * 1000) / n),
+      buffersPerMessage: round1(Number(r.blks) / n),
     }))
     return {
       statements,
       calls: statements.reduce((s, x) => s + x.calls, 0),
+      buffersPerMessage: round1(rows.reduce((s, r) => s + Number(r.blks), 0) / n),
       totalUsPerMessage: round1(rows.reduce((s, r) => s + Number(r.ms), 0) * (1000 / n)),
     }
   } catch {
     return null // pg_stat_statements not loaded
   } finally {
     await db.end()
+  }
+}
+
+/** Rows inserted, updated and deleted in the rollup tables (usage_*) of the run's database, per delivered message. */
+export async function rollupRowWrites(db: pg.Client, delivered: number) {
+  const { rows } = await db.query<{ ins: string; upd: string; del: string }>(
+    `SELECT sum(n_tup_ins)::text AS ins, sum(n_tup_upd)::text AS upd, sum(n_tup_del)::text AS del
+       FROM pg_stat_user_tables WHERE relname LIKE 'usage\\_%'`,
+  )
+  const n = Math.max(1, delivered)
+  const r = rows[0]
+  return {
+    insPerMessage: round1(Number(r?.ins ?? 0) / n),
+    updPerMessage: round1(Number(r?.upd ?? 0) / n),
+    delPerMessage: round1(Number(r?.del ?? 0) / n),
   }
 }

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import pg from 'pg'
 import { AdminClient } from './admin-client.ts'
-import { rollupStatements, startRollupProbe, waitRollupsCaughtUp } from './e2e-rollups.ts'
+import { rollupRowWrites, rollupStatements, startRollupProbe, waitRollupsCaughtUp } from './e2e-rollups.ts'
 import {
   deliveryQueueState,
   notFinal,
@@ -46,6 +46,8 @@ export const usage = `npm run bench -- e2e [options]
   --baseline FILE       e2e result JSON of a run without --webhooks (same options): adds the
                         throughput cost and, single-process, the CPU per webhook
   --database NAME       the run's database, dropped and recreated (default smsgw_bench_e2e)
+  --smsgw-dir DIR       run the gateway from another checkout (built, with node_modules), e.g. a
+                        base commit for an A/B of the same bench
   --rollup-interval-ms N  SMSGW_ROLLUP_INTERVAL_MS of the run (default: the server's, 10000);
                         3600000 holds the rollup passes off during the run (an A/B of their CPU)`
 
@@ -69,6 +71,7 @@ export async function run(argv: string[]): Promise<number> {
       baseline: { type: 'string' },
       'rollup-interval-ms': { type: 'string' },
       database: { type: 'string', default: 'smsgw_bench_e2e' },
+      'smsgw-dir': { type: 'string' },
     },
   })
   const webhooksOn = values.webhooks as boolean
@@ -83,7 +86,7 @@ export async function run(argv: string[]): Promise<number> {
     natsUrl: values.nats as string,
     database: values.database as string,
     receiptDelayMs,
-    repoRoot: REPO,
+    repoRoot: (values['smsgw-dir'] as string | undefined) ?? REPO,
     webhooks: webhooksOn,
     ...(values['rollup-interval-ms']
       ? { env: { SMSGW_ROLLUP_INTERVAL_MS: values['rollup-interval-ms'] as string } }
@@ -210,6 +213,8 @@ export async function run(argv: string[]): Promise<number> {
         /** Seconds after the drain until the minute rollups counted every message and delivery. */
         caughtUpAfterDrainS: rollupsCaughtUpS,
         postgres: await rollupStatements(values['pg-url'] as string, values.database as string, delivered),
+        // pg_stat_user_tables lags up to PGSTAT's flush (~1 s after a transaction): read after the catch-up.
+        rowWrites: await rollupRowWrites(db, delivered),
       },
       webhooks: webhooks
         ? {
@@ -316,6 +321,7 @@ function printSummary(r: {
     freshness: Awaited<ReturnType<Awaited<ReturnType<typeof startRollupProbe>>['stop']>>
     caughtUpAfterDrainS: number | null
     postgres: Awaited<ReturnType<typeof rollupStatements>>
+    rowWrites: Awaited<ReturnType<typeof rollupRowWrites>>
   }
   webhooks: (WebhookFigures & { perMessage: number; cpu: ReturnType<typeof webhookCpu> }) | null
   baseline: ReturnType<typeof compareBaseline> | null
@@ -337,6 +343,11 @@ function printSummary(r: {
     [
       'rollup statements µs PG time per delivered msg (calls)',
       r.rollups.postgres ? `${r.rollups.postgres.totalUsPerMessage} (${r.rollups.postgres.calls})` : '-',
+    ],
+    ['rollup statements buffers per delivered msg', String(r.rollups.postgres?.buffersPerMessage ?? '-')],
+    [
+      'rollup rows ins/upd/del per delivered msg',
+      `${r.rollups.rowWrites.insPerMessage} / ${r.rollups.rowWrites.updPerMessage} / ${r.rollups.rowWrites.delPerMessage}`,
     ],
   ]
   const w = r.webhooks
