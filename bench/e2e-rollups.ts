@@ -142,7 +142,7 @@ export async function rollupStatements(
           AND (query ~ '(usage_(minute|hour|day|sweep_position)|archived_days)' OR query ~ 'SELECT DISTINCT customer_id::text')
           AND query NOT LIKE $2
           -- the migrations' own statements
-          AND query !~* '^s*(CREATE|ALTER|COMMENT)' AND query !~ 'FROM usage_day (WHERE carrier <> S+ )?GROUP BY'
+          AND query !~* '^[[:space:]]*(CREATE|ALTER|COMMENT|--)' AND query !~ 'FROM usage_day (WHERE carrier <> [^ ]+ )?GROUP BY'
         ORDER BY total_exec_time DESC`,
       [database, `${PROBE_MARK}%`],
     )
