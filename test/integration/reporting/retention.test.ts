@@ -345,3 +345,79 @@ describe('retention: redaction, archive, drop, load back', () => {
     assert.equal(charges.ok, true, charges.detail)
   })
 })
+
+describe('retention: deliveries and carrier_refs of days archived before they were archived too', () => {
+  let fresh: FreshDatabase
+  let db: Db
+  let dir: string
+  const today = Math.floor(Date.now() / DAY) * DAY
+  // A day whose messages were archived by an earlier version: its partition is gone, archived_days
+  // says messages and message_events, and its deliveries and receipt references are still here.
+  const earlier = today - 50 * DAY
+  const earlierDay = new Date(earlier).toISOString().slice(0, 10)
+
+  before(async () => {
+    fresh = await freshDatabase()
+    db = createPostgresDb({ url: fresh.url, poolSize: 2 })
+    dir = mkdtempSync(join(tmpdir(), 'smsgw-archive-'))
+    await db.query(
+      `INSERT INTO archived_days (day, tables, rows, files) VALUES ($1, ARRAY['messages', 'message_events'], 5, ARRAY[]::text[])`,
+      [earlierDay],
+    )
+    const ids = [1, 2, 3].map((i) => idAt(earlier + i * 3_600_000))
+    await db.query(
+      `INSERT INTO deliveries (message_id, message_created_at, customer_id, state, attempts, lease_until, carrier, parts)
+       SELECT id, to_timestamp(($2::bigint + n * 3600000) / 1000.0), gen_random_uuid(), 'final', 1, now(), 'sim-smpp', 1
+         FROM unnest($1::uuid[]) WITH ORDINALITY AS x(id, n)`,
+      [ids, earlier],
+    )
+    await db.query(
+      `INSERT INTO carrier_refs (carrier, carrier_id, message_id, message_created_at, customer_id, part, parts)
+       SELECT 'sim-smpp', 'ref-' || message_id::text, message_id, message_created_at, customer_id, 1, 1 FROM deliveries`,
+    )
+  })
+  after(async () => {
+    await db?.close()
+    await fresh?.drop()
+    if (dir) rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('are planned, archived, verified and deleted on the next run, once', async () => {
+    const opts: RetentionOptions = { bodyRetentionDays: 30, messageRetentionDays: 38, archiveDir: dir }
+    const plan = await planRetention(db, opts)
+    assert.deepEqual(
+      plan.archiveRows.map((p) => [p.parent, p.day]),
+      [
+        ['deliveries', earlierDay],
+        ['carrier_refs', earlierDay],
+      ],
+    )
+    const r = await runMaintenance(db, Date.now(), opts)
+    assert.deepEqual(
+      r.retention?.archived.map((a) => [a.table, a.rows]),
+      [
+        [`deliveries_p${earlierDay.replaceAll('-', '')}`, 3],
+        [`carrier_refs_p${earlierDay.replaceAll('-', '')}`, 3],
+      ],
+    )
+    assert.equal((await db.query('SELECT 1 FROM deliveries')).rowCount, 0)
+    assert.equal((await db.query('SELECT 1 FROM carrier_refs')).rowCount, 0)
+    const { rows } = await db.query<{ tables: string[]; rows: string }>(
+      'SELECT tables, rows::text FROM archived_days WHERE day = $1',
+      [earlierDay],
+    )
+    assert.deepEqual(rows, [
+      { tables: ['messages', 'message_events', 'deliveries', 'carrier_refs'], rows: '11' },
+    ])
+    const manifest = JSON.parse(
+      readFileSync(
+        archivePaths(dir, { table: `deliveries_p${earlierDay.replaceAll('-', '')}`, day: earlierDay })
+          .manifest,
+        'utf8',
+      ),
+    ) as Manifest
+    assert.equal(manifest.rows, 3)
+    assert.deepEqual((await planRetention(db, opts)).archiveRows, [])
+    assert.deepEqual((await runMaintenance(db, Date.now(), opts)).retention?.archived, [])
+  })
+})
