@@ -37,6 +37,8 @@ import {
   walLsn,
 } from './vs-kannel/meter.ts'
 
+const DEFAULT_DATABASE = 'smsgw_bench_vs_kannel'
+
 export const usage = `npm run bench -- vs-kannel [options]
   --messages N          messages per measured run (default 20000; the issue's figures use 50000)
   --runs N              runs of each system, interleaved; the table shows medians (default 1)
@@ -47,13 +49,14 @@ export const usage = `npm run bench -- vs-kannel [options]
   --kannel-bench DIR    the Kannel harness (default ../shared/kannel-bench beside the repo)
   --smsgw-dir DIR       run smsgw from another checkout (built), e.g. a baseline (default this one)
   --pg-url URL          admin URL of PostgreSQL (default ${DEFAULT_PG_URL})
+  --database NAME       the run's database, dropped and recreated (default ${DEFAULT_DATABASE}; another
+                        name lets two benches share one server)
   --nats URL            NATS server (default ${DEFAULT_NATS_URL})
   --out FILE            JSON result (default bench/results/vs-kannel-<time>.json; SVGs beside it)`
 
 const REPO = join(import.meta.dirname, '..')
 const SYSTEMS = ['kannel', 'single', 'split'] as const
 type System = (typeof SYSTEMS)[number]
-const DATABASE = 'smsgw_bench_vs_kannel'
 const WARMUP_SEQ = 1_000_000
 const IDLE_S = 30
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -70,6 +73,8 @@ interface Options {
   smsgwDir: string
   pgUrl: string
   natsUrl: string
+  /** The run's database (recreated for each run). */
+  database: string
 }
 
 export interface RunResult {
@@ -265,7 +270,7 @@ async function runSmsgw(o: Options, split: boolean, run: number): Promise<RunRes
     split,
     pgUrl: o.pgUrl,
     natsUrl: o.natsUrl,
-    database: DATABASE,
+    database: o.database,
     receiptDelayMs: o.receiptDelayMs,
     repoRoot: o.smsgwDir,
     // Kannel's SMSC link: one transceiver bind, 100 submits outstanding, no vendor TLV.
@@ -311,15 +316,15 @@ async function runSmsgw(o: Options, split: boolean, run: number): Promise<RunRes
     }
     const rowsBefore = await rowWrites(db)
     const lsn = await walLsn(admin)
-    const wal = await followWal(admin, db, DATABASE, lsn)
+    const wal = await followWal(admin, db, o.database, lsn)
     const meter = new CpuMeter(
       {
         ...Object.fromEntries(stack.processes.map((p) => [p.name, p.pid])),
         'smsc-sim': sim.process.pid,
       },
       admin,
-      DATABASE,
-      true,
+      o.database,
+      o.natsUrl,
     )
     await meter.start()
     const load = await runLoadProcess(spec(o.messages, 0))
@@ -569,6 +574,7 @@ export async function run(argv: string[]): Promise<number> {
       'kannel-bench': { type: 'string', default: join(REPO, '../shared/kannel-bench') },
       'smsgw-dir': { type: 'string', default: REPO },
       'pg-url': { type: 'string', default: DEFAULT_PG_URL },
+      database: { type: 'string', default: DEFAULT_DATABASE },
       nats: { type: 'string', default: DEFAULT_NATS_URL },
       out: { type: 'string' },
     },
@@ -593,7 +599,10 @@ export async function run(argv: string[]): Promise<number> {
     smsgwDir: String(values['smsgw-dir']),
     pgUrl: String(values['pg-url']),
     natsUrl: String(values.nats),
+    database: String(values.database),
   }
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(o.database))
+    throw new UsageError('--database: lower-case letters, digits and _ only')
   if (o.messages + o.warmup > WARMUP_SEQ)
     throw new UsageError(`--messages + --warmup must stay below ${WARMUP_SEQ}`)
   const runs = int('runs', values.runs, 1)

@@ -53,6 +53,23 @@ function pidsNamed(name: string): number[] {
 }
 
 /**
+ * The nats-server processes listening on the URL's port (by their command line's -p/--port; 4222
+ * when it names none): another server on the box (a test suite's) is not the bench's.
+ */
+function natsServerPids(url: string): number[] {
+  const port = new URL(url).port || '4222'
+  return pidsNamed('nats-server').filter((pid) => {
+    try {
+      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+      const i = args.findIndex((a) => a === '-p' || a === '--port')
+      return (i >= 0 ? args[i + 1] : '4222') === port
+    } catch {
+      return false
+    }
+  })
+}
+
+/**
  * CPU of groups of processes over a window. Processes are found again at every sample (PostgreSQL
  * backends come and go); one that started inside the window counts from zero, one that ended
  * between samples keeps what it had at its last sample.
@@ -70,14 +87,14 @@ export class CpuMeter {
     /** Admin connection (another database) to map PostgreSQL pids to their database. */
     private readonly admin: pg.Client | undefined,
     private readonly database: string | undefined,
-    /** Count nats-server too (smsgw's bus; Kannel has none). */
-    private readonly nats: boolean,
+    /** Count the nats-server serving this URL too (smsgw's bus; Kannel has none); false: none. */
+    private readonly nats: string | false,
   ) {}
 
   private async discover(): Promise<Map<number, string>> {
     const found = new Map<number, string>()
     for (const [name, pid] of Object.entries(this.fixed)) found.set(pid, name)
-    if (this.nats) for (const pid of pidsNamed('nats-server')) found.set(pid, NATS)
+    if (this.nats) for (const pid of natsServerPids(this.nats)) found.set(pid, NATS)
     if (this.admin) {
       const { rows } = await this.admin.query<{ pid: number; datname: string | null; backend_type: string }>(
         'SELECT pid, datname, backend_type FROM pg_stat_activity',

@@ -20,11 +20,14 @@ export const deadLetterMsgId = (messageId: string) => `dead-${messageId}`
 /** A committed status change (ADR 9): one customer's with `sms.status.<customer id>.>`, all with STATUS_EVENTS. */
 export const statusSubject = (customerId: string, status: MessageStatus) =>
   `sms.status.${customerId}.${status}`
+/** Several committed status changes of one customer in one bus message (the relay's unit). */
+export const statusBatchSubject = (customerId: string) => `sms.status.${customerId}.batch`
+/** The msgId of a batch: its first and last event ids, so a relay's re-publish of it is stored once. */
+export const statusBatchMsgId = (firstEventId: string, lastEventId: string, count: number) =>
+  `evts:${firstEventId}:${lastEventId}:${count}`
 export const STATUS_EVENTS = 'sms.status.>'
 /** Every status event of one customer (the live stream's subscription). */
 export const customerStatusEvents = (customerId: string) => `sms.status.${customerId}.>`
-/** The msgId of a status event: a relay's re-publish inside the broker's window is stored once. */
-export const statusEventMsgId = (eventId: string) => `evt:${eventId}`
 
 /**
  * An event recorded in customer_events (endpoint.disabled, …), published by the relay in the same

@@ -126,25 +126,30 @@ export async function markSubmittedMany(q: Queryable, items: Submitted[]): Promi
       customer_id: i.job.customer_id,
       part: n + 1,
       parts: i.parts ?? i.carrierIds.length,
-      // Undefined (tracing off) is left out of the JSON: nothing more is sent per part.
-      trace_parent: i.traceParent,
+      trace_parent: i.traceParent ?? null,
     })),
   )
+  // Typed arrays rather than a JSON recordset: nothing to parse per part.
   await q.query(
     `WITH d AS (
        UPDATE deliveries d SET state = 'submitted', carrier = x.carrier, parts = x.parts, updated_at = now()
          FROM unnest($1::uuid[], $2::text[], $3::int[]) AS x(id, carrier, parts) WHERE d.message_id = x.id
      )
      INSERT INTO carrier_refs (carrier, carrier_id, message_id, message_created_at, customer_id, part, parts, trace_parent)
-     SELECT carrier, carrier_id, message_id, message_created_at, customer_id, part, parts, trace_parent
-       FROM json_to_recordset($4::json) AS r(carrier text, carrier_id text, message_id uuid,
-            message_created_at timestamptz, customer_id uuid, part int, parts int, trace_parent text)
+     SELECT * FROM unnest($4::text[], $5::text[], $6::uuid[], $7::timestamptz[], $8::uuid[], $9::int[], $10::int[], $11::text[])
      ON CONFLICT (carrier, carrier_id) DO NOTHING`,
     [
       byId.map((i) => i.job.id),
       byId.map((i) => i.carrier),
       byId.map((i) => i.parts ?? i.carrierIds.length),
-      JSON.stringify(refs),
+      refs.map((r) => r.carrier),
+      refs.map((r) => r.carrier_id),
+      refs.map((r) => r.message_id),
+      refs.map((r) => r.message_created_at),
+      refs.map((r) => r.customer_id),
+      refs.map((r) => r.part),
+      refs.map((r) => r.parts),
+      refs.map((r) => r.trace_parent),
     ],
     { name: 'mark_submitted_many' },
   )

@@ -43,7 +43,7 @@ export function createPipelineMetrics(
   })
   new Gauge({
     name: 'smsgw_lane_pending',
-    help: 'Messages on the bus per lane not yet settled by a worker (the dispatcher window in use)',
+    help: 'Bus messages (batches of up to 64 delivery jobs) per lane not yet settled by a worker',
     labelNames: ['lane'] as const,
     registers,
     async collect() {

@@ -1,4 +1,6 @@
 import { BrokenCircuitError } from 'cockatiel'
+import pLimit from 'p-limit'
+import { handleBatchItems } from '../bus/batch.ts'
 import type { Bus, BusMessage, Consumer } from '../bus/bus.ts'
 import { laneDurable, laneSubject } from '../bus/subjects.ts'
 import type { SubmitRequest, SubmitResult } from '../carriers/carrier.ts'
@@ -347,18 +349,25 @@ export function createWorker(opts: WorkerOptions): Worker {
     handle,
     async start() {
       for (const lane of LANES) {
+        const concurrency = opts.concurrency?.[lane] ?? DEFAULT_CONCURRENCY[lane]
+        // Jobs arrive in batches (the dispatcher's); the lane's limit counts jobs, across batches.
+        const limit = pLimit(concurrency)
         consumers.push(
-          await opts.bus.consume<DeliveryJob>({
+          await opts.bus.consume<unknown>({
             durable: laneDurable(lane),
             subject: laneSubject(lane),
-            concurrency: opts.concurrency?.[lane] ?? DEFAULT_CONCURRENCY[lane],
-            // Short, so the jobs of a killed worker come back soon; a running job keeps its own
+            concurrency,
+            // Short, so the jobs of a killed worker come back soon; a running batch keeps itself
             // alive by telling the broker it is still working.
             ackWaitMs: ACK_WAIT_MS,
             handler: async (m) => {
               const alive = setInterval(() => void m.inProgress().catch(() => {}), ACK_WAIT_MS / 3)
               try {
-                await tracing.workerStarted(m, lane).around(handle(m))
+                await handleBatchItems<DeliveryJob>(
+                  m,
+                  (item) => tracing.workerStarted(item, lane).around(handle(item)),
+                  { limit, onError },
+                )
               } finally {
                 clearInterval(alive)
               }

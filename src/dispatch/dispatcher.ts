@@ -1,3 +1,4 @@
+import { type BusBatch, batchMsgId } from '../bus/batch.ts'
 import type { Bus } from '../bus/bus.ts'
 import { laneDurable, laneSubject } from '../bus/subjects.ts'
 import type { Db } from '../db/db.ts'
@@ -17,6 +18,8 @@ export interface DispatcherOptions {
   window?: number
   /** Most messages released per lane per pass. Default 1000. */
   maxPerPass?: number
+  /** Jobs per bus message at most (a pass's jobs of a lane travel in batches). Default 64. */
+  jobBatch?: number
   /** First wait after a pass that found nothing to do, ms; doubles while idle up to maxIdleMs. Default 10. */
   idleMs?: number
   /** Longest wait while idle, ms (an accept in this process wakes it at once). Default 200. */
@@ -51,6 +54,9 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   const tracing = opts.tracing ?? TRACING_OFF
   const buckets = new Map<string, Bucket>()
   const rotation = new Map<Priority, string | undefined>()
+  const jobBatch = opts.jobBatch ?? 64
+  /** Jobs per bus message lately, per lane (a moving average). */
+  const batchSize = new Map<Priority, number>()
 
   /** Tokens a customer may release now, without spending them. */
   const available = (customerId: string, rate: number, now: number) => {
@@ -65,7 +71,9 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   }
 
   async function passLane(lane: Priority): Promise<number> {
-    const credits = Math.min(maxPerPass, window - (await opts.bus.pending(laneDurable(lane))))
+    // The bus counts batches: the jobs they hold are estimated from the recent batch size.
+    const onBus = Math.ceil((await opts.bus.pending(laneDurable(lane))) * (batchSize.get(lane) ?? 1))
+    const credits = Math.min(maxPerPass, window - onBus)
     if (credits <= 0) return 0
     const backlog = await backlogByCustomer(opts.db, lane, credits)
     if (backlog.length === 0) return 0
@@ -83,15 +91,26 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
       const claimed = await claimJobs(tx, lane, take)
       const ordered = interleave(claimed)
       if (ordered.length === 0) return 0
-      // Publish in fair order; the msgId lets the broker drop a re-publish after a crash here.
-      await Promise.all(
-        ordered.map((c) => {
-          const span = tracing.dispatchStarted(c.job.id, lane, c.traceParent)
-          return span.around(
-            opts.bus.publish<DeliveryJob>(laneSubject(lane), c.job, span.inject({ msgId: c.job.id })),
-          )
-        }),
-      )
+      // Publish in fair order, jobBatch jobs per bus message; the msgId lets the broker drop a
+      // re-publish after a crash here.
+      const publishes: Promise<unknown>[] = []
+      for (let i = 0; i < ordered.length; i += jobBatch) {
+        const chunk = ordered.slice(i, i + jobBatch)
+        const spans = chunk.map((c) => tracing.dispatchStarted(c.job.id, lane, c.traceParent))
+        const headers = spans.map((span) => span.inject({}).headers ?? null)
+        const batch: BusBatch<DeliveryJob> = {
+          items: chunk.map((c) => c.job),
+          ...(headers.some((h) => h && Object.keys(h).length > 0) ? { headers } : {}),
+        }
+        const first = chunk[0]?.job.id ?? ''
+        const published = opts.bus.publish(laneSubject(lane), batch, {
+          msgId: batchMsgId(first, chunk.at(-1)?.job.id ?? first, chunk.length),
+        })
+        publishes.push(...spans.map((span) => span.around(published)))
+      }
+      await Promise.all(publishes)
+      const chunks = Math.ceil(ordered.length / jobBatch)
+      batchSize.set(lane, ((batchSize.get(lane) ?? 1) + ordered.length / chunks) / 2)
       await deleteClaimed(
         tx,
         ordered.map((c) => c.seq),

@@ -3,22 +3,31 @@
 // relay publishes in (xid, id) order only rows of transactions below its snapshot's xmin — every
 // such transaction has ended, so a row that commits late (a lower id than rows already
 // committed) is never skipped. The position is saved after each published batch; after a crash
-// the batch in flight is published again with the same msgIds (ADR 0009). customer_events rows
+// the batch in flight is published again with the same msgIds (ADR 0009). A customer's consecutive
+// status events of a pass travel as one bus message (`sms.status.<customer>.batch`, at most
+// BUS_BATCH events): one publish, one delivery and one ack per consumer for many events. customer_events rows
 // (endpoint.disabled, …) are published the same way, merged in (xid, table, id) order, on
 // `sms.event.<customer>.<type>`: the live stream's order (ADR 0011).
 
 import type { Bus } from '../bus/bus.ts'
-import { customerEventMsgId, customerEventSubject, statusEventMsgId, statusSubject } from '../bus/subjects.ts'
+import {
+  customerEventMsgId,
+  customerEventSubject,
+  statusBatchMsgId,
+  statusBatchSubject,
+} from '../bus/subjects.ts'
 import type { Db } from '../db/db.ts'
 import type { MessageStatus } from '../domain/status.ts'
 import { createPollLoop } from '../lib/poll-loop.ts'
 import { stderrReporter } from '../observability/reporter.ts'
-import type { StatusEvent } from './status-events.ts'
+import type { StatusEvent, StatusEventBatch } from './status-events.ts'
 
 /** Arbitrary constant: one relay publishes at a time; others find the lock taken and wait. */
 const RELAY_LOCK = 7_200_731_011
 /** A transaction that wrote an event is assumed to end within this long of the event's created_at (it bounds the scan). */
 const LONGEST_WRITE = '1 hour'
+/** Status events per bus message at most (a few hundred bytes each: well under NATS's 1 MB payload limit). */
+const BUS_BATCH = 500
 
 export interface StatusEventRelayOptions {
   db: Db
@@ -90,39 +99,58 @@ export function createStatusEventRelay(opts: StatusEventRelayOptions): StatusEve
                AND c.xid < pg_snapshot_xmin(pg_current_snapshot())
              ORDER BY c.xid, c.id
              LIMIT $1)
-         ) r ORDER BY x, src, id LIMIT $1`,
+         ) r ORDER BY r.x, r.src, r.id LIMIT $1`,
         [batch],
         { name: 'relay_status_events' },
       )
       const last = rows.at(-1)
       if (!last) return 0
-      await Promise.all(
-        rows.map((r) => {
-          if (r.src === 2) {
-            const event: CustomerEvent = {
-              id: r.id,
-              type: r.type as string,
-              customer_id: r.customer_id,
-              created_at: r.created_at.toISOString(),
-            }
-            return opts.bus.publish(customerEventSubject(r.customer_id, event.type), event, {
-              msgId: customerEventMsgId(r.id),
-            })
-          }
-          const event: StatusEvent = {
+      const publishes: Promise<unknown>[] = []
+      // A customer's consecutive status events travel as one bus message; a customer event of that
+      // customer ends the run first, so the customer's stream keeps the relay's order.
+      const open = new Map<string, StatusEvent[]>()
+      const flush = (customerId: string) => {
+        const events = open.get(customerId)
+        if (!events?.length) return
+        open.delete(customerId)
+        const batch: StatusEventBatch = { events }
+        publishes.push(
+          opts.bus.publish(statusBatchSubject(customerId), batch, {
+            msgId: statusBatchMsgId(events[0]?.id ?? '', events.at(-1)?.id ?? '', events.length),
+          }),
+        )
+      }
+      for (const r of rows) {
+        if (r.src === 2) {
+          flush(r.customer_id)
+          const event: CustomerEvent = {
             id: r.id,
-            type: `message.${r.status}`,
-            message_id: r.message_id,
+            type: r.type as string,
             customer_id: r.customer_id,
-            status: r.status,
-            detail: r.detail,
             created_at: r.created_at.toISOString(),
           }
-          return opts.bus.publish(statusSubject(r.customer_id, r.status), event, {
-            msgId: statusEventMsgId(r.id),
-          })
-        }),
-      )
+          publishes.push(
+            opts.bus.publish(customerEventSubject(r.customer_id, event.type), event, {
+              msgId: customerEventMsgId(r.id),
+            }),
+          )
+          continue
+        }
+        const events = open.get(r.customer_id) ?? []
+        open.set(r.customer_id, events)
+        events.push({
+          id: r.id,
+          type: `message.${r.status}`,
+          message_id: r.message_id,
+          customer_id: r.customer_id,
+          status: r.status,
+          detail: r.detail,
+          created_at: r.created_at.toISOString(),
+        })
+        if (events.length >= BUS_BATCH) flush(r.customer_id)
+      }
+      for (const customerId of [...open.keys()]) flush(customerId)
+      await Promise.all(publishes)
       // The scan bound follows the events, not the clock: a relay that was down a day resumes there.
       await tx.query(
         `UPDATE event_relay_position SET xid = $1::xid8, src = $2, id = $3, updated_at = $4 WHERE name = 'status'`,

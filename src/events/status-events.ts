@@ -14,3 +14,18 @@ export interface StatusEvent {
   /** When the change was recorded, ISO. */
   created_at: string
 }
+
+/**
+ * What the relay publishes on `sms.status.<customer>.batch`: consecutive status events of one
+ * customer, in the relay's order — one bus message for many events (ADR 0009). A payload that is
+ * a single event (a relay from before batches, a test) is read as a batch of one.
+ */
+export interface StatusEventBatch {
+  events: StatusEvent[]
+}
+
+/** The events a status payload carries, unchecked: each consumer validates what it reads. */
+export function statusEventsOf(data: unknown): unknown[] {
+  const events = (data as Partial<StatusEventBatch> | null)?.events
+  return Array.isArray(events) ? events : [data]
+}

@@ -53,21 +53,20 @@ export async function applyStatusChanges(tx: Queryable, changes: StatusChange[])
   const keys = [...new Map(changes.map((c) => [c.messageId, c])).values()].sort((a, b) =>
     a.messageId < b.messageId ? -1 : 1,
   )
+  const [from, to] = createdRange(keys.map((k) => k.createdAt))
+  // Typed arrays (no JSON to parse) and the partition key's range as constants: the plan reads
+  // only the partitions of these days (a join on the keys alone prunes only at run time, after
+  // planning and locking every partition) — docs/performance.md, 2026-12-07.
   const { rows } = await tx.query<Locked>(
     `SELECT m.id, m.status, m.customer_id, m.price_micros, m.priority, m.batch_id FROM messages m
-       JOIN json_to_recordset($1::json) AS k(id uuid, created_at timestamptz) ON m.id = k.id AND m.created_at = k.created_at
+       JOIN unnest($1::uuid[], $2::timestamptz[]) AS k(id, created_at) ON m.id = k.id AND m.created_at = k.created_at
+      WHERE m.created_at BETWEEN $3 AND $4
       ORDER BY m.id FOR UPDATE OF m`,
-    [JSON.stringify(keys.map((k) => ({ id: k.messageId, created_at: k.createdAt })))],
+    [keys.map((k) => k.messageId), keys.map((k) => k.createdAt), from, to],
   )
   const current = new Map(rows.map((r) => [r.id, r]))
-  const events: {
-    message_id: string
-    customer_id: string
-    status: string
-    detail: unknown
-    created_at: string
-  }[] = []
-  const finalStatus = new Map<string, { status: string; created_at: string; at: string }>()
+  const events: { message_id: string; customer_id: string; status: string; detail: string | null }[] = []
+  const finalStatus = new Map<string, { status: string; created_at: string }>()
   const applied: AppliedChange[] = []
   const refunds = new Map<string, { customer_id: string; amount: number; message_id: string }>()
   /** Batch id → its messages that became final here (batch.completed, ADR 0013). */
@@ -81,10 +80,9 @@ export async function applyStatusChanges(tx: Queryable, changes: StatusChange[])
       message_id: m.id,
       customer_id: m.customer_id,
       status: c.status,
-      detail: c.detail ?? null,
-      created_at: now,
+      detail: c.detail === undefined ? null : JSON.stringify(c.detail),
     })
-    finalStatus.set(m.id, { status: c.status, created_at: c.createdAt, at: now })
+    finalStatus.set(m.id, { status: c.status, created_at: c.createdAt })
     applied.push({ status: c.status, priority: m.priority, createdAt: c.createdAt })
     if (m.batch_id && isFinal(c.status)) finished.set(m.batch_id, (finished.get(m.batch_id) ?? 0) + 1)
     if (c.unsent && REFUNDED_WHEN_UNSENT.has(c.status)) {
@@ -92,20 +90,49 @@ export async function applyStatusChanges(tx: Queryable, changes: StatusChange[])
     }
   }
   if (events.length === 0) return applied
+  const moved = [...finalStatus]
   await tx.query(
     `WITH e AS (
        INSERT INTO message_events (message_id, customer_id, status, detail, created_at)
-       SELECT message_id, customer_id, status, detail, created_at
-         FROM json_to_recordset($1::json) AS x(message_id uuid, customer_id uuid, status text, detail jsonb, created_at timestamptz)
+       SELECT x.*, $5::timestamptz FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::jsonb[]) AS x
      )
-     UPDATE messages m SET status = x.status, status_updated_at = x.at
-       FROM json_to_recordset($2::json) AS x(id uuid, created_at timestamptz, status text, at timestamptz)
-      WHERE m.id = x.id AND m.created_at = x.created_at`,
-    [JSON.stringify(events), JSON.stringify([...finalStatus].map(([id, s]) => ({ id, ...s })))],
+     UPDATE messages m SET status = x.status, status_updated_at = $5
+       FROM unnest($6::uuid[], $7::timestamptz[], $8::text[]) AS x(id, created_at, status)
+      WHERE m.id = x.id AND m.created_at = x.created_at AND m.created_at BETWEEN $9 AND $10`,
+    [
+      events.map((e) => e.message_id),
+      events.map((e) => e.customer_id),
+      events.map((e) => e.status),
+      events.map((e) => e.detail),
+      now,
+      moved.map(([id]) => id),
+      moved.map(([, s]) => s.created_at),
+      moved.map(([, s]) => s.status),
+      from,
+      to,
+    ],
   )
   if (refunds.size > 0) await refund(tx, [...refunds.values()])
   await settleBatches(tx, finished)
   return applied
+}
+
+/**
+ * The range of the messages' created_at (their partition key) as constants for the planner,
+ * widened by a second each way so a value finer than the millisecond stays inside it; unbounded
+ * when a value does not parse (correct, only slower).
+ */
+export function createdRange(createdAt: string[]): [string, string] {
+  let lo = Number.POSITIVE_INFINITY
+  let hi = Number.NEGATIVE_INFINITY
+  for (const c of createdAt) {
+    const t = Date.parse(c)
+    if (Number.isNaN(t)) return ['-infinity', 'infinity']
+    if (t < lo) lo = t
+    if (t > hi) hi = t
+  }
+  if (lo > hi) return ['-infinity', 'infinity']
+  return [new Date(lo - 1000).toISOString(), new Date(hi + 1000).toISOString()]
 }
 
 /** Refunds as ledger entries (never edits), customers locked in id order like the accept path. */

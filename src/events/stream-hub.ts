@@ -20,7 +20,7 @@ import {
 } from './event-replay.ts'
 import type { EventEnvelope } from './events-repository.ts'
 import type { CustomerEvent } from './relay.ts'
-import type { StatusEvent } from './status-events.ts'
+import { type StatusEvent, statusEventsOf } from './status-events.ts'
 
 /** Where the hub writes: an SSE response or a WebSocket. */
 export interface StreamClient {
@@ -182,8 +182,12 @@ export function createStreamHub(opts: StreamHubOptions): StreamHub {
       pending: [],
       rendering: false,
       sub: Promise.all([
-        bus.subscribe<StatusEvent>(customerStatusEvents(customerId), ({ data }) => {
-          enqueue(customerId, { src: 1, rowId: data.id, createdAt: data.created_at })
+        bus.subscribe<unknown>(customerStatusEvents(customerId), ({ data }) => {
+          for (const e of statusEventsOf(data) as Partial<StatusEvent>[]) {
+            if (typeof e?.id === 'string' && typeof e.created_at === 'string') {
+              enqueue(customerId, { src: 1, rowId: e.id, createdAt: e.created_at })
+            }
+          }
         }),
         bus.subscribe<CustomerEvent>(customerEvents(customerId), ({ data }) => {
           enqueue(customerId, { src: 2, rowId: data.id, createdAt: data.created_at })

@@ -2,6 +2,7 @@
 // queued durably in PostgreSQL, then attempted from per-target in-memory queues with their own
 // concurrency, so a slow or dead endpoint only ever fills its own queue (ADR 0010).
 
+import { batchItems } from '../bus/batch.ts'
 import type { Bus, BusMessage, Consumer } from '../bus/bus.ts'
 import { DELIVERY_JOBS, STATUS_EVENTS } from '../bus/subjects.ts'
 import type { Db } from '../db/db.ts'
@@ -13,7 +14,7 @@ import { createPollLoop } from '../lib/poll-loop.ts'
 import { stderrReporter } from '../observability/reporter.ts'
 import { customerEventId, queuedEventId, statusEventId } from './event-ids.ts'
 import { type EventEnvelope, findEvents } from './events-repository.ts'
-import type { StatusEvent } from './status-events.ts'
+import { type StatusEvent, statusEventsOf } from './status-events.ts'
 import { type AddressPolicy, refuseUrl } from './webhook-address.ts'
 import { callbackSecrets, type SigningEndpoint, signingEndpoints } from './webhook-endpoints-repository.ts'
 import {
@@ -300,39 +301,64 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
     async start() {
       stopping = false
       consumers.push(
-        await bus.consume<StatusEvent>({
+        await bus.consume<unknown>({
           durable: `${prefix}-status`,
           subject: STATUS_EVENTS,
           startAt: 'new',
           concurrency: 128,
           handler: async (m) => {
-            const e = m.data
+            const all = statusEventsOf(m.data)
             // A payload we cannot read would be redelivered for ever: reported and dropped.
-            if (!isUuid(e?.customer_id) || !isUuid(e.message_id) || !/^\d+$/.test(e.id)) return poison(m)
-            await enqueue({
-              customerId: e.customer_id,
-              eventId: statusEventId(e.id, Date.parse(e.created_at)),
-              type: e.type,
-              messageId: e.message_id,
-            })
+            const events = all.filter(
+              (e): e is StatusEvent =>
+                isUuid((e as StatusEvent)?.customer_id) &&
+                isUuid((e as StatusEvent).message_id) &&
+                /^\d+$/.test((e as StatusEvent).id),
+            )
+            if (events.length === 0) return poison(m)
+            if (events.length < all.length) {
+              onError(
+                new Error(`webhooks: ${all.length - events.length} unreadable event(s) in ${m.id}, dropped`),
+              )
+            }
+            await Promise.all(
+              events.map((e) =>
+                enqueue({
+                  customerId: e.customer_id,
+                  eventId: statusEventId(e.id, Date.parse(e.created_at)),
+                  type: e.type,
+                  messageId: e.message_id,
+                }),
+              ),
+            )
             await m.ack()
           },
         }),
         // message.queued is the dispatch of the message: no event row is written for it (ADR 0010).
-        await bus.consume<DeliveryJob>({
+        await bus.consume<unknown>({
           durable: `${prefix}-queued`,
           subject: DELIVERY_JOBS,
           startAt: 'new',
           concurrency: 128,
           handler: async (m) => {
-            const job = m.data
-            if (!isUuid(job?.customer_id) || uuidV7Time(job.id) === null) return poison(m)
-            await enqueue({
-              customerId: job.customer_id,
-              eventId: queuedEventId(job.id),
-              type: 'message.queued',
-              messageId: job.id,
-            })
+            const all = batchItems(m.data) as DeliveryJob[]
+            const jobs = all.filter((job) => isUuid(job?.customer_id) && uuidV7Time(job.id) !== null)
+            if (jobs.length === 0) return poison(m)
+            if (jobs.length < all.length) {
+              onError(
+                new Error(`webhooks: ${all.length - jobs.length} unreadable job(s) in ${m.id}, dropped`),
+              )
+            }
+            await Promise.all(
+              jobs.map((job) =>
+                enqueue({
+                  customerId: job.customer_id,
+                  eventId: queuedEventId(job.id),
+                  type: 'message.queued',
+                  messageId: job.id,
+                }),
+              ),
+            )
             await m.ack()
           },
         }),

@@ -4,12 +4,40 @@
 import type { Queryable } from '../db/db.ts'
 import { checkFrom, findProblems, type ReconcileCheck } from './check.ts'
 
-/** pg_trigger.tgtype bits: DELETE 8, UPDATE 16, TRUNCATE 32. */
-const GUARDS: { table: string; trigger: string; events: number; perPartition: boolean }[] = [
+/** The accepted fields of a message: its guard fires on updates naming any of them (migration 0023). */
+const MESSAGE_GUARDED = [
+  'id',
+  'created_at',
+  'customer_id',
+  'to_number',
+  'from_sender',
+  'segments',
+  'price_micros',
+  'currency',
+  'priority',
+]
+
+/**
+ * pg_trigger.tgtype bits: DELETE 8, UPDATE 16, TRUNCATE 32. `columns`: a column-specific guard
+ * (UPDATE OF …) must list at least these.
+ */
+const GUARDS: {
+  table: string
+  trigger: string
+  events: number
+  perPartition: boolean
+  columns?: string[]
+}[] = [
   { table: 'ledger', trigger: 'ledger_append_only', events: 8 | 16, perPartition: true },
   { table: 'ledger', trigger: 'ledger_no_truncate', events: 32, perPartition: false },
   { table: 'message_events', trigger: 'message_events_append_only', events: 8 | 16, perPartition: true },
-  { table: 'messages', trigger: 'messages_guard', events: 8 | 16, perPartition: true },
+  {
+    table: 'messages',
+    trigger: 'messages_guard',
+    events: 8 | 16,
+    perPartition: true,
+    columns: MESSAGE_GUARDED,
+  },
   { table: 'customer_events', trigger: 'customer_events_append_only', events: 8 | 16, perPartition: true },
 ]
 
@@ -17,7 +45,8 @@ export async function appendOnlyTriggers(q: Queryable): Promise<ReconcileCheck> 
   const problems = await findProblems(
     q,
     `WITH want AS (
-       SELECT * FROM json_to_recordset($1::json) AS x(table_name text, trigger text, events int, per_partition boolean)
+       SELECT * FROM json_to_recordset($1::json)
+                AS x(table_name text, trigger text, events int, per_partition boolean, columns text[])
      ), rels AS (
        SELECT w.*, t.relid FROM want w
          LEFT JOIN LATERAL (SELECT to_regclass(w.table_name) AS relid
@@ -30,6 +59,10 @@ export async function appendOnlyTriggers(q: Queryable): Promise<ReconcileCheck> 
                    WHEN tr.oid IS NULL THEN 'append-only triggers missing'
                    WHEN tr.tgenabled NOT IN ('O', 'A') THEN 'append-only triggers disabled'
                    WHEN (tr.tgtype::int & r.events) <> r.events THEN 'append-only triggers not covering every event'
+                   WHEN cardinality(tr.tgattr::int2[]) > 0 AND NOT coalesce(
+                          (SELECT array_agg(a.attnum) FROM pg_attribute a
+                            WHERE a.attrelid = r.relid AND a.attname = ANY(r.columns)) <@ tr.tgattr::int2[], false)
+                     THEN 'append-only triggers not covering every guarded column'
                    WHEN p.prosrc !~* 'raise\\s+exception' THEN 'append-only trigger functions that no longer raise'
               END AS problem
          FROM rels r
@@ -43,6 +76,7 @@ export async function appendOnlyTriggers(q: Queryable): Promise<ReconcileCheck> 
           trigger: g.trigger,
           events: g.events,
           per_partition: g.perPartition,
+          columns: g.columns ?? [],
         })),
       ),
     ],

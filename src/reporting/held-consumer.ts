@@ -6,7 +6,7 @@
 import type { Bus, BusMessage, Consumer } from '../bus/bus.ts'
 import { STATUS_EVENTS } from '../bus/subjects.ts'
 import { isUuid, uuidV7Time } from '../domain/ids.ts'
-import type { StatusEvent } from '../events/status-events.ts'
+import { type StatusEvent, statusEventsOf } from '../events/status-events.ts'
 
 export interface HeldConsumerOptions {
   bus: Bus
@@ -30,7 +30,9 @@ export interface HeldConsumer {
 }
 
 export function createHeldConsumer(opts: HeldConsumerOptions): HeldConsumer {
-  let held: BusMessage<StatusEvent>[] = []
+  // Each bus message with the events it carries (a batch from the relay); acked after their pass.
+  let held: { m: BusMessage<unknown>; events: StatusEvent[] }[] = []
+  let heldEvents = 0
   let consumer: Consumer | undefined
   let timer: NodeJS.Timeout | undefined
   let running: Promise<unknown> = Promise.resolve()
@@ -39,15 +41,17 @@ export function createHeldConsumer(opts: HeldConsumerOptions): HeldConsumer {
   async function passNow(): Promise<{ keys: number; events: number }> {
     const acks = held
     held = []
+    heldEvents = 0
+    const events = acks.flatMap((h) => h.events)
     try {
-      const n = await opts.apply(acks.map((m) => m.data))
-      const oldest = acks.reduce((o, m) => Math.min(o, Date.parse(m.data.created_at)), Date.now())
-      await Promise.all(acks.map((m) => m.ack()))
-      opts.onPass?.({ keys: n, events: acks.length, lagMs: Date.now() - oldest })
-      return { keys: n, events: acks.length }
+      const n = await opts.apply(events)
+      const oldest = events.reduce((o, e) => Math.min(o, Date.parse(e.created_at)), Date.now())
+      await Promise.all(acks.map((h) => h.m.ack()))
+      opts.onPass?.({ keys: n, events: events.length, lagMs: Date.now() - oldest })
+      return { keys: n, events: events.length }
     } catch (err) {
       // Redelivered after a pause; applying is idempotent.
-      await Promise.all(acks.map((m) => m.nak(1000)))
+      await Promise.all(acks.map((h) => h.m.nak(1000)))
       throw err
     }
   }
@@ -69,7 +73,7 @@ export function createHeldConsumer(opts: HeldConsumerOptions): HeldConsumer {
     pass,
     async start() {
       stopped = false
-      consumer = await opts.bus.consume<StatusEvent>({
+      consumer = await opts.bus.consume<unknown>({
         durable: opts.durable,
         subject: STATUS_EVENTS,
         startAt: 'new',
@@ -78,20 +82,23 @@ export function createHeldConsumer(opts: HeldConsumerOptions): HeldConsumer {
         maxAckPending: opts.maxPending * 2,
         ackWaitMs: Math.max(120_000, opts.intervalMs * 6),
         handler: async (m) => {
-          const e = m.data
-          if (
-            !isUuid(e?.customer_id) ||
-            uuidV7Time(e.message_id) === null ||
-            Number.isNaN(Date.parse(e.created_at))
-          ) {
+          const all = statusEventsOf(m.data)
+          const events = all.filter(readable)
+          // An unreadable event would be redelivered for ever: reported and dropped, the rest applied.
+          if (events.length < all.length) {
             opts.onError(
-              new Error(`${opts.durable}: unreadable status event on ${m.subject} (${m.id}), dropped`),
+              new Error(
+                `${opts.durable}: ${all.length - events.length} unreadable status event(s) on ${m.subject} (${m.id}), dropped`,
+              ),
             )
+          }
+          if (events.length === 0) {
             await m.term()
             return
           }
-          held.push(m)
-          if (held.length >= opts.maxPending) pass().catch(opts.onError)
+          held.push({ m, events })
+          heldEvents += events.length
+          if (heldEvents >= opts.maxPending) pass().catch(opts.onError)
         },
       })
       schedule()
@@ -105,4 +112,15 @@ export function createHeldConsumer(opts: HeldConsumerOptions): HeldConsumer {
       if (held.length > 0) await pass().catch(opts.onError)
     },
   }
+}
+
+function readable(e: unknown): e is StatusEvent {
+  const s = (e ?? {}) as Partial<StatusEvent>
+  return (
+    isUuid(s.customer_id ?? '') &&
+    typeof s.message_id === 'string' &&
+    uuidV7Time(s.message_id) !== null &&
+    typeof s.created_at === 'string' &&
+    !Number.isNaN(Date.parse(s.created_at))
+  )
 }

@@ -96,6 +96,18 @@ function contract(name: string, open: () => Promise<{ db: Db; close: () => Promi
       await assert.rejects(db.query('UPDATE ledger SET amount = amount + 1'), /append-only/)
       await assert.rejects(db.query('DELETE FROM ledger'), /append-only/)
       await assert.rejects(db.query('UPDATE messages SET price_micros = 0'), /immutable/)
+      // The guard fires only on updates naming a guarded column (migration 0023): each still does.
+      for (const set of [
+        "id = '00000000-0000-7000-8000-000000000000'",
+        "created_at = created_at + interval '1 millisecond'",
+        "customer_id = '00000000-0000-4000-8000-000000000000'",
+        "to_number = to_number || '1'",
+        "from_sender = from_sender || 'x'",
+        'segments = segments + 1',
+        "currency = 'XXX'",
+        "priority = 'bulk', status = 'sent'",
+      ])
+        await assert.rejects(db.query(`UPDATE messages SET ${set}`), /immutable/, set)
       await assert.rejects(db.query('DELETE FROM messages'), /append-only/)
       const { rowCount } = await db.query("UPDATE messages SET status = 'sent', status_updated_at = now()")
       assert.ok(rowCount > 0, 'status is a projection and may move')

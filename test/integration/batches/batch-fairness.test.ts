@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
+import { batchItems } from '../../../src/bus/batch.ts'
 import type { Bus, Consumer } from '../../../src/bus/bus.ts'
 import { createNatsBus } from '../../../src/bus/nats-bus.ts'
 import { laneDurable, laneSubject } from '../../../src/bus/subjects.ts'
@@ -36,12 +37,12 @@ describe('a 10,000-recipient batch does not delay another customer (PostgreSQL, 
 
   const record = async (lane: Priority, seen: DeliveryJob[]) =>
     consumers.push(
-      await bus.consume<DeliveryJob>({
+      await bus.consume<unknown>({
         durable: laneDurable(lane),
         subject: laneSubject(lane),
         concurrency: 1,
         handler: async (m) => {
-          seen.push(m.data)
+          seen.push(...(batchItems(m.data) as DeliveryJob[]))
           await m.ack()
         },
       }),

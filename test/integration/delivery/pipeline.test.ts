@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { CircuitState } from 'cockatiel'
 import { Registry } from 'prom-client'
+import { batchItems } from '../../../src/bus/batch.ts'
 import type { Bus } from '../../../src/bus/bus.ts'
 import { createMemoryBus } from '../../../src/bus/memory-bus.ts'
 import { DEAD_LETTERS } from '../../../src/bus/subjects.ts'
@@ -230,7 +231,9 @@ describe('delivery pipeline end to end (PostgreSQL, in-process bus, SMPP simulat
 
   it('a late redelivery of a submitted message is not expired nor refunded, however late', async () => {
     const jobs: DeliveryJob[] = []
-    const sub = await bus.subscribe<DeliveryJob>('sms.deliver.>', (m) => jobs.push(m.data))
+    const sub = await bus.subscribe<unknown>('sms.deliver.>', (m) =>
+      jobs.push(...(batchItems(m.data) as DeliveryJob[])),
+    )
     // No receipts: the message stays `sent` (taken by the carrier, not final) while redelivered.
     primary.setOptions({ receipts: false })
     secondary.setOptions({ receipts: false })

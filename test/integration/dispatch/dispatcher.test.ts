@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import { acceptBatch } from '../../../src/billing/accept-batch.ts'
+import { batchItems } from '../../../src/bus/batch.ts'
 import type { Bus, Consumer } from '../../../src/bus/bus.ts'
 import { createMemoryBus } from '../../../src/bus/memory-bus.ts'
 import { createNatsBus } from '../../../src/bus/nats-bus.ts'
@@ -17,12 +18,12 @@ import { waitFor } from '../../helpers/wait.ts'
 
 /** Records what a lane's workers would receive, in order, acking each. */
 async function record(bus: Bus, lane: Priority, seen: DeliveryJob[]): Promise<Consumer> {
-  return bus.consume<DeliveryJob>({
+  return bus.consume<unknown>({
     durable: laneDurable(lane),
     subject: laneSubject(lane),
     concurrency: 1,
     handler: async (m) => {
-      seen.push(m.data)
+      seen.push(...(batchItems(m.data) as DeliveryJob[]))
       await m.ack()
     },
   })

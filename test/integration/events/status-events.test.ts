@@ -13,7 +13,7 @@ import { STATUS_EVENTS } from '../../../src/bus/subjects.ts'
 import type { Db } from '../../../src/db/db.ts'
 import { createPostgresDb } from '../../../src/db/postgres.ts'
 import { createStatusEventRelay } from '../../../src/events/relay.ts'
-import type { StatusEvent } from '../../../src/events/status-events.ts'
+import { type StatusEvent, statusEventsOf } from '../../../src/events/status-events.ts'
 import { createStatusWriter } from '../../../src/events/status-writer.ts'
 import { acceptMany, fundedCustomer } from '../../helpers/messages.ts'
 import { deleteStream, NATS_URL } from '../../helpers/nats.ts'
@@ -52,17 +52,21 @@ for (const [name, makeBus] of Object.entries(buses)) {
     let consumer: Consumer
     const got: StatusEvent[] = []
     const subjects: string[] = []
+    /** Events per bus message. */
+    const messages: number[] = []
 
     before(async () => {
       database = await freshDatabase()
       db = createPostgresDb({ url: database.url, poolSize: 4 })
       b = await makeBus()
-      consumer = await b.bus.consume<StatusEvent>({
+      consumer = await b.bus.consume<unknown>({
         durable: 'test-status',
         subject: STATUS_EVENTS,
         handler: async (m) => {
-          got.push(m.data)
-          subjects.push(m.subject)
+          const events = statusEventsOf(m.data) as StatusEvent[]
+          got.push(...events)
+          subjects.push(...events.map(() => m.subject))
+          messages.push(events.length)
           await m.ack()
         },
       })
@@ -81,7 +85,7 @@ for (const [name, makeBus] of Object.entries(buses)) {
         )
       ).rows
 
-    it('publishes each committed change once, on sms.status.<customer>.<status>, in order per message', async () => {
+    it('publishes each committed change once, batched per customer on sms.status.<customer>.batch, in order per message', async () => {
       const customer = await fundedCustomer(db)
       const ids = await acceptMany(db, customer, 50)
       const { rows } = await db.query<{ id: string; created_at: Date }>('SELECT id, created_at FROM messages')
@@ -116,8 +120,14 @@ for (const [name, makeBus] of Object.entries(buses)) {
       for (const [i, e] of got.entries()) {
         assert.equal(e.customer_id, customer)
         assert.equal(e.type, `message.${e.status}`)
-        assert.ok(subjects[i]?.endsWith(`status.${customer}.${e.status}`), subjects[i])
+        assert.ok(subjects[i]?.endsWith(`status.${customer}.batch`), subjects[i])
       }
+      // One customer: a pass's events (at most 37 here) travel as one bus message.
+      assert.ok(messages.length <= 150 / 37 + 4, `150 events in ${messages.length} bus messages`)
+      assert.ok(
+        messages.every((n) => n <= 37),
+        `events per message: ${messages}`,
+      )
       const order = new Map<string, string[]>()
       for (const e of got) order.set(e.message_id, [...(order.get(e.message_id) ?? []), e.status])
       for (const seq of order.values()) assert.deepEqual(seq, ['sending', 'sent', 'delivered'])

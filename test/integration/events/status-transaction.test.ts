@@ -1,6 +1,8 @@
 // StatusWriter.transaction: work and status changes commit together (the worker's submitted mark
 // with `sending` + `sent`, a receipt's match with the final status) or not at all, and a `sending`
-// also written on its own (a slow submit) is stored once whichever commits first. Migration 0018: messages partitions leave room for HOT updates.
+// also written on its own (a slow submit) is stored once whichever commits first. A group's
+// messages are looked up in the partitions of their days only, whatever the precision of the
+// created_at given. Migrations 0018, 0023: messages partitions leave room for HOT updates.
 
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
@@ -114,7 +116,38 @@ describe('status changes in the caller’s transaction', () => {
     for (const m of ms) assert.deepEqual(await events(m.messageId), ['sending', 'sent'])
   })
 
-  it('creates messages partitions with fillfactor 70 and sets carrier_refs to 85 (migration 0018)', async () => {
+  it('applies a group whose messages are on two days, created_at given to the microsecond', async () => {
+    const [accepted] = await messages(1)
+    // Two copies of an accepted message: one a day earlier (the partition exists: ensurePartitions
+    // keeps a day behind), one 987 µs later, the group's latest, given with its microseconds.
+    const { rows } = await db.query<{ id: string; created_at: string }>(
+      `INSERT INTO messages (id, created_at, customer_id, to_number, from_sender, body, country, encoding, segments,
+                             price_micros, currency, priority, expires_at, status, status_updated_at)
+       SELECT gen_random_uuid(), created_at + d, customer_id, to_number, from_sender, body, country, encoding,
+              segments, price_micros, currency, priority, expires_at, status, status_updated_at
+         FROM messages, unnest(ARRAY[interval '-1 day', interval '987 microseconds']) AS d
+        WHERE id = $1
+       RETURNING id, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at`,
+      [accepted?.messageId],
+    )
+    const both = rows.map((r) => ({ messageId: r.id, createdAt: r.created_at }))
+    assert.equal(both.length, 2)
+    assert.ok(both.some((m) => /\.\d{3}987Z$/.test(m.createdAt)))
+    const writer = createStatusWriter(db)
+    // One group: the writer batches what is submitted together.
+    await Promise.all(both.map((m) => writer.write({ ...m, status: 'sending' })))
+    for (const m of both) assert.deepEqual(await events(m.messageId), ['sending'])
+    const { rows: statuses } = await db.query<{ status: string }>(
+      'SELECT status FROM messages WHERE id = ANY($1::uuid[])',
+      [both.map((m) => m.messageId)],
+    )
+    assert.deepEqual(
+      statuses.map((r) => r.status),
+      ['sending', 'sending'],
+    )
+  })
+
+  it('creates messages partitions with fillfactor 50 and sets carrier_refs to 60 (migrations 0018, 0023)', async () => {
     await ensurePartitions(db)
     const { rows } = await db.query<{ relname: string; reloptions: string[] | null }>(
       `SELECT c.relname, c.reloptions FROM pg_class c
@@ -125,7 +158,7 @@ describe('status changes in the caller’s transaction', () => {
     for (const r of rows)
       assert.deepEqual(
         r.reloptions,
-        [r.relname === 'carrier_refs' ? 'fillfactor=85' : 'fillfactor=70'],
+        [r.relname === 'carrier_refs' ? 'fillfactor=60' : 'fillfactor=50'],
         r.relname,
       )
   })

@@ -146,6 +146,25 @@ describe('smsgw reconcile (PostgreSQL, pipeline-filled database)', () => {
     assert.equal((await failsOnly(url, 'append_only_triggers'))?.found, 2)
   })
 
+  it('(a) the messages guard narrowed to columns that leave an accepted field unguarded', async () => {
+    let tables = 0
+    const url = await planted((u) =>
+      withClient(u, async (c) => {
+        await c.query('DROP TRIGGER messages_guard ON messages')
+        await c.query(`CREATE TRIGGER messages_guard BEFORE UPDATE OF id, created_at, customer_id, to_number,
+                         from_sender, segments, currency, priority OR DELETE ON messages
+                         FOR EACH ROW EXECUTE FUNCTION smsgw_messages_guard()`)
+        const n = await c.query<{ n: string }>(
+          `SELECT count(*)::text AS n FROM pg_partition_tree('messages')`,
+        )
+        tables = Number(n.rows[0]?.n)
+      }),
+    )
+    // price_micros left out: the parent and every partition are reported.
+    assert.ok(tables > 1)
+    assert.equal((await failsOnly(url, 'append_only_triggers'))?.found, tables)
+  })
+
   it('(b) a duplicated submit seen by the simulator: exit 1 naming no_double_send and the message id', async () => {
     const dupSim = await createCarrierSim()
     try {

@@ -56,7 +56,15 @@ for (const [name, make] of Object.entries(buses)) {
 
     it('accepts and status events reach the rollups; events are acked after the pass commits', async (t) => {
       const errors: unknown[] = []
-      const relay = createStatusEventRelay({ db, bus, onError: (e) => errors.push(e) })
+      let published = 0
+      const relay = createStatusEventRelay({
+        db,
+        bus,
+        onPublished: (n) => {
+          published += n
+        },
+        onError: (e) => errors.push(e),
+      })
       // A long interval: the test drives passes itself.
       const rollups = createRollupConsumer({ db, bus, intervalMs: 3_600_000, onError: (e) => errors.push(e) })
       await rollups.start()
@@ -95,15 +103,18 @@ for (const [name, make] of Object.entries(buses)) {
       await waitFor(
         async () => {
           await relay.pass()
-          return (await bus.pending(ROLLUP_DURABLE)) === 10
+          return published === 10 && (await bus.pending(ROLLUP_DURABLE)) > 0
         },
         'events held unacked',
         30_000,
       )
+      // The 10 events travel in batches (bus messages): a few at most, all held unacked.
+      const held = await bus.pending(ROLLUP_DURABLE)
+      assert.ok(held >= 1 && held <= 10, `${held} bus messages held`)
       // A pass that cannot commit leaves them to be redelivered.
       await db.query('ALTER TABLE usage_minute RENAME TO usage_minute_away')
       await assert.rejects(rollups.pass())
-      assert.equal(await bus.pending(ROLLUP_DURABLE), 10)
+      assert.equal(await bus.pending(ROLLUP_DURABLE), held)
       await db.query('ALTER TABLE usage_minute_away RENAME TO usage_minute')
       await waitFor(
         async () => {

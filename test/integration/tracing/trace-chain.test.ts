@@ -12,6 +12,7 @@ import {
   type ReadableSpan,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base'
+import { type BusBatch, batchItems } from '../../../src/bus/batch.ts'
 import type { Bus, ConsumeOptions, PublishOptions } from '../../../src/bus/bus.ts'
 import { simSmppCarrier } from '../../../src/carriers/config.ts'
 import { createCarrier } from '../../../src/carriers/create-carrier.ts'
@@ -179,13 +180,29 @@ function assertChain(chain: ReadableSpan[], messageId: string, t: TestContext): 
 }
 
 /** The bus, recording what the dispatcher publishes to the lanes and the traceparent each worker delivery carries. */
+const itemHeader = (data: unknown, i: number) =>
+  (data as Partial<BusBatch<unknown>>).headers?.[i]?.traceparent ?? undefined
+
 function spyOn(bus: Bus) {
-  const published: { id: string; options: PublishOptions | undefined }[] = []
+  const published: {
+    id: string
+    traceparent: string | undefined
+    options: PublishOptions | undefined
+    batchHeaders: boolean
+  }[] = []
   const consumed: { id: string; traceparent: string | undefined }[] = []
   const spied: Bus = {
     ...bus,
     publish: (subject, data, o) => {
-      if (subject.startsWith('sms.deliver.')) published.push({ id: (data as { id: string }).id, options: o })
+      // Jobs travel in batches: each job's trace context rides in the batch's headers[i].
+      if (subject.startsWith('sms.deliver.'))
+        for (const [i, job] of batchItems(data).entries())
+          published.push({
+            id: (job as { id: string }).id,
+            traceparent: itemHeader(data, i),
+            options: o,
+            batchHeaders: 'headers' in (data as object),
+          })
       return bus.publish(subject, data, o)
     },
     consume: <T>(o: ConsumeOptions<T>) =>
@@ -193,7 +210,8 @@ function spyOn(bus: Bus) {
         ...o,
         handler: (m) => {
           if (m.subject.startsWith('sms.deliver.'))
-            consumed.push({ id: (m.data as { id: string }).id, traceparent: m.header('traceparent') })
+            for (const [i, job] of batchItems(m.data).entries())
+              consumed.push({ id: (job as { id: string }).id, traceparent: itemHeader(m.data, i) })
           return o.handler(m)
         },
       }),
@@ -231,7 +249,7 @@ for (const kind of ['nats', 'memory'] as const) {
       const worker = chain[3] as ReadableSpan
       const traceparent = `00-${dispatch.spanContext().traceId}-${idOf(dispatch)}-01`
       assert.deepEqual(
-        spy.published.filter((p) => p.id === id).map((p) => p.options?.headers?.traceparent),
+        spy.published.filter((p) => p.id === id).map((p) => p.traceparent),
         [traceparent],
       )
       assert.deepEqual(
@@ -267,8 +285,8 @@ describe('tracing off', () => {
     try {
       const id = await sendAndDeliver(g, { traceparent: CALLER_TRACEPARENT })
       assert.deepEqual(
-        spy.published.map((p) => p.options),
-        [{ msgId: id }],
+        spy.published.map((p) => ({ id: p.id, headers: p.options?.headers, batchHeaders: p.batchHeaders })),
+        [{ id, headers: undefined, batchHeaders: false }],
         'no headers when tracing is off',
       )
       assert.deepEqual(spy.consumed, [{ id, traceparent: undefined }])
