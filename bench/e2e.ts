@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import pg from 'pg'
 import { AdminClient } from './admin-client.ts'
+import { rollupRowWrites, rollupStatements, startRollupProbe, waitRollupsCaughtUp } from './e2e-rollups.ts'
 import {
   deliveryQueueState,
   notFinal,
@@ -45,7 +46,12 @@ export const usage = `npm run bench -- e2e [options]
   --webhook-endpoints N endpoints for the N busiest customers only (default: all)
   --webhook-drain S     longest wait for the webhooks after the messages are final (default 300)
   --baseline FILE       e2e result JSON of a run without --webhooks (same options): adds the
-                        throughput cost and, single-process, the CPU per webhook`
+                        throughput cost and, single-process, the CPU per webhook
+  --database NAME       the run's database, dropped and recreated (default smsgw_bench_e2e)
+  --smsgw-dir DIR       run the gateway from another checkout (built, with node_modules), e.g. a
+                        base commit for an A/B of the same bench
+  --rollup-interval-ms N  SMSGW_ROLLUP_INTERVAL_MS of the run (default: the server's, 10000);
+                        3600000 holds the rollup passes off during the run (an A/B of their CPU)`
 
 const REPO = join(import.meta.dirname, '..')
 
@@ -65,6 +71,7 @@ export async function run(argv: string[]): Promise<number> {
       'webhook-endpoints': { type: 'string' },
       'webhook-drain': { type: 'string', default: '300' },
       baseline: { type: 'string' },
+      'rollup-interval-ms': { type: 'string' },
       database: { type: 'string', default: 'smsgw_bench_e2e' },
       'smsgw-dir': { type: 'string', default: REPO },
     },
@@ -83,6 +90,9 @@ export async function run(argv: string[]): Promise<number> {
     receiptDelayMs,
     repoRoot: values['smsgw-dir'] as string,
     webhooks: webhooksOn,
+    ...(values['rollup-interval-ms']
+      ? { env: { SMSGW_ROLLUP_INTERVAL_MS: values['rollup-interval-ms'] as string } }
+      : {}),
   })
   const admin = new AdminClient(url, adminToken)
   await admin.putRates()
@@ -105,6 +115,9 @@ export async function run(argv: string[]): Promise<number> {
   )
   const measured = receiver ? [...processes, receiver.process] : processes
   const cpuAt = () => new Map(measured.map((p) => [p.name, processCpuSeconds(p.pid) ?? Number.NaN]))
+  // The rollup role runs with the dispatcher (smsgw start: the one process).
+  const dispatcherUrl = processes.find((p) => p.name === 'dispatcher')?.url ?? url
+  const probe = await startRollupProbe(dbUrl, `${dispatcherUrl}/metrics`)
   const cpuBefore = cpuAt()
   const loadStarted = performance.now()
   const loadStartMs = Date.now()
@@ -149,6 +162,8 @@ export async function run(argv: string[]): Promise<number> {
     // the last webhook arrived, so all their work is counted.
     const cpuAfter = cpuAt()
     const wallS = (performance.now() - loadStarted) / 1000
+    const rollupsCaughtUpS = await waitRollupsCaughtUp(db)
+    const freshness = await probe.stop()
     const cpuSeconds = [...cpuAfter].map(
       ([name, after]) => [name, after - (cpuBefore.get(name) ?? Number.NaN)] as const,
     )
@@ -194,6 +209,15 @@ export async function run(argv: string[]): Promise<number> {
       rate: values.rate ? Number(values.rate) : null,
       customers: customersN,
       loadAvg: { atStart: loadAvgAtStart, atEnd: loadavg().map((x) => Math.round(x * 100) / 100) },
+      rollups: {
+        intervalMs: values['rollup-interval-ms'] ? Number(values['rollup-interval-ms']) : null,
+        freshness,
+        /** Seconds after the drain until the minute rollups counted every message and delivery. */
+        caughtUpAfterDrainS: rollupsCaughtUpS,
+        postgres: await rollupStatements(values['pg-url'] as string, values.database as string, delivered),
+        // pg_stat_user_tables lags up to PGSTAT's flush (~1 s after a transaction): read after the catch-up.
+        rowWrites: await rollupRowWrites(db, delivered),
+      },
       webhooks: webhooks
         ? {
             ...webhooks,
@@ -295,6 +319,12 @@ function printSummary(r: {
   acceptedPerSec: number
   latencyNetMs: { p50: number; p95: number; p99: number }
   loadAvg: { atStart: number[]; atEnd: number[] }
+  rollups: {
+    freshness: Awaited<ReturnType<Awaited<ReturnType<typeof startRollupProbe>>['stop']>>
+    caughtUpAfterDrainS: number | null
+    postgres: Awaited<ReturnType<typeof rollupStatements>>
+    rowWrites: Awaited<ReturnType<typeof rollupRowWrites>>
+  }
   webhooks: (WebhookFigures & { perMessage: number; cpu: ReturnType<typeof webhookCpu> }) | null
   baseline: ReturnType<typeof compareBaseline> | null
 }): void {
@@ -306,6 +336,21 @@ function printSummary(r: {
       `${r.latencyNetMs.p50} / ${r.latencyNetMs.p95} / ${r.latencyNetMs.p99}`,
     ],
     ['load average start → end', `${r.loadAvg.atStart.join(' ')} → ${r.loadAvg.atEnd.join(' ')}`],
+    [
+      'rollup lag delivered / accepted max (p95) s',
+      `${r.rollups.freshness.deliveredLagS.max} (${r.rollups.freshness.deliveredLagS.p95}) / ${r.rollups.freshness.acceptedLagS.max} (${r.rollups.freshness.acceptedLagS.p95})`,
+    ],
+    ['smsgw_rollup_lag_seconds max', String(r.rollups.freshness.gaugeMaxS ?? '-')],
+    ['rollups caught up after drain s', String(r.rollups.caughtUpAfterDrainS ?? 'not within 120 s')],
+    [
+      'rollup statements µs PG time per delivered msg (calls)',
+      r.rollups.postgres ? `${r.rollups.postgres.totalUsPerMessage} (${r.rollups.postgres.calls})` : '-',
+    ],
+    ['rollup statements buffers per delivered msg', String(r.rollups.postgres?.buffersPerMessage ?? '-')],
+    [
+      'rollup rows ins/upd/del per delivered msg',
+      `${r.rollups.rowWrites.insPerMessage} / ${r.rollups.rowWrites.updPerMessage} / ${r.rollups.rowWrites.delPerMessage}`,
+    ],
   ]
   const w = r.webhooks
   if (w) {

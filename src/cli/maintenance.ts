@@ -5,6 +5,7 @@
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import type { Config } from '../config/config.ts'
+import { countDayRows } from '../maintenance/archive.ts'
 import { runMaintenance } from '../maintenance/maintenance.ts'
 import { planRetention, type RetentionOptions } from '../maintenance/retention.ts'
 import { openDb, prepareDb } from './runtime.ts'
@@ -13,7 +14,8 @@ import { UsageError } from './usage.ts'
 export const MAINTENANCE_USAGE = `usage: smsgw maintenance [--dry-run]
   runs the housekeeping job once: partitions ahead, expired idempotency keys and parked receipts,
   bodies older than SMSGW_BODY_RETENTION_DAYS redacted, day partitions older than
-  SMSGW_MESSAGE_RETENTION_DAYS archived to SMSGW_ARCHIVE_DIR and dropped
+  SMSGW_MESSAGE_RETENTION_DAYS archived to SMSGW_ARCHIVE_DIR and dropped, with the deliveries and
+  carrier_refs rows of those days (archived, then deleted)
   --dry-run  print what it would do and change nothing`
 
 export function retentionOptions(config: Config): RetentionOptions {
@@ -57,6 +59,11 @@ export async function runMaintenanceCommand(
           `archive ${p.table} (${p.day}${p.attached ? '' : ', already detached'}) to ${retention.archiveDir}/${p.day}/, then drop it`,
         )
       if (plan.archive.length === 0) out('no partitions to archive')
+      for (const p of plan.archiveRows)
+        out(
+          `archive ${p.parent} rows of ${p.day} (${await countDayRows(db, p)} now) to ${retention.archiveDir}/${p.day}/${p.table}.ndjson.gz, then delete them${plan.archive.some((a) => a.parent === 'messages' && a.day === p.day) ? ' (after that day’s messages)' : ''}`,
+        )
+      if (plan.archiveRows.length === 0) out('no deliveries or carrier_refs rows to archive')
       return
     }
     await prepareDb(db)

@@ -9,8 +9,12 @@ import type { Db, Queryable } from '../db/db.ts'
 import { uuidV7Time } from '../domain/ids.ts'
 import { uuidFloor } from '../reporting/buckets.ts'
 import {
+  archiveDayRows,
+  DAY_ROW_TABLES,
   type DayPartition,
+  type DayRows,
   dayPartitionsBefore,
+  dayRows,
   detach,
   discardExport,
   exportTable,
@@ -35,6 +39,8 @@ export interface RetentionPlan {
   /** Bodies of messages created in [from, to) are to be redacted; null when nothing is due. */
   redact: { from: string; to: string } | null
   archive: DayPartition[]
+  /** deliveries and carrier_refs rows of the days whose messages are (or are about to be) archived. */
+  archiveRows: DayRows[]
 }
 
 export interface RetentionResult {
@@ -69,7 +75,26 @@ export async function planRetention(
         ? { from: new Date(redactFrom).toISOString(), to: new Date(redactTo).toISOString() }
         : null,
     archive: [...parts, ...events],
+    archiveRows: await dayRowsDue(
+      db,
+      parts.filter((p) => p.parent === 'messages').map((p) => p.day),
+    ),
   }
+}
+
+/**
+ * The deliveries and carrier_refs of each day whose messages partition is archived (archived_days)
+ * or about to be (`planned`), unless that table's rows of the day are archived already.
+ */
+async function dayRowsDue(db: Db, planned: string[]): Promise<DayRows[]> {
+  const { rows } = await db.query<{ day: string; tables: string[] }>(
+    `SELECT to_char(day, 'YYYY-MM-DD') AS day, tables FROM archived_days WHERE 'messages' = ANY(tables) ORDER BY day`,
+  )
+  const done = new Map(rows.map((r) => [r.day, new Set(r.tables)]))
+  const days = [...new Set([...rows.map((r) => r.day), ...planned])].sort()
+  return days.flatMap((day) =>
+    DAY_ROW_TABLES.filter((t) => !done.get(day)?.has(t)).map((t) => dayRows(t, day)),
+  )
 }
 
 /** Where redaction resumes: its saved position, or the oldest message when that is later. */
@@ -148,6 +173,11 @@ export async function runRetention(
       throw err
     }
     archived.push({ table: p.table, day: p.day, rows: manifest.rows })
+  }
+  // After the messages partitions: a day's deliveries and carrier_refs go once its messages have.
+  for (const p of plan.archiveRows) {
+    const manifest = await archiveDayRows(db, opts.archiveDir, p, RETENTION_LOCK)
+    if (manifest) archived.push({ table: p.table, day: p.day, rows: manifest.rows })
   }
   return { redacted, archived }
 }

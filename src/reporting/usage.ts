@@ -46,6 +46,12 @@ export interface UsageReader {
 }
 
 const TABLE: Record<Granularity, string> = { minute: 'usage_minute', hour: 'usage_hour', day: 'usage_day' }
+/** Per-status totals (migration 0022) for reads without group_by; days are few enough rows as they are. */
+const STATUS_TABLE: Record<Granularity, string> = {
+  minute: 'usage_minute_status',
+  hour: 'usage_hour_status',
+  day: 'usage_day',
+}
 // Whole-day report ranges read the per-day totals (migration 0019) instead of usage_day.
 const ORDER_COLUMN: Record<TopOrder, string> = {
   messages: 'messages',
@@ -86,10 +92,11 @@ export function toPeriods(
     p.costMicros += r.cost
     p.byStatus[r.status] = (p.byStatus[r.status] ?? 0) + r.messages
   }
-  return [...out.values()].sort(
-    (a, b) => a.periodStart - b.periodStart || (a.group ?? '').localeCompare(b.group ?? ''),
-  )
+  return [...out.values()].sort(byPeriodThenGroup)
 }
+
+const byPeriodThenGroup = (a: UsagePeriod, b: UsagePeriod) =>
+  a.periodStart - b.periodStart || (a.group ?? '').localeCompare(b.group ?? '')
 
 /** Groups (carrier, status, messages) rows into per-carrier totals. */
 export function toCarriers(rows: { carrier: string; status: string; messages: number }[]): CarrierTotal[] {
@@ -106,32 +113,42 @@ export function toCarriers(rows: { carrier: string; status: string; messages: nu
 export function createPgUsageReader(db: Queryable): UsageReader {
   return {
     async usage(q) {
-      const grp = q.groupBy ? `, ${q.groupBy}` : ''
+      // One row per (period, group) with by_status built by PostgreSQL: a busy customer's 30 days
+      // of hours grouped by country is ~4,300 rows instead of ~17,000 (period × group × status)
+      // to send, parse and fold.
+      const g = q.groupBy ? `, ${q.groupBy}` : ''
       const { rows } = await db.query<{
         period: string
         grp?: string
-        status: string
         messages: string
         segments: string
         cost: string
+        by_status: Record<string, number>
       }>(
-        `SELECT (extract(epoch FROM bucket) * 1000)::bigint::text AS period${q.groupBy ? `, ${q.groupBy} AS grp` : ''},
-                status, sum(messages)::text AS messages, sum(segments)::text AS segments, sum(cost_micros)::text AS cost
-           FROM ${TABLE[q.granularity]}
-          WHERE customer_id = $1 AND bucket >= $2 AND bucket < $3
-          GROUP BY bucket${grp}, status`,
+        `SELECT (extract(epoch FROM bucket) * 1000)::bigint::text AS period${q.groupBy ? ', grp' : ''},
+                sum(messages)::text AS messages, sum(segments)::text AS segments, sum(cost)::text AS cost,
+                json_object_agg(status, messages) AS by_status
+           FROM (SELECT bucket${q.groupBy ? `, ${q.groupBy} AS grp` : ''}, status, sum(messages) AS messages,
+                        sum(segments) AS segments, sum(cost_micros) AS cost
+                   FROM ${q.groupBy ? TABLE[q.granularity] : STATUS_TABLE[q.granularity]}
+                  WHERE customer_id = $1 AND bucket >= $2 AND bucket < $3
+                  GROUP BY bucket${g}, status) s
+          GROUP BY bucket${q.groupBy ? ', grp' : ''}`,
         [q.customerId, new Date(q.fromMs), new Date(q.toMs)],
       )
-      return toPeriods(
-        rows.map((r) => ({
-          period: num(r.period),
-          grp: r.grp,
-          status: r.status,
-          messages: num(r.messages),
-          segments: num(r.segments),
-          cost: num(r.cost),
-        })),
-      )
+      return rows
+        .map((r) => {
+          const p: UsagePeriod = {
+            periodStart: num(r.period),
+            messages: num(r.messages),
+            segments: num(r.segments),
+            costMicros: num(r.cost),
+            byStatus: Object.fromEntries(Object.entries(r.by_status).map(([k, v]) => [k, Number(v)])),
+          }
+          if (r.grp !== undefined) p.group = r.grp
+          return p
+        })
+        .sort(byPeriodThenGroup)
     },
 
     async topCustomers(fromMs, toMs, order, limit) {

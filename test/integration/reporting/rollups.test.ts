@@ -1,6 +1,8 @@
 // Property: for a generated month of traffic whose status events reach the rollups in random
 // order, in random passes, with duplicates, the rollups equal a direct GROUP BY over the message
-// log at minute, hour and day granularity — and replaying old events changes nothing.
+// log at minute, hour and day granularity — and replaying old events changes nothing. Passes
+// recompute the minute rows and carry their changes to hours and days as deltas; a rebuild
+// re-derives hours and days whole.
 
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
@@ -62,6 +64,25 @@ const MessageSpec = fc.record({
   path: fc.nat(PATHS.length - 1),
   carrier: fc.nat(CARRIERS.length - 1),
 })
+
+/** The per-status totals (migration 0022) equal the dimension rows summed per (customer, bucket, status). */
+async function assertStatusTotals(db: Db, customers: string[], when: string) {
+  for (const g of ['minute', 'hour'] as const) {
+    const q = async (sql: string) => (await db.query(sql, [customers])).rows
+    assert.deepEqual(
+      await q(
+        `SELECT customer_id::text, bucket::text, status, messages::text, segments::text, cost_micros::text
+           FROM usage_${g}_status WHERE customer_id = ANY($1::uuid[]) ORDER BY 1, 2, 3`,
+      ),
+      await q(
+        `SELECT customer_id::text, bucket::text, status, sum(messages)::text AS messages,
+                sum(segments)::text AS segments, sum(cost_micros)::text AS cost_micros
+           FROM usage_${g} WHERE customer_id = ANY($1::uuid[]) GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
+      ),
+      `usage_${g}_status ${when}`,
+    )
+  }
+}
 
 describe('usage rollups', () => {
   let fresh: FreshDatabase
@@ -161,6 +182,7 @@ describe('usage rollups', () => {
               table,
             )
           }
+          await assertStatusTotals(db, customers, 'after the passes')
 
           // The report totals per day (migration 0019) equal usage_day summed (all customers so far).
           const totals = async (sql: string) => (await db.query(sql)).rows
@@ -196,6 +218,84 @@ describe('usage rollups', () => {
     )
   })
 
+  it('hours and days take each pass’s minute changes exactly when their rows already hold others', async () => {
+    // Dense traffic (one country, priority and carrier): every hour and day row is updated many
+    // times by the deltas of different minutes and passes, rows emptied by a status move go away.
+    const [c] = await insertCustomers(db, 1)
+    const customer = c as string
+    const hour0 = Math.floor(Date.now() / DAY) * DAY - DAY + 5 * 3_600_000
+    const messages: GenMessage[] = Array.from({ length: 24 }, (_, i) => {
+      const at = hour0 + (i % 6) * 60_000 + (i % 2) * 3_600_000 + i * 10
+      return {
+        id: idAt(at),
+        createdAt: at,
+        customerId: customer,
+        country: 'US',
+        priority: 'normal',
+        segments: 1 + (i % 3),
+        priceMicros: 1000 * (1 + (i % 3)),
+      }
+    })
+    await insertMessages(db, messages)
+    const check = async (when: string) => {
+      for (const [table, seconds] of [
+        ['usage_minute', 60],
+        ['usage_hour', 3600],
+        ['usage_day', 86_400],
+      ] as const)
+        assert.deepEqual(
+          await rollupRows(db, table, [customer]),
+          await groupByRows(db, seconds, [customer]),
+          `${table} ${when}`,
+        )
+      const { rows } = await db.query(
+        `SELECT bucket::text, messages::text, segments::text, cost_micros::text FROM usage_day_customer WHERE customer_id = $1`,
+        [customer],
+      )
+      const { rows: want } = await db.query(
+        `SELECT bucket::text, sum(messages)::text AS messages, sum(segments)::text AS segments,
+                sum(cost_micros)::text AS cost_micros FROM usage_day WHERE customer_id = $1 GROUP BY 1`,
+        [customer],
+      )
+      assert.deepEqual(rows, want, `usage_day_customer ${when}`)
+      await assertStatusTotals(db, [customer], when)
+    }
+    await recomputeBuckets(
+      db,
+      messages.map((m) => keyOfEvent({ message_id: m.id, customer_id: customer })),
+    )
+    await check('after the accepts')
+    const steps: { status: MessageStatus; carrier?: string; refund?: boolean }[] = [
+      { status: 'sending' },
+      { status: 'sent', carrier: 'alpha' },
+      { status: 'delivered' },
+    ]
+    for (const [n, step] of steps.entries()) {
+      // A third of the messages per pass, so rows of one hour are both added to and taken from.
+      for (let part = 0; part < 3; part++) {
+        const some = messages.filter((_, i) => i % 3 === part)
+        const changes = some.map((m, i) =>
+          n === 2 && i % 4 === 0
+            ? { message: m, status: 'undelivered' as const }
+            : { message: m, ...step, ...(step.carrier ? { carrier: step.carrier } : {}) },
+        )
+        await applyChanges(db, changes)
+        await recomputeBuckets(
+          db,
+          some.map((m) => keyOfEvent({ message_id: m.id, customer_id: customer })),
+        )
+        await check(`after ${step.status}, part ${part}`)
+      }
+    }
+    // No row left at zero: every hour and day row holds messages.
+    const zero = await db.query(
+      `SELECT 1 FROM usage_hour WHERE customer_id = $1 AND messages = 0
+       UNION ALL SELECT 1 FROM usage_day WHERE customer_id = $1 AND messages = 0`,
+      [customer],
+    )
+    assert.equal(zero.rowCount, 0)
+  })
+
   it('rollups rebuild recomputes a range from the log, and leaves other ranges alone', async () => {
     const [c] = await insertCustomers(db, 1)
     const customer = c as string
@@ -226,8 +326,14 @@ describe('usage rollups', () => {
     )
     // The next day's message is outside the range: not in the rollups yet.
     assert.equal((await rollupRows(db, 'usage_day', [customer])).length, 1)
+    // Passes keep hours and days as sums of the minute rows' changes; a rebuild re-derives them
+    // whole, so a drifted hour or day row (a bug, a hand edit) is repaired.
+    await db.query(`UPDATE usage_hour SET messages = messages + 7 WHERE customer_id = $1`, [customer])
+    await db.query(`UPDATE usage_day SET cost_micros = 1 WHERE customer_id = $1`, [customer])
     await rebuildRollups(db, t0, t0 + 2 * DAY)
     assert.deepEqual(await rollupRows(db, 'usage_minute', [customer]), await groupByRows(db, 60, [customer]))
+    assert.deepEqual(await rollupRows(db, 'usage_hour', [customer]), await groupByRows(db, 3600, [customer]))
+    await assertStatusTotals(db, [customer], 'after the rebuild')
     assert.deepEqual(await rollupRows(db, 'usage_day', [customer]), await groupByRows(db, 86_400, [customer]))
   })
 })

@@ -1,0 +1,470 @@
+// `npm run bench -- usage`: GET /v1/usage reads from the PostgreSQL rollups at issue 13's scale
+// (30 days × 10,000 customers × 10 M messages, Zipf s = 1.1 volumes), and the cost of one rollup
+// pass late in a day, when the hour and day recomputes read the most.
+//
+// The rollup tables are seeded directly (the reads only touch them): a day at a time, each
+// message drawn with a customer (Zipf), a minute, a country, a status, a priority and a carrier,
+// GROUP BY into usage_minute in bucket order (as the passes write them), then usage_hour,
+// usage_day and the day totals from those. `--keep` reuses a seeded database (applying new
+// migrations to it), so a schema or query change is measured on the same rows.
+//
+// Reads: the PostgreSQL reader's usage() (the route's one query) for customers drawn by Zipf
+// (the busy ones ask most), `--concurrency` at a time; p50/p95/max per shape, and for the busiest
+// customer the buffers the query touched (EXPLAIN ANALYZE BUFFERS: a count, not a time).
+import { loadavg } from 'node:os'
+import { performance } from 'node:perf_hooks'
+import { parseArgs } from 'node:util'
+import pg from 'pg'
+import type { Db, Queryable } from '../src/db/db.ts'
+import { migrate } from '../src/db/migrate.ts'
+import { createPostgresDb } from '../src/db/postgres.ts'
+import type { RollupKey } from '../src/reporting/buckets.ts'
+import { recomputeBuckets } from '../src/reporting/rollups.ts'
+import { createPgUsageReader, toPeriods, type UsageQuery, type UsageReader } from '../src/reporting/usage.ts'
+import { recreateDatabase } from './bench-db.ts'
+import { DEFAULT_PG_URL } from './stack.ts'
+import { makeZipf } from './zipf.ts'
+
+export const usage = `npm run bench -- usage [options]
+  --customers N     customers (default 10000), Zipf s = 1.1 volumes
+  --messages N      messages over the whole range (default 10000000)
+  --days N          days of rollups, ending at the last whole UTC day (default 30)
+  --requests N      reads per shape (default 200)
+  --concurrency N   reads in flight (default 4)
+  --pass-messages N messages of the last minute whose rollup pass is measured (default 20000; 0: none)
+  --keep            reuse the seeded database if it exists (new migrations are applied to it)
+  --database NAME   default smsgw_bench_usage
+  --pg-url URL      admin URL (default postgres://postgres@127.0.0.1:5432/postgres)`
+
+const DAY = 86_400_000
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      customers: { type: 'string', default: '10000' },
+      messages: { type: 'string', default: '10000000' },
+      days: { type: 'string', default: '30' },
+      requests: { type: 'string', default: '200' },
+      concurrency: { type: 'string', default: '4' },
+      'pass-messages': { type: 'string', default: '20000' },
+      keep: { type: 'boolean', default: false },
+      database: { type: 'string', default: 'smsgw_bench_usage' },
+      'pg-url': { type: 'string', default: DEFAULT_PG_URL },
+    },
+  })
+  const customersN = Number(values.customers)
+  const messagesN = Number(values.messages)
+  const days = Number(values.days)
+  const name = values.database as string
+  const adminUrl = values['pg-url'] as string
+  const end = Math.floor(Date.now() / DAY) * DAY
+  const start = end - days * DAY
+  const load = () => loadavg().map((x) => Math.round(x * 100) / 100)
+
+  const dbUrl = await openOrSeed(adminUrl, name, values.keep as boolean, (db) =>
+    seed(db, customersN, messagesN, start, days),
+  )
+  const db = createPostgresDb({ url: dbUrl, poolSize: Number(values.concurrency) + 1 })
+  try {
+    await migrate(db)
+    await db.query(
+      'VACUUM ANALYZE usage_minute, usage_hour, usage_day, usage_minute_status, usage_hour_status',
+    )
+    const { rows: meta } = await db.query<{ customers: string[]; start: Date; end: Date }>(
+      'SELECT customers, range_start AS start, range_end AS end FROM bench_usage_meta',
+    )
+    const m = meta[0]
+    if (!m) throw new Error(`${name}: no bench_usage_meta; run without --keep`)
+    const customers = m.customers
+    const rangeEnd = m.end.getTime()
+    const rangeStart = m.start.getTime()
+    const sizes = await db.query<{ t: string; rows: string; mb: string }>(
+      `SELECT relname AS t, n_live_tup::text AS rows, (pg_total_relation_size(relid) / 1048576)::text AS mb
+         FROM pg_stat_user_tables WHERE relname LIKE 'usage_%' ORDER BY relname`,
+    )
+    const zipf = makeZipf(customers.length, 1.1)
+    const shapes: Record<string, (c: string) => UsageQuery> = {
+      'hour, 30 days': (c) => ({ customerId: c, granularity: 'hour', fromMs: rangeStart, toMs: rangeEnd }),
+      'minute, 1 day': (c) => ({
+        customerId: c,
+        granularity: 'minute',
+        fromMs: rangeEnd - DAY,
+        toMs: rangeEnd,
+      }),
+      'day, 30 days': (c) => ({ customerId: c, granularity: 'day', fromMs: rangeStart, toMs: rangeEnd }),
+      'hour, 30 days, group_by country': (c) => ({
+        customerId: c,
+        granularity: 'hour',
+        fromMs: rangeStart,
+        toMs: rangeEnd,
+        groupBy: 'country',
+      }),
+    }
+    const reads: Record<string, unknown> = {}
+    for (const [shape, q] of Object.entries(shapes)) {
+      const loadBefore = load()
+      // Same-run A/B: every other read is the reader as it was before issue 13's read work (its
+      // query over the dimension rows, index-only scans off so the sums come from the heap as
+      // before migration 0022, folded in JS), interleaved, so both see the same machine load.
+      // Both run in a transaction with a SET LOCAL, so both pay the same round trips.
+      const plain: number[] = []
+      const heap: number[] = []
+      let i = 0
+      await timed(Number(values.requests) * 2, Number(values.concurrency), async () => {
+        const c = customers[zipf.sample()] as string
+        const offIos = i++ % 2 === 1
+        const t = performance.now()
+        await db.transaction(async (tx) => {
+          await tx.query(`SET LOCAL enable_indexonlyscan = ${offIos ? 'off' : 'on'}`)
+          await (offIos ? readerBefore(tx) : createPgUsageReader(tx)).usage(q(c))
+        })
+        ;(offIos ? heap : plain).push(performance.now() - t)
+      })
+      const busiest = await buffers(dbUrl, q(customers[0] as string))
+      const busiestHeap = await buffers(dbUrl, q(customers[0] as string), true, readerBefore)
+      reads[shape] = {
+        ms: stats(plain),
+        msBefore: stats(heap),
+        busiest,
+        busiestBefore: busiestHeap,
+        loadAvg: { before: loadBefore, after: load() },
+      }
+      console.error(
+        `${shape}: ${JSON.stringify(stats(plain))} ms, before ${JSON.stringify(stats(heap))}; busiest ${JSON.stringify(busiest)} / ${JSON.stringify(busiestHeap)}; load ${loadBefore.join(' ')}`,
+      )
+    }
+    // Same-run A/B: the rebuild's whole recompute of hours and days (the passes' code before the
+    // deltas) on one late minute, then a pass's deltas on the minute before, same volume (the
+    // message log is append-only: each run takes minutes no earlier run used).
+    const nPass = Number(values['pass-messages'])
+    const pass =
+      nPass > 0
+        ? {
+            wholeHoursAndDays: await measurePass(
+              db,
+              adminUrl,
+              name,
+              customers,
+              zipf,
+              await freeMinute(db, rangeEnd),
+              nPass,
+              true,
+            ),
+            deltas: await measurePass(
+              db,
+              adminUrl,
+              name,
+              customers,
+              zipf,
+              await freeMinute(db, rangeEnd),
+              nPass,
+              false,
+            ),
+          }
+        : null
+    const result = {
+      customers: customers.length,
+      range: { from: new Date(rangeStart).toISOString(), to: new Date(rangeEnd).toISOString() },
+      tables: Object.fromEntries(sizes.rows.map((r) => [r.t, { rows: Number(r.rows), mb: Number(r.mb) }])),
+      reads,
+      pass,
+      loadAvgAtEnd: load(),
+    }
+    console.log(JSON.stringify(result, null, 2))
+    return 0
+  } finally {
+    await db.close()
+  }
+}
+
+/** The PostgreSQL reader's usage() before issue 13's read work (commit 95a9752): the A of the A/B. */
+function readerBefore(db: Queryable): Pick<UsageReader, 'usage'> {
+  const table = { minute: 'usage_minute', hour: 'usage_hour', day: 'usage_day' } as const
+  return {
+    async usage(q) {
+      const grp = q.groupBy ? `, ${q.groupBy}` : ''
+      const { rows } = await db.query<Record<string, string>>(
+        `SELECT (extract(epoch FROM bucket) * 1000)::bigint::text AS period${q.groupBy ? `, ${q.groupBy} AS grp` : ''},
+                status, sum(messages)::text AS messages, sum(segments)::text AS segments, sum(cost_micros)::text AS cost
+           FROM ${table[q.granularity]}
+          WHERE customer_id = $1 AND bucket >= $2 AND bucket < $3
+          GROUP BY bucket${grp}, status`,
+        [q.customerId, new Date(q.fromMs), new Date(q.toMs)],
+      )
+      return toPeriods(
+        rows.map((r) => ({
+          period: Number(r.period),
+          grp: r.grp,
+          status: r.status as string,
+          messages: Number(r.messages),
+          segments: Number(r.segments),
+          cost: Number(r.cost),
+        })),
+      )
+    },
+  }
+}
+
+async function openOrSeed(
+  adminUrl: string,
+  name: string,
+  keep: boolean,
+  seedFn: (db: Db) => Promise<unknown>,
+): Promise<string> {
+  const admin = new pg.Client({ connectionString: adminUrl })
+  await admin.connect()
+  const exists = (await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1
+  await admin.end()
+  const url = new URL(adminUrl)
+  url.pathname = `/${name}`
+  if (keep && exists) return url.toString()
+  const dbUrl = await recreateDatabase(adminUrl, name)
+  const db = createPostgresDb({ url: dbUrl, poolSize: 2 })
+  try {
+    await migrate(db)
+    await seedFn(db)
+  } finally {
+    await db.close()
+  }
+  return dbUrl
+}
+
+/** Rollup rows for `messagesN` messages over `days` days from `start`; the customer ids (busiest first) go to bench_usage_meta. */
+async function seed(
+  db: Db,
+  customersN: number,
+  messagesN: number,
+  start: number,
+  days: number,
+): Promise<void> {
+  const started = performance.now()
+  const { rows } = await db.query<{ id: string }>(
+    'SELECT gen_random_uuid()::text AS id FROM generate_series(1, $1)',
+    [customersN],
+  )
+  const customers = rows.map((r) => r.id)
+  // Zipf s = 1.1 volumes, busiest first: per day, customer i sends round(share_i × messages / days).
+  let h = 0
+  for (let k = 1; k <= customersN; k++) h += 1 / k ** 1.1
+  const perDay = customers.map((_, i) => (messagesN / days) * (1 / (i + 1) ** 1.1 / h))
+  await db.query(
+    `CREATE TABLE bench_usage_meta AS SELECT $1::text[] AS customers, $2::timestamptz AS range_start, $3::timestamptz AS range_end`,
+    [customers, new Date(start), new Date(start + days * DAY)],
+  )
+  for (let d = 0; d < days; d++) {
+    const day = start + d * DAY
+    // Fractional volumes: the remainder is a Bernoulli draw, so small customers send on some days.
+    await db.query(
+      `INSERT INTO usage_minute (customer_id, bucket, country, status, priority, carrier, messages, segments, cost_micros)
+       SELECT c, bucket, country, status, priority, carrier, count(*), sum(segs), sum(segs * 7900)
+         FROM (
+           SELECT k.c,
+                  $2::timestamptz + floor(random() * 1440) * interval '1 minute' AS bucket,
+                  x.country,
+                  CASE WHEN x.r < 0.90 THEN 'delivered' WHEN x.r < 0.95 THEN 'undelivered'
+                       WHEN x.r < 0.98 THEN 'failed' ELSE 'expired' END AS status,
+                  CASE WHEN random() < 0.05 THEN 'high' ELSE 'normal' END AS priority,
+                  CASE WHEN x.r < 0.98 THEN CASE WHEN x.country IN ('US', 'BR') THEN 'sim-smpp' ELSE 'sim-http' END ELSE '' END AS carrier,
+                  CASE WHEN random() < 0.8 THEN 1 ELSE 2 END AS segs
+             FROM unnest($1::uuid[], $3::float8[]) AS k(c, v),
+                  generate_series(1, floor(k.v + random())::int) AS n,
+                  LATERAL (SELECT (ARRAY['US','US','US','GB','DE','FR','BR','IN'])[1 + floor(random() * 8)::int + (n * 0)] AS country,
+                                  random() + (n * 0) AS r) AS x
+         ) g
+        GROUP BY c, bucket, country, status, priority, carrier
+        ORDER BY bucket, c`,
+      [customers, new Date(day), perDay],
+    )
+    for (const [to, from, g] of [
+      ['usage_hour', 'usage_minute', 'hour'],
+      ['usage_day', 'usage_hour', 'day'],
+    ] as const)
+      await db.query(
+        `INSERT INTO ${to} (customer_id, bucket, country, status, priority, carrier, messages, segments, cost_micros)
+         SELECT customer_id, date_trunc('${g}', bucket), country, status, priority, carrier, sum(messages), sum(segments), sum(cost_micros)
+           FROM ${from} WHERE bucket >= $1 AND bucket < $2
+          GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 2, 1`,
+        [new Date(day), new Date(day + DAY)],
+      )
+    console.error(`seed: day ${d + 1}/${days} (${((performance.now() - started) / 1000).toFixed(0)} s)`)
+  }
+  await db.query(
+    `INSERT INTO usage_day_customer (bucket, customer_id, messages, segments, cost_micros)
+     SELECT bucket, customer_id, sum(messages), sum(segments), sum(cost_micros) FROM usage_day GROUP BY 1, 2`,
+  )
+  await db.query(
+    `INSERT INTO usage_day_carrier (bucket, carrier, status, messages)
+     SELECT bucket, carrier, status, sum(messages) FROM usage_day WHERE carrier <> '' GROUP BY 1, 2, 3`,
+  )
+}
+
+async function timed(n: number, concurrency: number, fn: () => Promise<void>) {
+  const ms: number[] = []
+  let next = 0
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next++ < n) {
+        const t = performance.now()
+        await fn()
+        ms.push(performance.now() - t)
+      }
+    }),
+  )
+  return stats(ms)
+}
+
+function stats(xs: number[]) {
+  const ms = [...xs].sort((a, b) => a - b)
+  const at = (p: number) =>
+    Math.round((ms[Math.min(ms.length - 1, Math.floor(ms.length * p))] ?? 0) * 10) / 10
+  return { n: ms.length, p50: at(0.5), p95: at(0.95), max: at(1) }
+}
+
+/** Buffers and rows of the reader's query for one customer (EXPLAIN ANALYZE BUFFERS of the same SQL). */
+async function buffers(
+  dbUrl: string,
+  q: UsageQuery,
+  withoutIndexOnly = false,
+  makeReader: (db: Queryable) => Pick<UsageReader, 'usage'> = createPgUsageReader,
+) {
+  const c = new pg.Client({ connectionString: dbUrl })
+  await c.connect()
+  if (withoutIndexOnly) await c.query('SET enable_indexonlyscan = off')
+  let plan: Record<string, unknown> | undefined
+  try {
+    // The reader's query, captured as it runs: explained on the same connection.
+    const capture: { sql?: string; params?: unknown[] } = {}
+    const fake = {
+      query: async (sql: string, params?: unknown[]) => {
+        capture.sql = sql
+        capture.params = params
+        return { rows: [], rowCount: 0 }
+      },
+    }
+    await makeReader(fake as unknown as Db).usage(q)
+    const { rows } = await c.query<{
+      'QUERY PLAN': [{ Plan: Record<string, unknown>; 'Execution Time': number }]
+    }>(`EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${capture.sql}`, capture.params)
+    const top = rows[0]?.['QUERY PLAN'][0]
+    plan = top?.Plan
+    const scan = findScan(plan)
+    return {
+      rowsOut: plan?.['Actual Rows'],
+      sharedHit: plan?.['Shared Hit Blocks'],
+      sharedRead: plan?.['Shared Read Blocks'],
+      scan: scan?.['Node Type'],
+      scanRows: scan?.['Actual Rows'],
+      heapFetches: scan?.['Heap Fetches'] ?? null,
+      executionMs: Math.round((top?.['Execution Time'] ?? 0) * 10) / 10,
+    }
+  } finally {
+    await c.end()
+  }
+}
+
+function findScan(p: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  if (!p) return undefined
+  if (String(p['Node Type']).includes('Scan')) return p
+  for (const child of (p.Plans as Record<string, unknown>[] | undefined) ?? []) {
+    const s = findScan(child)
+    if (s) return s
+  }
+  return undefined
+}
+
+/**
+ * One rollup pass late in the last day (`minute`, 23:58 or 23:59): `n` messages of that minute
+ * (Zipf customers), all their buckets recomputed (`full`: hours and days re-derived whole). Reports the pass's wall time, this process's CPU (the Node side: the
+ * bench does nothing else meanwhile) and the rollup statements' rows and time from pg_stat_statements.
+ */
+async function measurePass(
+  db: Db,
+  adminUrl: string,
+  name: string,
+  customers: string[],
+  zipf: ReturnType<typeof makeZipf>,
+  minute: number,
+  n: number,
+  full: boolean,
+) {
+  const picked = Array.from({ length: n }, () => customers[zipf.sample()] as string)
+  // Messages need their partition and customers rows (the rollup joins neither customers nor FKs).
+  const dayStart = new Date(Math.floor(minute / DAY) * DAY)
+  const part = `messages_p${dayStart.toISOString().slice(0, 10).replaceAll('-', '')}`
+  await db.exec(
+    `CREATE TABLE IF NOT EXISTS ${part} PARTITION OF messages FOR VALUES FROM ('${dayStart.toISOString()}') TO ('${new Date(dayStart.getTime() + DAY).toISOString()}')`,
+  )
+  await db.query(
+    `INSERT INTO messages (id, created_at, customer_id, to_number, from_sender, body, country, encoding,
+                           segments, price_micros, currency, priority, expires_at, status, status_updated_at)
+     SELECT (lpad(to_hex(($2::bigint + i)), 12, '0') || substr(replace(gen_random_uuid()::text, '-', ''), 13))::uuid,
+            to_timestamp(($2::bigint + i) / 1000.0), c, '+14155550123', 'ACME', 'hi', 'US', 'GSM-7',
+            1, 7900, 'USD', 'normal', now() + interval '1 day', 'delivered', now()
+       FROM unnest($1::uuid[]) WITH ORDINALITY AS k(c, i)`,
+    [picked, minute],
+  )
+  const keys: RollupKey[] = [...new Set(picked)].map((c) => ({ customerId: c, minute }))
+  const before = await statements(adminUrl, name)
+  const cpu = process.cpuUsage()
+  const t = performance.now()
+  const loadBefore = loadavg().map((x) => Math.round(x * 100) / 100)
+  await recomputeBuckets(db, keys, { full })
+  const wallMs = performance.now() - t
+  const used = process.cpuUsage(cpu)
+  const after = await statements(adminUrl, name)
+  const delta = [...after]
+    .map(([q, a]) => {
+      const b = before.get(q) ?? { calls: 0, rows: 0, ms: 0 }
+      return {
+        query: q.slice(0, 90),
+        calls: a.calls - b.calls,
+        rows: a.rows - b.rows,
+        ms: Math.round(a.ms - b.ms),
+      }
+    })
+    .filter((s) => s.calls > 0)
+    .sort((a, b) => b.ms - a.ms)
+  return {
+    messages: n,
+    keys: keys.length,
+    wallMs: Math.round(wallMs),
+    nodeCpuUsPerMessage: Math.round((used.user + used.system) / n),
+    pgMsTotal: delta.reduce((s, x) => s + x.ms, 0),
+    pgUsPerMessage: Math.round((delta.reduce((s, x) => s + x.ms, 0) * 1000) / n),
+    statements: delta,
+    loadAvg: loadBefore,
+  }
+}
+
+/** The latest minute of the last day before `rangeEnd` that holds no messages yet. */
+async function freeMinute(db: Db, rangeEnd: number): Promise<number> {
+  for (let m = rangeEnd - 60_000; m > rangeEnd - DAY; m -= 60_000) {
+    const { rowCount } = await db.query(
+      `SELECT 1 FROM messages WHERE created_at >= $1 AND created_at < $2 LIMIT 1`,
+      [new Date(m), new Date(m + 60_000)],
+    )
+    if (rowCount === 0) return m
+  }
+  throw new Error('no free minute left in the last day: run without --keep')
+}
+
+async function statements(adminUrl: string, name: string) {
+  const c = new pg.Client({ connectionString: adminUrl })
+  await c.connect()
+  try {
+    const { rows } = await c.query<{ query: string; calls: string; rows: string; ms: string }>(
+      `SELECT query, calls::text, rows::text, total_exec_time::text AS ms FROM pg_stat_statements
+        WHERE dbid = (SELECT oid FROM pg_database WHERE datname = $1) AND query ~ 'usage_|archived_days'`,
+      [name],
+    )
+    return new Map(
+      rows.map((r) => [
+        r.query.replace(/\s+/g, ' '),
+        { calls: Number(r.calls), rows: Number(r.rows), ms: Number(r.ms) },
+      ]),
+    )
+  } finally {
+    await c.end()
+  }
+}
