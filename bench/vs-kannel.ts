@@ -7,7 +7,7 @@
 // JetStream with billing on. Prints the table, the ratio, CPU per message per process, WAL bytes
 // and row writes per message, duplicates and losses; JSON and SVG charts in bench/results/.
 import { type ChildProcess, spawn } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
+import { appendFileSync, writeFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -327,7 +327,9 @@ async function runSmsgw(o: Options, split: boolean, run: number): Promise<RunRes
       o.natsUrl,
     )
     await meter.start()
+    const sampling = sampleMetrics(stack.url)
     const load = await runLoadProcess(spec(o.messages, 0))
+    await sampling.stop()
     let simStats: SimStats | undefined
     // smsgw acknowledges a receipt only after the status it carries is committed.
     await waitDrain(async () => {
@@ -655,4 +657,33 @@ export async function run(argv: string[]): Promise<number> {
   console.log(`\nresults: ${out}\ncharts:  ${base}-throughput.svg, ${base}-cpu.svg`)
   const clean = summaries.every((s) => s.duplicates === 0 && s.lost === 0 && s.billingExact !== false)
   return clean ? 0 : 1
+}
+
+/**
+ * With VS_KANNEL_METRICS=<file>: the api's /metrics lines about latency (event loop delay, accept
+ * group commits, HTTP) every 2 s during the load, appended to the file — a diagnosis aid, off by
+ * default (a scrape costs the server a little).
+ */
+function sampleMetrics(url: string): { stop(): Promise<void> } {
+  const file = process.env.VS_KANNEL_METRICS
+  if (!file) return { stop: async () => {} }
+  const wanted = /^(nodejs_eventloop_lag|smsgw_billing_group|smsgw_http_request_duration|nodejs_gc_duration_seconds_sum)/
+  let running = true
+  const done = (async () => {
+    while (running) {
+      await sleep(2000)
+      const text = await fetch(`${url}/metrics`).then(
+        (r) => r.text(),
+        () => '',
+      )
+      const lines = text.split('\n').filter((l) => wanted.test(l))
+      appendFileSync(file, `# t=${new Date().toISOString()}\n${lines.join('\n')}\n`)
+    }
+  })()
+  return {
+    async stop() {
+      running = false
+      await done
+    },
+  }
 }
