@@ -10,7 +10,8 @@ import { onCleanup } from './cleanup.ts'
 import { freePort } from './free-port.ts'
 import { startServer } from './server-process.ts'
 
-export const BENCH_DATABASE = 'smsgw_bench'
+/** BENCH_DATABASE overrides it, so two worktrees can run the accept bench without dropping each other's database. */
+export const BENCH_DATABASE = process.env.BENCH_DATABASE || 'smsgw_bench'
 
 export interface Gateway {
   mode: 'spawned' | 'external'

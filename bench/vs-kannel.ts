@@ -667,7 +667,8 @@ export async function run(argv: string[]): Promise<number> {
 function sampleMetrics(url: string): { stop(): Promise<void> } {
   const file = process.env.VS_KANNEL_METRICS
   if (!file) return { stop: async () => {} }
-  const wanted = /^(nodejs_eventloop_lag|smsgw_billing_group|smsgw_http_request_duration|nodejs_gc_duration_seconds_sum)/
+  const wanted =
+    /^(nodejs_eventloop_lag|smsgw_billing_group|smsgw_http_request_duration|nodejs_gc_duration_seconds_sum)/
   let running = true
   const done = (async () => {
     while (running) {

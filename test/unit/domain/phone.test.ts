@@ -89,6 +89,18 @@ describe('parseRecipient', () => {
   it('rejects non-string input without throwing', () => {
     assert.deepEqual(parseRecipient(14155550123 as unknown as string), { ok: false, reason: 'invalid' })
   })
+
+  it('remembers a parsed number per spelling and, for a national number, per country', () => {
+    // The same national digits are a different number in another country: the cache must not mix them.
+    assert.deepEqual(parseRecipient('0612345678', 'FR'), { ok: true, e164: '+33612345678', country: 'FR' })
+    assert.deepEqual(parseRecipient('0612345678', 'NL'), { ok: true, e164: '+31612345678', country: 'NL' })
+    assert.deepEqual(parseRecipient('0612345678', 'FR'), { ok: true, e164: '+33612345678', country: 'FR' })
+    assert.deepEqual(parseRecipient('0612345678'), { ok: false, reason: 'invalid' })
+    // A repeat is answered from the cache (the same frozen object), and it cannot be altered there.
+    const first = parseRecipient('+14155550123')
+    assert.equal(parseRecipient(' +14155550123 '), first)
+    assert.ok(Object.isFrozen(first))
+  })
 })
 
 describe('maskPhone', () => {
