@@ -18,6 +18,7 @@ import {
   createClickHouseSink,
   createClickHouseUsageReader,
   ensureClickHouseSchema,
+  reconcileTotals,
 } from '../../../src/reporting/clickhouse.ts'
 import { rebuildRollups } from '../../../src/reporting/rollups.ts'
 import { createPgUsageReader, type UsageGroup, type UsageReader } from '../../../src/reporting/usage.ts'
@@ -289,6 +290,7 @@ describe('ClickHouse sink and reader (real clickhouse-server)', { skip: skip ?? 
           version: '1',
         }),
       )
+      await reconcileTotals(db, ch, { keys: [{ customerId: customers[0] as string, minute: day0 + 60_000 }] })
       const q = `from=${new Date(day0).toISOString()}&to=${new Date(day0 + 4 * DAY).toISOString()}`
       const get = async (t: typeof viaPg, url: string) => {
         const res = await t.app.inject({
