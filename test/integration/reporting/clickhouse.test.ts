@@ -23,9 +23,13 @@ import {
 import { rebuildRollups } from '../../../src/reporting/rollups.ts'
 import { createPgUsageReader, type UsageGroup, type UsageReader } from '../../../src/reporting/usage.ts'
 import { ADMIN_TOKEN, startApp } from '../../helpers/app.ts'
+import {
+  type ClickHouseServer,
+  clickhouseSkipReason,
+  startClickHouse,
+} from '../../helpers/clickhouse-server.ts'
 import { type FreshDatabase, freshDatabase } from '../../helpers/pg.ts'
 import { waitFor } from '../../helpers/wait.ts'
-import { type ClickHouseServer, clickhouseSkipReason, startClickHouse } from './clickhouse-server.ts'
 import {
   applyChanges,
   type Change,
