@@ -37,6 +37,11 @@ const benchmarks: Record<string, Benchmark> = {
     summary: 'MO/s over SMPP (deliver_sm, 3-part UCS-2 share) into stored and routed inbound messages',
     load: () => import('./inbound.ts'),
   },
+  usage: {
+    summary:
+      'GET /v1/usage and admin report latency from ClickHouse totals (--clickhouse; 30 d × 10 k customers × 10 M messages)',
+    load: () => import('./usage.ts'),
+  },
   sim: {
     summary: 'traffic model (Zipf customers, whale floods, bursts, body and country mix) with an HTML report',
     load: () => import('./sim.ts'),

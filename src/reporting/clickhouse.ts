@@ -31,6 +31,8 @@ export interface ClickHouse {
 /** A client over the HTTP interface of `url` (e.g. http://127.0.0.1:8123/?database=smsgw; user/password as query parameters). */
 export function createClickHouse(url: string): ClickHouse {
   const base = new URL(url)
+  // The reconcile's statements list the keys they touch (up to ~0.5 MB); the default limit is 256 KiB.
+  if (!base.searchParams.has('max_query_size')) base.searchParams.set('max_query_size', '4194304')
   const exec = async (sql: string, body?: string, withDatabase = true): Promise<string> => {
     const u = new URL(base)
     if (!withDatabase) u.searchParams.delete('database')

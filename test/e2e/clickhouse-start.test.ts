@@ -1,10 +1,10 @@
-// `smsgw start` with DATABASE_URL + NATS_URL + CLICKHOUSE_URL against a real
+// `smsgw start`, and the split roles, with DATABASE_URL + NATS_URL + CLICKHOUSE_URL against a real
 // clickhouse-server started by the test: messages sent through the API are delivered, the sink
 // copies them to ClickHouse, and GET /v1/usage answers from ClickHouse with the right counts.
 
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -13,6 +13,7 @@ import { type ClickHouseServer, clickhouseSkipReason, startClickHouse } from '..
 import { apiClient, type Gateway, startGateway } from '../helpers/gateway.ts'
 import { deleteStream, NATS_URL } from '../helpers/nats.ts'
 import { type FreshDatabase, freshDatabase } from '../helpers/pg.ts'
+import { startSimProcess } from '../helpers/sim-process.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 const ADMIN = 'adm_e2e_clickhouse_0123456789'
@@ -143,6 +144,51 @@ describe('smsgw with CLICKHOUSE_URL (real clickhouse-server, PostgreSQL, NATS)',
     ])
     assert.equal(await g.stop(), 0, g.output())
     gateways.pop()
+  })
+
+  it('split roles (worker, dispatcher with the sink, api reading ClickHouse): the same', async () => {
+    const sim = await startSimProcess([])
+    try {
+      const carriers = join(dataDir, 'carriers.json')
+      writeFileSync(
+        carriers,
+        JSON.stringify({
+          carriers: [
+            {
+              name: 'sim-smpp',
+              type: 'smpp',
+              host: '127.0.0.1',
+              port: sim.smppPort,
+              system_id: 'smsgw',
+              password: 'sim',
+            },
+          ],
+        }),
+      )
+      const split = {
+        ...env,
+        SMSGW_CARRIERS: carriers,
+        SMSGW_WEBHOOK_SECRET_KEY: randomBytes(32).toString('base64'),
+        LOG_LEVEL: 'info',
+      }
+      // Workers first (their durables exist before the dispatcher sizes its window), the api last.
+      let api: Gateway | undefined
+      for (const role of ['worker', 'dispatcher', 'api'] as const) {
+        const g = await startGateway({ dataDir, adminToken: ADMIN, role, env: split })
+        gateways.push(g)
+        api = g
+      }
+      const url = (api as Gateway).url
+      const { key, id } = await sendDelivered(url, 3)
+      const u = await usageWhenCounted(url, key, 3)
+      assert.equal(u.data[0]?.messages, 3)
+      assert.equal(u.data[0]?.segments, 4)
+      await markClickHouse(id)
+      await usageWhenCounted(url, key, 4)
+      for (const g of gateways.splice(0).reverse()) assert.equal(await g.stop(), 0, g.output().slice(-2000))
+    } finally {
+      await sim.close()
+    }
   })
 })
 
