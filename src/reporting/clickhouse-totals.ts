@@ -29,6 +29,8 @@ const SUMS = ['messages', 'segments', 'cost_micros'] as const
 const RECONCILE_LOCK = 7_200_731_018
 /** Minute keys per reconcile round: bounds a statement's size (~0.3 MB of key tuples; max_query_size is raised to 4 MiB). */
 const CHUNK = 5000
+/** Difference rows per INSERT (a range reconcile of a busy day has hundreds of thousands). */
+const INSERT_BATCH = 50_000
 
 /** The minimal client the totals need (clickhouse.ts's ClickHouse). */
 export interface ClickHouseLike {
@@ -124,8 +126,14 @@ async function settle(
   for (const r of desired) add(r, 1)
   for (const r of current) add(r, -1)
   const out = [...diff.values()].filter((d) => sums.some((s) => d[s] !== 0))
-  if (out.length > 0)
-    await ch.exec(`INSERT INTO ${table} FORMAT JSONEachRow`, out.map((r) => JSON.stringify(r)).join('\n'))
+  for (let i = 0; i < out.length; i += INSERT_BATCH)
+    await ch.exec(
+      `INSERT INTO ${table} FORMAT JSONEachRow`,
+      out
+        .slice(i, i + INSERT_BATCH)
+        .map((r) => JSON.stringify(r))
+        .join('\n'),
+    )
   return out.length
 }
 

@@ -7,7 +7,7 @@
 // ClickHouse 18.16 (Debian): DateTime in seconds, no TTL, no async_insert, no query parameters
 // (literals are quoted), HTTP only.
 
-import { request } from 'undici'
+import { Agent, request } from 'undici'
 import type { Bus } from '../bus/bus.ts'
 import type { Db, Queryable } from '../db/db.ts'
 import { uuidV7Time } from '../domain/ids.ts'
@@ -31,6 +31,10 @@ export interface ClickHouse {
 /** A client over the HTTP interface of `url` (e.g. http://127.0.0.1:8123/?database=smsgw; user/password as query parameters). */
 export function createClickHouse(url: string): ClickHouse {
   const base = new URL(url)
+  // ClickHouse closes idle keep-alive connections after 3 s (keep_alive_timeout) without saying
+  // so in a header; undici's default keeps them 4 s, so a request sent 3–4 s after the last one
+  // met a closed socket ("other side closed", EPIPE). Idle connections are dropped after 1 s here.
+  const agent = new Agent({ keepAliveTimeout: 1_000, keepAliveMaxTimeout: 1_000 })
   // The reconcile's statements list the keys they touch (up to ~0.5 MB); the default limit is 256 KiB.
   if (!base.searchParams.has('max_query_size')) base.searchParams.set('max_query_size', '4194304')
   const exec = async (sql: string, body?: string, withDatabase = true): Promise<string> => {
@@ -38,19 +42,36 @@ export function createClickHouse(url: string): ClickHouse {
     if (!withDatabase) u.searchParams.delete('database')
     // With a body the statement goes in the query string (INSERT ... FORMAT), else in the body.
     if (body !== undefined) u.searchParams.set('query', sql)
-    const res = await request(u, { method: 'POST', body: body ?? sql, headersTimeout: 30_000 })
+    const res = await request(u, {
+      method: 'POST',
+      body: body ?? sql,
+      headersTimeout: 120_000,
+      dispatcher: agent,
+    })
     const text = await res.body.text()
     if (res.statusCode !== 200) throw new Error(`clickhouse ${res.statusCode}: ${text.slice(0, 500)}`)
     return text
   }
   return {
     exec: (sql, body) => exec(sql, body),
-    async rows<T>(sql: string) {
-      return (JSON.parse(await exec(`${sql} FORMAT JSON`)) as { data: T[] }).data
+    async rows<T>(sql: string): Promise<T[]> {
+      // A read is retried once if the connection broke (never an insert: the reconcile's
+      // differences must not be inserted twice; a failed pass is redone from fresh reads instead).
+      let text: string
+      try {
+        text = await exec(`${sql} FORMAT JSON`)
+      } catch (err) {
+        if (!brokenConnection(err)) throw err
+        text = await exec(`${sql} FORMAT JSON`)
+      }
+      return (JSON.parse(text) as { data: T[] }).data
     },
     bootstrap: (sql) => exec(sql, undefined, false),
   }
 }
+
+const brokenConnection = (err: unknown) =>
+  ['UND_ERR_SOCKET', 'EPIPE', 'ECONNRESET'].includes(String((err as { code?: unknown } | null)?.code))
 
 /** Creates the database (when the URL names one) and the table, if missing. */
 export async function ensureClickHouseSchema(ch: ClickHouse, url: string): Promise<void> {
