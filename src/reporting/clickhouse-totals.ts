@@ -29,8 +29,6 @@ const SUMS = ['messages', 'segments', 'cost_micros'] as const
 const RECONCILE_LOCK = 7_200_731_018
 /** Minute keys per reconcile round: bounds a statement's size (~0.3 MB of key tuples; max_query_size is raised to 4 MiB). */
 const CHUNK = 5000
-/** Difference rows per INSERT (a range reconcile of a busy day has hundreds of thousands). */
-const INSERT_BATCH = 50_000
 
 /** The minimal client the totals need (clickhouse.ts's ClickHouse). */
 export interface ClickHouseLike {
@@ -98,12 +96,11 @@ function dayFilter(scope: Scope): string {
   return `day >= toDate(${at(lo)}) AND day <= toDate(${at(hi)})`
 }
 
-type Rec = Record<string, string | number>
-
 /**
- * Inserts into `table` the difference `desired − current` (both: rows of `keys` + `sums`, summed
- * per key) so that the table's net sums equal `desired` for every key either query returns.
- * Returns the rows inserted.
+ * Inserts into `table` the difference `desired − current` (both queries: `keys` columns, `bucket`
+ * as epoch seconds, and `sums`, one row per key) so that the table's net sums equal `desired` for
+ * every key either query returns. One INSERT … SELECT: the rows never leave the server, and a
+ * reconcile writes one part per table and partition.
  */
 async function settle(
   ch: ClickHouseLike,
@@ -112,36 +109,25 @@ async function settle(
   sums: readonly string[],
   desiredSql: string,
   currentSql: string,
-): Promise<number> {
-  const [desired, current] = await Promise.all([ch.rows<Rec>(desiredSql), ch.rows<Rec>(currentSql)])
-  const id = (r: Rec) => JSON.stringify(keys.map((k) => String(r[k])))
-  const diff = new Map<string, Rec>()
-  const add = (r: Rec, sign: 1 | -1) => {
-    const k = id(r)
-    const d: Rec =
-      diff.get(k) ?? Object.fromEntries([...keys.map((c) => [c, String(r[c])]), ...sums.map((s) => [s, 0])])
-    diff.set(k, d)
-    for (const s of sums) d[s] = Number(d[s]) + sign * Number(r[s])
-  }
-  for (const r of desired) add(r, 1)
-  for (const r of current) add(r, -1)
-  const out = [...diff.values()].filter((d) => sums.some((s) => d[s] !== 0))
-  for (let i = 0; i < out.length; i += INSERT_BATCH)
-    await ch.exec(
-      `INSERT INTO ${table} FORMAT JSONEachRow`,
-      out
-        .slice(i, i + INSERT_BATCH)
-        .map((r) => JSON.stringify(r))
-        .join('\n'),
-    )
-  return out.length
+): Promise<void> {
+  const branch = (sql: string, sign: string) =>
+    `SELECT ${keys.map((k) => `${k} AS k_${k}`).join(', ')}, ${sums.map((v) => `${sign}toInt64(${v}) AS v_${v}`).join(', ')}
+       FROM (${sql})`
+  await ch.exec(
+    `INSERT INTO ${table} (${[...keys, ...sums].join(', ')})
+     SELECT ${keys.map((k) => (k === 'bucket' ? `toDateTime(k_bucket, 'UTC')` : `k_${k}`)).join(', ')},
+            ${sums.map((v) => `sum(v_${v})`).join(', ')}
+       FROM (${branch(desiredSql, '')} UNION ALL ${branch(currentSql, '-')})
+      GROUP BY ${keys.map((k) => `k_${k}`).join(', ')}
+     HAVING ${sums.map((v) => `sum(v_${v}) != 0`).join(' OR ')}`,
+  )
 }
 
 const SUM_COLS = SUMS.map((s) => `sum(${s}) AS ${s}`).join(', ')
 const USAGE_KEYS = ['customer_id', 'bucket', ...DIMS] as const
 
 /** Settles one usage level (minute, hour or day) for the scope from the rows below it. */
-function settleUsage(ch: ClickHouseLike, g: Granularity, scope: Scope): Promise<number> {
+function settleUsage(ch: ClickHouseLike, g: Granularity, scope: Scope): Promise<void> {
   const fn = g === 'minute' ? 'toStartOfMinute' : g === 'hour' ? 'toStartOfHour' : 'toStartOfDay'
   const group = `GROUP BY customer_id, bucket, ${DIMS.join(', ')}`
   const desired =
@@ -171,7 +157,7 @@ function settleUsage(ch: ClickHouseLike, g: Granularity, scope: Scope): Promise<
 }
 
 /** Settles the per-(day, customer) totals of the scope's days from the day rows. */
-function settleDayCustomer(ch: ClickHouseLike, scope: Scope): Promise<number> {
+function settleDayCustomer(ch: ClickHouseLike, scope: Scope): Promise<void> {
   const q = (table: string) =>
     `SELECT customer_id, b AS bucket, ${SUMS.join(', ')} FROM (
        SELECT customer_id, toUInt32(bucket) AS b, ${SUM_COLS} FROM ${table}
@@ -180,8 +166,8 @@ function settleDayCustomer(ch: ClickHouseLike, scope: Scope): Promise<number> {
 }
 
 /** Settles the per-(day, carrier, status) totals of these days from every customer's day rows. */
-function settleDayCarrier(ch: ClickHouseLike, days: number[]): Promise<number> {
-  if (days.length === 0) return Promise.resolve(0)
+function settleDayCarrier(ch: ClickHouseLike, days: number[]): Promise<void> {
+  if (days.length === 0) return Promise.resolve()
   const inDays = `toUInt32(bucket) IN (${days.map(sec).join(', ')})`
   const q = (table: string, extra: string) =>
     `SELECT b AS bucket, carrier, status, messages FROM (
@@ -197,10 +183,9 @@ function settleDayCarrier(ch: ClickHouseLike, days: number[]): Promise<number> {
   )
 }
 
-async function settleScope(ch: ClickHouseLike, scope: Scope): Promise<number> {
-  let n = 0
-  for (const g of ['minute', 'hour', 'day'] as const) n += await settleUsage(ch, g, scope)
-  return n + (await settleDayCustomer(ch, scope))
+async function settleScope(ch: ClickHouseLike, scope: Scope): Promise<void> {
+  for (const g of ['minute', 'hour', 'day'] as const) await settleUsage(ch, g, scope)
+  await settleDayCustomer(ch, scope)
 }
 
 /** The days (epoch ms) a scope reaches. */
@@ -213,19 +198,17 @@ function daysOf(scope: Scope): number[] {
 
 /**
  * Brings every totals table in line with sms_messages for the scope, under the reconcile lock.
- * Idempotent; returns the difference rows inserted (0 when everything already agreed).
+ * Idempotent: when everything already agrees it inserts nothing.
  */
-export async function reconcileTotals(db: Db, ch: ClickHouseLike, scope: Scope): Promise<number> {
+export async function reconcileTotals(db: Db, ch: ClickHouseLike, scope: Scope): Promise<void> {
   const keys = 'keys' in scope ? uniqueKeys(scope.keys.filter((k) => isUuid(k.customerId))) : undefined
-  if (keys?.length === 0) return 0
-  return db.transaction(async (tx) => {
+  if (keys?.length === 0) return
+  await db.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [RECONCILE_LOCK])
-    let n = 0
     if (keys)
-      for (let i = 0; i < keys.length; i += CHUNK)
-        n += await settleScope(ch, { keys: keys.slice(i, i + CHUNK) })
-    else n += await settleScope(ch, scope)
-    return n + (await settleDayCarrier(ch, daysOf(keys ? { keys } : scope)))
+      for (let i = 0; i < keys.length; i += CHUNK) await settleScope(ch, { keys: keys.slice(i, i + CHUNK) })
+    else await settleScope(ch, scope)
+    await settleDayCarrier(ch, daysOf(keys ? { keys } : scope))
   })
 }
 
