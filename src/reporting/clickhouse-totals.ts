@@ -1,5 +1,5 @@
-// ClickHouse totals (ADR 0018): per-minute, per-hour and per-day usage, and per-day totals by
-// customer and by (carrier, status), in SummingMergeTree tables that hold *net* sums. They are
+// ClickHouse totals (ADR 0018): per-minute, per-hour and per-day usage, and per-hour and per-day
+// totals by customer and by (carrier, status), in SummingMergeTree tables that hold *net* sums. They are
 // never fed by a materialized view of the versioned per-message table (a redelivered or newer
 // version of a message would be added again); instead each table is reconciled, for the keys a
 // pass touched, to what the level below says it should be: the desired totals are computed from
@@ -20,8 +20,9 @@ const USAGE_TABLE: Record<Granularity, string> = {
   hour: 'sms_usage_hour',
   day: 'sms_usage_day',
 }
-const DAY_CUSTOMER = 'sms_usage_day_customer'
-const DAY_CARRIER = 'sms_usage_day_carrier'
+/** Per-(bucket, customer) and per-(bucket, carrier, status) totals: the reports' tiles. */
+const CUSTOMER_TOTALS = { hour: 'sms_usage_hour_customer', day: 'sms_usage_day_customer' } as const
+const CARRIER_TOTALS = { hour: 'sms_usage_hour_carrier', day: 'sms_usage_day_carrier' } as const
 const DIMS = ['country', 'status', 'priority', 'carrier'] as const
 const SUMS = ['messages', 'segments', 'cost_micros'] as const
 
@@ -49,12 +50,14 @@ export function totalsSchema(): string[] {
     usage(USAGE_TABLE.minute),
     usage(USAGE_TABLE.hour),
     usage(USAGE_TABLE.day),
-    `CREATE TABLE IF NOT EXISTS ${DAY_CUSTOMER} (bucket DateTime('UTC'), customer_id String, ${sums})
-     ENGINE = SummingMergeTree((messages, segments, cost_micros))
-     PARTITION BY toYYYYMM(bucket) ORDER BY (bucket, customer_id)`,
-    `CREATE TABLE IF NOT EXISTS ${DAY_CARRIER} (bucket DateTime('UTC'), carrier String, status String, messages Int64)
-     ENGINE = SummingMergeTree((messages))
-     PARTITION BY toYYYYMM(bucket) ORDER BY (bucket, carrier, status)`,
+    ...(['hour', 'day'] as const).flatMap((g) => [
+      `CREATE TABLE IF NOT EXISTS ${CUSTOMER_TOTALS[g]} (bucket DateTime('UTC'), customer_id String, ${sums})
+       ENGINE = SummingMergeTree((messages, segments, cost_micros))
+       PARTITION BY toYYYYMM(bucket) ORDER BY (bucket, customer_id)`,
+      `CREATE TABLE IF NOT EXISTS ${CARRIER_TOTALS[g]} (bucket DateTime('UTC'), carrier String, status String, messages Int64)
+       ENGINE = SummingMergeTree((messages))
+       PARTITION BY toYYYYMM(bucket) ORDER BY (bucket, carrier, status)`,
+    ]),
   ]
 }
 
@@ -156,43 +159,51 @@ function settleUsage(ch: ClickHouseLike, g: Granularity, scope: Scope): Promise<
   )
 }
 
-/** Settles the per-(day, customer) totals of the scope's days from the day rows. */
-function settleDayCustomer(ch: ClickHouseLike, scope: Scope): Promise<void> {
+/** Settles the per-(hour|day, customer) totals of the scope's buckets from that level's usage rows. */
+function settleCustomerTotals(ch: ClickHouseLike, g: 'hour' | 'day', scope: Scope): Promise<void> {
   const q = (table: string) =>
     `SELECT customer_id, b AS bucket, ${SUMS.join(', ')} FROM (
        SELECT customer_id, toUInt32(bucket) AS b, ${SUM_COLS} FROM ${table}
-        WHERE ${where(scope, 'bucket', 'day')} GROUP BY customer_id, b)`
-  return settle(ch, DAY_CUSTOMER, ['customer_id', 'bucket'], SUMS, q(USAGE_TABLE.day), q(DAY_CUSTOMER))
+        WHERE ${where(scope, 'bucket', g)} GROUP BY customer_id, b)`
+  return settle(
+    ch,
+    CUSTOMER_TOTALS[g],
+    ['customer_id', 'bucket'],
+    SUMS,
+    q(USAGE_TABLE[g]),
+    q(CUSTOMER_TOTALS[g]),
+  )
 }
 
-/** Settles the per-(day, carrier, status) totals of these days from every customer's day rows. */
-function settleDayCarrier(ch: ClickHouseLike, days: number[]): Promise<void> {
-  if (days.length === 0) return Promise.resolve()
-  const inDays = `toUInt32(bucket) IN (${days.map(sec).join(', ')})`
+/** Settles the per-(hour|day, carrier, status) totals of these buckets from every customer's usage rows. */
+function settleCarrierTotals(ch: ClickHouseLike, g: 'hour' | 'day', buckets: number[]): Promise<void> {
+  if (buckets.length === 0) return Promise.resolve()
+  const inBuckets = `toUInt32(bucket) IN (${buckets.map(sec).join(', ')})`
   const q = (table: string, extra: string) =>
     `SELECT b AS bucket, carrier, status, messages FROM (
        SELECT toUInt32(bucket) AS b, carrier, status, sum(messages) AS messages FROM ${table}
-        WHERE ${inDays}${extra} GROUP BY b, carrier, status)`
+        WHERE ${inBuckets}${extra} GROUP BY b, carrier, status)`
   return settle(
     ch,
-    DAY_CARRIER,
+    CARRIER_TOTALS[g],
     ['bucket', 'carrier', 'status'],
     ['messages'],
-    q(USAGE_TABLE.day, ` AND carrier != ''`),
-    q(DAY_CARRIER, ''),
+    q(USAGE_TABLE[g], ` AND carrier != ''`),
+    q(CARRIER_TOTALS[g], ''),
   )
 }
 
 async function settleScope(ch: ClickHouseLike, scope: Scope): Promise<void> {
   for (const g of ['minute', 'hour', 'day'] as const) await settleUsage(ch, g, scope)
-  await settleDayCustomer(ch, scope)
+  await settleCustomerTotals(ch, 'hour', scope)
+  await settleCustomerTotals(ch, 'day', scope)
 }
 
-/** The days (epoch ms) a scope reaches. */
-function daysOf(scope: Scope): number[] {
-  if ('keys' in scope) return [...new Set(scope.keys.map((k) => bucketOf(k.minute, 'day')))]
+/** The hour or day buckets (epoch ms) a scope reaches. */
+function bucketsOf(scope: Scope, g: 'hour' | 'day'): number[] {
+  if ('keys' in scope) return [...new Set(scope.keys.map((k) => bucketOf(k.minute, g)))]
   const out: number[] = []
-  for (let d = bucketOf(scope.fromMs, 'day'); d < scope.toMs; d += BUCKET_MS.day) out.push(d)
+  for (let b = bucketOf(scope.fromMs, g); b < scope.toMs; b += BUCKET_MS[g]) out.push(b)
   return out
 }
 
@@ -208,7 +219,9 @@ export async function reconcileTotals(db: Db, ch: ClickHouseLike, scope: Scope):
     if (keys)
       for (let i = 0; i < keys.length; i += CHUNK) await settleScope(ch, { keys: keys.slice(i, i + CHUNK) })
     else await settleScope(ch, scope)
-    await settleDayCarrier(ch, daysOf(keys ? { keys } : scope))
+    const all = keys ? { keys } : scope
+    await settleCarrierTotals(ch, 'hour', bucketsOf(all, 'hour'))
+    await settleCarrierTotals(ch, 'day', bucketsOf(all, 'day'))
   })
 }
 
@@ -276,7 +289,7 @@ export function createClickHouseUsageReader(ch: ClickHouseLike): UsageReader {
     async topCustomers(fromMs, toMs, order, limit): Promise<CustomerTotal[]> {
       const parts = tiles(fromMs, toMs).map(
         (t) =>
-          `SELECT customer_id, messages, segments, cost_micros FROM ${t.g === 'day' ? DAY_CUSTOMER : USAGE_TABLE[t.g]} WHERE ${inRange(t)}`,
+          `SELECT customer_id, messages, segments, cost_micros FROM ${t.g === 'minute' ? USAGE_TABLE.minute : CUSTOMER_TOTALS[t.g]} WHERE ${inRange(t)}`,
       )
       const rows = await ch.rows<{ customer_id: string; n: string; segs: string; cost: string }>(
         `SELECT customer_id, sum(messages) AS n, sum(segments) AS segs, sum(cost_micros) AS cost
@@ -295,9 +308,9 @@ export function createClickHouseUsageReader(ch: ClickHouseLike): UsageReader {
 
     async carriers(fromMs, toMs): Promise<CarrierTotal[]> {
       const parts = tiles(fromMs, toMs).map((t) =>
-        t.g === 'day'
-          ? `SELECT carrier, status, messages FROM ${DAY_CARRIER} WHERE ${inRange(t)}`
-          : `SELECT carrier, status, messages FROM ${USAGE_TABLE[t.g]} WHERE ${inRange(t)} AND carrier != ''`,
+        t.g === 'minute'
+          ? `SELECT carrier, status, messages FROM ${USAGE_TABLE.minute} WHERE ${inRange(t)} AND carrier != ''`
+          : `SELECT carrier, status, messages FROM ${CARRIER_TOTALS[t.g]} WHERE ${inRange(t)}`,
       )
       const rows = await ch.rows<{ carrier: string; status: string; n: string }>(
         `SELECT carrier, status, sum(messages) AS n FROM (${parts.join(' UNION ALL ')})

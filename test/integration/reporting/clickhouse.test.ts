@@ -91,29 +91,34 @@ async function assertTotalsAgree(ch: ClickHouse): Promise<void> {
     assert.ok(want.length > 0)
     assert.deepEqual(got, want, table)
   }
-  assert.deepEqual(
-    await ch.rows(
-      `SELECT customer_id, toUInt32(bucket) AS b, sum(messages) AS n, sum(segments) AS s, sum(cost_micros) AS c
-         FROM sms_usage_day_customer GROUP BY customer_id, b HAVING n != 0 ORDER BY customer_id, b`,
-    ),
-    await ch.rows(
-      `SELECT customer_id, toUInt32(toStartOfDay(created_at)) AS b, toInt64(count()) AS n,
-              toInt64(sum(segments)) AS s, sum(cost_micros) AS c
-         FROM sms_messages FINAL GROUP BY customer_id, b ORDER BY customer_id, b`,
-    ),
-    'sms_usage_day_customer',
-  )
-  assert.deepEqual(
-    await ch.rows(
-      `SELECT toUInt32(bucket) AS b, carrier, status, sum(messages) AS n
-         FROM sms_usage_day_carrier GROUP BY b, carrier, status HAVING n != 0 ORDER BY b, carrier, status`,
-    ),
-    await ch.rows(
-      `SELECT toUInt32(toStartOfDay(created_at)) AS b, carrier, status, toInt64(count()) AS n
-         FROM sms_messages FINAL WHERE carrier != '' GROUP BY b, carrier, status ORDER BY b, carrier, status`,
-    ),
-    'sms_usage_day_carrier',
-  )
+  for (const [g, fn] of [
+    ['hour', 'toStartOfHour'],
+    ['day', 'toStartOfDay'],
+  ] as const) {
+    assert.deepEqual(
+      await ch.rows(
+        `SELECT customer_id, toUInt32(bucket) AS b, sum(messages) AS n, sum(segments) AS s, sum(cost_micros) AS c
+           FROM sms_usage_${g}_customer GROUP BY customer_id, b HAVING n != 0 ORDER BY customer_id, b`,
+      ),
+      await ch.rows(
+        `SELECT customer_id, toUInt32(${fn}(created_at)) AS b, toInt64(count()) AS n,
+                toInt64(sum(segments)) AS s, sum(cost_micros) AS c
+           FROM sms_messages FINAL GROUP BY customer_id, b ORDER BY customer_id, b`,
+      ),
+      `sms_usage_${g}_customer`,
+    )
+    assert.deepEqual(
+      await ch.rows(
+        `SELECT toUInt32(bucket) AS b, carrier, status, sum(messages) AS n
+           FROM sms_usage_${g}_carrier GROUP BY b, carrier, status HAVING n != 0 ORDER BY b, carrier, status`,
+      ),
+      await ch.rows(
+        `SELECT toUInt32(${fn}(created_at)) AS b, carrier, status, toInt64(count()) AS n
+           FROM sms_messages FINAL WHERE carrier != '' GROUP BY b, carrier, status ORDER BY b, carrier, status`,
+      ),
+      `sms_usage_${g}_carrier`,
+    )
+  }
 }
 
 /** Rows (all parts, before merges) of each totals table: unchanged when a reconcile inserted nothing. */
@@ -383,7 +388,7 @@ describe('ClickHouse sink and reader (real clickhouse-server)', { skip: skip ?? 
     assert.match(first.stdout, new RegExp(`done: ${messages.length} messages`))
     const filled = createClickHouse(url)
     const before = await totalsRows(ch, 'smsgw_backfill')
-    assert.equal(before.length, 5, JSON.stringify(before))
+    assert.equal(before.length, 7, JSON.stringify(before))
     await backfill()
     assert.deepEqual(
       await totalsRows(ch, 'smsgw_backfill'),
