@@ -1,5 +1,5 @@
-// ClickHouse totals (ADR 0018): per-minute, per-hour and per-day usage, and per-hour and per-day
-// totals by customer and by (carrier, status), in SummingMergeTree tables that hold *net* sums. They are
+// ClickHouse totals (ADR 0018): per-minute, per-hour and per-day usage, and the same buckets'
+// totals by customer and by (carrier, status) ordered by time for the reports, in SummingMergeTree tables that hold *net* sums. They are
 // never fed by a materialized view of the versioned per-message table (a redelivered or newer
 // version of a message would be added again); instead each table is reconciled, for the keys a
 // pass touched, to what the level below says it should be: the desired totals are computed from
@@ -10,7 +10,14 @@
 
 import type { Db } from '../db/db.ts'
 import { isUuid } from '../domain/ids.ts'
-import { BUCKET_MS, bucketOf, type Granularity, type RollupKey, uniqueKeys } from './buckets.ts'
+import {
+  BUCKET_MS,
+  bucketOf,
+  GRANULARITIES,
+  type Granularity,
+  type RollupKey,
+  uniqueKeys,
+} from './buckets.ts'
 import { type CarrierTotal, type CustomerTotal, toCarriers, toPeriods, type UsageReader } from './usage.ts'
 
 /** The per-message table (ReplacingMergeTree by message, versioned): clickhouse.ts writes it. */
@@ -21,8 +28,16 @@ const USAGE_TABLE: Record<Granularity, string> = {
   day: 'sms_usage_day',
 }
 /** Per-(bucket, customer) and per-(bucket, carrier, status) totals: the reports' tiles. */
-const CUSTOMER_TOTALS = { hour: 'sms_usage_hour_customer', day: 'sms_usage_day_customer' } as const
-const CARRIER_TOTALS = { hour: 'sms_usage_hour_carrier', day: 'sms_usage_day_carrier' } as const
+const CUSTOMER_TOTALS: Record<Granularity, string> = {
+  minute: 'sms_usage_minute_customer',
+  hour: 'sms_usage_hour_customer',
+  day: 'sms_usage_day_customer',
+}
+const CARRIER_TOTALS: Record<Granularity, string> = {
+  minute: 'sms_usage_minute_carrier',
+  hour: 'sms_usage_hour_carrier',
+  day: 'sms_usage_day_carrier',
+}
 const DIMS = ['country', 'status', 'priority', 'carrier'] as const
 const SUMS = ['messages', 'segments', 'cost_micros'] as const
 
@@ -50,7 +65,7 @@ export function totalsSchema(): string[] {
     usage(USAGE_TABLE.minute),
     usage(USAGE_TABLE.hour),
     usage(USAGE_TABLE.day),
-    ...(['hour', 'day'] as const).flatMap((g) => [
+    ...GRANULARITIES.flatMap((g) => [
       `CREATE TABLE IF NOT EXISTS ${CUSTOMER_TOTALS[g]} (bucket DateTime('UTC'), customer_id String, ${sums})
        ENGINE = SummingMergeTree((messages, segments, cost_micros))
        PARTITION BY toYYYYMM(bucket) ORDER BY (bucket, customer_id)`,
@@ -160,7 +175,7 @@ function settleUsage(ch: ClickHouseLike, g: Granularity, scope: Scope): Promise<
 }
 
 /** Settles the per-(hour|day, customer) totals of the scope's buckets from that level's usage rows. */
-function settleCustomerTotals(ch: ClickHouseLike, g: 'hour' | 'day', scope: Scope): Promise<void> {
+function settleCustomerTotals(ch: ClickHouseLike, g: Granularity, scope: Scope): Promise<void> {
   const q = (table: string) =>
     `SELECT customer_id, b AS bucket, ${SUMS.join(', ')} FROM (
        SELECT customer_id, toUInt32(bucket) AS b, ${SUM_COLS} FROM ${table}
@@ -176,7 +191,7 @@ function settleCustomerTotals(ch: ClickHouseLike, g: 'hour' | 'day', scope: Scop
 }
 
 /** Settles the per-(hour|day, carrier, status) totals of these buckets from every customer's usage rows. */
-function settleCarrierTotals(ch: ClickHouseLike, g: 'hour' | 'day', buckets: number[]): Promise<void> {
+function settleCarrierTotals(ch: ClickHouseLike, g: Granularity, buckets: number[]): Promise<void> {
   if (buckets.length === 0) return Promise.resolve()
   const inBuckets = `toUInt32(bucket) IN (${buckets.map(sec).join(', ')})`
   const q = (table: string, extra: string) =>
@@ -195,12 +210,11 @@ function settleCarrierTotals(ch: ClickHouseLike, g: 'hour' | 'day', buckets: num
 
 async function settleScope(ch: ClickHouseLike, scope: Scope): Promise<void> {
   for (const g of ['minute', 'hour', 'day'] as const) await settleUsage(ch, g, scope)
-  await settleCustomerTotals(ch, 'hour', scope)
-  await settleCustomerTotals(ch, 'day', scope)
+  for (const g of GRANULARITIES) await settleCustomerTotals(ch, g, scope)
 }
 
 /** The hour or day buckets (epoch ms) a scope reaches. */
-function bucketsOf(scope: Scope, g: 'hour' | 'day'): number[] {
+function bucketsOf(scope: Scope, g: Granularity): number[] {
   if ('keys' in scope) return [...new Set(scope.keys.map((k) => bucketOf(k.minute, g)))]
   const out: number[] = []
   for (let b = bucketOf(scope.fromMs, g); b < scope.toMs; b += BUCKET_MS[g]) out.push(b)
@@ -220,8 +234,7 @@ export async function reconcileTotals(db: Db, ch: ClickHouseLike, scope: Scope):
       for (let i = 0; i < keys.length; i += CHUNK) await settleScope(ch, { keys: keys.slice(i, i + CHUNK) })
     else await settleScope(ch, scope)
     const all = keys ? { keys } : scope
-    await settleCarrierTotals(ch, 'hour', bucketsOf(all, 'hour'))
-    await settleCarrierTotals(ch, 'day', bucketsOf(all, 'day'))
+    for (const g of GRANULARITIES) await settleCarrierTotals(ch, g, bucketsOf(all, g))
   })
 }
 
@@ -289,7 +302,7 @@ export function createClickHouseUsageReader(ch: ClickHouseLike): UsageReader {
     async topCustomers(fromMs, toMs, order, limit): Promise<CustomerTotal[]> {
       const parts = tiles(fromMs, toMs).map(
         (t) =>
-          `SELECT customer_id, messages, segments, cost_micros FROM ${t.g === 'minute' ? USAGE_TABLE.minute : CUSTOMER_TOTALS[t.g]} WHERE ${inRange(t)}`,
+          `SELECT customer_id, messages, segments, cost_micros FROM ${CUSTOMER_TOTALS[t.g]} WHERE ${inRange(t)}`,
       )
       const rows = await ch.rows<{ customer_id: string; n: string; segs: string; cost: string }>(
         `SELECT customer_id, sum(messages) AS n, sum(segments) AS segs, sum(cost_micros) AS cost
@@ -307,10 +320,8 @@ export function createClickHouseUsageReader(ch: ClickHouseLike): UsageReader {
     },
 
     async carriers(fromMs, toMs): Promise<CarrierTotal[]> {
-      const parts = tiles(fromMs, toMs).map((t) =>
-        t.g === 'minute'
-          ? `SELECT carrier, status, messages FROM ${USAGE_TABLE.minute} WHERE ${inRange(t)} AND carrier != ''`
-          : `SELECT carrier, status, messages FROM ${CARRIER_TOTALS[t.g]} WHERE ${inRange(t)}`,
+      const parts = tiles(fromMs, toMs).map(
+        (t) => `SELECT carrier, status, messages FROM ${CARRIER_TOTALS[t.g]} WHERE ${inRange(t)}`,
       )
       const rows = await ch.rows<{ carrier: string; status: string; n: string }>(
         `SELECT carrier, status, sum(messages) AS n FROM (${parts.join(' UNION ALL ')})

@@ -92,6 +92,7 @@ async function assertTotalsAgree(ch: ClickHouse): Promise<void> {
     assert.deepEqual(got, want, table)
   }
   for (const [g, fn] of [
+    ['minute', 'toStartOfMinute'],
     ['hour', 'toStartOfHour'],
     ['day', 'toStartOfDay'],
   ] as const) {
@@ -388,7 +389,7 @@ describe('ClickHouse sink and reader (real clickhouse-server)', { skip: skip ?? 
     assert.match(first.stdout, new RegExp(`done: ${messages.length} messages`))
     const filled = createClickHouse(url)
     const before = await totalsRows(ch, 'smsgw_backfill')
-    assert.equal(before.length, 7, JSON.stringify(before))
+    assert.equal(before.length, 9, JSON.stringify(before))
     await backfill()
     assert.deepEqual(
       await totalsRows(ch, 'smsgw_backfill'),
