@@ -39,7 +39,7 @@ const benchmarks: Record<string, Benchmark> = {
   },
   usage: {
     summary:
-      'GET /v1/usage reads from the PostgreSQL rollups (30 days × 10,000 customers × 10 M messages) and one late-day rollup pass',
+      'GET /v1/usage reads from the PostgreSQL rollups (30 days × 10,000 customers × 10 M messages) and one late-day rollup pass; with --clickhouse, usage and report reads from ClickHouse totals',
     load: () => import('./usage.ts'),
   },
   sim: {

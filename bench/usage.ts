@@ -25,7 +25,7 @@ import { recreateDatabase } from './bench-db.ts'
 import { DEFAULT_PG_URL } from './stack.ts'
 import { makeZipf } from './zipf.ts'
 
-export const usage = `npm run bench -- usage [options]
+export const usage = `npm run bench -- usage [options]   (ClickHouse: npm run bench -- usage --clickhouse --help)
   --customers N     customers (default 10000), Zipf s = 1.1 volumes
   --messages N      messages over the whole range (default 10000000)
   --days N          days of rollups, ending at the last whole UTC day (default 30)
@@ -39,6 +39,8 @@ export const usage = `npm run bench -- usage [options]
 const DAY = 86_400_000
 
 export async function run(argv: string[]): Promise<number> {
+  // The ClickHouse reads are a bench of their own (bench/usage-clickhouse.ts, ADR 0018).
+  if (argv.includes('--clickhouse')) return (await import('./usage-clickhouse.ts')).run(argv)
   const { values } = parseArgs({
     args: argv,
     options: {

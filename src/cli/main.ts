@@ -63,6 +63,10 @@ export async function main(argv: string[]): Promise<void> {
         const { runRollups } = await import('./rollups.ts')
         return await runRollups(await config(), rest, (s) => console.log(s))
       }
+      case 'clickhouse': {
+        const { runClickHouse } = await import('./clickhouse.ts')
+        return await runClickHouse(await config(), rest, (s) => console.log(s))
+      }
       case 'maintenance': {
         const { runMaintenanceCommand } = await import('./maintenance.ts')
         return await runMaintenanceCommand(await config(), rest, (s) => console.log(s))

@@ -26,6 +26,7 @@ export const USAGE = `usage: smsgw <command>
   reconcile  check every invariant on the database (and simulators); exit 1 on a failure (see --help)
   admin      operator commands (see: smsgw admin help)
   rollups    rollups rebuild --from T --to T: recompute usage rollups from the message log
+  clickhouse clickhouse backfill --from T --to T: copy messages to CLICKHOUSE_URL and reconcile its totals
   maintenance  run housekeeping once (partitions, retention, archive, redaction; --dry-run prints the plan)
   help       this text
 (benchmarks are a development tool: npm run bench -- accept|e2e|sim in a source checkout)

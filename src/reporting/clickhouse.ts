@@ -1,21 +1,24 @@
-// The ClickHouse sink and reader (ADR 0014, "ClickHouse"): one row per message in a
+// The ClickHouse sink (ADR 0014 "ClickHouse", ADR 0018): one row per message in a
 // ReplacingMergeTree keyed by (customer_id, created_at, message_id) and versioned by the
 // message's status_updated_at. The sink writes the message's current state read from PostgreSQL
 // for each status event (and each new accept), so a redelivered or duplicated event writes the
-// same row again and FINAL keeps one per message. Written for ClickHouse 18.16 (Debian): DateTime
-// in seconds, no TTL, no async_insert, no query parameters (literals are quoted here), HTTP only.
+// same row again and FINAL keeps one per message; then it reconciles the usage totals of the
+// (customer, minute) keys it touched (clickhouse-totals.ts), which the reports read. Written for
+// ClickHouse 18.16 (Debian): DateTime in seconds, no TTL, no async_insert, no query parameters
+// (literals are quoted), HTTP only.
 
-import { request } from 'undici'
+import { Agent, request } from 'undici'
 import type { Bus } from '../bus/bus.ts'
 import type { Db, Queryable } from '../db/db.ts'
-import { isUuid, uuidV7Time } from '../domain/ids.ts'
-import { BUCKET_MS, bucketOf, type Granularity, uuidFloor } from './buckets.ts'
+import { uuidV7Time } from '../domain/ids.ts'
+import { BUCKET_MS, bucketOf, type RollupKey, uuidFloor } from './buckets.ts'
+import { reconcileTotals, MESSAGES_TABLE as TABLE, totalsSchema } from './clickhouse-totals.ts'
 import { createHeldConsumer, type HeldConsumer } from './held-consumer.ts'
 import { costOfMessage, REFUNDED, sweepSince } from './rollups.ts'
-import { type CarrierTotal, type CustomerTotal, toCarriers, toPeriods, type UsageReader } from './usage.ts'
+
+export { createClickHouseUsageReader, quote, reconcileTotals } from './clickhouse-totals.ts'
 
 export const CLICKHOUSE_DURABLE = 'clickhouse'
-const TABLE = 'sms_messages'
 
 export interface ClickHouse {
   /** Runs one statement; returns the body (use FORMAT JSON for rows). */
@@ -28,24 +31,47 @@ export interface ClickHouse {
 /** A client over the HTTP interface of `url` (e.g. http://127.0.0.1:8123/?database=smsgw; user/password as query parameters). */
 export function createClickHouse(url: string): ClickHouse {
   const base = new URL(url)
+  // ClickHouse closes idle keep-alive connections after 3 s (keep_alive_timeout) without saying
+  // so in a header; undici's default keeps them 4 s, so a request sent 3–4 s after the last one
+  // met a closed socket ("other side closed", EPIPE). Idle connections are dropped after 1 s here.
+  const agent = new Agent({ keepAliveTimeout: 1_000, keepAliveMaxTimeout: 1_000 })
+  // The reconcile's statements list the keys they touch (up to ~0.5 MB); the default limit is 256 KiB.
+  if (!base.searchParams.has('max_query_size')) base.searchParams.set('max_query_size', '4194304')
   const exec = async (sql: string, body?: string, withDatabase = true): Promise<string> => {
     const u = new URL(base)
     if (!withDatabase) u.searchParams.delete('database')
     // With a body the statement goes in the query string (INSERT ... FORMAT), else in the body.
     if (body !== undefined) u.searchParams.set('query', sql)
-    const res = await request(u, { method: 'POST', body: body ?? sql, headersTimeout: 30_000 })
+    const res = await request(u, {
+      method: 'POST',
+      body: body ?? sql,
+      headersTimeout: 120_000,
+      dispatcher: agent,
+    })
     const text = await res.body.text()
     if (res.statusCode !== 200) throw new Error(`clickhouse ${res.statusCode}: ${text.slice(0, 500)}`)
     return text
   }
   return {
     exec: (sql, body) => exec(sql, body),
-    async rows<T>(sql: string) {
-      return (JSON.parse(await exec(`${sql} FORMAT JSON`)) as { data: T[] }).data
+    async rows<T>(sql: string): Promise<T[]> {
+      // A read is retried once if the connection broke (never an insert: the reconcile's
+      // differences must not be inserted twice; a failed pass is redone from fresh reads instead).
+      let text: string
+      try {
+        text = await exec(`${sql} FORMAT JSON`)
+      } catch (err) {
+        if (!brokenConnection(err)) throw err
+        text = await exec(`${sql} FORMAT JSON`)
+      }
+      return (JSON.parse(text) as { data: T[] }).data
     },
     bootstrap: (sql) => exec(sql, undefined, false),
   }
 }
+
+const brokenConnection = (err: unknown) =>
+  ['UND_ERR_SOCKET', 'EPIPE', 'ECONNRESET'].includes(String((err as { code?: unknown } | null)?.code))
 
 /** Creates the database (when the URL names one) and the table, if missing. */
 export async function ensureClickHouseSchema(ch: ClickHouse, url: string): Promise<void> {
@@ -70,6 +96,7 @@ export async function ensureClickHouseSchema(ch: ClickHouse, url: string): Promi
   ) ENGINE = ReplacingMergeTree(version)
   PARTITION BY toYYYYMM(day)
   ORDER BY (customer_id, created_at, message_id)`)
+  for (const sql of totalsSchema()) await ch.exec(sql)
 }
 
 interface Row {
@@ -131,16 +158,35 @@ async function insertRows(ch: ClickHouse, rows: Row[]): Promise<number> {
   return rows.length
 }
 
-/** Copies every message created in [fromMs, toMs) to ClickHouse, a day at a time (history, or a repair). */
+/** The (customer, minute) key of a row. */
+const keyOfRow = (r: Row): RollupKey => ({
+  customerId: r.customer_id,
+  minute: bucketOf(Number(r.created_at) * 1000, 'minute'),
+})
+
+/**
+ * Copies every message created in [fromMs, toMs) (widened to whole minutes) to ClickHouse and
+ * reconciles that range's totals, a day at a time (history, or a repair). Idempotent: rows
+ * written again carry the same versions, and the totals are set, not added to.
+ */
 export async function backfillClickHouse(
   db: Db,
   ch: ClickHouse,
   fromMs: number,
   toMs: number,
+  onDay?: (dayMs: number, messages: number) => void,
 ): Promise<number> {
   let n = 0
-  for (let a = fromMs; a < toMs; a = Math.min(bucketOf(a, 'day') + BUCKET_MS.day, toMs))
-    n += await insertRows(ch, await rowsCreatedIn(db, a, Math.min(bucketOf(a, 'day') + BUCKET_MS.day, toMs)))
+  const start = bucketOf(fromMs, 'minute')
+  const end = Math.ceil(toMs / BUCKET_MS.minute) * BUCKET_MS.minute
+  for (let a = start; a < end; ) {
+    const b = Math.min(bucketOf(a, 'day') + BUCKET_MS.day, end)
+    const m = await insertRows(ch, await rowsCreatedIn(db, a, b))
+    await reconcileTotals(db, ch, { fromMs: a, toMs: b })
+    onDay?.(bucketOf(a, 'day'), m)
+    n += m
+    a = b
+  }
   return n
 }
 
@@ -170,13 +216,27 @@ export function createClickHouseSink(opts: ClickHouseSinkOptions): HeldConsumer 
     onError: opts.onError,
     apply: async (events) => {
       const ids = [...new Set(events.map((e) => e.message_id))]
-      const n = await insertRows(ch, await messageRows(db, ids))
-      return (
-        n +
-        (await sweepSince(db, CLICKHOUSE_DURABLE, 10_000, async (from, to) =>
-          insertRows(ch, await rowsCreatedIn(db, from, to)),
-        ))
-      )
+      const rows = await messageRows(db, ids)
+      let n = await insertRows(ch, rows)
+      const keys: RollupKey[] = [
+        ...rows.map(keyOfRow),
+        ...events.map((e) => ({
+          customerId: e.customer_id,
+          minute: bucketOf(uuidV7Time(e.message_id) ?? 0, 'minute'),
+        })),
+      ]
+      // The totals are reconciled before the sweep position moves: a failed reconcile leaves
+      // the swept messages to the next pass (the events are redelivered anyway).
+      let reconciled = false
+      n += await sweepSince(db, CLICKHOUSE_DURABLE, 10_000, async (from, to) => {
+        const swept = await rowsCreatedIn(db, from, to)
+        await insertRows(ch, swept)
+        await reconcileTotals(db, ch, { keys: [...keys, ...swept.map(keyOfRow)] })
+        reconciled = true
+        return swept.length
+      })
+      if (!reconciled) await reconcileTotals(db, ch, { keys })
+      return n
     },
   })
   return {
@@ -187,81 +247,6 @@ export function createClickHouseSink(opts: ClickHouseSinkOptions): HeldConsumer 
         [CLICKHOUSE_DURABLE],
       )
       await inner.start()
-    },
-  }
-}
-
-const BUCKET_FN: Record<Granularity, string> = {
-  minute: 'toStartOfMinute',
-  hour: 'toStartOfHour',
-  day: 'toStartOfDay',
-}
-const ORDER: Record<string, string> = { messages: 'messages', segments: 'segments', cost: 'cost' }
-
-/** A quoted ClickHouse string literal (18.16 has no query parameters). */
-export const quote = (s: string) => `'${s.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`
-
-/** The row range: whole seconds, and the days for partition pruning. */
-function range(fromMs: number, toMs: number): string {
-  const a = Math.floor(fromMs / 1000)
-  const b = Math.ceil(toMs / 1000)
-  return `day >= toDate(toDateTime(${a}, 'UTC')) AND day <= toDate(toDateTime(${b}, 'UTC'))
-      AND created_at >= toDateTime(${a}, 'UTC') AND created_at < toDateTime(${b}, 'UTC')`
-}
-
-export function createClickHouseUsageReader(ch: ClickHouse): UsageReader {
-  return {
-    async usage(q) {
-      if (!isUuid(q.customerId)) return []
-      const grp = q.groupBy ? `, ${q.groupBy} AS grp` : ''
-      const rows = await ch.rows<{
-        period: string
-        grp?: string
-        status: string
-        messages: string
-        segments: string
-        cost: string
-      }>(
-        `SELECT toUInt64(${BUCKET_FN[q.granularity]}(created_at)) * 1000 AS period${grp}, status,
-                count() AS messages, sum(segments) AS segments, sum(cost_micros) AS cost
-           FROM ${TABLE} FINAL
-          WHERE customer_id = ${quote(q.customerId)} AND ${range(q.fromMs, q.toMs)}
-          GROUP BY period${q.groupBy ? ', grp' : ''}, status`,
-      )
-      return toPeriods(
-        rows.map((r) => ({
-          period: Number(r.period),
-          grp: r.grp,
-          status: r.status,
-          messages: Number(r.messages),
-          segments: Number(r.segments),
-          cost: Number(r.cost),
-        })),
-      )
-    },
-
-    async topCustomers(fromMs, toMs, order, limit): Promise<CustomerTotal[]> {
-      const rows = await ch.rows<{ customer_id: string; messages: string; segments: string; cost: string }>(
-        `SELECT customer_id, count() AS messages, sum(segments) AS segments, sum(cost_micros) AS cost
-           FROM ${TABLE} FINAL WHERE ${range(fromMs, toMs)}
-          GROUP BY customer_id ORDER BY ${ORDER[order] ?? 'messages'} DESC, customer_id
-          LIMIT ${Math.max(0, Math.floor(limit))}`,
-      )
-      return rows.map((r) => ({
-        customerId: r.customer_id,
-        messages: Number(r.messages),
-        segments: Number(r.segments),
-        costMicros: Number(r.cost),
-      }))
-    },
-
-    async carriers(fromMs, toMs): Promise<CarrierTotal[]> {
-      const rows = await ch.rows<{ carrier: string; status: string; messages: string }>(
-        `SELECT carrier, status, count() AS messages
-           FROM ${TABLE} FINAL WHERE ${range(fromMs, toMs)} AND carrier != ''
-          GROUP BY carrier, status ORDER BY carrier, status`,
-      )
-      return toCarriers(rows.map((r) => ({ ...r, messages: Number(r.messages) })))
     },
   }
 }

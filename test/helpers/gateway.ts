@@ -16,13 +16,17 @@ export interface Gateway {
   stop(): Promise<number | null>
 }
 
-/** Starts `smsgw start` on the embedded default (PGlite, in-process bus) unless env says otherwise. */
+/**
+ * Starts `smsgw start` on the embedded default (PGlite, in-process bus) unless env says otherwise;
+ * or one split role (`url` is then its ops server's, found in its `running` line: LOG_LEVEL info).
+ */
 export function startGateway(opts: {
   dataDir: string
   adminToken: string
   env?: Record<string, string>
+  role?: 'start' | 'api' | 'dispatcher' | 'worker'
 }): Promise<Gateway> {
-  const child = spawn(process.execPath, [BIN, 'start'], {
+  const child = spawn(process.execPath, [BIN, opts.role ?? 'start'], {
     env: {
       ...process.env,
       PORT: '0',
@@ -53,8 +57,11 @@ export function startGateway(opts: {
     const timer = setTimeout(() => reject(new Error(`not listening within 60 s:\n${out}`)), 60_000)
     const onData = (d: Buffer) => {
       out += d
-      const m = /smsgw is running at (\S+)|"address":"([^"]+)"/.exec(out)
-      const url = m?.[1] ?? m?.[2]
+      const m =
+        /smsgw is running at (\S+)|"address":"([^"]+)"|"metrics":"([^"]+)\/metrics"[^\n]*"msg":"running"/.exec(
+          out,
+        )
+      const url = m?.[1] ?? m?.[2] ?? m?.[3]
       if (url) {
         clearTimeout(timer)
         resolve({ child, url, output: () => out, exited, stop })

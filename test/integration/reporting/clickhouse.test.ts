@@ -3,7 +3,9 @@
 // usage and reports from ClickHouse equal those from the PostgreSQL rollups for the same traffic.
 
 import assert from 'node:assert/strict'
+import { execFile } from 'node:child_process'
 import { after, before, describe, it } from 'node:test'
+import { promisify } from 'node:util'
 import type { Bus } from '../../../src/bus/bus.ts'
 import { createMemoryBus } from '../../../src/bus/memory-bus.ts'
 import { statusSubject } from '../../../src/bus/subjects.ts'
@@ -18,13 +20,19 @@ import {
   createClickHouseSink,
   createClickHouseUsageReader,
   ensureClickHouseSchema,
+  reconcileTotals,
 } from '../../../src/reporting/clickhouse.ts'
 import { rebuildRollups } from '../../../src/reporting/rollups.ts'
 import { createPgUsageReader, type UsageGroup, type UsageReader } from '../../../src/reporting/usage.ts'
 import { ADMIN_TOKEN, startApp } from '../../helpers/app.ts'
+import { BIN } from '../../helpers/bin.ts'
+import {
+  type ClickHouseServer,
+  clickhouseSkipReason,
+  startClickHouse,
+} from '../../helpers/clickhouse-server.ts'
 import { type FreshDatabase, freshDatabase } from '../../helpers/pg.ts'
 import { waitFor } from '../../helpers/wait.ts'
-import { type ClickHouseServer, clickhouseSkipReason, startClickHouse } from './clickhouse-server.ts'
 import {
   applyChanges,
   type Change,
@@ -58,6 +66,68 @@ function rng(seed: number) {
     return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
   }
 }
+
+const HOUR = 3_600_000
+const MINUTE = 60_000
+const exec = promisify(execFile)
+
+/** Each totals table's net rows equal a GROUP BY over sms_messages FINAL (the deduplicated messages). */
+async function assertTotalsAgree(ch: ClickHouse): Promise<void> {
+  const dims = 'country, status, priority, carrier'
+  for (const [table, fn] of [
+    ['sms_usage_minute', 'toStartOfMinute'],
+    ['sms_usage_hour', 'toStartOfHour'],
+    ['sms_usage_day', 'toStartOfDay'],
+  ] as const) {
+    const want = await ch.rows(
+      `SELECT customer_id, toUInt32(${fn}(created_at)) AS b, ${dims}, toInt64(count()) AS n,
+              toInt64(sum(segments)) AS s, sum(cost_micros) AS c
+         FROM sms_messages FINAL GROUP BY customer_id, b, ${dims} ORDER BY customer_id, b, ${dims}`,
+    )
+    const got = await ch.rows(
+      `SELECT customer_id, toUInt32(bucket) AS b, ${dims}, sum(messages) AS n, sum(segments) AS s, sum(cost_micros) AS c
+         FROM ${table} GROUP BY customer_id, b, ${dims} HAVING n != 0 ORDER BY customer_id, b, ${dims}`,
+    )
+    assert.ok(want.length > 0)
+    assert.deepEqual(got, want, table)
+  }
+  for (const [g, fn] of [
+    ['minute', 'toStartOfMinute'],
+    ['hour', 'toStartOfHour'],
+    ['day', 'toStartOfDay'],
+  ] as const) {
+    assert.deepEqual(
+      await ch.rows(
+        `SELECT customer_id, toUInt32(bucket) AS b, sum(messages) AS n, sum(segments) AS s, sum(cost_micros) AS c
+           FROM sms_usage_${g}_customer GROUP BY customer_id, b HAVING n != 0 ORDER BY customer_id, b`,
+      ),
+      await ch.rows(
+        `SELECT customer_id, toUInt32(${fn}(created_at)) AS b, toInt64(count()) AS n,
+                toInt64(sum(segments)) AS s, sum(cost_micros) AS c
+           FROM sms_messages FINAL GROUP BY customer_id, b ORDER BY customer_id, b`,
+      ),
+      `sms_usage_${g}_customer`,
+    )
+    assert.deepEqual(
+      await ch.rows(
+        `SELECT toUInt32(bucket) AS b, carrier, status, sum(messages) AS n
+           FROM sms_usage_${g}_carrier GROUP BY b, carrier, status HAVING n != 0 ORDER BY b, carrier, status`,
+      ),
+      await ch.rows(
+        `SELECT toUInt32(${fn}(created_at)) AS b, carrier, status, toInt64(count()) AS n
+           FROM sms_messages FINAL WHERE carrier != '' GROUP BY b, carrier, status ORDER BY b, carrier, status`,
+      ),
+      `sms_usage_${g}_carrier`,
+    )
+  }
+}
+
+/** Rows (all parts, before merges) of each totals table: unchanged when a reconcile inserted nothing. */
+const totalsRows = (ch: ClickHouse, database: string) =>
+  ch.rows<{ name: string; n: string }>(
+    `SELECT table AS name, toString(sum(rows)) AS n FROM system.parts
+      WHERE database = '${database}' AND active AND table LIKE 'sms_usage%' GROUP BY table ORDER BY table`,
+  )
 
 const skip = clickhouseSkipReason()
 
@@ -117,13 +187,20 @@ describe('ClickHouse sink and reader (real clickhouse-server)', { skip: skip ?? 
 
   it('accepts and status events fed twice, and redelivered after a failed pass, count once', async () => {
     // Fails the insert of the first pass that has events: those events are nak'd and redelivered.
+    // Then fails the first insert into the day totals, after the minute and hour totals of that
+    // pass were written: the pass is left half done, and its redelivery must complete it.
     let failNext = true
+    let failDayTotals = true
     const flaky: ClickHouse = {
       ...ch,
       exec: async (sql, body) => {
         if (body !== undefined && failNext) {
           failNext = false
           throw new Error('injected: ClickHouse insert failed')
+        }
+        if (sql.startsWith('INSERT INTO sms_usage_day (') && failDayTotals) {
+          failDayTotals = false
+          throw new Error('injected: ClickHouse day totals insert failed')
         }
         return ch.exec(sql, body)
       },
@@ -200,7 +277,8 @@ describe('ClickHouse sink and reader (real clickhouse-server)', { skip: skip ?? 
     }
     await drain()
     await sink.stop()
-    assert.equal(failedPasses, 1, 'the injected failure happened once and its events were redelivered')
+    assert.equal(failedPasses, 2, 'both injected failures happened once and their events were redelivered')
+    assert.equal(failDayTotals, false)
     assert.equal(errors.length, 0)
     assert.ok(events.length > 200, `${events.length} status events`)
 
@@ -223,6 +301,15 @@ describe('ClickHouse sink and reader (real clickhouse-server)', { skip: skip ?? 
       Object.fromEntries(statuses.map((s) => [s.status, Number(s.n)])),
       Object.fromEntries([...expected].sort(([a], [b]) => a.localeCompare(b))),
     )
+    // Every totals table equals a GROUP BY over the deduplicated messages, and reconciling the
+    // whole range again finds nothing to change.
+    await assertTotalsAgree(ch)
+    const rowsBefore = await totalsRows(ch, 'smsgw_test')
+    await reconcileTotals(db, ch, { fromMs: day0, toMs: Date.now() + 60_000 })
+    await reconcileTotals(db, ch, {
+      keys: messages.map((m) => ({ customerId: m.customerId, minute: m.createdAt })),
+    })
+    assert.deepEqual(await totalsRows(ch, 'smsgw_test'), rowsBefore, 'nothing inserted')
   })
 
   it('usage and reports from ClickHouse equal those from the PostgreSQL rollups', async () => {
@@ -255,10 +342,24 @@ describe('ClickHouse sink and reader (real clickhouse-server)', { skip: skip ?? 
       messages.filter((m) => m.customerId === customers[0]).length,
     )
 
-    for (const order of ['messages', 'segments', 'cost'] as const) {
-      const top = await pg.topCustomers(day0, day0 + 4 * DAY, order, 2)
-      assert.equal(top.length, 2)
-      assert.deepEqual(await chr.topCustomers(day0, day0 + 4 * DAY, order, 2), top)
+    // Whole days (day totals), whole hours, and minute edges around both.
+    const reportRanges: [number, number][] = [
+      [day0, day0 + 4 * DAY],
+      [day0 + 3 * HOUR, day0 + 2 * DAY + 5 * HOUR],
+      [day0 + 97 * MINUTE, day0 + 2 * DAY + 7 * MINUTE],
+      [day0 + DAY + 5 * MINUTE, day0 + DAY + 5 * HOUR + 59 * MINUTE],
+    ]
+    for (const [fromMs, toMs] of reportRanges) {
+      for (const order of ['messages', 'segments', 'cost'] as const) {
+        const top = await pg.topCustomers(fromMs, toMs, order, 2)
+        assert.equal(top.length, 2)
+        assert.deepEqual(await chr.topCustomers(fromMs, toMs, order, 2), top, `${fromMs}..${toMs} ${order}`)
+      }
+      assert.deepEqual(
+        await chr.carriers(fromMs, toMs),
+        await pg.carriers(fromMs, toMs),
+        `${fromMs}..${toMs}`,
+      )
     }
     const carriers = await pg.carriers(day0 + DAY, day0 + 2 * DAY)
     assert.deepEqual(
@@ -266,6 +367,48 @@ describe('ClickHouse sink and reader (real clickhouse-server)', { skip: skip ?? 
       ['alpha', 'beta'],
     )
     assert.deepEqual(await chr.carriers(day0 + DAY, day0 + 2 * DAY), carriers)
+  })
+
+  it('smsgw clickhouse backfill fills an empty database to equal the rollups; run twice, it changes nothing', async () => {
+    const url = `${server.url}?database=smsgw_backfill`
+    const backfill = () =>
+      exec(
+        process.execPath,
+        [
+          BIN,
+          'clickhouse',
+          'backfill',
+          '--from',
+          new Date(day0).toISOString(),
+          '--to',
+          new Date().toISOString(),
+        ],
+        { env: { ...process.env, DATABASE_URL: fresh.url, CLICKHOUSE_URL: url, LOG_LEVEL: 'warn' } },
+      )
+    const first = await backfill()
+    assert.match(first.stdout, new RegExp(`done: ${messages.length} messages`))
+    const filled = createClickHouse(url)
+    const before = await totalsRows(ch, 'smsgw_backfill')
+    assert.equal(before.length, 9, JSON.stringify(before))
+    await backfill()
+    assert.deepEqual(
+      await totalsRows(ch, 'smsgw_backfill'),
+      before,
+      'the second run inserted no difference rows',
+    )
+    await assertTotalsAgree(filled)
+    const pg = createPgUsageReader(db)
+    const chr = createClickHouseUsageReader(filled)
+    for (const customerId of customers)
+      for (const granularity of ['day', 'hour'] as const) {
+        const q = { customerId, granularity, fromMs: day0, toMs: day0 + 4 * DAY, groupBy: 'status' as const }
+        assert.deepEqual(await chr.usage(q), await pg.usage(q))
+      }
+    assert.deepEqual(
+      await chr.topCustomers(day0, day0 + 4 * DAY, 'cost', 3),
+      await pg.topCustomers(day0, day0 + 4 * DAY, 'cost', 3),
+    )
+    assert.deepEqual(await chr.carriers(day0, day0 + 4 * DAY), await pg.carriers(day0, day0 + 4 * DAY))
   })
 
   it('serves the admin reports and GET /v1/usage from ClickHouse when configured', async () => {
@@ -289,6 +432,7 @@ describe('ClickHouse sink and reader (real clickhouse-server)', { skip: skip ?? 
           version: '1',
         }),
       )
+      await reconcileTotals(db, ch, { keys: [{ customerId: customers[0] as string, minute: day0 + 60_000 }] })
       const q = `from=${new Date(day0).toISOString()}&to=${new Date(day0 + 4 * DAY).toISOString()}`
       const get = async (t: typeof viaPg, url: string) => {
         const res = await t.app.inject({
