@@ -12,6 +12,7 @@
 // (stall-clock.ts), and a response already in the socket buffer is read before it is declared.
 
 import { TransientCarrierError, UnconfirmedSubmitError } from '../errors.ts'
+import { corkUntilTickEnd } from './cork.ts'
 import type { Pdu, PduFields, Session, SmppModule } from './smpp-types.ts'
 import type { StallClock } from './stall-clock.ts'
 
@@ -146,6 +147,7 @@ export function createRequests(cfg: RequestsConfig): Requests {
           () => s.socket.destroy(new Error(`${command} could not be written within ${timeoutMs} ms`)),
         )
         const pdu = new smpp.PDU(command, { ...fields, sequence_number: seq })
+        corkUntilTickEnd(s.socket)
         s.socket.write(pdu.toBuffer(), (err) => {
           if (!isPending()) return
           clearTimeout(p.timer)

@@ -19,6 +19,7 @@ import {
   UnconfirmedSubmitError,
 } from '../errors.ts'
 import { createListeners } from '../listeners.ts'
+import { corkUntilTickEnd } from './cork.ts'
 import { handleDeliverSm } from './deliver-sm.ts'
 import { createRequests } from './requests.ts'
 import { loadSmpp, type Pdu, type PduFields, type Session } from './smpp-types.ts'
@@ -237,9 +238,10 @@ export function createSmppCarrier(cfg: SmppCarrierConfig): SmppCarrier {
       inbound,
       onUnreadableReceipt: (raw) => emit({ type: 'receipt_unreadable', raw }),
       onListenerFailed: (error) => emit({ type: 'listener_failed', error }),
-    }).then((status) =>
-      s.send(pdu.response(status === SmppStatus.ESME_ROK ? {} : { command_status: status })),
-    )
+    }).then((status) => {
+      corkUntilTickEnd(s.socket)
+      s.send(pdu.response(status === SmppStatus.ESME_ROK ? {} : { command_status: status }))
+    })
   }
 
   async function submitPart(fields: PduFields, beforeWrite?: () => Promise<void>): Promise<string> {

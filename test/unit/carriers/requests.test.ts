@@ -24,6 +24,9 @@ function fakeSession() {
       writes.push({ pdu: new smpp.PDU(buf as unknown as string), done: (err) => cb(err ?? null) })
       return true
     },
+    // Corking only holds writes within a tick on a real socket; here writes complete by hand.
+    cork() {},
+    uncork() {},
     destroy() {
       socket.destroyed = true
       for (const w of writes) w.done(new Error('destroyed'))
