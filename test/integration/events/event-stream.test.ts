@@ -275,10 +275,12 @@ describe('live event stream: a client that reads nothing', () => {
   it('is disconnected once its unsent output passes the limit', async () => {
     await setRates(t.app)
     const who = await createCustomer(t.app, { name: 'stalled', credit: '1000.00' })
-    // Far more than the loopback socket buffers hold (tens of MB): the replay must hit the limit.
+    // Far more than the loopback socket buffers can hold (the receive buffer may grow to
+    // tcp_rmem's maximum, 32 MB here, plus 4 MB sent): the replay must hit the limit. 8,000 events
+    // (~13 MB) were once absorbed whole in a full-suite run.
     const body = 'x'.repeat(1500)
     const firstIds: string[] = []
-    for (let i = 0; i < 4; i++) {
+    for (let i = 0; i < 16; i++) {
       const reqs = Array.from({ length: 2000 }, () => acceptRequest(who.id, { body }))
       await t.db.transaction((tx) => acceptBatch(tx, reqs, renderStub))
       firstIds.push(reqs[0]?.message.id as string)
