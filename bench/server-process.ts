@@ -1,6 +1,7 @@
 // Child HTTP servers under test (the gateway, the bare Fastify baseline): start, wait until ready,
 // keep the tail of their output for error reports, and make sure they are gone when we are.
 import { type ChildProcess, spawn } from 'node:child_process'
+import { NODE_FLAGS } from '../src/cli/node-flags.ts'
 import { onCleanup } from './cleanup.ts'
 import { freePort } from './free-port.ts'
 
@@ -54,10 +55,15 @@ export async function startServer(spec: ServerSpec): Promise<ServerProcess> {
   // Own process group (detached) so Ctrl-C reaches only us and we decide the shutdown order,
   // and so anything the server forks goes away with it.
   // BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the server under load.
+  // smsgw runs with the V8 flags it is deployed with (src/cli/node-flags.ts); BENCH_SMSGW_NODE_FLAGS
+  // replaces them ('' for none: an A/B of the flags themselves).
   const nodeArgs = process.env.BENCH_SERVER_NODE_ARGS?.split(' ').filter(Boolean) ?? []
+  const smsgwFlags = spec.args[0]?.endsWith('bin/smsgw.js')
+    ? (process.env.BENCH_SMSGW_NODE_FLAGS?.split(' ').filter(Boolean) ?? NODE_FLAGS)
+    : []
   const [program, args] = spec.command
     ? [spec.command, spec.args]
-    : [process.execPath, [...nodeArgs, ...spec.args]]
+    : [process.execPath, [...smsgwFlags, ...nodeArgs, ...spec.args]]
   const child = spawn(program, args, {
     cwd: spec.cwd,
     env: { ...process.env, ...spec.env },

@@ -1,6 +1,6 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=64
 // Entry point of the `smsgw` command: runs the compiled CLI in dist/ (`npm run build`; `npm ci`,
-// `npm start` and `npm test` build it).
+// `npm start` and `npm test` build it). The shebang's V8 flags: src/cli/node-flags.ts.
 import { existsSync } from 'node:fs'
 
 const main = new URL('../dist/cli/main.js', import.meta.url)

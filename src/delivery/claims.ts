@@ -52,14 +52,20 @@ export async function claimNew(
   // Sorted so concurrent groups take the rows' locks in one order.
   const unique = [...new Map(jobs.map((j) => [j.id, j])).values()].sort((a, b) => (a.id < b.id ? -1 : 1))
   const { rows } = await q.query<{ message_id: string; attempts: number }>(
-    `INSERT INTO deliveries (message_id, message_created_at, customer_id, state, attempts, lease_until)
-     SELECT id, created_at, customer_id, 'claimed', 1, now() + $4 * interval '1 millisecond'
-       FROM unnest($1::uuid[], $2::timestamptz[], $3::uuid[]) AS j(id, created_at, customer_id)
+    `INSERT INTO deliveries (message_id, message_created_at, customer_id, state, attempts, lease_until, expires_at)
+     SELECT id, created_at, customer_id, 'claimed', 1, now() + $4 * interval '1 millisecond', expires_at
+       FROM unnest($1::uuid[], $2::timestamptz[], $3::uuid[], $5::timestamptz[]) AS j(id, created_at, customer_id, expires_at)
      ON CONFLICT (message_id) DO UPDATE
        SET attempts = deliveries.attempts + 1, lease_until = EXCLUDED.lease_until, updated_at = now()
        WHERE deliveries.state = 'claimed' AND deliveries.lease_until < now()
      RETURNING message_id, attempts`,
-    [unique.map((j) => j.id), unique.map((j) => j.created_at), unique.map((j) => j.customer_id), leaseMs],
+    [
+      unique.map((j) => j.id),
+      unique.map((j) => j.created_at),
+      unique.map((j) => j.customer_id),
+      leaseMs,
+      unique.map((j) => j.expires_at),
+    ],
     { name: 'claim_new' },
   )
   return new Map(rows.map((r) => [r.message_id, Number(r.attempts)]))

@@ -21,6 +21,7 @@ import {
 import { createListeners } from '../listeners.ts'
 import { corkUntilTickEnd } from './cork.ts'
 import { handleDeliverSm } from './deliver-sm.ts'
+import { createGsmCodec } from './gsm-codec.ts'
 import { createRequests } from './requests.ts'
 import { loadSmpp, type Pdu, type PduFields, type Session } from './smpp-types.ts'
 import { createStallClock } from './stall-clock.ts'
@@ -77,6 +78,7 @@ const PART_RETRIES = 4
 
 export function createSmppCarrier(cfg: SmppCarrierConfig): SmppCarrier {
   const smpp = loadSmpp()
+  const gsm = createGsmCodec(smpp)
   const { name } = cfg
   const responseTimeoutMs = cfg.responseTimeoutMs ?? 10_000
   const enquireLinkMs = cfg.enquireLinkMs ?? 30_000
@@ -233,7 +235,7 @@ export function createSmppCarrier(cfg: SmppCarrierConfig): SmppCarrier {
     // Answered only once the listeners have recorded it: a crash before then means no resp, so
     // the SMSC redelivers the receipt on the next bind instead of it being lost.
     void handleDeliverSm(pdu, {
-      gsm: smpp.encodings.ASCII,
+      gsm,
       receipts,
       inbound,
       onUnreadableReceipt: (raw) => emit({ type: 'receipt_unreadable', raw }),
@@ -284,7 +286,7 @@ export function createSmppCarrier(cfg: SmppCarrierConfig): SmppCarrier {
         concatRef = (concatRef + 1) & 0xff
         parts = buildSubmitSms(req, {
           concatRef,
-          gsm: smpp.encodings.ASCII,
+          gsm,
           ucs2: smpp.encodings.UCS2,
           ...(messageIdField ? { messageIdField } : {}),
         })

@@ -84,12 +84,22 @@ export interface TlvType {
   readonly __tlvType: unique symbol
 }
 
+/** One GSM 03.38 table of the library: character → septet, extension character → its escaped form. */
+export interface GsmTables {
+  extChars?: string
+  extCharsEnc?: string
+  charListEnc: Record<string, number>
+  extCharListEnc: Record<string, string>
+}
+
 export interface SmppModule {
   connect(options: { host: string; port: number }): Session
   createServer(options: Record<string, never>, onSession: (session: Session) => void): SmppServer
   PDU: new (command: string, fields?: PduFields) => Pdu
   /** `ASCII` is the library's name for the GSM 03.38 default alphabet (one septet per octet, unpacked). */
   encodings: { ASCII: TextCodec; UCS2: TextCodec; LATIN1: TextCodec }
+  /** The GSM 03.38 tables behind `encodings.ASCII` (0x00: the default alphabet). */
+  gsmCoder: { getCoder(table: number): GsmTables }
   addTLV(tag: string, options: { id: number; type: TlvType }): void
   types: { tlv: { cstring: TlvType } }
   tlvs: Record<string, { id: number } | undefined>

@@ -279,9 +279,11 @@ describe('delivery pipeline end to end (PostgreSQL, in-process bus, SMPP simulat
     secondary.setOptions({ receipts: true })
     // As if sent 3 hours ago with a 1-hour validity period.
     await t.db.query(`UPDATE messages SET expires_at = now() - interval '2 hours' WHERE id = $1`, [late])
-    await t.db.query(`UPDATE deliveries SET updated_at = now() - interval '3 hours' WHERE message_id = $1`, [
-      late,
-    ])
+    await t.db.query(
+      `UPDATE deliveries SET updated_at = now() - interval '3 hours', expires_at = now() - interval '2 hours'
+        WHERE message_id = $1`,
+      [late],
+    )
     const closed = await closeUnreportedMessages({ db: t.db, statuses: pipeline.statuses, graceS: 3600 })
     assert.ok(closed >= 1)
     const m = await message(late)

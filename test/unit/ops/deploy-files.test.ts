@@ -240,7 +240,7 @@ describe('Dockerfile', () => {
     const user = /^USER (\d+)(?::\d+)?$/m.exec(dockerfile)
     assert.ok(user && Number(user[1]) > 0, 'numeric non-root USER')
     assert.match(dockerfile, /^HEALTHCHECK [\s\S]*\/health\/live/m)
-    assert.match(dockerfile, /^ENTRYPOINT \["node", "bin\/smsgw\.js"\]$/m)
+    assert.match(dockerfile, /^ENTRYPOINT \["node", "--max-semi-space-size=64", "bin\/smsgw\.js"\]$/m)
   })
 
   it('copies from the context only what exists and is not ignored', () => {
