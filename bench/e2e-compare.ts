@@ -54,6 +54,8 @@ export async function compareWebhooks(
       latencyP50Ms: median(hooks.map((w) => w.latencyMs.p50)),
       latencyP95Ms: median(hooks.map((w) => w.latencyMs.p95)),
       webhooksRoleUsPerWebhook: median(hooks.map((w) => w.cpu.webhooksRoleUsPerWebhook ?? Number.NaN)),
+      /** Gateway CPU per delivered message with webhooks minus the run before's without, per webhook. */
+      gatewayDeltaUsPerWebhook: median(hooks.map((w) => w.cpu.deltaVsBaselineUsPerWebhook ?? Number.NaN)),
     },
     deliveredCostPct: Math.round((1 - withHooks.deliveredPerSec / without.deliveredPerSec) * 1000) / 10,
     runs: runs.map(({ webhooks, result: r }) => ({

@@ -13,6 +13,7 @@ import { compareWebhooks } from './e2e-compare.ts'
 import { rollupRowWrites, rollupStatements, startRollupProbe, waitRollupsCaughtUp } from './e2e-rollups.ts'
 import {
   deliveryQueueState,
+  deliveryStages,
   notFinal,
   type Receiver,
   registerEndpoints,
@@ -176,6 +177,7 @@ async function runOnce(
         loadStartMs,
         loadEndMs,
         queue: await deliveryQueueState(db),
+        stages: await deliveryStages(db),
       })
     }
     // CPU of each process from the start of the load until everything was final: per delivered
@@ -270,7 +272,11 @@ async function runOnce(
 /** What a comparison reads of a run. */
 export interface E2eResult extends Omit<Baseline, 'file'> {
   loadAvg: { atStart: number[]; atEnd: number[] }
-  webhooks: (WebhookFigures & { cpu: { webhooksRoleUsPerWebhook: number | null } }) | null
+  webhooks:
+    | (WebhookFigures & {
+        cpu: { webhooksRoleUsPerWebhook: number | null; deltaVsBaselineUsPerWebhook: number | null }
+      })
+    | null
 }
 
 /** The parts of an earlier e2e result (without webhooks) that `--baseline` compares against. */
@@ -415,6 +421,14 @@ function printSummary(r: {
       [
         'other endpoints: p50/p95 ms, backlog at load end',
         `${w.byEndpoint.others.p50} / ${w.byEndpoint.others.p95}, ${w.byEndpoint.others.backlogAtLoadEnd}`,
+      ],
+      [
+        'event → queued / → claimed / → sent / request p50 ms',
+        `${w.stages.eventToQueued?.p50} / ${w.stages.queuedToClaimed?.p50} / ${w.stages.claimedToSent?.p50} / ${w.stages.request?.p50}`,
+      ],
+      [
+        '  the same p95 ms',
+        `${w.stages.eventToQueued?.p95} / ${w.stages.queuedToClaimed?.p95} / ${w.stages.claimedToSent?.p95} / ${w.stages.request?.p95}`,
       ],
       ['webhooks role µs CPU per webhook (split)', String(w.cpu.webhooksRoleUsPerWebhook ?? '-')],
       ['gateway µs CPU per webhook vs baseline', String(w.cpu.deltaVsBaselineUsPerWebhook ?? '-')],
