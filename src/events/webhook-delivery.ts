@@ -57,6 +57,7 @@ export interface WebhookDeliveryOptions extends AddressPolicy {
    * it answers in time without retryable failures (webhook-concurrency.ts).
    */
   perTargetConcurrency?: number
+  /** A target's concurrency before it showed it can take more (default 8). */
   perTargetInitial?: number
   /** An answer slower than this shrinks its target's concurrency, ms (default 2000). */
   perTargetSlowMs?: number
@@ -329,7 +330,7 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
     // The walk over every target (when some are full) at most every WALK_MS; the due head between.
     const walk = performance.now() - lastWalk >= WALK_MS
     if (walk) lastWalk = performance.now()
-    const claimed = await claimDue(db, Math.min(free, 500), room, leaseMs, queueOf(''), { walk })
+    const claimed = await claimDue(db, Math.min(free, 500), room, leaseMs, 2 * limits.initial, { walk })
     let n = 0
     for (const d of claimed) {
       // A lease that ran out while the delivery waited here: it is still ours.
