@@ -3,6 +3,7 @@
 // every event of those customers has arrived, and turns what the receiver recorded into figures:
 // webhooks/s during and after the load, the backlog over time, status change → received latency.
 import type pg from 'pg'
+import { parseEventId } from '../src/events/event-ids.ts'
 import type { Customer } from './admin-client.ts'
 import { runBounded } from './bounded.ts'
 import { type ServerProcess, startScript } from './server-process.ts'
@@ -143,6 +144,51 @@ export async function deliveryQueueState(db: pg.Client): Promise<Record<string, 
   return out
 }
 
+/**
+ * Where a webhook's time went inside the gateway, first attempts that succeeded, p50/p95 ms: the
+ * event (its id's time) → its chain queued (bus consumption + enqueue), → claimed (the claim's
+ * lease, `next_attempt_at` − SMSGW_WEBHOOK_LEASE_MS, is left on a succeeded chain), → the request
+ * sent (in-memory queue, event and endpoint reads, signing), and the request itself.
+ */
+export async function deliveryStages(db: pg.Client, leaseMs = 60_000) {
+  const { rows } = await db.query<{
+    event_id: string
+    enq: number
+    claimed: number
+    rec: number
+    latency_ms: number
+  }>(
+    `SELECT d.event_id, extract(epoch FROM d.created_at) * 1000 AS enq,
+            extract(epoch FROM d.next_attempt_at) * 1000 - $1 AS claimed,
+            extract(epoch FROM a.created_at) * 1000 AS rec, a.latency_ms
+       FROM webhook_deliveries d JOIN webhook_attempts a ON a.delivery_id = d.id AND a.attempt = 1
+      WHERE d.state = 'succeeded'`,
+    [leaseMs],
+  )
+  const stages: Record<'eventToQueued' | 'queuedToClaimed' | 'claimedToSent' | 'request', number[]> = {
+    eventToQueued: [],
+    queuedToClaimed: [],
+    claimedToSent: [],
+    request: [],
+  }
+  for (const r of rows) {
+    const at = parseEventId(r.event_id)?.at
+    if (at === undefined) continue
+    const [enq, claimed, rec, ms] = [Number(r.enq), Number(r.claimed), Number(r.rec), Number(r.latency_ms)]
+    stages.eventToQueued.push(enq - at)
+    stages.queuedToClaimed.push(claimed - enq)
+    // Recorded after the answer, in a group: the record's wait is counted here too.
+    stages.claimedToSent.push(rec - ms - claimed)
+    stages.request.push(ms)
+  }
+  return Object.fromEntries(
+    Object.entries(stages).map(([k, v]) => {
+      const sorted = v.sort((a, b) => a - b)
+      return [k, { p50: Math.round(quantile(sorted, 0.5)), p95: Math.round(quantile(sorted, 0.95)) }]
+    }),
+  )
+}
+
 export interface WebhookFigures {
   endpoints: number
   expected: number
@@ -177,6 +223,8 @@ export interface WebhookFigures {
   }
   /** Gateway-side delivery chains by state, retried chains, attempts logged. */
   queue: Record<string, number>
+  /** Where the time went inside the gateway (deliveryStages). */
+  stages: Awaited<ReturnType<typeof deliveryStages>>
 }
 
 function quantile(sorted: number[], q: number): number {
@@ -194,6 +242,7 @@ export async function webhookFigures(
     loadStartMs: number
     loadEndMs: number
     queue: Record<string, number>
+    stages: Awaited<ReturnType<typeof deliveryStages>>
   },
 ): Promise<WebhookFigures> {
   const s = await getJson<ReceiverStats>(`${receiver.url}/_stats`)
@@ -282,5 +331,6 @@ export async function webhookFigures(
     byType,
     byEndpoint,
     queue: opts.queue,
+    stages: opts.stages,
   }
 }

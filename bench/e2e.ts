@@ -9,9 +9,11 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import pg from 'pg'
 import { AdminClient } from './admin-client.ts'
+import { compareWebhooks } from './e2e-compare.ts'
 import { rollupRowWrites, rollupStatements, startRollupProbe, waitRollupsCaughtUp } from './e2e-rollups.ts'
 import {
   deliveryQueueState,
+  deliveryStages,
   notFinal,
   type Receiver,
   registerEndpoints,
@@ -47,6 +49,9 @@ export const usage = `npm run bench -- e2e [options]
   --webhook-drain S     longest wait for the webhooks after the messages are final (default 300)
   --baseline FILE       e2e result JSON of a run without --webhooks (same options): adds the
                         throughput cost and, single-process, the CPU per webhook
+  --compare N           N pairs of runs without and with webhooks, interleaved (ABBA order), in
+                        one invocation: medians of delivered and accepted msg/s of each, the cost
+                        of the feature, and each pair's figures (implies --webhooks on B runs)
   --database NAME       the run's database, dropped and recreated (default smsgw_bench_e2e)
   --smsgw-dir DIR       run the gateway from another checkout (built, with node_modules), e.g. a
                         base commit for an A/B of the same bench
@@ -71,13 +76,30 @@ export async function run(argv: string[]): Promise<number> {
       'webhook-endpoints': { type: 'string' },
       'webhook-drain': { type: 'string', default: '300' },
       baseline: { type: 'string' },
+      compare: { type: 'string' },
       'rollup-interval-ms': { type: 'string' },
       database: { type: 'string', default: 'smsgw_bench_e2e' },
       'smsgw-dir': { type: 'string', default: REPO },
     },
   })
-  const webhooksOn = values.webhooks as boolean
   const baseline = values.baseline ? readBaseline(values.baseline as string) : undefined
+  if (values.compare) {
+    return compareWebhooks(Number(values.compare), async (webhooksOn, without) => {
+      const { code, result } = await runOnce(values, webhooksOn, without ?? baseline)
+      return { code, result }
+    })
+  }
+  return (await runOnce(values, values.webhooks as boolean, baseline)).code
+}
+
+type E2eValues = Record<string, string | boolean | undefined>
+
+/** One run of the pipeline (stopped again at its end); exit code 0 when every message and webhook arrived. */
+async function runOnce(
+  values: E2eValues,
+  webhooksOn: boolean,
+  baseline: Baseline | undefined,
+): Promise<{ code: number; result: E2eResult }> {
   const loadAvgAtStart = loadavg().map((x) => Math.round(x * 100) / 100)
   const durationS = Number(values.duration)
   const customersN = Number(values.customers)
@@ -155,6 +177,7 @@ export async function run(argv: string[]): Promise<number> {
         loadStartMs,
         loadEndMs,
         queue: await deliveryQueueState(db),
+        stages: await deliveryStages(db),
       })
     }
     // CPU of each process from the start of the load until everything was final: per delivered
@@ -238,14 +261,26 @@ export async function run(argv: string[]): Promise<number> {
     writeFileSync(out, JSON.stringify(result, null, 2))
     console.log(`results: ${out}`)
     const webhooksOk = !webhooks || (webhooks.missing === 0 && webhooks.verifyFailed === 0)
-    return result.notDelivered === 0 && webhooksOk ? 0 : 1
+    return { code: result.notDelivered === 0 && webhooksOk ? 0 : 1, result }
   } finally {
     await db.end()
+    // The next run of a comparison recreates the database and must not share the machine.
+    await Promise.all([...processes, ...(receiver ? [receiver.process] : [])].map((p) => p.stop()))
   }
 }
 
+/** What a comparison reads of a run. */
+export interface E2eResult extends Omit<Baseline, 'file'> {
+  loadAvg: { atStart: number[]; atEnd: number[] }
+  webhooks:
+    | (WebhookFigures & {
+        cpu: { webhooksRoleUsPerWebhook: number | null; deltaVsBaselineUsPerWebhook: number | null }
+      })
+    | null
+}
+
 /** The parts of an earlier e2e result (without webhooks) that `--baseline` compares against. */
-interface Baseline {
+export interface Baseline {
   file: string
   deliveredPerSec: number
   acceptedPerSec: number
@@ -386,6 +421,14 @@ function printSummary(r: {
       [
         'other endpoints: p50/p95 ms, backlog at load end',
         `${w.byEndpoint.others.p50} / ${w.byEndpoint.others.p95}, ${w.byEndpoint.others.backlogAtLoadEnd}`,
+      ],
+      [
+        'event → queued / → claimed / → sent / request p50 ms',
+        `${w.stages.eventToQueued?.p50} / ${w.stages.queuedToClaimed?.p50} / ${w.stages.claimedToSent?.p50} / ${w.stages.request?.p50}`,
+      ],
+      [
+        '  the same p95 ms',
+        `${w.stages.eventToQueued?.p95} / ${w.stages.queuedToClaimed?.p95} / ${w.stages.claimedToSent?.p95} / ${w.stages.request?.p95}`,
       ],
       ['webhooks role µs CPU per webhook (split)', String(w.cpu.webhooksRoleUsPerWebhook ?? '-')],
       ['gateway µs CPU per webhook vs baseline', String(w.cpu.deltaVsBaselineUsPerWebhook ?? '-')],

@@ -1,11 +1,12 @@
 // batch.completed: each batch counts its messages not final yet (`open_messages`); the status
 // writer settles that count in the transaction that makes messages final (a message becomes
 // final exactly once), and the change that brings it to zero records `batch.completed` as a
-// customer_events row and queues it to the customer's webhooks in the same transaction (ADR 0013).
+// customer_events row and queues it to the customer's webhooks (if it has an endpoint for it) in
+// the same transaction (ADR 0013).
 
 import type { Queryable } from '../db/db.ts'
 import { customerEventId } from '../events/event-ids.ts'
-import { enqueueEvents } from '../events/webhook-queue.ts'
+import { enqueueEvents, subscribedEndpointSql } from '../events/webhook-queue.ts'
 import { batchObject, countByStatus, findBatchesById } from './batches-repository.ts'
 
 /**
@@ -35,15 +36,23 @@ export async function settleBatches(tx: Queryable, finished: ReadonlyMap<string,
       data: { ...batchObject(b), counts: await countByStatus(tx, b) },
     })),
   )
-  const { rows: events } = await tx.query<{ id: string; customer_id: string; created_at: Date }>(
+  const { rows: events } = await tx.query<{
+    id: string
+    customer_id: string
+    created_at: Date
+    hooked: boolean
+  }>(
     `INSERT INTO customer_events (customer_id, type, data)
      SELECT customer_id, 'batch.completed', data FROM json_to_recordset($1::json) AS x(customer_id uuid, data jsonb)
-     RETURNING id::text, customer_id::text, created_at`,
+     RETURNING id::text, customer_id::text, created_at,
+               ${subscribedEndpointSql('customer_events.customer_id', "'batch.completed'")} AS hooked`,
     [JSON.stringify(data)],
   )
+  const hooked = events.filter((e) => e.hooked)
+  if (hooked.length === 0) return
   await enqueueEvents(
     tx,
-    events.map((e) => ({
+    hooked.map((e) => ({
       customerId: e.customer_id,
       eventId: customerEventId(e.id, new Date(e.created_at).getTime()),
       type: 'batch.completed',

@@ -16,6 +16,21 @@ export function batchItems(data: unknown): unknown[] {
   return Array.isArray(items) ? items : [data]
 }
 
+/**
+ * The items of a payload (`unpack`: `batchItems` unless the payload has another shape) that
+ * `readable` accepts, and how many it did not: an unreadable item would be redelivered for ever,
+ * so the consumer reports and drops it.
+ */
+export function readableItems<T>(
+  data: unknown,
+  readable: (item: unknown) => item is T,
+  unpack: (data: unknown) => unknown[] = batchItems,
+): { items: T[]; dropped: number } {
+  const all = unpack(data)
+  const items = all.filter(readable)
+  return { items, dropped: all.length - items.length }
+}
+
 /** The msgId of a batch from its first and last items' ids: a re-publish of the same batch is stored once. */
 export const batchMsgId = (first: string, last: string, count: number) => `batch:${first}:${last}:${count}`
 

@@ -1,10 +1,10 @@
 // Opt-out periods (migration 0014): one active row per (customer, phone); START/DELETE end it.
-// Every opt-out also records `opt_out.created` (a customer_events row, queued to the webhooks in
-// the same transaction, as endpoint.disabled is: ADR 0010).
+// Every opt-out also records `opt_out.created` (a customer_events row, queued to the customer's
+// webhooks, if it has an endpoint for it, in the same transaction as endpoint.disabled is: ADR 0010).
 
 import type { Db, Queryable } from '../db/db.ts'
 import { customerEventId } from '../events/event-ids.ts'
-import { enqueueEvent } from '../events/webhook-queue.ts'
+import { enqueueEvent, subscribedEndpointSql } from '../events/webhook-queue.ts'
 
 export interface OptOut {
   id: string
@@ -43,17 +43,19 @@ export async function addOptOut(
     return { optOut: existing, created: false }
   }
   const optOut: OptOut = { id: row.id, phone, source, createdAt: new Date(row.created_at) }
-  const { rows: ev } = await tx.query<{ id: string; created_at: Date }>(
+  const { rows: ev } = await tx.query<{ id: string; created_at: Date; hooked: boolean }>(
     `INSERT INTO customer_events (customer_id, type, data) VALUES ($1, 'opt_out.created', $2::jsonb)
-     RETURNING id::text, created_at`,
+     RETURNING id::text, created_at, ${subscribedEndpointSql('$1', "'opt_out.created'")} AS hooked`,
     [customerId, JSON.stringify(optOutObject(optOut))],
   )
-  const e = ev[0] as { id: string; created_at: Date }
-  await enqueueEvent(tx, {
-    customerId,
-    eventId: customerEventId(e.id, new Date(e.created_at).getTime()),
-    type: 'opt_out.created',
-  })
+  const e = ev[0] as { id: string; created_at: Date; hooked: boolean }
+  if (e.hooked) {
+    await enqueueEvent(tx, {
+      customerId,
+      eventId: customerEventId(e.id, new Date(e.created_at).getTime()),
+      type: 'opt_out.created',
+    })
+  }
   return { optOut, created: true }
 }
 

@@ -92,8 +92,8 @@ export const ConfigSchema = Type.Object({
   SMSGW_WEBHOOK_RETRY_BASE_MS: Type.Integer({ minimum: 1, default: 10_000 }),
   /** A webhook delivery claimed by a process that died is taken again after this long, ms. */
   SMSGW_WEBHOOK_LEASE_MS: Type.Integer({ minimum: 1000, default: 60_000 }),
-  /** Webhook requests in flight at once per endpoint (and its pool's connections), per webhooks process. */
-  SMSGW_WEBHOOK_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 256, default: 16 }),
+  /** Most webhook requests in flight at once per endpoint (and its pool's connections), per webhooks process; adaptive below it. */
+  SMSGW_WEBHOOK_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 256, default: 64 }),
   /** A comment (SSE) or ping (WebSocket) is sent on every open live stream this often, ms. */
   SMSGW_STREAM_HEARTBEAT_MS: Type.Integer({ minimum: 10, default: 15_000 }),
   /** A live stream whose unsent output passes this many bytes is closed (it resumes with Last-Event-ID). */

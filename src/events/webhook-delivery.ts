@@ -2,7 +2,7 @@
 // queued durably in PostgreSQL, then attempted from per-target in-memory queues with their own
 // concurrency, so a slow or dead endpoint only ever fills its own queue (ADR 0010).
 
-import { batchItems } from '../bus/batch.ts'
+import { readableItems } from '../bus/batch.ts'
 import type { Bus, BusMessage, Consumer, Subscription } from '../bus/bus.ts'
 import { DELIVERY_JOBS, ENDPOINT_CHANGES, STATUS_EVENTS } from '../bus/subjects.ts'
 import type { Db } from '../db/db.ts'
@@ -17,6 +17,7 @@ import { customerEventId, queuedEventId, statusEventId } from './event-ids.ts'
 import { type EventEnvelope, findEvents } from './events-repository.ts'
 import { type StatusEvent, statusEventsOf } from './status-events.ts'
 import { type AddressPolicy, refuseUrl } from './webhook-address.ts'
+import { createAdaptiveLimits, DEFAULT_INITIAL_LIMIT, DEFAULT_MAX_LIMIT } from './webhook-concurrency.ts'
 import { callbackSecrets, type SigningEndpoint, signingEndpoints } from './webhook-endpoints-repository.ts'
 import {
   type AttemptRecord,
@@ -33,8 +34,8 @@ import {
 import type { AttemptOutcome, WebhookSender } from './webhook-sender.ts'
 
 const HOUR = 3_600_000
-/** Attempts of one target in flight at once, and connections of its pool. */
-export const DEFAULT_PER_TARGET = 16
+/** Attempts of a target in flight at once before it showed it can take more (adaptive: ADR 0021). */
+export const DEFAULT_PER_TARGET = DEFAULT_INITIAL_LIMIT
 /** Claims walk every target with pending deliveries (when some are full) at most this often, ms. */
 const WALK_MS = 250
 /** Retries stop this long after a chain's first attempt. */
@@ -50,10 +51,16 @@ export interface WebhookDeliveryOptions extends AddressPolicy {
   retryBaseMs?: number
   /** Longest retry delay, ms (default 4 h; tests shorten it so a receiver back after a long outage is not waited out for minutes). */
   retryMaxMs?: number
-  /** Attempts of one target in flight at once (default 16; the sender's pool per target has as many connections). */
+  /**
+   * Attempts of one target in flight at once, at most (default 64; the sender's pool per target
+   * has as many connections). Each target starts at `perTargetInitial` (default 8) and grows while
+   * it answers in time without retryable failures (webhook-concurrency.ts).
+   */
   perTargetConcurrency?: number
-  /** Deliveries of one target held in memory (running and waiting) before claims skip it (default 2 × concurrency). */
-  perTargetQueue?: number
+  /** A target's concurrency before it showed it can take more (default 8). */
+  perTargetInitial?: number
+  /** An answer slower than this shrinks its target's concurrency, ms (default 2000). */
+  perTargetSlowMs?: number
   /** Deliveries held in memory in all (default 2000). */
   maxInMemory?: number
   /**
@@ -95,9 +102,13 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
   const { db, bus, sender } = opts
   const retryBaseMs = opts.retryBaseMs ?? 10_000
   const retryMaxMs = opts.retryMaxMs ?? 4 * HOUR
-  const perTarget = opts.perTargetConcurrency ?? DEFAULT_PER_TARGET
-  // Little is claimed ahead: what a dead process had claimed waits out a lease.
-  const perTargetQueue = Math.max(perTarget, opts.perTargetQueue ?? 2 * perTarget)
+  const limits = createAdaptiveLimits({
+    max: opts.perTargetConcurrency ?? DEFAULT_MAX_LIMIT,
+    initial: opts.perTargetInitial ?? DEFAULT_PER_TARGET,
+    ...(opts.perTargetSlowMs !== undefined ? { slowMs: opts.perTargetSlowMs } : {}),
+  })
+  // Little is claimed ahead (twice what a target may run): what a dead process had claimed waits out a lease.
+  const queueOf = (target: string) => 2 * limits.limit(target)
   const maxInMemory = opts.maxInMemory ?? 2000
   const leaseMs = opts.leaseMs ?? 60_000
   const disableAfterMs = opts.disableAfterMs ?? 3 * 24 * HOUR
@@ -125,11 +136,11 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
   const presence =
     opts.endpointPresence === false
       ? undefined
-      : createEndpointPresence<EnqueueEvent>({
+      : createEndpointPresence<() => EnqueueEvent>({
           db,
           ...(opts.presenceRefreshMs !== undefined ? { refreshMs: opts.presenceRefreshMs } : {}),
           replay: (late) => {
-            for (const e of late) void requeue(e, 0)
+            for (const e of late) void requeue(e(), 0)
           },
           onError,
         })
@@ -144,8 +155,9 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
       t.unref()
     }
   }
-  const enqueue = (e: EnqueueEvent): Promise<undefined> =>
-    presence?.drop(e.customerId, e) ? Promise.resolve(undefined) : enqueuer.submit(e)
+  /** Queues the event unless its customer has no endpoint: the event is made only when it is queued. */
+  const enqueue = (customerId: string, event: () => EnqueueEvent): Promise<undefined> | undefined =>
+    presence?.drop(customerId, event) ? undefined : enqueuer.submit(event())
 
   // What attempts read and write is batched the same way: attempts running at once share one
   // query for their endpoints, one per kind for their events, and one statement records them.
@@ -232,6 +244,8 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
     if (tried === 'abandoned') return abandon(d)
     const { outcome, requested, internal } = tried
     opts.onAttempt?.(d.target, outcome.kind, requested ? outcome.latencyMs : undefined)
+    // A retryable failure says the endpoint is in trouble (or gone); a final answer is an answer.
+    if (requested) limits.record(d.target, outcome.kind !== 'retry', outcome.latencyMs)
     const next =
       outcome.kind === 'delivered'
         ? 'succeeded'
@@ -289,7 +303,7 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
   function pump(target: string) {
     const q = queues.get(target)
     if (!q) return
-    while (!stopping && q.running < perTarget && q.items.length > 0) {
+    while (!stopping && q.running < limits.limit(target) && q.items.length > 0) {
       const d = q.items.shift() as ClaimedDelivery
       q.running++
       const p = attempt(d)
@@ -308,13 +322,15 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
 
   let lastWalk = Number.NEGATIVE_INFINITY
   const pass = async () => {
-    const room = maxInMemory - held.size
-    if (room <= 0 || stopping) return 0
-    const inMemory = new Map([...queues].map(([t, q]) => [t, q.items.length + q.running]))
+    const free = maxInMemory - held.size
+    if (free <= 0 || stopping) return 0
+    const room = new Map(
+      [...queues].map(([t, q]) => [t, Math.max(0, queueOf(t) - q.items.length - q.running)]),
+    )
     // The walk over every target (when some are full) at most every WALK_MS; the due head between.
     const walk = performance.now() - lastWalk >= WALK_MS
     if (walk) lastWalk = performance.now()
-    const claimed = await claimDue(db, Math.min(room, 500), inMemory, leaseMs, perTargetQueue, { walk })
+    const claimed = await claimDue(db, Math.min(free, 500), room, leaseMs, 2 * limits.initial, { walk })
     let n = 0
     for (const d of claimed) {
       // A lease that ran out while the delivery waited here: it is still ours.
@@ -331,9 +347,18 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
 
   const loop = createPollLoop({ pass, idleMs: 20, maxIdleMs: 500, onError })
 
-  async function poison(m: BusMessage<unknown>) {
-    onError(new Error(`webhooks: unreadable payload on ${m.subject} (${m.id}), dropped`))
-    await m.term()
+  /**
+   * Reports what a payload held that cannot be read (it would be redelivered for ever: dropped);
+   * true when nothing of it can, and the message was termed.
+   */
+  async function unreadable(m: BusMessage<unknown>, readable: number, dropped: number, what: string) {
+    if (readable === 0) {
+      onError(new Error(`webhooks: unreadable payload on ${m.subject} (${m.id}), dropped`))
+      await m.term()
+      return true
+    }
+    if (dropped > 0) onError(new Error(`webhooks: ${dropped} unreadable ${what}(s) in ${m.id}, dropped`))
+    return false
   }
 
   return {
@@ -355,28 +380,16 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
           startAt: 'new',
           concurrency: 128,
           handler: async (m) => {
-            const all = statusEventsOf(m.data)
-            // A payload we cannot read would be redelivered for ever: reported and dropped.
-            const events = all.filter(
-              (e): e is StatusEvent =>
-                isUuid((e as StatusEvent)?.customer_id) &&
-                isUuid((e as StatusEvent).message_id) &&
-                /^\d+$/.test((e as StatusEvent).id),
-            )
-            if (events.length === 0) return poison(m)
-            if (events.length < all.length) {
-              onError(
-                new Error(`webhooks: ${all.length - events.length} unreadable event(s) in ${m.id}, dropped`),
-              )
-            }
+            const { items: events, dropped } = readableItems(m.data, readableStatusEvent, statusEventsOf)
+            if (await unreadable(m, events.length, dropped, 'event')) return
             await Promise.all(
               events.map((e) =>
-                enqueue({
+                enqueue(e.customer_id, () => ({
                   customerId: e.customer_id,
                   eventId: statusEventId(e.id, Date.parse(e.created_at)),
                   type: e.type,
                   messageId: e.message_id,
-                }),
+                })),
               ),
             )
             await m.ack()
@@ -389,24 +402,18 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
           startAt: 'new',
           concurrency: 128,
           handler: async (m) => {
-            const all = batchItems(m.data) as DeliveryJob[]
-            const jobs = all.filter((job) => isUuid(job?.customer_id) && uuidV7Time(job.id) !== null)
-            if (jobs.length === 0) return poison(m)
-            if (jobs.length < all.length) {
-              onError(
-                new Error(`webhooks: ${all.length - jobs.length} unreadable job(s) in ${m.id}, dropped`),
-              )
-            }
+            const { items: jobs, dropped } = readableItems(m.data, readableJob)
+            if (await unreadable(m, jobs.length, dropped, 'job')) return
             await Promise.all(
               jobs.map((job) =>
-                enqueue({
+                enqueue(job.customer_id, () => ({
                   customerId: job.customer_id,
                   eventId: queuedEventId(job.id),
                   type: 'message.queued',
                   messageId: job.id,
                   // The job says whether its message has a callback: no message read when not.
                   ...(typeof job.status_callback === 'boolean' ? { callback: job.status_callback } : {}),
-                }),
+                })),
               ),
             )
             await m.ack()
@@ -431,4 +438,16 @@ export function createWebhookDelivery(opts: WebhookDeliveryOptions): WebhookDeli
       await Promise.all([...running])
     },
   }
+}
+
+const isUuidString = (v: unknown): v is string => typeof v === 'string' && isUuid(v)
+
+function readableStatusEvent(e: unknown): e is StatusEvent {
+  const s = e as Partial<StatusEvent> | null
+  return isUuidString(s?.customer_id) && isUuidString(s?.message_id) && /^\d+$/.test(String(s?.id))
+}
+
+function readableJob(j: unknown): j is DeliveryJob {
+  const job = j as Partial<DeliveryJob> | null
+  return isUuidString(job?.customer_id) && typeof job?.id === 'string' && uuidV7Time(job.id) !== null
 }

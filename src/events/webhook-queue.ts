@@ -69,6 +69,18 @@ export async function enqueueEvents(q: Queryable, events: EnqueueEvent[]): Promi
 
 export const enqueueEvent = (q: Queryable, e: EnqueueEvent) => enqueueEvents(q, [e])
 
+/**
+ * SQL: whether customer `customer` has an enabled endpoint subscribed to event type `type` (column
+ * names or parameters). A writer of an event with no message (inbound, opt-out, batch.completed)
+ * reads it with the event's own INSERT and runs the enqueue only when true: a customer with no
+ * endpoint costs no statement. Read in the same transaction as the enqueue would be, it sees the
+ * same endpoints (ADR 0021).
+ */
+export const subscribedEndpointSql = (customer: string, type: string) =>
+  `EXISTS (SELECT 1 FROM webhook_endpoints e
+            WHERE e.customer_id = ${customer} AND e.enabled AND e.deleted_at IS NULL
+              AND (e.events IS NULL OR cardinality(e.events) = 0 OR ${type} = ANY(e.events)))`
+
 const ENDPOINTS = `SELECT $1::uuid, $2, $3, e.id::text, e.id FROM webhook_endpoints e
   WHERE e.customer_id = $1 AND e.enabled AND e.deleted_at IS NULL
     AND (e.events IS NULL OR cardinality(e.events) = 0 OR $3 = ANY(e.events))`
@@ -108,22 +120,23 @@ const RETURNING = `RETURNING d.id::text, d.customer_id::text, d.event_id, d.even
 
 /**
  * Takes up to `limit` due deliveries and leases them: another process takes them again only once
- * `leaseMs` passed without an outcome. Never more than `perTarget` of one target less what this
- * process already holds of it (`inMemory`), so what waits in memory is attempted well within its
- * lease. With no target full, the oldest due first (one range scan of the due index, `limit` rows
- * deep, capped per target). With targets full, a walk over the targets with pending deliveries,
- * up to their room each: the due backlog of a slow endpoint is never scanned row by row.
+ * `leaseMs` passed without an outcome. Never more of one target than its `room` (what this process
+ * may still hold of it; `perTarget` for a target not in it), so what waits in memory is attempted
+ * well within its lease. With no target full, the oldest due first (one range scan of the due
+ * index, `limit` rows deep, capped per target). With targets full, a walk over the targets with
+ * pending deliveries, up to their room each: the due backlog of a slow endpoint is never scanned
+ * row by row.
  */
 export async function claimDue(
   q: Queryable,
   limit: number,
-  inMemory: ReadonlyMap<string, number>,
+  room: ReadonlyMap<string, number>,
   leaseMs: number,
   perTarget: number,
   opts: { walk?: boolean } = {},
 ): Promise<ClaimedDelivery[]> {
-  const room = [...inMemory].map(([target, held]) => ({ target, free: Math.max(0, perTarget - held) }))
-  const full = room.filter((r) => r.free === 0).map((r) => r.target)
+  const free = [...room].map(([target, n]) => ({ target, free: Math.max(0, n) }))
+  const full = free.filter((r) => r.free === 0).map((r) => r.target)
   const ROOM = `room AS (SELECT * FROM json_to_recordset($4::json) AS r(target text, free int))`
   if (full.length > 0 && opts.walk === false) {
     // A target full is the rule under load (the busiest customer's endpoint): the walk over every
@@ -151,7 +164,7 @@ export async function claimDue(
            WHERE id IN (SELECT id FROM chosen) AND state = 'pending' AND next_attempt_at <= now()
            FOR UPDATE SKIP LOCKED)
        ${RETURNING}`,
-      [limit, leaseMs, perTarget, JSON.stringify(room), Math.max(200, 4 * limit)],
+      [limit, leaseMs, perTarget, JSON.stringify(free), Math.max(200, 4 * limit)],
       { name: 'claim_webhook_deliveries_head' },
     )
     if (rows.length > 0) return rows
@@ -172,7 +185,7 @@ export async function claimDue(
        ${LEASE('$2')}
         WHERE d.id IN (SELECT id FROM capped WHERE n <= free)
        ${RETURNING}`,
-      [limit, leaseMs, perTarget, JSON.stringify(room)],
+      [limit, leaseMs, perTarget, JSON.stringify(free)],
       { name: 'claim_webhook_deliveries' },
     )
     return rows
@@ -201,7 +214,7 @@ export async function claimDue(
          WHERE id IN (SELECT id FROM due) AND state = 'pending' AND next_attempt_at <= now()
          FOR UPDATE SKIP LOCKED)
      ${RETURNING}`,
-    [limit, leaseMs, perTarget, JSON.stringify(room)],
+    [limit, leaseMs, perTarget, JSON.stringify(free)],
   )
   return rows
 }

@@ -30,7 +30,7 @@ export type AttemptOutcome =
 export interface WebhookSenderOptions extends AddressPolicy {
   /** Time for the receiver to answer, ms (default 10 000). */
   timeoutMs?: number
-  /** Connections per target (default 16, as many as the delivery runs at once per target). */
+  /** Connections per target (default 64, as many as the delivery runs at once per target at most). */
   connectionsPerTarget?: number
   /** Pools kept open; the least recently used beyond this are closed (default 1000). */
   maxPools?: number
@@ -55,8 +55,28 @@ export interface WebhookSender {
 }
 
 /** `webhook-signature`: one `v1,…` per secret (two during a rotation). */
-export function signatureHeader(secrets: string[], id: string, at: Date, body: string): string {
-  return secrets.map((s) => new Webhook(s).sign(id, at, body)).join(' ')
+export function signatureHeader(
+  secrets: string[],
+  id: string,
+  at: Date,
+  body: string,
+  signer: (secret: string) => Webhook = (secret) => new Webhook(secret),
+): string {
+  return secrets.map((s) => signer(s).sign(id, at, body)).join(' ')
+}
+
+/** Signers by secret: a `Webhook` decodes its secret once, not once per request. */
+function createSigners(max = 10_000): (secret: string) => Webhook {
+  const signers = new Map<string, Webhook>()
+  return (secret) => {
+    let w = signers.get(secret)
+    if (!w) {
+      if (signers.size >= max) signers.clear()
+      w = new Webhook(secret)
+      signers.set(secret, w)
+    }
+    return w
+  }
 }
 
 /** At most `max` at once; the others wait their turn in order. */
@@ -170,6 +190,7 @@ export function createWebhookSender(opts: WebhookSenderOptions): WebhookSender {
   const pools = new Map<string, Agent>()
   // One resolver and one bound on lookups for every pool.
   const lookup = guardedLookup(opts)
+  const signer = createSigners()
 
   const pool = (key: string) => {
     const found = pools.get(key)
@@ -181,7 +202,7 @@ export function createWebhookSender(opts: WebhookSenderOptions): WebhookSender {
     }
     const agent = new Agent({
       connect: guardedConnector(opts, timeoutMs, lookup),
-      connections: opts.connectionsPerTarget ?? 16,
+      connections: opts.connectionsPerTarget ?? 64,
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
       keepAliveTimeout: 30_000,
@@ -213,7 +234,7 @@ export function createWebhookSender(opts: WebhookSenderOptions): WebhookSender {
             'user-agent': 'smsgw-webhooks/1',
             'webhook-id': payload.id,
             'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
-            'webhook-signature': signatureHeader(secrets, payload.id, at, payload.body),
+            'webhook-signature': signatureHeader(secrets, payload.id, at, payload.body, signer),
           },
           body: payload.body,
           signal: AbortSignal.timeout(timeoutMs),

@@ -4,7 +4,7 @@
 import type { Queryable } from '../db/db.ts'
 import { newId } from '../domain/ids.ts'
 import { customerEventId } from '../events/event-ids.ts'
-import { enqueueEvent } from '../events/webhook-queue.ts'
+import { enqueueEvent, subscribedEndpointSql } from '../events/webhook-queue.ts'
 
 export interface StoredInbound {
   id: string
@@ -92,18 +92,20 @@ export async function storeInbound(tx: Queryable, m: Omit<StoredInbound, 'id'>):
     { name: 'store_inbound' },
   )
   if (m.customerId) {
-    const { rows } = await tx.query<{ id: string; created_at: Date }>(
+    const { rows } = await tx.query<{ id: string; created_at: Date; hooked: boolean }>(
       `INSERT INTO customer_events (customer_id, type, data) VALUES ($1, 'message.received', $2::jsonb)
-       RETURNING id::text, created_at`,
+       RETURNING id::text, created_at, ${subscribedEndpointSql('$1', "'message.received'")} AS hooked`,
       [m.customerId, JSON.stringify(inboundObject(stored))],
       { name: 'store_inbound_event' },
     )
-    const e = rows[0] as { id: string; created_at: Date }
-    await enqueueEvent(tx, {
-      customerId: m.customerId,
-      eventId: customerEventId(e.id, new Date(e.created_at).getTime()),
-      type: 'message.received',
-    })
+    const e = rows[0] as { id: string; created_at: Date; hooked: boolean }
+    if (e.hooked) {
+      await enqueueEvent(tx, {
+        customerId: m.customerId,
+        eventId: customerEventId(e.id, new Date(e.created_at).getTime()),
+        type: 'message.received',
+      })
+    }
   }
   return stored
 }

@@ -3,6 +3,7 @@
 // only then acked. A crash or a failed pass redelivers them: at least once, so `apply` must be
 // idempotent (the rollups recompute buckets, the ClickHouse sink writes versioned rows).
 
+import { readableItems } from '../bus/batch.ts'
 import type { Bus, BusMessage, Consumer } from '../bus/bus.ts'
 import { STATUS_EVENTS } from '../bus/subjects.ts'
 import { isUuid, uuidV7Time } from '../domain/ids.ts'
@@ -82,13 +83,12 @@ export function createHeldConsumer(opts: HeldConsumerOptions): HeldConsumer {
         maxAckPending: opts.maxPending * 2,
         ackWaitMs: Math.max(120_000, opts.intervalMs * 6),
         handler: async (m) => {
-          const all = statusEventsOf(m.data)
-          const events = all.filter(readable)
+          const { items: events, dropped } = readableItems(m.data, readable, statusEventsOf)
           // An unreadable event would be redelivered for ever: reported and dropped, the rest applied.
-          if (events.length < all.length) {
+          if (dropped > 0) {
             opts.onError(
               new Error(
-                `${opts.durable}: ${all.length - events.length} unreadable status event(s) on ${m.subject} (${m.id}), dropped`,
+                `${opts.durable}: ${dropped} unreadable status event(s) on ${m.subject} (${m.id}), dropped`,
               ),
             )
           }

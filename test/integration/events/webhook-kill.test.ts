@@ -14,21 +14,13 @@ import { createCarrier } from '../../../src/carriers/create-carrier.ts'
 import { type CarrierSim, createCarrierSim } from '../../../src/carriers/sim/carrier-sim.ts'
 import { createPipeline, type Pipeline } from '../../../src/delivery/pipeline.ts'
 import { createStatusEventRelay, type StatusEventRelay } from '../../../src/events/relay.ts'
-import {
-  createCustomer,
-  sendBody,
-  setRates,
-  startApp,
-  type TestApp,
-  type TestCustomer,
-} from '../../helpers/app.ts'
+import { createCustomer, sendBody, type TestApp, type TestCustomer } from '../../helpers/app.ts'
 import { BIN } from '../../helpers/bin.ts'
 import { deleteStream, NATS_URL } from '../../helpers/nats.ts'
-import { type FreshDatabase, freshDatabase } from '../../helpers/pg.ts'
+import type { FreshDatabase } from '../../helpers/pg.ts'
 import { waitFor } from '../../helpers/wait.ts'
-import { type Receiver, startReceiver } from '../../helpers/webhook-receiver.ts'
-
-const KEY = randomBytes(32)
+import type { Receiver } from '../../helpers/webhook-receiver.ts'
+import { type WebhookTestApp, webhookTestApp } from '../../helpers/webhooks.ts'
 
 describe('kill -9 of the webhook role loses no event', () => {
   const id = randomBytes(5).toString('hex')
@@ -41,6 +33,8 @@ describe('kill -9 of the webhook role loses no event', () => {
   let pipeline: Pipeline
   let relay: StatusEventRelay
   let rx: Receiver
+  let w: WebhookTestApp
+  let KEY: Buffer
   const children: ChildProcess[] = []
 
   /** Starts `smsgw webhooks` and resolves once it runs (its consumers exist). */
@@ -86,12 +80,8 @@ describe('kill -9 of the webhook role loses no event', () => {
   }
 
   before(async () => {
-    pg = await freshDatabase()
-    t = await startApp(pg.url, {
-      env: { SMSGW_WEBHOOK_ALLOW_INSECURE: 'true' },
-      deps: { webhookKey: () => KEY },
-    })
-    await setRates(t.app)
+    w = await webhookTestApp()
+    ;({ pg, t, rx, key: KEY } = w)
     bus = await createNatsBus({ servers: NATS_URL, stream, subjectPrefix: prefix })
     sim = await createCarrierSim({ receiptDelayMs: 10 })
     pipeline = createPipeline({
@@ -104,7 +94,6 @@ describe('kill -9 of the webhook role loses no event', () => {
     await pipeline.start()
     relay = createStatusEventRelay({ db: t.db, bus, idleMs: 5, maxIdleMs: 20 })
     relay.start()
-    rx = await startReceiver()
   })
   after(async () => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) await kill9(c)
@@ -113,9 +102,7 @@ describe('kill -9 of the webhook role loses no event', () => {
     await bus?.close()
     await deleteStream(stream)
     await sim?.close()
-    await rx?.close()
-    await t?.close()
-    await pg?.drop()
+    await w?.close()
   })
 
   const send = async (c: TestCustomer) => {

@@ -4,53 +4,25 @@
 // or only from its next read of the set.
 
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
+import { settleBatches } from '../../../src/batches/completion.ts'
 import type { Bus } from '../../../src/bus/bus.ts'
 import { createMemoryBus } from '../../../src/bus/memory-bus.ts'
 import { laneSubject } from '../../../src/bus/subjects.ts'
-import type { Db, Queryable } from '../../../src/db/db.ts'
-import { uuidV7Time } from '../../../src/domain/ids.ts'
+import { addOptOut } from '../../../src/compliance/opt-outs-repository.ts'
+import type { Db } from '../../../src/db/db.ts'
+import { newId, uuidV7Time } from '../../../src/domain/ids.ts'
 import type { DeliveryJob } from '../../../src/domain/message.ts'
 import { queuedEventId } from '../../../src/events/event-ids.ts'
 import { createWebhookDelivery } from '../../../src/events/webhook-delivery.ts'
 import { createEndpoint } from '../../../src/events/webhook-endpoints-repository.ts'
 import { createWebhookSender } from '../../../src/events/webhook-sender.ts'
-import {
-  createCustomer,
-  sendBody,
-  setRates,
-  startApp,
-  type TestApp,
-  type TestCustomer,
-} from '../../helpers/app.ts'
-import { type FreshDatabase, freshDatabase } from '../../helpers/pg.ts'
+import { storeInbound } from '../../../src/inbound/inbound-repository.ts'
+import { createCustomer, sendBody, startApp, type TestApp, type TestCustomer } from '../../helpers/app.ts'
+import type { FreshDatabase } from '../../helpers/pg.ts'
 import { waitFor } from '../../helpers/wait.ts'
-import { type Receiver, startReceiver } from '../../helpers/webhook-receiver.ts'
-
-const KEY = randomBytes(32)
-
-/** A Db that records every statement sent with its parameters. */
-function spyDb(db: Db) {
-  const seen: { sql: string; params: string }[] = []
-  const spied = (q: Queryable): Queryable => ({
-    query: (sql, params, opts) => {
-      seen.push({ sql, params: JSON.stringify(params ?? []) })
-      return q.query(sql, params, opts)
-    },
-    exec: (sql) => {
-      seen.push({ sql, params: '[]' })
-      return q.exec(sql)
-    },
-  })
-  const wrapped: Db = {
-    ...spied(db),
-    kind: db.kind,
-    transaction: (fn) => db.transaction((tx) => fn(spied(tx))),
-    close: () => db.close(),
-  }
-  return { db: wrapped, seen }
-}
+import type { Receiver } from '../../helpers/webhook-receiver.ts'
+import { recordingDb, type WebhookTestApp, webhookTestApp } from '../../helpers/webhooks.ts'
 
 /** The dispatcher's job for a message (the role reads only its id and customer). */
 const jobOf = (customerId: string, id: string, statusCallback: boolean): DeliveryJob => ({
@@ -76,20 +48,14 @@ describe('webhooks: customers with no endpoint (ADR 0021)', () => {
   let t: TestApp
   let rx: Receiver
 
+  let w: WebhookTestApp
+  let KEY: Buffer
+
   before(async () => {
-    pg = await freshDatabase()
-    t = await startApp(pg.url, {
-      env: { SMSGW_WEBHOOK_ALLOW_INSECURE: 'true' },
-      deps: { webhookKey: () => KEY },
-    })
-    await setRates(t.app)
-    rx = await startReceiver()
+    w = await webhookTestApp()
+    ;({ pg, t, rx, key: KEY } = w)
   })
-  after(async () => {
-    await rx?.close()
-    await t?.close()
-    await pg?.drop()
-  })
+  after(() => w?.close())
 
   const customer = (name: string) => createCustomer(t.app, { name, credit: '100.00' })
   const sendMany = async (c: TestCustomer, n: number, over: Record<string, unknown> = {}) => {
@@ -147,7 +113,7 @@ describe('webhooks: customers with no endpoint (ADR 0021)', () => {
         .length
     const counts: Record<string, number> = {}
     for (const presence of [true, false]) {
-      const spy = spyDb(t.db)
+      const spy = recordingDb(t.db)
       const bus = createMemoryBus()
       const prefix = `wh-${presence}`
       const role = await run({ db: spy.db, bus, prefix, presence })
@@ -171,6 +137,68 @@ describe('webhooks: customers with no endpoint (ADR 0021)', () => {
     assert.ok((counts['hooked-true'] ?? 0) > 0, JSON.stringify(counts))
     assert.ok((counts['none-false'] ?? 0) > 0, JSON.stringify(counts))
     assert.equal(received('/cb-none').size, 0, 'no callback without an endpoint to sign it')
+  })
+
+  it('inbound, opt-out and batch.completed run no enqueue statement for a customer without an endpoint; one with an endpoint gets each', async () => {
+    const none = await customer('writers-none')
+    const hooked = await customer('writers-hooked')
+    // Subscribed to these three types only: the check follows the endpoint's filter too.
+    const types = ['message.received', 'opt_out.created', 'batch.completed']
+    await createEndpoint(t.db, KEY, {
+      customerId: hooked.id,
+      url: rx.url('/writers'),
+      events: types,
+      description: null,
+    })
+    const filtered = await customer('writers-filtered')
+    await createEndpoint(t.db, KEY, {
+      customerId: filtered.id,
+      url: rx.url('/filtered'),
+      events: ['message.delivered'],
+      description: null,
+    })
+    const batchOf = async (customerId: string) => {
+      const id = newId()
+      await t.db.query(
+        `INSERT INTO batches (id, customer_id, created_at, from_sender, body, priority, total, accepted,
+                              rejected, price_micros, currency, open_messages)
+         VALUES ($1, $2, now(), 'ACME', 'x', 'normal', 1, 1, '[]', 0, 'USD', 1)`,
+        [id, customerId],
+      )
+      return id
+    }
+    const spy = recordingDb(t.db)
+    const write = async (customerId: string, phone: string) => {
+      const batch = await batchOf(customerId)
+      await spy.db.transaction(async (tx) => {
+        await storeInbound(tx, {
+          carrier: 'sim',
+          from: phone,
+          to: '+14155550100',
+          body: 'STOP',
+          customerId,
+          keyword: 'STOP',
+          parts: 1,
+          receivedAt: new Date(),
+        })
+        await addOptOut(tx, customerId, phone, 'keyword')
+        await settleBatches(tx, new Map([[batch, 1]]))
+      })
+    }
+    await write(none.id, '+14155550111')
+    await write(filtered.id, '+14155550112')
+    const enqueues = spy.seen.filter((x) => x.sql.includes('INSERT INTO webhook_deliveries')).length
+    assert.equal(enqueues, 0, 'no enqueue statement for customers with no endpoint for these events')
+    await write(hooked.id, '+14155550113')
+    assert.equal(spy.seen.filter((x) => x.sql.includes('INSERT INTO webhook_deliveries')).length, 3)
+    const { rows } = await t.db.query<{ customer_id: string; event_type: string }>(
+      'SELECT customer_id::text, event_type FROM webhook_deliveries WHERE customer_id = ANY($1::uuid[]) ORDER BY event_type',
+      [[none.id, hooked.id, filtered.id]],
+    )
+    assert.deepEqual(
+      rows.map((r) => [r.customer_id, r.event_type]),
+      [...types].sort().map((type) => [hooked.id, type]),
+    )
   })
 
   it('an endpoint created while events flow gets every event committed after it (no broadcast: the next read)', async () => {

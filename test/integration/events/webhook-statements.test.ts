@@ -5,65 +5,29 @@
 // message, BEGIN, record, COMMIT) plus the claims. Counted, not timed.
 
 import assert from 'node:assert/strict'
-import { randomBytes } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import { createMemoryBus } from '../../../src/bus/memory-bus.ts'
-import type { Db, Queryable } from '../../../src/db/db.ts'
 import { queuedEventId } from '../../../src/events/event-ids.ts'
 import { createWebhookDelivery } from '../../../src/events/webhook-delivery.ts'
 import { enqueueEvents } from '../../../src/events/webhook-queue.ts'
 import { createWebhookSender } from '../../../src/events/webhook-sender.ts'
-import { createCustomer, sendBody, setRates, startApp, type TestApp } from '../../helpers/app.ts'
-import { type FreshDatabase, freshDatabase } from '../../helpers/pg.ts'
+import { createCustomer, sendBody, type TestApp } from '../../helpers/app.ts'
 import { waitFor } from '../../helpers/wait.ts'
-import { type Receiver, startReceiver } from '../../helpers/webhook-receiver.ts'
-
-const KEY = randomBytes(32)
-
-/** A Db that counts the statements sent to the server (a transaction's BEGIN and COMMIT included). */
-function countingDb(db: Db) {
-  const count = { n: 0 }
-  const counted = (q: Queryable): Queryable => ({
-    query: (sql, params, opts) => {
-      count.n++
-      return q.query(sql, params, opts)
-    },
-    exec: (sql) => {
-      count.n++
-      return q.exec(sql)
-    },
-  })
-  const wrapped: Db = {
-    ...counted(db),
-    kind: db.kind,
-    transaction: (fn) => {
-      count.n += 2
-      return db.transaction((tx) => fn(counted(tx)))
-    },
-    close: () => db.close(),
-  }
-  return { db: wrapped, count }
-}
+import type { Receiver } from '../../helpers/webhook-receiver.ts'
+import { recordingDb, type WebhookTestApp, webhookTestApp } from '../../helpers/webhooks.ts'
 
 describe('webhooks: statements per webhook', () => {
-  let pg: FreshDatabase
   let t: TestApp
   let rx: Receiver
 
+  let w: WebhookTestApp
+  let KEY: Buffer
+
   before(async () => {
-    pg = await freshDatabase()
-    t = await startApp(pg.url, {
-      env: { SMSGW_WEBHOOK_ALLOW_INSECURE: 'true' },
-      deps: { webhookKey: () => KEY },
-    })
-    await setRates(t.app)
-    rx = await startReceiver()
+    w = await webhookTestApp()
+    ;({ t, rx, key: KEY } = w)
   })
-  after(async () => {
-    await rx?.close()
-    await t?.close()
-    await pg?.drop()
-  })
+  after(() => w?.close())
 
   it('a burst of webhooks to one endpoint costs well under two statements each', async (tc) => {
     const c = await createCustomer(t.app, { name: 'burst', credit: '100.00' })
@@ -96,7 +60,7 @@ describe('webhooks: statements per webhook', () => {
       })),
     )
     assert.equal(queued, N)
-    const counting = countingDb(t.db)
+    const counting = recordingDb(t.db)
     const bus = createMemoryBus()
     const sender = createWebhookSender({ allowInsecure: true })
     const delivery = createWebhookDelivery({

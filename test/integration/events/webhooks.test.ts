@@ -20,24 +20,15 @@ import {
 } from '../../../src/events/webhook-delivery.ts'
 import { createWebhookSender, type WebhookSender } from '../../../src/events/webhook-sender.ts'
 import { webhooksDelivered } from '../../../src/reconcile/webhook-checks.ts'
-import {
-  createCustomer,
-  sendBody,
-  setRates,
-  startApp,
-  type TestApp,
-  type TestCustomer,
-} from '../../helpers/app.ts'
+import { createCustomer, sendBody, type TestApp, type TestCustomer } from '../../helpers/app.ts'
 import { deleteStream, NATS_URL } from '../../helpers/nats.ts'
-import { type FreshDatabase, freshDatabase } from '../../helpers/pg.ts'
 import { waitFor } from '../../helpers/wait.ts'
-import { type Received, type Receiver, startReceiver } from '../../helpers/webhook-receiver.ts'
+import type { Received, Receiver } from '../../helpers/webhook-receiver.ts'
+import { type WebhookTestApp, webhookTestApp } from '../../helpers/webhooks.ts'
 
-const KEY = randomBytes(32)
 const FINAL = 'message.delivered'
 
 describe('webhooks end to end (PostgreSQL, NATS, SMPP simulator, real receiver)', () => {
-  let pg: FreshDatabase
   let t: TestApp
   let bus: Bus
   let stream: string
@@ -47,6 +38,8 @@ describe('webhooks end to end (PostgreSQL, NATS, SMPP simulator, real receiver)'
   let sender: WebhookSender
   let delivery: WebhookDelivery
   let rx: Receiver
+  let w: WebhookTestApp
+  let KEY: Buffer
 
   const startDelivery = async () => {
     sender = createWebhookSender({ allowInsecure: true, timeoutMs: 10_000 })
@@ -68,16 +61,12 @@ describe('webhooks end to end (PostgreSQL, NATS, SMPP simulator, real receiver)'
   }
 
   before(async () => {
-    pg = await freshDatabase()
     const id = randomBytes(5).toString('hex')
     stream = `TEST_WH_${id}`
     bus = await createNatsBus({ servers: NATS_URL, stream, subjectPrefix: `wh_${id}` })
     // With the bus, the api announces new endpoints to the webhooks role at once (ADR 0021), as in production.
-    t = await startApp(pg.url, {
-      env: { SMSGW_WEBHOOK_ALLOW_INSECURE: 'true' },
-      deps: { webhookKey: () => KEY, bus },
-    })
-    await setRates(t.app)
+    w = await webhookTestApp({ bus })
+    ;({ t, rx, key: KEY } = w)
     sim = await createCarrierSim({ receiptDelayMs: 10 })
     pipeline = createPipeline({
       makeCarrier: createCarrier,
@@ -89,7 +78,6 @@ describe('webhooks end to end (PostgreSQL, NATS, SMPP simulator, real receiver)'
     await pipeline.start()
     relay = createStatusEventRelay({ db: t.db, bus, idleMs: 5, maxIdleMs: 20 })
     relay.start()
-    rx = await startReceiver()
     await startDelivery()
   })
   after(async () => {
@@ -99,9 +87,7 @@ describe('webhooks end to end (PostgreSQL, NATS, SMPP simulator, real receiver)'
     await bus?.close()
     await deleteStream(stream)
     await sim?.close()
-    await rx?.close()
-    await t?.close()
-    await pg?.drop()
+    await w?.close()
   })
 
   const customer = (name: string) => createCustomer(t.app, { name, credit: '100.00' })
