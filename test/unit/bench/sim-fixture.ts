@@ -73,6 +73,8 @@ export function fixtureResult(): SimResult {
       drainS: 60,
       receiptDelayMs: RECEIPT_DELAY_MS,
       setupConcurrency: 8,
+      smsgwDir: '/repo/',
+      database: 'smsgw_bench_sim',
       outDir: '/tmp',
       target: null,
       pgUrl: 'postgres://postgres@127.0.0.1:5432/postgres',
