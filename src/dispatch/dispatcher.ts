@@ -11,6 +11,8 @@ import { stderrReporter } from '../observability/reporter.ts'
 import { TRACING_OFF, type Tracing } from '../observability/tracing.ts'
 import { backlogByCustomer, claimJobs, deleteClaimed } from './outbox-claims.ts'
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
 export interface DispatcherOptions {
   db: Db
   bus: Bus
@@ -24,6 +26,8 @@ export interface DispatcherOptions {
   idleMs?: number
   /** Longest wait while idle, ms (an accept in this process wakes it at once). Default 200. */
   maxIdleMs?: number
+  /** Wait before a lane whose window was full looks again, ms. Default 20. */
+  fullWaitMs?: number
   onDispatched?: (lane: Priority, n: number) => void
   /** A failed pass (it is retried). Default: written to stderr. */
   onError?: (err: unknown) => void
@@ -34,7 +38,7 @@ export interface DispatcherOptions {
 export interface Dispatcher {
   /** Runs one pass over every lane; returns how many messages it released. */
   pass(): Promise<number>
-  /** Starts the loop (passes back to back while there is work, else every idleMs). */
+  /** Starts a loop per lane (passes back to back while there is work, else every idleMs). */
   start(): void
   /** Wakes an idle loop at once (after an accept in this process). */
   wake(): void
@@ -55,6 +59,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   const buckets = new Map<string, Bucket>()
   const rotation = new Map<Priority, string | undefined>()
   const jobBatch = opts.jobBatch ?? 64
+  const fullWaitMs = opts.fullWaitMs ?? 20
   /** Jobs per bus message lately, per lane (a moving average). */
   const batchSize = new Map<Priority, number>()
 
@@ -70,11 +75,16 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     buckets.set(customerId, { ...bucket, tokens: Math.max(0, bucket.tokens - (n - 1)) })
   }
 
-  async function passLane(lane: Priority): Promise<number> {
+  /** One lane: released messages, and `full` when its window left no credits (work may be waiting). */
+  async function passLane(lane: Priority): Promise<{ released: number; full: boolean }> {
     // The bus counts batches: the jobs they hold are estimated from the recent batch size.
     const onBus = Math.ceil((await opts.bus.pending(laneDurable(lane))) * (batchSize.get(lane) ?? 1))
     const credits = Math.min(maxPerPass, window - onBus)
-    if (credits <= 0) return 0
+    if (credits <= 0) return { released: 0, full: true }
+    return { released: await releaseLane(lane, credits), full: false }
+  }
+
+  async function releaseLane(lane: Priority, credits: number): Promise<number> {
     const backlog = await backlogByCustomer(opts.db, lane, credits)
     if (backlog.length === 0) return 0
     const now = Date.now()
@@ -130,16 +140,43 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
       'SELECT EXISTS (SELECT 1 FROM outbox WHERE available_at <= now()) AS due',
     )
     if (!rows[0]?.due) return 0
-    let n = 0
-    for (const lane of LANES) n += await passLane(lane)
-    return n
+    const done = await Promise.all(LANES.map(passLane))
+    return done.reduce((n, d) => n + d.released, 0)
   }
 
-  const loop = createPollLoop({ pass, idleMs: opts.idleMs ?? 10, maxIdleMs: opts.maxIdleMs ?? 200, onError })
+  // A loop per lane (issue 12): otp's next pass never waits for bulk's claim and publish of a
+  // thousand rows. A lane whose window is full looks again after fullWaitMs, not after the idle
+  // backoff: its credits come back as the workers settle batches, and the customers waiting in
+  // PostgreSQL (a small one behind a flood) get their share of them as soon as they do.
+  const lanePass = (lane: Priority) => async () => {
+    const { rows } = await opts.db.query<{ due: boolean }>(
+      'SELECT EXISTS (SELECT 1 FROM outbox WHERE priority = $1 AND available_at <= now()) AS due',
+      [lane],
+    )
+    if (!rows[0]?.due) return 0
+    const { released, full } = await passLane(lane)
+    if (!full) return released
+    await sleep(fullWaitMs)
+    return 1 // not idle: keep looking at the window
+  }
+  const loops = LANES.map((lane) =>
+    createPollLoop({
+      pass: lanePass(lane),
+      idleMs: opts.idleMs ?? 10,
+      maxIdleMs: opts.maxIdleMs ?? 200,
+      onError,
+    }),
+  )
   return {
     pass,
-    start: loop.start,
-    wake: loop.wake,
-    stop: loop.stop,
+    start: () => {
+      for (const l of loops) l.start()
+    },
+    wake: () => {
+      for (const l of loops) l.wake()
+    },
+    stop: async () => {
+      await Promise.all(loops.map((l) => l.stop()))
+    },
   }
 }
