@@ -23,6 +23,16 @@ export class FairQueue<T> {
     this.count++
   }
 
+  /** The oldest item of `key`, leaving the ring's order as it is. */
+  shiftKey(key: string): T | undefined {
+    const q = this.queues.get(key)
+    const item = q?.shift()
+    if (item === undefined) return undefined
+    if (q?.length === 0) this.queues.delete(key)
+    this.count--
+    return item
+  }
+
   shift(): T | undefined {
     for (const [key, q] of this.queues) {
       const item = q.shift()
@@ -37,39 +47,99 @@ export class FairQueue<T> {
 }
 
 export interface FairLimit {
-  /** Runs `fn` once fewer than `concurrency` runs are active; waiters are served round robin by key. */
+  /** Runs `fn` once a slot is free (see createFairLimit for the order of waiters). */
   run<R>(key: string, fn: () => Promise<R>): Promise<R>
   readonly active: number
   readonly waiting: number
 }
 
-/** A concurrency limit (as p-limit) whose waiters are served round robin across keys, FIFO within a key. */
-export function createFairLimit(concurrency: number): FairLimit {
+/** A FIFO line with O(1) shift (an array with a moving head). */
+class Line<T> {
+  private items: T[] = []
+  private head = 0
+  get length() {
+    return this.items.length - this.head
+  }
+  push(item: T) {
+    this.items.push(item)
+  }
+  shift(): T | undefined {
+    if (this.head === this.items.length) return undefined
+    const item = this.items[this.head++]
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head)
+      this.head = 0
+    }
+    return item
+  }
+}
+
+/**
+ * A concurrency limit (as p-limit) with a bound per key. A key holds at most `perKey` admitted
+ * jobs (running, or waiting in the FIFO line): within the bound jobs are served in arrival order,
+ * so a customer with a few jobs waits behind the jobs that came before it — and behind at most
+ * `perKey` of any one flooding customer. Jobs beyond a key's bound wait in the key's own queue;
+ * one joins the line each time the key finishes a job and is back under its bound, and when the
+ * line is empty they are served round robin by key (the limit stays work-conserving: a flood
+ * alone gets every slot). Arrival order within a key is kept everywhere.
+ */
+export function createFairLimit(
+  concurrency: number,
+  perKey = Math.max(4, Math.ceil(concurrency / 8)),
+): FairLimit {
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`)
   }
-  const waiting = new FairQueue<() => void>()
+  type Waiter = { key: string; start: () => void }
+  const line = new Line<Waiter>()
+  const over = new FairQueue<Waiter>()
+  const admitted = new Map<string, number>()
+  const admit = (key: string) => admitted.set(key, (admitted.get(key) ?? 0) + 1)
   let active = 0
-  const next = () => {
-    const start = waiting.shift()
-    if (start) start()
+
+  const finish = (key: string) => {
+    const n = (admitted.get(key) ?? 1) - 1
+    if (n === 0) admitted.delete(key)
+    else admitted.set(key, n)
+    if (n < perKey) {
+      const w = over.shiftKey(key)
+      if (w) {
+        admit(key)
+        line.push(w)
+      }
+    }
+    let next = line.shift()
+    if (!next) {
+      next = over.shift()
+      if (next) admit(next.key)
+    }
+    if (next)
+      next.start() // the slot passes straight on
     else active--
   }
+
   return {
     async run<R>(key: string, fn: () => Promise<R>): Promise<R> {
-      if (active < concurrency) active++
-      else await new Promise<void>((resolve) => waiting.push(key, resolve)) // the slot passes straight on
+      if (active < concurrency) {
+        active++
+        admit(key)
+      } else if ((admitted.get(key) ?? 0) < perKey) {
+        admit(key)
+        await new Promise<void>((start) => line.push({ key, start }))
+      } else {
+        await new Promise<void>((start) => over.push(key, { key, start }))
+      }
       try {
         return await fn()
       } finally {
-        next()
+        finish(key)
       }
     },
     get active() {
       return active
     },
     get waiting() {
-      return waiting.size
+      return line.length + over.size
     },
   }
 }

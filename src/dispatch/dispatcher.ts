@@ -26,7 +26,7 @@ export interface DispatcherOptions {
   idleMs?: number
   /** Longest wait while idle, ms (an accept in this process wakes it at once). Default 200. */
   maxIdleMs?: number
-  /** Wait before a lane whose window was full looks again, ms. Default 20. */
+  /** Wait before a pass that found a lane's window full (and released nothing) looks again, ms. Default 50. */
   fullWaitMs?: number
   onDispatched?: (lane: Priority, n: number) => void
   /** A failed pass (it is retried). Default: written to stderr. */
@@ -38,7 +38,7 @@ export interface DispatcherOptions {
 export interface Dispatcher {
   /** Runs one pass over every lane; returns how many messages it released. */
   pass(): Promise<number>
-  /** Starts a loop per lane (passes back to back while there is work, else every idleMs). */
+  /** Starts the loop (passes back to back while there is work, else every idleMs). */
   start(): void
   /** Wakes an idle loop at once (after an accept in this process). */
   wake(): void
@@ -59,7 +59,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   const buckets = new Map<string, Bucket>()
   const rotation = new Map<Priority, string | undefined>()
   const jobBatch = opts.jobBatch ?? 64
-  const fullWaitMs = opts.fullWaitMs ?? 20
+  const fullWaitMs = opts.fullWaitMs ?? 50
   /** Jobs per bus message lately, per lane (a moving average). */
   const batchSize = new Map<Priority, number>()
 
@@ -134,49 +134,41 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     })
   }
 
-  const pass = async () => {
+  /** One pass over every lane in priority order: how many it released, and whether a window was full. */
+  const passLanes = async () => {
     // One cheap look first: an idle gateway should not run four lanes of queries per tick.
     const { rows } = await opts.db.query<{ due: boolean }>(
       'SELECT EXISTS (SELECT 1 FROM outbox WHERE available_at <= now()) AS due',
     )
-    if (!rows[0]?.due) return 0
-    const done = await Promise.all(LANES.map(passLane))
-    return done.reduce((n, d) => n + d.released, 0)
+    let released = 0
+    let full = false
+    if (!rows[0]?.due) return { released, full }
+    for (const lane of LANES) {
+      const r = await passLane(lane)
+      released += r.released
+      full ||= r.full
+    }
+    return { released, full }
   }
 
-  // A loop per lane (issue 12): otp's next pass never waits for bulk's claim and publish of a
-  // thousand rows. A lane whose window is full looks again after fullWaitMs, not after the idle
-  // backoff: its credits come back as the workers settle batches, and the customers waiting in
-  // PostgreSQL (a small one behind a flood) get their share of them as soon as they do.
-  const lanePass = (lane: Priority) => async () => {
-    const { rows } = await opts.db.query<{ due: boolean }>(
-      'SELECT EXISTS (SELECT 1 FROM outbox WHERE priority = $1 AND available_at <= now()) AS due',
-      [lane],
-    )
-    if (!rows[0]?.due) return 0
-    const { released, full } = await passLane(lane)
-    if (!full) return released
-    await sleep(fullWaitMs)
-    return 1 // not idle: keep looking at the window
-  }
-  const loops = LANES.map((lane) =>
-    createPollLoop({
-      pass: lanePass(lane),
-      idleMs: opts.idleMs ?? 10,
-      maxIdleMs: opts.maxIdleMs ?? 200,
-      onError,
-    }),
-  )
+  // A lane whose window is full has work waiting: look again after fullWaitMs instead of backing
+  // off to maxIdleMs (issue 12), so the credits settled batches free go at once to the customers
+  // waiting in PostgreSQL (a small one behind a flood gets its share of them).
+  const loop = createPollLoop({
+    pass: async () => {
+      const { released, full } = await passLanes()
+      if (released > 0 || !full) return released
+      await sleep(fullWaitMs)
+      return 1 // not idle
+    },
+    idleMs: opts.idleMs ?? 10,
+    maxIdleMs: opts.maxIdleMs ?? 200,
+    onError,
+  })
   return {
-    pass,
-    start: () => {
-      for (const l of loops) l.start()
-    },
-    wake: () => {
-      for (const l of loops) l.wake()
-    },
-    stop: async () => {
-      await Promise.all(loops.map((l) => l.stop()))
-    },
+    pass: async () => (await passLanes()).released,
+    start: loop.start,
+    wake: loop.wake,
+    stop: loop.stop,
   }
 }
