@@ -188,13 +188,13 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 async function startHarnessStack(o: SimOptions): Promise<Stack> {
-  console.error('starting smsgw (PostgreSQL database smsgw_bench_sim, own NATS stream, simulated carriers)')
+  console.error(`starting smsgw (PostgreSQL database ${o.database}, own NATS stream, simulated carriers)`)
   return startStack({
     pgUrl: o.pgUrl,
     natsUrl: o.natsUrl,
-    database: 'smsgw_bench_sim',
+    database: o.database,
     receiptDelayMs: o.receiptDelayMs,
-    repoRoot,
+    repoRoot: o.smsgwDir,
   })
 }
 

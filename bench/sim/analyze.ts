@@ -45,6 +45,12 @@ export interface Analysis {
     smallBulkDuringFloods: Percentiles
     whales: Percentiles
   }
+  /**
+   * Where the delivery latency went, by stage (from the run's database; empty with --target):
+   * accept commit → worker claim (outbox, dispatcher, bus, worker lane), claim → `sent` (carrier
+   * window, throttle, submit), `sent` → delivered minus the receipt delay (receipt handling).
+   */
+  stagesMs: { smallDuringFloods: StageLatencies; whales: StageLatencies }
   generatorLagMs: Percentiles
   mix: {
     byPriority: Record<string, number>
@@ -68,6 +74,33 @@ export interface Analysis {
   }
   /** Delivery latency quantiles 0, 1, …, 100 % (ms), for the distribution chart. */
   cdf: { smallDuringFloods: number[]; smallOutsideFloods: number[]; whales: number[] }
+}
+
+export interface StageLatencies {
+  toClaim: Percentiles
+  claimToSent: Percentiles
+  sentToDelivered: Percentiles
+}
+
+/** Stage latencies of delivered messages, collected one message at a time. */
+class Stages {
+  private readonly toClaim: number[] = []
+  private readonly claimToSent: number[] = []
+  private readonly sentToDelivered: number[] = []
+  add(o: Outcome, receiptDelayMs: number) {
+    const st = o.stagesMs
+    if (!st || st.claimedAt === null || st.sentAt === null || o.deliveredAtMs === null) return
+    this.toClaim.push(Math.max(0, st.claimedAt - st.createdAt))
+    this.claimToSent.push(Math.max(0, st.sentAt - st.claimedAt))
+    this.sentToDelivered.push(Math.max(0, o.deliveredAtMs - st.sentAt - receiptDelayMs))
+  }
+  result(): StageLatencies {
+    return {
+      toClaim: percentiles(this.toClaim),
+      claimToSent: percentiles(this.claimToSent),
+      sentToDelivered: percentiles(this.sentToDelivered),
+    }
+  }
 }
 
 export interface AnalyzeInput {
@@ -128,6 +161,8 @@ export function analyze(input: AnalyzeInput): Analysis {
   const smallOutside: number[] = []
   const smallBulkFlood: number[] = []
   const whales: number[] = []
+  const smallFloodStages = new Stages()
+  const whaleStages = new Stages()
   const all: number[] = []
   const acceptLatencies: number[] = []
   const otherFinal: Record<string, number> = {}
@@ -165,12 +200,14 @@ export function analyze(input: AnalyzeInput): Analysis {
     byLane[lane]!.add(acceptS, ms)
     if (isWhale(plan, schedule.customer[i]!)) {
       whales.push(ms)
+      whaleStages.add(o, receiptDelayMs)
       whaleSeries.add(acceptS, ms)
     } else {
       small.push(ms)
       smallSeries.add(acceptS, ms)
       if (floodActive(plan, Math.floor(schedule.at[i]!))) {
         smallFlood.push(ms)
+        smallFloodStages.add(o, receiptDelayMs)
         if (PRIORITIES[lane] === 'bulk') smallBulkFlood.push(ms)
       } else smallOutside.push(ms)
     }
@@ -224,6 +261,7 @@ export function analyze(input: AnalyzeInput): Analysis {
       smallBulkDuringFloods: percentiles(smallBulkFlood),
       whales: percentiles(whales),
     },
+    stagesMs: { smallDuringFloods: smallFloodStages.result(), whales: whaleStages.result() },
     generatorLagMs: percentiles(drive.sendLagMs),
     mix: {
       byPriority: count(PRIORITIES, (i) => schedule.priority[i]!, n),

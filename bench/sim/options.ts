@@ -18,6 +18,10 @@ export interface SimOptions {
   receiptDelayMs: number
   setupConcurrency: number
   outDir: string
+  /** Checkout whose built smsgw the harness starts (a baseline's), default this one. */
+  smsgwDir: string
+  /** The harness's database, dropped and recreated (default smsgw_bench_sim). */
+  database: string
   target: string | null
   adminToken: string | null
   pgUrl: string
@@ -45,6 +49,8 @@ options:
                             with --target: the delay the target's carriers are known to have)
   --setup-concurrency <n>   admin requests in flight while creating customers (default 32)
   --out <dir>               directory of the JSON and HTML files (default bench/results/)
+  --smsgw-dir <dir>         run smsgw from another checkout (built, with node_modules), e.g. a baseline
+  --database <name>         the harness's database, dropped and recreated (default smsgw_bench_sim)
   --target <url>            a running gateway: only its admin API is used to create customers
   --admin-token <token>     its admin token (required with --target)
   --pg-url <url>            PostgreSQL maintenance URL (default ${DEFAULT_PG_URL})
@@ -106,6 +112,8 @@ export function parseSimOptions(argv: string[], repoRoot: string): SimOptions | 
       'a positive integer',
     ),
     outDir: values.out ?? `${repoRoot}bench/results`,
+    smsgwDir: values['smsgw-dir'] ?? repoRoot,
+    database: values.database ?? 'smsgw_bench_sim',
     target,
     adminToken: values['admin-token'] ?? null,
     pgUrl: values['pg-url'] ?? DEFAULT_PG_URL,
@@ -132,6 +140,8 @@ function parse(argv: string[]) {
       'receipt-delay-ms': text,
       'setup-concurrency': text,
       out: text,
+      'smsgw-dir': text,
+      database: text,
       target: text,
       'admin-token': text,
       'pg-url': text,

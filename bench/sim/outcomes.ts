@@ -10,6 +10,12 @@ export interface Outcome {
   status: string
   /** Epoch ms of the `delivered` status; null when not delivered. */
   deliveredAtMs: number | null
+  /**
+   * Epoch ms of the stages on the way, where the run's database has them (not with --target):
+   * the accept commit (messages.created_at), the worker's claim (deliveries.lease_until minus the
+   * default 60 s lease: the job left the bus and a handler took it), the `sent` status.
+   */
+  stagesMs?: { createdAt: number; claimedAt: number | null; sentAt: number | null }
 }
 
 export interface Outcomes {
@@ -25,6 +31,8 @@ export interface Drain {
   limitS: number
 }
 
+/** The worker's default claim lease (WorkerOptions.leaseMs): the claim time is its lease end minus this. */
+const CLAIM_LEASE_MS = 60_000
 const PENDING_SQL = `SELECT count(*)::int AS n FROM messages WHERE status <> ALL($1::text[])`
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -55,14 +63,33 @@ export function drainDb(dbUrl: string, limitS: number, onWait: (pending: number)
 
 export function outcomesFromDb(dbUrl: string): Promise<Outcomes> {
   return withClient(dbUrl, async (client) => {
-    const { rows } = await client.query<{ id: string; status: string; delivered_ms: number | null }>(
-      `SELECT m.id::text AS id, m.status, (extract(epoch FROM d.at) * 1000)::float8 AS delivered_ms
+    const { rows } = await client.query<{
+      id: string
+      status: string
+      created_ms: number
+      claimed_ms: number | null
+      sent_ms: number | null
+      delivered_ms: number | null
+    }>(
+      `SELECT m.id::text AS id, m.status, (extract(epoch FROM m.created_at) * 1000)::float8 AS created_ms,
+              (extract(epoch FROM dl.lease_until - interval '${CLAIM_LEASE_MS} milliseconds') * 1000)::float8 AS claimed_ms,
+              (extract(epoch FROM e.sent) * 1000)::float8 AS sent_ms,
+              (extract(epoch FROM e.delivered) * 1000)::float8 AS delivered_ms
          FROM messages m
-         LEFT JOIN (SELECT message_id, min(created_at) AS at FROM message_events
-                     WHERE status = 'delivered' GROUP BY message_id) d ON d.message_id = m.id`,
+         LEFT JOIN deliveries dl ON dl.message_id = m.id
+         LEFT JOIN (SELECT message_id, min(created_at) FILTER (WHERE status = 'sent') AS sent,
+                           min(created_at) FILTER (WHERE status = 'delivered') AS delivered
+                      FROM message_events WHERE status IN ('sent', 'delivered') GROUP BY message_id) e
+           ON e.message_id = m.id`,
     )
     const byId = new Map<string, Outcome>()
-    for (const r of rows) byId.set(r.id, { status: r.status, deliveredAtMs: r.delivered_ms })
+    for (const r of rows) {
+      byId.set(r.id, {
+        status: r.status,
+        deliveredAtMs: r.delivered_ms,
+        stagesMs: { createdAt: r.created_ms, claimedAt: r.claimed_ms, sentAt: r.sent_ms },
+      })
+    }
     return { source: 'message_events', byId }
   })
 }

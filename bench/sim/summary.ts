@@ -1,4 +1,5 @@
 // The stdout summary of a sim run; the same rows head the HTML report. Measured figures only.
+import type { StageLatencies } from './analyze.ts'
 import { PRIORITIES } from './bodies.ts'
 import type { SimResult } from './result.ts'
 import type { Percentiles } from './stats.ts'
@@ -12,6 +13,9 @@ export function duration(ms: number): string {
 }
 
 const p95 = (p: Percentiles) => (p.count === 0 ? 'no deliveries' : `${duration(p.p95)} (n=${int(p.count)})`)
+
+const stages = (s: StageLatencies) =>
+  `to claim ${duration(s.toClaim.p95)}, claim → sent ${duration(s.claimToSent.p95)}, sent → delivered ${duration(s.sentToDelivered.p95)}`
 
 export function errorText(errors: Record<string, number>): string {
   const parts = Object.entries(errors)
@@ -41,6 +45,12 @@ export function summaryRows(r: SimResult): [string, string][] {
     ['small customers p95, whales flooding', p95(d.smallDuringFloods)],
     ['small customers p95, no flood', p95(d.smallOutsideFloods)],
     ['whales p95', p95(d.whales)],
+    ...(a.stagesMs.smallDuringFloods.toClaim.count > 0
+      ? [
+          ['small in floods p95 by stage', stages(a.stagesMs.smallDuringFloods)] as [string, string],
+          ['whales p95 by stage', stages(a.stagesMs.whales)] as [string, string],
+        ]
+      : []),
     ['errors', errorText(r.errors)],
     [
       'cpu during the load',

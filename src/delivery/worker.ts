@@ -1,5 +1,4 @@
 import { BrokenCircuitError } from 'cockatiel'
-import pLimit from 'p-limit'
 import { handleBatchItems } from '../bus/batch.ts'
 import type { Bus, BusMessage, Consumer } from '../bus/bus.ts'
 import { laneDurable, laneSubject } from '../bus/subjects.ts'
@@ -30,6 +29,7 @@ import {
   type Submitted,
   unmarkSubmitting,
 } from './claims.ts'
+import { createFairLimit } from './fair-queue.ts'
 import { createOutcomes } from './outcomes.ts'
 import type { PendingRefs } from './pending-refs.ts'
 
@@ -173,7 +173,7 @@ export function createWorker(opts: WorkerOptions): Worker {
    * the write), so a crash leaves `submitting` only on messages that may have gone out.
    */
   async function submitTo(link: CarrierLink, job: DeliveryJob, claimAttempt: number): Promise<SubmitResult> {
-    const release = await link.gate.acquire(job.priority)
+    const release = await link.gate.acquire(job.priority, job.customer_id)
     const started = performance.now()
     const carrier = link.carrier
     const request: SubmitRequest = {
@@ -350,8 +350,10 @@ export function createWorker(opts: WorkerOptions): Worker {
     async start() {
       for (const lane of LANES) {
         const concurrency = opts.concurrency?.[lane] ?? DEFAULT_CONCURRENCY[lane]
-        // Jobs arrive in batches (the dispatcher's); the lane's limit counts jobs, across batches.
-        const limit = pLimit(concurrency)
+        // Jobs arrive in batches (the dispatcher's); the lane's limit counts jobs, across batches,
+        // and its waiting jobs are served round robin by customer: a small customer's job waits
+        // behind one job of each other waiting customer, not behind a whole flood (issue 12).
+        const limit = createFairLimit(concurrency)
         consumers.push(
           await opts.bus.consume<unknown>({
             durable: laneDurable(lane),
@@ -365,8 +367,11 @@ export function createWorker(opts: WorkerOptions): Worker {
               try {
                 await handleBatchItems<DeliveryJob>(
                   m,
-                  (item) => tracing.workerStarted(item, lane).around(handle(item)),
-                  { limit, onError },
+                  (item) =>
+                    limit.run(item.data.customer_id, () =>
+                      tracing.workerStarted(item, lane).around(handle(item)),
+                    ),
+                  { onError },
                 )
               } finally {
                 clearInterval(alive)

@@ -11,6 +11,8 @@ import { stderrReporter } from '../observability/reporter.ts'
 import { TRACING_OFF, type Tracing } from '../observability/tracing.ts'
 import { backlogByCustomer, claimJobs, deleteClaimed } from './outbox-claims.ts'
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
 export interface DispatcherOptions {
   db: Db
   bus: Bus
@@ -24,6 +26,8 @@ export interface DispatcherOptions {
   idleMs?: number
   /** Longest wait while idle, ms (an accept in this process wakes it at once). Default 200. */
   maxIdleMs?: number
+  /** Wait before a pass that found a lane's window full (and released nothing) looks again, ms. Default 50. */
+  fullWaitMs?: number
   onDispatched?: (lane: Priority, n: number) => void
   /** A failed pass (it is retried). Default: written to stderr. */
   onError?: (err: unknown) => void
@@ -55,6 +59,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   const buckets = new Map<string, Bucket>()
   const rotation = new Map<Priority, string | undefined>()
   const jobBatch = opts.jobBatch ?? 64
+  const fullWaitMs = opts.fullWaitMs ?? 50
   /** Jobs per bus message lately, per lane (a moving average). */
   const batchSize = new Map<Priority, number>()
 
@@ -70,11 +75,16 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     buckets.set(customerId, { ...bucket, tokens: Math.max(0, bucket.tokens - (n - 1)) })
   }
 
-  async function passLane(lane: Priority): Promise<number> {
+  /** One lane: released messages, and `full` when its window left no credits (work may be waiting). */
+  async function passLane(lane: Priority): Promise<{ released: number; full: boolean }> {
     // The bus counts batches: the jobs they hold are estimated from the recent batch size.
     const onBus = Math.ceil((await opts.bus.pending(laneDurable(lane))) * (batchSize.get(lane) ?? 1))
     const credits = Math.min(maxPerPass, window - onBus)
-    if (credits <= 0) return 0
+    if (credits <= 0) return { released: 0, full: true }
+    return { released: await releaseLane(lane, credits), full: false }
+  }
+
+  async function releaseLane(lane: Priority, credits: number): Promise<number> {
     const backlog = await backlogByCustomer(opts.db, lane, credits)
     if (backlog.length === 0) return 0
     const now = Date.now()
@@ -124,20 +134,39 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     })
   }
 
-  const pass = async () => {
+  /** One pass over every lane in priority order: how many it released, and whether a window was full. */
+  const passLanes = async () => {
     // One cheap look first: an idle gateway should not run four lanes of queries per tick.
     const { rows } = await opts.db.query<{ due: boolean }>(
       'SELECT EXISTS (SELECT 1 FROM outbox WHERE available_at <= now()) AS due',
     )
-    if (!rows[0]?.due) return 0
-    let n = 0
-    for (const lane of LANES) n += await passLane(lane)
-    return n
+    let released = 0
+    let full = false
+    if (!rows[0]?.due) return { released, full }
+    for (const lane of LANES) {
+      const r = await passLane(lane)
+      released += r.released
+      full ||= r.full
+    }
+    return { released, full }
   }
 
-  const loop = createPollLoop({ pass, idleMs: opts.idleMs ?? 10, maxIdleMs: opts.maxIdleMs ?? 200, onError })
+  // A lane whose window is full has work waiting: look again after fullWaitMs instead of backing
+  // off to maxIdleMs (issue 12), so the credits settled batches free go at once to the customers
+  // waiting in PostgreSQL (a small one behind a flood gets its share of them).
+  const loop = createPollLoop({
+    pass: async () => {
+      const { released, full } = await passLanes()
+      if (released > 0 || !full) return released
+      await sleep(fullWaitMs)
+      return 1 // not idle
+    },
+    idleMs: opts.idleMs ?? 10,
+    maxIdleMs: opts.maxIdleMs ?? 200,
+    onError,
+  })
   return {
-    pass,
+    pass: async () => (await passLanes()).released,
     start: loop.start,
     wake: loop.wake,
     stop: loop.stop,

@@ -12,48 +12,49 @@ import { acceptMany, fundedCustomer } from '../../helpers/messages.ts'
 import { type FreshDatabase, freshDatabase } from '../../helpers/pg.ts'
 import { waitFor } from '../../helpers/wait.ts'
 
-// Invariant 6 at the carrier: a flood never delays other customers' messages.
-describe('fairness at the carrier (PostgreSQL, pipeline, SMPP simulator)', () => {
-  let pg: FreshDatabase
-  let db: Db
-  let sim: CarrierSim
-  let bus: Bus
-  let pipeline: Pipeline
-
+/** A fresh database, an SMPP simulator without receipts and a memory bus per suite; the test starts the pipeline. */
+function carrierFixture() {
+  const f = {} as { pg: FreshDatabase; db: Db; sim: CarrierSim; bus: Bus; pipeline?: Pipeline }
   before(async () => {
-    pg = await freshDatabase()
-    db = createPostgresDb({ url: pg.url, poolSize: 8 })
-    sim = await createCarrierSim({ receipts: false })
-    bus = createMemoryBus()
+    f.pg = await freshDatabase()
+    f.db = createPostgresDb({ url: f.pg.url, poolSize: 8 })
+    f.sim = await createCarrierSim({ receipts: false })
+    f.bus = createMemoryBus()
   })
   after(async () => {
-    await pipeline?.stop()
-    await bus?.close()
-    await sim?.close()
-    await db?.close()
-    await pg?.drop()
+    await f.pipeline?.stop()
+    await f.bus?.close()
+    await f.sim?.close()
+    await f.db?.close()
+    await f.pg?.drop()
   })
+  return f
+}
+
+// Invariant 6 at the carrier: a flood never delays other customers' messages.
+describe('fairness at the carrier (PostgreSQL, pipeline, SMPP simulator)', () => {
+  const f = carrierFixture()
 
   it('100 customers reach the carrier while a 50,000-message bulk flood is still draining', async () => {
-    const whale = await fundedCustomer(db, { rateLimitMps: 1_000_000, name: 'whale' })
-    await acceptMany(db, whale, 50_000, 'bulk')
+    const whale = await fundedCustomer(f.db, { rateLimitMps: 1_000_000, name: 'whale' })
+    await acceptMany(f.db, whale, 50_000, 'bulk')
     const small = new Set<string>()
     for (let i = 0; i < 100; i++) {
-      const c = await fundedCustomer(db, { name: `small-${i}` })
-      for (const id of await acceptMany(db, c, 1, 'bulk')) small.add(id)
+      const c = await fundedCustomer(f.db, { name: `small-${i}` })
+      for (const id of await acceptMany(f.db, c, 1, 'bulk')) small.add(id)
     }
-    pipeline = createPipeline({
+    f.pipeline = createPipeline({
       makeCarrier: createCarrier,
-      db,
-      bus,
-      carriers: [simSmppCarrier('sim', sim.smppPort, { window: 20 })],
+      db: f.db,
+      bus: f.bus,
+      carriers: [simSmppCarrier('sim', f.sim.smppPort, { window: 20 })],
       dispatcher: { window: 200 },
     })
-    await pipeline.start()
+    await f.pipeline.start()
     const submittedSmall = async () =>
       Number(
         (
-          await db.query<{ n: string }>(
+          await f.db.query<{ n: string }>(
             "SELECT count(*)::text AS n FROM deliveries WHERE state = 'submitted' AND message_id = ANY($1::uuid[])",
             [[...small]],
           )
@@ -66,7 +67,7 @@ describe('fairness at the carrier (PostgreSQL, pipeline, SMPP simulator)', () =>
       20,
     )
     // Order at the carrier, not time: how much of the flood went out before the last small message.
-    const { rows } = await db.query<{ whale_before: string; whale_waiting: string }>(
+    const { rows } = await f.db.query<{ whale_before: string; whale_waiting: string }>(
       `SELECT (SELECT count(*) FROM carrier_refs WHERE customer_id = $1
                 AND created_at <= (SELECT max(created_at) FROM carrier_refs WHERE message_id = ANY($2::uuid[])))::text AS whale_before,
               (SELECT count(*) FROM outbox WHERE customer_id = $1)::text AS whale_waiting`,
@@ -78,6 +79,85 @@ describe('fairness at the carrier (PostgreSQL, pipeline, SMPP simulator)', () =>
       `${whaleBefore} flood messages reached the carrier before the last small one`,
     )
     assert.ok(Number(rows[0]?.whale_waiting) > 40_000, 'the flood is still draining, in PostgreSQL')
-    assert.deepEqual(sim.counters().duplicates, {})
+    assert.deepEqual(f.sim.counters().duplicates, {})
+  })
+})
+
+const FLOOD = 2000
+const LANE_CONCURRENCY = 48
+
+// Invariant 6 past the dispatcher: a flood already released to the bus (in the worker's lane,
+// waiting for a handler and for the carrier's window) must not delay a message of another
+// customer that comes after it. The dispatcher's fair share cannot help once the flood is out of
+// the outbox; the worker's lane and the carrier gate serve customers round robin.
+describe('fairness in the worker (PostgreSQL, pipeline, SMPP simulator)', () => {
+  const f = carrierFixture()
+
+  const count = async (sql: string, params: unknown[]) =>
+    Number((await f.db.query<{ n: string }>(sql, params)).rows[0]?.n)
+
+  it("a small customer's message behind a whale's flood on the bus reaches the carrier within a bound", async () => {
+    const whale = await fundedCustomer(f.db, { rateLimitMps: 1_000_000, name: 'whale' })
+    const small = await fundedCustomer(f.db, { name: 'small' })
+    await acceptMany(f.db, whale, FLOOD, 'bulk')
+    f.pipeline = createPipeline({
+      makeCarrier: createCarrier,
+      db: f.db,
+      bus: f.bus,
+      carriers: [simSmppCarrier('sim', f.sim.smppPort, { window: 10 })],
+      // The whole flood fits the dispatcher's window (its default, 2000): it leaves the outbox at
+      // once and waits in the worker's lane (48 batches in flight of up to 64 jobs each).
+      dispatcher: { window: FLOOD },
+      worker: { concurrency: { bulk: LANE_CONCURRENCY } },
+    })
+    await f.pipeline.start()
+    await waitFor(
+      async () =>
+        (await count('SELECT count(*)::text AS n FROM outbox WHERE customer_id = $1', [whale])) === 0,
+      'the flood released to the bus',
+      60_000,
+      10,
+    )
+    const [id] = await acceptMany(f.db, small, 1, 'bulk')
+    const whaleAtAccept = await count(
+      "SELECT count(*)::text AS n FROM deliveries WHERE customer_id = $1 AND state = 'submitted'",
+      [whale],
+    )
+    await waitFor(
+      async () =>
+        (await count(
+          "SELECT count(*)::text AS n FROM deliveries WHERE message_id = $1 AND state = 'submitted'",
+          [id],
+        )) === 1,
+      "the small customer's message at the carrier",
+      120_000,
+      10,
+    )
+    // Order at the carrier: the flood's parts recorded no later than the small customer's one.
+    const whaleBefore = await count(
+      `SELECT count(*)::text AS n FROM carrier_refs WHERE customer_id = $1
+          AND created_at <= (SELECT max(created_at) FROM carrier_refs WHERE message_id = $2)`,
+      [whale, id],
+    )
+    assert.ok(
+      whaleAtAccept < FLOOD / 2,
+      `the flood had mostly drained (${whaleAtAccept}) before the test's message`,
+    )
+    // FIFO would send the rest of the flood first (thousands); round robin lets it in after the
+    // jobs already in a handler or at the carrier's window, and those of one status group commit.
+    const overtaken = whaleBefore - whaleAtAccept
+    assert.ok(
+      overtaken < LANE_CONCURRENCY * 8,
+      `${overtaken} flood messages went to the carrier after the small customer's was accepted and before it`,
+    )
+    await waitFor(
+      async () =>
+        (await count("SELECT count(*)::text AS n FROM deliveries WHERE state = 'submitted'", [])) ===
+        FLOOD + 1,
+      'the whole flood submitted',
+      180_000,
+      50,
+    )
+    assert.deepEqual(f.sim.counters().duplicates, {})
   })
 })

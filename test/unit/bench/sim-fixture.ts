@@ -48,7 +48,12 @@ export function fixtureRun() {
       id,
       i % 50 === 49
         ? { status: 'sent', deliveredAtMs: null }
-        : { status: 'delivered', deliveredAtMs: at + RECEIPT_DELAY_MS + delivery },
+        : {
+            status: 'delivered',
+            deliveredAtMs: at + RECEIPT_DELAY_MS + delivery,
+            // Claimed 100 ms after the accept commit, sent 200 ms (small) or 900 ms (whale) later.
+            stagesMs: { createdAt: at, claimedAt: at + 100, sentAt: at + (delivery === 500 ? 300 : 1000) },
+          },
     )
   }
   const analysis = analyze({ plan, schedule, drive, outcomes, receiptDelayMs: RECEIPT_DELAY_MS })
@@ -73,6 +78,8 @@ export function fixtureResult(): SimResult {
       drainS: 60,
       receiptDelayMs: RECEIPT_DELAY_MS,
       setupConcurrency: 8,
+      smsgwDir: '/repo/',
+      database: 'smsgw_bench_sim',
       outDir: '/tmp',
       target: null,
       pgUrl: 'postgres://postgres@127.0.0.1:5432/postgres',

@@ -62,3 +62,13 @@ test('the summary lists the measured figures and the file paths', () => {
     assert.ok(text.includes(part), `${part} in\n${text}`)
   }
 })
+
+test('the summary splits the delivery latency by stage', () => {
+  const text = formatSummary(fixtureResult(), { json: 'r.json', html: 'r.html' })
+  // Small customers: 500 ms = 100 to the claim + 200 to sent + 200 after sent (receipt delay off).
+  assert.match(
+    text,
+    /small in floods p95 by stage +to claim 100 ms, claim → sent 200 ms, sent → delivered 200 ms/,
+  )
+  assert.match(text, /whales p95 by stage +to claim 100 ms, claim → sent 900 ms, sent → delivered 1\.00 s/)
+})

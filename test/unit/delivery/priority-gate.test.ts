@@ -39,3 +39,28 @@ describe('priority gate', () => {
     assert.equal(gate.waiting, 0)
   })
 })
+
+describe('priority gate across customers', () => {
+  it('within a priority, waiting customers take turns', async () => {
+    const gate = createPriorityGate(1)
+    const held = await gate.acquire('bulk', 'whale')
+    const order: string[] = []
+    const wait = (customer: string, tag: string) =>
+      gate.acquire('bulk', customer).then((release) => {
+        order.push(tag)
+        release()
+      })
+    const waiters = [
+      wait('whale', 'w1'),
+      wait('whale', 'w2'),
+      wait('whale', 'w3'),
+      wait('small', 's1'),
+      wait('whale', 'w4'),
+    ]
+    held()
+    await Promise.all(waiters)
+    // FIFO would be w1 w2 w3 s1 w4.
+    assert.deepEqual(order, ['w1', 's1', 'w2', 'w3', 'w4'])
+    assert.equal(gate.inUse, 0)
+  })
+})
