@@ -14,7 +14,7 @@
 import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -35,6 +35,7 @@ import {
 } from '../src/reporting/usage.ts'
 import { recreateDatabase } from './bench-db.ts'
 import { freePort } from './free-port.ts'
+import { processCpuSeconds } from './proc-cpu.ts'
 import { startServer } from './server-process.ts'
 import { DEFAULT_PG_URL } from './stack.ts'
 import { makeZipf } from './zipf.ts'
@@ -50,11 +51,14 @@ export const usage = `npm run bench -- usage [options]   (ClickHouse: npm run be
   --http            also read GET /v1/usage through a spawned api (--server-script, default
                     bin/smsgw.js) with each customer's API key, interleaved with the direct reads
   --server-script F the api's entry point for --http (relative to the repository)
+  --base-dir DIR    a checkout of main: its rollup pass alternates with this one's (A/B of the pass)
+  --passes N        passes of each (default 1)
   --keep            reuse the seeded database if it exists (new migrations are applied to it)
   --database NAME   default smsgw_bench_usage
   --pg-url URL      admin URL (default postgres://postgres@127.0.0.1:5432/postgres)`
 
 const DAY = 86_400_000
+type Recompute = typeof recomputeBuckets
 
 export async function run(argv: string[]): Promise<number> {
   // The ClickHouse reads are a bench of their own (bench/usage-clickhouse.ts, ADR 0018).
@@ -70,6 +74,8 @@ export async function run(argv: string[]): Promise<number> {
       'pass-messages': { type: 'string', default: '20000' },
       shapes: { type: 'string' },
       http: { type: 'boolean', default: false },
+      'base-dir': { type: 'string' },
+      passes: { type: 'string', default: '1' },
       'server-script': { type: 'string', default: 'bin/smsgw.js' },
       keep: { type: 'boolean', default: false },
       database: { type: 'string', default: 'smsgw_bench_usage' },
@@ -164,32 +170,32 @@ export async function run(argv: string[]): Promise<number> {
     // Same-run A/B: the rebuild's whole recompute of hours and days (the passes' code before the
     // deltas) on one late minute, then a pass's deltas on the minute before, same volume (the
     // message log is append-only: each run takes minutes no earlier run used).
+    // Rollup pass cost. Same-run A/B: the rebuild's whole recompute of hours and days (the passes'
+    // code before the deltas) on one late minute; then, with --base-dir, main's pass (its
+    // recomputeBuckets, loaded from that checkout) and this one alternate `--passes` times, each
+    // on a minute of its own with the same volume (the message log is append-only: each pass takes
+    // a minute no earlier pass used).
     const nPass = Number(values['pass-messages'])
-    const pass =
-      nPass > 0
-        ? {
-            wholeHoursAndDays: await measurePass(
-              db,
-              adminUrl,
-              name,
-              customers,
-              zipf,
-              await freeMinute(db, rangeEnd),
-              nPass,
-              true,
-            ),
-            deltas: await measurePass(
-              db,
-              adminUrl,
-              name,
-              customers,
-              zipf,
-              await freeMinute(db, rangeEnd),
-              nPass,
-              false,
-            ),
-          }
+    const passOf = async (recompute: Recompute, full: boolean) =>
+      measurePass(db, adminUrl, name, customers, zipf, await freeMinute(db, rangeEnd), nPass, recompute, full)
+    let pass: Record<string, unknown> | null = null
+    if (nPass > 0) {
+      const base = values['base-dir']
+        ? (
+            (await import(join(resolve(values['base-dir'] as string), 'src/reporting/rollups.ts'))) as {
+              recomputeBuckets: Recompute
+            }
+          ).recomputeBuckets
         : null
+      const deltas: unknown[] = []
+      const deltasBase: unknown[] = []
+      const wholeHoursAndDays = values['base-dir'] ? null : await passOf(recomputeBuckets, true)
+      for (let k = 0; k < Number(values.passes); k++) {
+        if (base) deltasBase.push(await passOf(base, false))
+        deltas.push(await passOf(recomputeBuckets, false))
+      }
+      pass = { wholeHoursAndDays, deltas, ...(base ? { deltasBase } : {}) }
+    }
     const result = {
       customers: customers.length,
       range: { from: new Date(rangeStart).toISOString(), to: new Date(rangeEnd).toISOString() },
@@ -483,6 +489,7 @@ async function measurePass(
   zipf: ReturnType<typeof makeZipf>,
   minute: number,
   n: number,
+  recompute: Recompute,
   full: boolean,
 ) {
   const picked = Array.from({ length: n }, () => customers[zipf.sample()] as string)
@@ -503,12 +510,18 @@ async function measurePass(
   )
   const keys: RollupKey[] = [...new Set(picked)].map((c) => ({ customerId: c, minute }))
   const before = await statements(adminUrl, name)
+  const backendsBefore = await backendCpu(db, name)
   const cpu = process.cpuUsage()
   const t = performance.now()
   const loadBefore = loadavg().map((x) => Math.round(x * 100) / 100)
-  await recomputeBuckets(db, keys, { full })
+  await recompute(db, keys, { full })
   const wallMs = performance.now() - t
   const used = process.cpuUsage(cpu)
+  const backendsAfter = await backendCpu(db, name)
+  const pgCpuMs = [...backendsAfter].reduce(
+    (sum, [pid, s]) => sum + (s - (backendsBefore.get(pid) ?? 0)) * 1000,
+    0,
+  )
   const after = await statements(adminUrl, name)
   const delta = [...after]
     .map(([q, a]) => {
@@ -527,6 +540,9 @@ async function measurePass(
     keys: keys.length,
     wallMs: Math.round(wallMs),
     nodeCpuUsPerMessage: Math.round((used.user + used.system) / n),
+    // CPU of the bench database's backends over the pass (/proc, 10 ms ticks): PostgreSQL's side.
+    pgBackendCpuMs: Math.round(pgCpuMs),
+    pgBackendCpuUsPerMessage: Math.round((pgCpuMs * 1000) / n),
     pgMsTotal: delta.reduce((s, x) => s + x.ms, 0),
     pgUsPerMessage: Math.round((delta.reduce((s, x) => s + x.ms, 0) * 1000) / n),
     statements: delta,
@@ -546,10 +562,21 @@ async function freeMinute(db: Db, rangeEnd: number): Promise<number> {
   throw new Error('no free minute left in the last day: run without --keep')
 }
 
+/** CPU seconds so far of each backend connected to database `name` (this machine's PostgreSQL). */
+async function backendCpu(db: Db, name: string): Promise<Map<number, number>> {
+  const { rows } = await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = $1', [
+    name,
+  ])
+  return new Map(rows.map((r) => [r.pid, processCpuSeconds(r.pid) ?? 0]))
+}
+
+/** Rollup statements' calls, rows and time so far (empty when pg_stat_statements is not loaded). */
 async function statements(adminUrl: string, name: string) {
   const c = new pg.Client({ connectionString: adminUrl })
   await c.connect()
   try {
+    const loaded = await c.query(`SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'`)
+    if (loaded.rowCount === 0) return new Map<string, { calls: number; rows: number; ms: number }>()
     const { rows } = await c.query<{ query: string; calls: string; rows: string; ms: string }>(
       `SELECT query, calls::text, rows::text, total_exec_time::text AS ms FROM pg_stat_statements
         WHERE dbid = (SELECT oid FROM pg_database WHERE datname = $1) AND query ~ 'usage_|archived_days'`,
