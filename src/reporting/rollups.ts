@@ -17,20 +17,18 @@ const DIMENSIONS = 'country, status, priority, carrier'
 export const REFUNDED = [...REFUNDED_WHEN_UNSENT]
 
 /**
- * Totals of each (customer, minute | hour) per `keys` (with status last), for GET /v1/usage
- * without group_by (status alone, migration 0022) and with group_by=country | priority
- * (migration 0024); group_by=status reads the per-status totals. Each is exactly the dimension
- * rows of its granularity summed over the other dimensions.
+ * Totals of each (customer, minute | hour) per `keys` (status last), each exactly the dimension
+ * rows of its granularity summed over the other dimensions: per status (migration 0022) for
+ * GET /v1/usage without group_by or with group_by=status, per country and per priority of each
+ * hour (migration 0024) for group_by=country | priority. Not per minute: each table adds an upsert
+ * of every changed row to each pass, and a minute's dimension rows are few already.
  */
-export const TOTALS = (['minute', 'hour'] as const).flatMap((g) =>
-  (
-    [
-      ['status', ['status']],
-      ['country', ['country', 'status']],
-      ['priority', ['priority', 'status']],
-    ] as const
-  ).map(([name, keys]) => ({ table: `usage_${g}_${name}`, from: `usage_${g}`, g, keys: keys.join(', ') })),
-)
+export const TOTALS = [
+  { table: 'usage_minute_status', from: 'usage_minute', g: 'minute', keys: 'status' },
+  { table: 'usage_hour_status', from: 'usage_hour', g: 'hour', keys: 'status' },
+  { table: 'usage_hour_country', from: 'usage_hour', g: 'hour', keys: 'country, status' },
+  { table: 'usage_hour_priority', from: 'usage_hour', g: 'hour', keys: 'priority, status' },
+] as const
 
 /** What the customer pays for message `m`: its price less its refunds (looked up only for statuses that can be refunded). */
 export const costOfMessage = (refundedParam: string) =>

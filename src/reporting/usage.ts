@@ -3,6 +3,7 @@
 
 import type { Queryable } from '../db/db.ts'
 import { BUCKET_MS, type Granularity } from './buckets.ts'
+import { TOTALS } from './rollups.ts'
 
 export type UsageGroup = 'country' | 'status' | 'priority'
 
@@ -48,20 +49,22 @@ export interface UsageReader {
 const TABLE: Record<Granularity, string> = { minute: 'usage_minute', hour: 'usage_hour', day: 'usage_day' }
 
 /**
- * What usage() reads: minutes and hours from their totals (migrations 0022, 0024), one row per
- * (bucket, group, status) already — group_by=status reads the per-status totals, its group being
- * the status; days (few rows) from the dimension rows, summed per (bucket, group, status) first.
+ * What usage() reads: the totals (TOTALS: per status of minutes and hours, per country and per
+ * priority of hours), one row per (bucket, group, status) already — group_by=status reads the
+ * per-status totals, its group being the status; otherwise (days; minutes by country or
+ * priority) the dimension rows, summed per (bucket, group, status) first.
  */
 function usageSource(g: Granularity, groupBy: UsageGroup | undefined): string {
+  const table = `usage_${g}_${groupBy && groupBy !== 'status' ? groupBy : 'status'}`
   const grp = groupBy ? `${groupBy} AS grp, ` : ''
-  if (g === 'day')
-    return `(SELECT customer_id, bucket, ${grp}status, sum(messages) AS messages, sum(segments) AS segments,
-                    sum(cost_micros) AS cost_micros
-               FROM usage_day WHERE customer_id = $1 AND bucket >= $2 AND bucket < $3
-              GROUP BY customer_id, bucket${groupBy ? `, ${groupBy}` : ''}, status)`
-  return `(SELECT customer_id, bucket, ${grp}status, messages, segments, cost_micros
-             FROM usage_${g}_${groupBy === 'status' || !groupBy ? 'status' : groupBy})`
+  if (TOTALS.some((t) => t.table === table))
+    return `(SELECT customer_id, bucket, ${grp}status, messages, segments, cost_micros FROM ${table})`
+  return `(SELECT customer_id, bucket, ${grp}status, sum(messages) AS messages, sum(segments) AS segments,
+                  sum(cost_micros) AS cost_micros
+             FROM ${TABLE[g]} WHERE customer_id = $1 AND bucket >= $2 AND bucket < $3
+            GROUP BY customer_id, bucket${groupBy ? `, ${groupBy}` : ''}, status)`
 }
+
 // Whole-day report ranges read the per-day totals (migration 0019) instead of usage_day.
 const ORDER_COLUMN: Record<TopOrder, string> = {
   messages: 'messages',
