@@ -1,11 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { findCustomer } from '../../accounts/customers.ts'
-import type { Db } from '../../db/db.ts'
 import { money } from '../../messages/message-object.ts'
 import { GRANULARITIES } from '../../reporting/buckets.ts'
 import type { UsageReader } from '../../reporting/usage.ts'
-import { notFound } from '../errors.ts'
 import type { Authenticator } from '../plugins/auth.ts'
 import { principalOf } from '../plugins/auth.ts'
 import { ErrorBody, Money } from '../schemas.ts'
@@ -24,10 +21,9 @@ const UsagePeriod = Type.Object({
 
 /** GET /v1/usage (API.md "Usage"): the customer's rollups; periods without traffic are left out. */
 export const usageRoutes: FastifyPluginAsyncTypebox<{
-  db: Db
   auth: Authenticator
   reader: UsageReader
-}> = async (app, { db, auth, reader }) => {
+}> = async (app, { auth, reader }) => {
   app.addHook('onRequest', auth.customer)
   app.get(
     '/v1/usage',
@@ -50,12 +46,11 @@ export const usageRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async (request) => {
-      const { customerId } = principalOf(request)
+      // The key's principal carries the customer's currency (fixed at onboarding): no customer read.
+      const { customerId, currency } = principalOf(request)
       const q = request.query
       const granularity = q.granularity ?? 'day'
       const range = usageRange(q, granularity, Date.now())
-      const customer = await findCustomer(db, customerId)
-      if (!customer) throw notFound('customer')
       const periods = await reader.usage({
         customerId,
         granularity,
@@ -68,7 +63,7 @@ export const usageRoutes: FastifyPluginAsyncTypebox<{
           ...(q.group_by ? { [q.group_by]: p.group } : {}),
           messages: p.messages,
           segments: p.segments,
-          cost: money(p.costMicros, customer.currency),
+          cost: money(p.costMicros, currency),
           by_status: p.byStatus,
         })),
       }
