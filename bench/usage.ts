@@ -396,11 +396,14 @@ async function seed(
      SELECT bucket, carrier, status, sum(messages) FROM usage_day WHERE carrier <> '' GROUP BY 1, 2, 3`,
   )
   // The per-status and per-group totals (migrations 0022, 0024): the migrations ran on empty tables.
+  // In bucket order, as passes write them: a customer's rows in a random heap order make its
+  // index-only scans switch visibility-map pages at every other row (~2,300 buffer hits for
+  // customer 1's minutes of a day instead of ~50).
   for (const { table, from, keys } of TOTALS)
     await db.query(
       `INSERT INTO ${table} (customer_id, bucket, ${keys}, messages, segments, cost_micros)
        SELECT customer_id, bucket, ${keys}, sum(messages), sum(segments), sum(cost_micros)
-         FROM ${from} GROUP BY customer_id, bucket, ${keys}`,
+         FROM ${from} GROUP BY customer_id, bucket, ${keys} ORDER BY bucket, customer_id`,
     )
 }
 

@@ -155,16 +155,29 @@ export function createPgUsageReader(db: Queryable): UsageReader {
       // one per (period, group, status): a busy customer's 30 days of hours grouped by country is
       // ~4,300 rows to send, parse and fold instead of ~17,000.
       const grp = q.groupBy ? ', grp' : ''
-      const { rows } = await db.query<PeriodRow>(
-        `SELECT (extract(epoch FROM bucket) * 1000)::bigint::text AS period${grp},
-                sum(messages)::text AS messages, sum(segments)::text AS segments, sum(cost_micros)::text AS cost,
-                json_object_agg(status, messages) AS by_status
-           FROM ${usageSource(q.granularity, q.groupBy)} s
-          WHERE customer_id = $1 AND bucket >= $2 AND bucket < $3
-          GROUP BY bucket${grp}
-          ORDER BY bucket${q.groupBy ? ', grp COLLATE "C"' : ''}`,
-        [q.customerId, new Date(q.fromMs), new Date(q.toMs)],
-      )
+      const args = [q.customerId, new Date(q.fromMs), new Date(q.toMs)]
+      // group_by=status over the per-status totals: each row is a (period, group) already.
+      const { rows } =
+        q.groupBy === 'status' && q.granularity !== 'day'
+          ? await db.query<PeriodRow>(
+              `SELECT (extract(epoch FROM bucket) * 1000)::bigint::text AS period, status AS grp,
+                      messages::text, segments::text, cost_micros::text AS cost,
+                      json_build_object(status, messages) AS by_status
+                 FROM usage_${q.granularity}_status
+                WHERE customer_id = $1 AND bucket >= $2 AND bucket < $3
+                ORDER BY bucket, status COLLATE "C"`,
+              args,
+            )
+          : await db.query<PeriodRow>(
+              `SELECT (extract(epoch FROM bucket) * 1000)::bigint::text AS period${grp},
+                      sum(messages)::text AS messages, sum(segments)::text AS segments, sum(cost_micros)::text AS cost,
+                      json_object_agg(status, messages) AS by_status
+                 FROM ${usageSource(q.granularity, q.groupBy)} s
+                WHERE customer_id = $1 AND bucket >= $2 AND bucket < $3
+                GROUP BY bucket${grp}
+                ORDER BY bucket${q.groupBy ? ', grp COLLATE "C"' : ''}`,
+              args,
+            )
       // In order already.
       return rows.map(toUsagePeriod)
     },
