@@ -51,6 +51,8 @@ export const usage = `npm run bench -- usage [options]   (ClickHouse: npm run be
   --http            also read GET /v1/usage through a spawned api (--server-script, default
                     bin/smsgw.js) with each customer's API key, interleaved with the direct reads
   --server-script F the api's entry point for --http (relative to the repository)
+  --http-base-script F  with --http, a second api (another build's bin/smsgw.js, same schema)
+                    read in turn too: the route's A/B (msHttpBefore)
   --base-dir DIR    a checkout of main: its rollup pass alternates with this one's (A/B of the pass)
   --passes N        passes of each (default 1)
   --keep            reuse the seeded database if it exists (new migrations are applied to it)
@@ -77,6 +79,7 @@ export async function run(argv: string[]): Promise<number> {
       'base-dir': { type: 'string' },
       passes: { type: 'string', default: '1' },
       'server-script': { type: 'string', default: 'bin/smsgw.js' },
+      'http-base-script': { type: 'string' },
       keep: { type: 'boolean', default: false },
       database: { type: 'string', default: 'smsgw_bench_usage' },
       'pg-url': { type: 'string', default: DEFAULT_PG_URL },
@@ -96,6 +99,7 @@ export async function run(argv: string[]): Promise<number> {
   )
   const db = createPostgresDb({ url: dbUrl, poolSize: Number(values.concurrency) + 1 })
   let http: Awaited<ReturnType<typeof startApi>> | null = null
+  let httpBase: Awaited<ReturnType<typeof startApi>> | null = null
   try {
     await migrate(db)
     await db.query(
@@ -114,7 +118,12 @@ export async function run(argv: string[]): Promise<number> {
          FROM pg_stat_user_tables WHERE relname LIKE 'usage_%' ORDER BY relname`,
     )
     const zipf = makeZipf(customers.length, 1.1)
-    if (values.http) http = await startApi(db, dbUrl, customers, values['server-script'] as string)
+    if (values.http) {
+      const keys = await apiKeys(db, customers)
+      http = await startApi(dbUrl, keys, values['server-script'] as string)
+      if (values['http-base-script'])
+        httpBase = await startApi(dbUrl, keys, values['http-base-script'] as string)
+    }
     const shapes: Record<string, (c: string) => UsageQuery> = {}
     const spans = {
       'hour, 30 days': ['hour', rangeStart],
@@ -138,16 +147,27 @@ export async function run(argv: string[]): Promise<number> {
       const loadBefore = load()
       // Same-run A/B: every other read is main's reader before the per-group totals (readerBefore),
       // interleaved, so both see the same machine load; with --http every third read is the route.
-      const series = { after: [] as number[], before: [] as number[], http: [] as number[] }
-      const kinds = http ? (['after', 'before', 'http'] as const) : (['after', 'before'] as const)
+      const series = {
+        after: [] as number[],
+        before: [] as number[],
+        http: [] as number[],
+        httpBefore: [] as number[],
+      }
+      const kinds: (keyof typeof series)[] = [
+        'after',
+        'before',
+        ...(http ? (['http'] as const) : []),
+        ...(httpBase ? (['httpBefore'] as const) : []),
+      ]
       let i = 0
       const after = createPgUsageReader(db)
       const before = readerBefore(db)
       await timed(Number(values.requests) * kinds.length, Number(values.concurrency), async () => {
         const c = customers[zipf.sample()] as string
-        const kind = kinds[i++ % kinds.length] as (typeof kinds)[number]
+        const kind = kinds[i++ % kinds.length] as keyof typeof series
         const t = performance.now()
         if (kind === 'http') await http?.get(c, q(c))
+        else if (kind === 'httpBefore') await httpBase?.get(c, q(c))
         else await (kind === 'before' ? before : after).usage(q(c))
         series[kind].push(performance.now() - t)
       })
@@ -159,12 +179,13 @@ export async function run(argv: string[]): Promise<number> {
         ms: stats(plain),
         msBefore: stats(heap),
         ...(http ? { msHttp: stats(series.http) } : {}),
+        ...(httpBase ? { msHttpBefore: stats(series.httpBefore) } : {}),
         busiest,
         busiestBefore: busiestHeap,
         loadAvg: { before: loadBefore, after: load() },
       }
       console.error(
-        `${shape}: ${JSON.stringify(stats(plain))} ms, before ${JSON.stringify(stats(heap))}${http ? `, http ${JSON.stringify(stats(series.http))}` : ''}; busiest ${JSON.stringify(busiest)} / ${JSON.stringify(busiestHeap)}; load ${loadBefore.join(' ')}`,
+        `${shape}: ${JSON.stringify(stats(plain))} ms, before ${JSON.stringify(stats(heap))}${http ? `, http ${JSON.stringify(stats(series.http))}` : ''}${httpBase ? `, http before ${JSON.stringify(stats(series.httpBefore))}` : ''}; busiest ${JSON.stringify(busiest)} / ${JSON.stringify(busiestHeap)}; load ${loadBefore.join(' ')}`,
       )
     }
     // Same-run A/B: the rebuild's whole recompute of hours and days (the passes' code before the
@@ -208,16 +229,13 @@ export async function run(argv: string[]): Promise<number> {
     return 0
   } finally {
     await http?.stop()
+    await httpBase?.stop()
     await db.close()
   }
 }
 
-/**
- * `smsgw api` on the bench database, and an API key for every bench customer (their customers
- * rows inserted with the seeded ids; keys of earlier runs revoked). `get` reads GET /v1/usage as
- * the customer and fails on anything but a 200.
- */
-async function startApi(db: Db, dbUrl: string, customers: string[], serverScript: string) {
+/** An API key for every bench customer (customers rows inserted with the seeded ids; keys of earlier runs revoked). */
+async function apiKeys(db: Db, customers: string[]): Promise<Map<string, string>> {
   await db.query(
     `INSERT INTO customers (id, name, rate_limit_mps)
      SELECT c, 'usage-bench-' || i, 1000 FROM unnest($1::uuid[]) WITH ORDINALITY AS k(c, i)
@@ -231,7 +249,11 @@ async function startApi(db: Db, dbUrl: string, customers: string[], serverScript
      SELECT gen_random_uuid(), c, left(s, 10), h FROM unnest($1::uuid[], $2::text[], $3::bytea[]) AS k(c, s, h)`,
     [customers, secrets, secrets.map(hashSecret)],
   )
-  const keyOf = new Map(customers.map((c, i) => [c, secrets[i] as string]))
+  return new Map(customers.map((c, i) => [c, secrets[i] as string]))
+}
+
+/** `smsgw api` (`serverScript`) on the bench database; `get` reads GET /v1/usage as the customer and fails on anything but a 200. */
+async function startApi(dbUrl: string, keyOf: Map<string, string>, serverScript: string) {
   const port = await freePort()
   const dataDir = mkdtempSync(join(tmpdir(), 'smsgw-usage-bench-'))
   const repoRoot = fileURLToPath(new URL('..', import.meta.url))
