@@ -1,9 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { formatAmount } from '../../domain/money.ts'
+import { money } from '../../messages/message-object.ts'
 import { GRANULARITIES } from '../../reporting/buckets.ts'
-import type { UsageReader } from '../../reporting/usage.ts'
-import { sendJsonText } from '../errors.ts'
+import type { UsagePeriod as Period, UsageGroup, UsageReader } from '../../reporting/usage.ts'
 import type { Authenticator } from '../plugins/auth.ts'
 import { principalOf } from '../plugins/auth.ts'
 import { ErrorBody, Money } from '../schemas.ts'
@@ -46,7 +45,7 @@ export const usageRoutes: FastifyPluginAsyncTypebox<{
         response: { 200: Type.Object({ data: Type.Array(UsagePeriod) }), '4xx': ErrorBody },
       },
     },
-    async (request, reply) => {
+    async (request) => {
       // The key's principal carries the customer's currency (fixed at onboarding): no customer read.
       const { customerId, currency } = principalOf(request)
       const q = request.query
@@ -58,20 +57,36 @@ export const usageRoutes: FastifyPluginAsyncTypebox<{
         ...range,
         ...(q.group_by ? { groupBy: q.group_by } : {}),
       })
-      // The answer is written as JSON text directly: 1,000–8,500 periods built as objects and then
-      // serialized cost the api more CPU than reading the rows (profiled). Keys in the schema's order.
-      const groupKey = q.group_by ? `,"${q.group_by}":` : ''
-      const cur = JSON.stringify(currency)
+      // Grouped periods repeat their start once per group: formatted once.
       let lastMs = Number.NaN
       let lastIso = ''
-      const items = periods.map((p) => {
-        // Grouped periods repeat their start once per group: formatted once.
-        if (p.periodStart !== lastMs)
-          [lastMs, lastIso] = [p.periodStart, new Date(p.periodStart).toISOString()]
-        const group = groupKey ? groupKey + JSON.stringify(p.group ?? '') : ''
-        return `{"period_start":"${lastIso}"${group},"messages":${p.messages},"segments":${p.segments},"cost":{"amount":"${formatAmount(p.costMicros)}","currency":${cur}},"by_status":${JSON.stringify(p.byStatus)}}`
-      })
-      return sendJsonText(reply, 200, `{"data":[${items.join(',')}]}`)
+      const isoOf = (ms: number) => {
+        if (ms !== lastMs) [lastMs, lastIso] = [ms, new Date(ms).toISOString()]
+        return lastIso
+      }
+      return { data: periods.map((p) => periodBody(p, isoOf(p.periodStart), q.group_by, currency)) }
     },
   )
+}
+
+/**
+ * One period of the answer. Each group_by has its own object literal: a computed key spread into
+ * the object (`...{ [group_by]: … }`) made every period a dictionary-mode object: building and
+ * serializing them took more of the api's CPU than reading the rows (profiled over 100 reads of
+ * 4,320 periods: 1.1 s in the mapping and 0.8 s in JSON.stringify, against 0.7 s parsing rows).
+ */
+function periodBody(p: Period, period_start: string, groupBy: UsageGroup | undefined, currency: string) {
+  const cost = money(p.costMicros, currency)
+  const { messages, segments, byStatus: by_status } = p
+  const group = p.group ?? ''
+  switch (groupBy) {
+    case 'country':
+      return { period_start, country: group, messages, segments, cost, by_status }
+    case 'status':
+      return { period_start, status: group, messages, segments, cost, by_status }
+    case 'priority':
+      return { period_start, priority: group, messages, segments, cost, by_status }
+    default:
+      return { period_start, messages, segments, cost, by_status }
+  }
 }
