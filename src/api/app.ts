@@ -327,7 +327,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   })
   const readDb = deps.readDb ?? db
   const usageReader = deps.usageReader ?? createPgUsageReader(readDb)
-  await app.register(usageRoutes, { db: readDb, auth, reader: usageReader })
+  await app.register(usageRoutes, { auth, reader: usageReader })
   await app.register(adminReportRoutes, { db: readDb, auth, reader: usageReader, currency })
   await app.register(adminNumberRoutes, { db, auth, changes: compliance })
   await app.register(numberRoutes, { db, auth })

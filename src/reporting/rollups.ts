@@ -16,6 +16,20 @@ const CHUNK = 2000
 const DIMENSIONS = 'country, status, priority, carrier'
 export const REFUNDED = [...REFUNDED_WHEN_UNSENT]
 
+/**
+ * Totals of each (customer, minute | hour) per `keys` (status last), each exactly the dimension
+ * rows of its granularity summed over the other dimensions: per status (migration 0022) for
+ * GET /v1/usage without group_by or with group_by=status, per country and per priority of each
+ * hour (migration 0024) for group_by=country | priority. Not per minute: each table adds an upsert
+ * of every changed row to each pass, and a minute's dimension rows are few already.
+ */
+export const TOTALS = [
+  { table: 'usage_minute_status', from: 'usage_minute', g: 'minute', keys: 'status' },
+  { table: 'usage_hour_status', from: 'usage_hour', g: 'hour', keys: 'status' },
+  { table: 'usage_hour_country', from: 'usage_hour', g: 'hour', keys: 'country, status' },
+  { table: 'usage_hour_priority', from: 'usage_hour', g: 'hour', keys: 'priority, status' },
+] as const
+
 /** What the customer pays for message `m`: its price less its refunds (looked up only for statuses that can be refunded). */
 export const costOfMessage = (refundedParam: string) =>
   `m.price_micros - CASE WHEN m.status = ANY(${refundedParam}::text[])
@@ -113,20 +127,19 @@ const addTo = (table: string, g: 'hour' | 'day') => `
   ON CONFLICT (${KEY_COLUMNS}) DO UPDATE SET messages = ${table}.messages + EXCLUDED.messages,
     segments = ${table}.segments + EXCLUDED.segments, cost_micros = ${table}.cost_micros + EXCLUDED.cost_micros`
 
-/** Adds the deltas to the per-status totals of (customer, minute|hour). */
-const addToStatus = (table: string, g: 'minute' | 'hour') => `
-  INSERT INTO ${table} (customer_id, bucket, status, messages, segments, cost_micros)
-  SELECT c, date_trunc('${g}', b, 'UTC'), status, sum(dm), sum(ds), sum(dc)
-    FROM d GROUP BY 1, 2, 3
+/** Adds the deltas to a table of totals (TOTALS) of (customer, minute|hour). */
+const addToTotals = ({ table, g, keys }: (typeof TOTALS)[number]) => `
+  INSERT INTO ${table} (customer_id, bucket, ${keys}, messages, segments, cost_micros)
+  SELECT c, date_trunc('${g}', b, 'UTC'), ${keys}, sum(dm), sum(ds), sum(dc)
+    FROM d GROUP BY c, 2, ${keys}
   HAVING (sum(dm), sum(ds), sum(dc)) <> (0, 0, 0)
-   ORDER BY 1, 2, 3
-  ON CONFLICT (customer_id, bucket, status) DO UPDATE SET messages = ${table}.messages + EXCLUDED.messages,
+   ORDER BY c, 2, ${keys}
+  ON CONFLICT (customer_id, bucket, ${keys}) DO UPDATE SET messages = ${table}.messages + EXCLUDED.messages,
     segments = ${table}.segments + EXCLUDED.segments, cost_micros = ${table}.cost_micros + EXCLUDED.cost_micros`
 
 const APPLY_DELTAS = `
 WITH d AS (SELECT * FROM ${DELTAS}),
-ms AS (${addToStatus('usage_minute_status', 'minute')}),
-hs AS (${addToStatus('usage_hour_status', 'hour')}),
+${TOTALS.map((t, i) => `t${i} AS (${addToTotals(t)}),`).join('\n')}
 h AS (${addTo('usage_hour', 'hour')}),
 dy AS (${addTo('usage_day', 'day')}),
 dcu AS (
@@ -158,14 +171,15 @@ dy AS (
    WHERE r.customer_id = k.c AND r.bucket = k.b AND r.country = k.country AND r.status = k.status
      AND r.priority = k.priority AND r.carrier = k.carrier AND r.messages = 0
 ),
-ms AS (
-  DELETE FROM usage_minute_status r USING (SELECT DISTINCT c, b, status FROM d) k
-   WHERE r.customer_id = k.c AND r.bucket = k.b AND r.status = k.status AND r.messages = 0
-),
-hs AS (
-  DELETE FROM usage_hour_status r USING (SELECT DISTINCT c, date_trunc('hour', b, 'UTC') AS b, status FROM d) k
-   WHERE r.customer_id = k.c AND r.bucket = k.b AND r.status = k.status AND r.messages = 0
-)
+${TOTALS.map(
+  ({ table, g, keys }, i) => `t${i} AS (
+  DELETE FROM ${table} r USING (SELECT DISTINCT c, date_trunc('${g}', b, 'UTC') AS b, ${keys} FROM d) k
+   WHERE r.customer_id = k.c AND r.bucket = k.b AND ${keys
+     .split(', ')
+     .map((x) => `r.${x} = k.${x}`)
+     .join(' AND ')} AND r.messages = 0
+)`,
+).join(',\n')}
 DELETE FROM usage_day_customer r USING (SELECT DISTINCT c, date_trunc('day', b, 'UTC') AS b FROM d) k
  WHERE r.customer_id = k.c AND r.bucket = k.b AND r.messages = 0`
 
@@ -214,8 +228,7 @@ async function recomputeLocked(tx: Queryable, chunk: RollupKey[], full: boolean)
     bounds,
   )
   await rollUp(tx, 'usage_minute', 'usage_hour', 'hour', keys)
-  await statusTotals(tx, 'usage_minute', 'minute', keys)
-  await statusTotals(tx, 'usage_hour', 'hour', keys)
+  for (const t of TOTALS) await recomputeTotals(tx, t, keys)
   const days = uniqueKeys(keys.map((k) => ({ customerId: k.customerId, minute: bucketOf(k.minute, 'day') })))
   await carrierDelta(tx, days, -1)
   await rollUp(tx, 'usage_hour', 'usage_day', 'day', keys)
@@ -286,26 +299,25 @@ async function rollUp(
   )
 }
 
-/** Recomputes the per-status totals of the keys' (customer, minute|hour) from `from`'s rows. */
-async function statusTotals(
+/** Recomputes a table of totals (TOTALS) for the keys' (customer, minute|hour) from the dimension rows. */
+async function recomputeTotals(
   tx: Queryable,
-  from: 'usage_minute' | 'usage_hour',
-  g: 'minute' | 'hour',
+  { table, from, g, keys: cols }: (typeof TOTALS)[number],
   keys: RollupKey[],
 ): Promise<void> {
   const up = uniqueKeys(keys.map((k) => ({ customerId: k.customerId, minute: bucketOf(k.minute, g) })))
   const args = [up.map((k) => k.customerId), up.map((k) => new Date(k.minute).toISOString())]
   await tx.query(
-    `DELETE FROM ${from}_status r USING unnest($1::uuid[], $2::timestamptz[]) AS k(c, b)
+    `DELETE FROM ${table} r USING unnest($1::uuid[], $2::timestamptz[]) AS k(c, b)
       WHERE r.customer_id = k.c AND r.bucket = k.b`,
     args,
   )
   await tx.query(
-    `INSERT INTO ${from}_status (customer_id, bucket, status, messages, segments, cost_micros)
-     SELECT k.c, k.b, r.status, sum(r.messages), sum(r.segments), sum(r.cost_micros)
+    `INSERT INTO ${table} (customer_id, bucket, ${cols}, messages, segments, cost_micros)
+     SELECT k.c, k.b, ${cols}, sum(r.messages), sum(r.segments), sum(r.cost_micros)
        FROM unnest($1::uuid[], $2::timestamptz[]) AS k(c, b)
        JOIN ${from} r ON r.customer_id = k.c AND r.bucket = k.b
-      GROUP BY k.c, k.b, r.status`,
+      GROUP BY k.c, k.b, ${cols}`,
     args,
   )
 }

@@ -3,6 +3,7 @@
 
 import type { Queryable } from '../db/db.ts'
 import { BUCKET_MS, type Granularity } from './buckets.ts'
+import { TOTALS } from './rollups.ts'
 
 export type UsageGroup = 'country' | 'status' | 'priority'
 
@@ -46,12 +47,24 @@ export interface UsageReader {
 }
 
 const TABLE: Record<Granularity, string> = { minute: 'usage_minute', hour: 'usage_hour', day: 'usage_day' }
-/** Per-status totals (migration 0022) for reads without group_by; days are few enough rows as they are. */
-const STATUS_TABLE: Record<Granularity, string> = {
-  minute: 'usage_minute_status',
-  hour: 'usage_hour_status',
-  day: 'usage_day',
+
+/**
+ * What usage() reads: the totals (TOTALS: per status of minutes and hours, per country and per
+ * priority of hours), one row per (bucket, group, status) already — group_by=status reads the
+ * per-status totals, its group being the status; otherwise (days; minutes by country or
+ * priority) the dimension rows, summed per (bucket, group, status) first.
+ */
+function usageSource(g: Granularity, groupBy: UsageGroup | undefined): string {
+  const table = `usage_${g}_${groupBy && groupBy !== 'status' ? groupBy : 'status'}`
+  const grp = groupBy ? `${groupBy} AS grp, ` : ''
+  if (TOTALS.some((t) => t.table === table))
+    return `(SELECT customer_id, bucket, ${grp}status, messages, segments, cost_micros FROM ${table})`
+  return `(SELECT customer_id, bucket, ${grp}status, sum(messages) AS messages, sum(segments) AS segments,
+                  sum(cost_micros) AS cost_micros
+             FROM ${TABLE[g]} WHERE customer_id = $1 AND bucket >= $2 AND bucket < $3
+            GROUP BY customer_id, bucket${groupBy ? `, ${groupBy}` : ''}, status)`
 }
+
 // Whole-day report ranges read the per-day totals (migration 0019) instead of usage_day.
 const ORDER_COLUMN: Record<TopOrder, string> = {
   messages: 'messages',
@@ -95,8 +108,10 @@ export function toPeriods(
   return [...out.values()].sort(byPeriodThenGroup)
 }
 
+/** Periods in time order, groups in code-unit order (PostgreSQL's COLLATE "C", not the locale's). */
 const byPeriodThenGroup = (a: UsagePeriod, b: UsagePeriod) =>
-  a.periodStart - b.periodStart || (a.group ?? '').localeCompare(b.group ?? '')
+  a.periodStart - b.periodStart ||
+  ((a.group ?? '') < (b.group ?? '') ? -1 : (a.group ?? '') > (b.group ?? '') ? 1 : 0)
 
 /** Groups (carrier, status, messages) rows into per-carrier totals. */
 export function toCarriers(rows: { carrier: string; status: string; messages: number }[]): CarrierTotal[] {
@@ -110,45 +125,61 @@ export function toCarriers(rows: { carrier: string; status: string; messages: nu
   return [...out.values()]
 }
 
+/** A row of usage()'s query: one (period, group) with its by_status counts. */
+export interface PeriodRow {
+  period: string
+  grp?: string
+  messages: string
+  segments: string
+  cost: string
+  by_status: Record<string, number>
+}
+
+/** by_status's counts are JSON numbers already (bigint sums well below 2^53). */
+export function toUsagePeriod(r: PeriodRow): UsagePeriod {
+  const p: UsagePeriod = {
+    periodStart: num(r.period),
+    messages: num(r.messages),
+    segments: num(r.segments),
+    costMicros: num(r.cost),
+    byStatus: r.by_status,
+  }
+  if (r.grp !== undefined) p.group = r.grp
+  return p
+}
+
 export function createPgUsageReader(db: Queryable): UsageReader {
   return {
     async usage(q) {
-      // One row per (period, group) with by_status built by PostgreSQL: a busy customer's 30 days
-      // of hours grouped by country is ~4,300 rows instead of ~17,000 (period × group × status)
-      // to send, parse and fold.
-      const g = q.groupBy ? `, ${q.groupBy}` : ''
-      const { rows } = await db.query<{
-        period: string
-        grp?: string
-        messages: string
-        segments: string
-        cost: string
-        by_status: Record<string, number>
-      }>(
-        `SELECT (extract(epoch FROM bucket) * 1000)::bigint::text AS period${q.groupBy ? ', grp' : ''},
-                sum(messages)::text AS messages, sum(segments)::text AS segments, sum(cost)::text AS cost,
-                json_object_agg(status, messages) AS by_status
-           FROM (SELECT bucket${q.groupBy ? `, ${q.groupBy} AS grp` : ''}, status, sum(messages) AS messages,
-                        sum(segments) AS segments, sum(cost_micros) AS cost
-                   FROM ${q.groupBy ? TABLE[q.granularity] : STATUS_TABLE[q.granularity]}
-                  WHERE customer_id = $1 AND bucket >= $2 AND bucket < $3
-                  GROUP BY bucket${g}, status) s
-          GROUP BY bucket${q.groupBy ? ', grp' : ''}`,
-        [q.customerId, new Date(q.fromMs), new Date(q.toMs)],
-      )
-      return rows
-        .map((r) => {
-          const p: UsagePeriod = {
-            periodStart: num(r.period),
-            messages: num(r.messages),
-            segments: num(r.segments),
-            costMicros: num(r.cost),
-            byStatus: Object.fromEntries(Object.entries(r.by_status).map(([k, v]) => [k, Number(v)])),
-          }
-          if (r.grp !== undefined) p.group = r.grp
-          return p
-        })
-        .sort(byPeriodThenGroup)
+      // One row per (period, group) with by_status built by PostgreSQL from rows that are already
+      // one per (period, group, status): a busy customer's 30 days of hours grouped by country is
+      // ~4,300 rows to send, parse and fold instead of ~17,000.
+      const grp = q.groupBy ? ', grp' : ''
+      const args = [q.customerId, new Date(q.fromMs), new Date(q.toMs)]
+      // group_by=status over the per-status totals: each row is a (period, group) already.
+      const { rows } =
+        q.groupBy === 'status' && q.granularity !== 'day'
+          ? await db.query<PeriodRow>(
+              `SELECT (extract(epoch FROM bucket) * 1000)::bigint::text AS period, status AS grp,
+                      messages::text, segments::text, cost_micros::text AS cost,
+                      json_build_object(status, messages) AS by_status
+                 FROM usage_${q.granularity}_status
+                WHERE customer_id = $1 AND bucket >= $2 AND bucket < $3
+                ORDER BY bucket, status COLLATE "C"`,
+              args,
+            )
+          : await db.query<PeriodRow>(
+              `SELECT (extract(epoch FROM bucket) * 1000)::bigint::text AS period${grp},
+                      sum(messages)::text AS messages, sum(segments)::text AS segments, sum(cost_micros)::text AS cost,
+                      json_object_agg(status, messages) AS by_status
+                 FROM ${usageSource(q.granularity, q.groupBy)} s
+                WHERE customer_id = $1 AND bucket >= $2 AND bucket < $3
+                GROUP BY bucket${grp}
+                ORDER BY bucket${q.groupBy ? ', grp COLLATE "C"' : ''}`,
+              args,
+            )
+      // In order already.
+      return rows.map(toUsagePeriod)
     },
 
     async topCustomers(fromMs, toMs, order, limit) {

@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -15,7 +15,13 @@ import { gunzipSync } from 'node:zlib'
 import type { Db } from '../../../src/db/db.ts'
 import { partitionName } from '../../../src/db/partitions.ts'
 import { createPostgresDb } from '../../../src/db/postgres.ts'
-import { archivePaths, type Manifest } from '../../../src/maintenance/archive.ts'
+import {
+  ArchiveVerifyError,
+  archiveDayRows,
+  archivePaths,
+  dayRows,
+  type Manifest,
+} from '../../../src/maintenance/archive.ts'
 import { runMaintenance } from '../../../src/maintenance/maintenance.ts'
 import { planRetention, type RetentionOptions } from '../../../src/maintenance/retention.ts'
 import { chargePerMessage } from '../../../src/reconcile/money-checks.ts'
@@ -380,6 +386,48 @@ describe('retention: deliveries and carrier_refs of days archived before they we
     await db?.close()
     await fresh?.drop()
     if (dir) rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('a row committed between the export and the delete rolls the day back: rows kept, nothing recorded, no file', async () => {
+    // Another connection commits a delivery of that day after the export read the day's rows and
+    // before the DELETE (READ COMMITTED: the DELETE sees it): the DELETE's count differs from the
+    // manifest's, so the transaction must roll back — the rows stay and the day is not recorded.
+    const late = idAt(earlier + 5 * 3_600_000)
+    let raced = false
+    const racing: Db = {
+      kind: db.kind,
+      query: (sql, params, opts) => db.query(sql, params, opts),
+      exec: (sql) => db.exec(sql),
+      close: () => db.close(),
+      transaction: (fn) =>
+        db.transaction((tx) =>
+          fn({
+            exec: (sql) => tx.exec(sql),
+            query: async (sql, params, opts) => {
+              if (!raced && sql.startsWith('DELETE FROM deliveries')) {
+                raced = true
+                await db.query(
+                  `INSERT INTO deliveries (message_id, message_created_at, customer_id, state, attempts, lease_until, carrier, parts)
+                   VALUES ($1, $2, gen_random_uuid(), 'final', 1, now(), 'sim-smpp', 1)`,
+                  [late, new Date(earlier + 5 * 3_600_000)],
+                )
+              }
+              return tx.query(sql, params, opts)
+            },
+          }),
+        ),
+    }
+    const p = dayRows('deliveries', earlierDay)
+    await assert.rejects(archiveDayRows(racing, dir, p, 7_200_731_099), ArchiveVerifyError)
+    assert.ok(raced, 'the delete ran')
+    assert.equal((await db.query('SELECT 1 FROM deliveries')).rowCount, 4, 'the 3 rows and the late one kept')
+    const { rows } = await db.query<{ tables: string[] }>('SELECT tables FROM archived_days WHERE day = $1', [
+      earlierDay,
+    ])
+    assert.deepEqual(rows, [{ tables: ['messages', 'message_events'] }])
+    assert.equal(existsSync(archivePaths(dir, p).data), false, 'the export is removed')
+    assert.equal(existsSync(archivePaths(dir, p).manifest), false)
+    await db.query('DELETE FROM deliveries WHERE message_id = $1', [late])
   })
 
   it('are planned, archived, verified and deleted on the next run, once', async () => {

@@ -14,6 +14,8 @@ const admin = { authorization: `Bearer ${ADMIN_TOKEN}` }
 interface Period {
   period_start: string
   country?: string
+  status?: string
+  priority?: string
   messages: number
   segments: number
   cost: { amount: string; currency: string }
@@ -138,6 +140,28 @@ describe('GET /v1/usage and admin reports', () => {
         ['US', 2, '0.0079', { delivered: 1, failed: 1 }],
       ],
     )
+  })
+
+  it('group_by=status and group_by=priority name the group in their own key, hour by hour', async () => {
+    const range = `granularity=hour&from=${iso(day0)}&to=${iso(day0 + DAY)}`
+    const byStatus = await usage(acme, `${range}&group_by=status`)
+    assert.deepEqual(
+      byStatus.body.data.map((p) => [p.period_start, p.status, p.messages, p.cost.amount, p.by_status]),
+      [
+        [iso(at0), 'delivered', 1, '0.0079', { delivered: 1 }],
+        [iso(at0), 'undelivered', 1, '0.0700', { undelivered: 1 }],
+        [iso(at0 + 3_600_000), 'failed', 1, '0.0000', { failed: 1 }],
+      ],
+    )
+    const byPriority = await usage(acme, `${range}&group_by=priority`)
+    assert.deepEqual(
+      byPriority.body.data.map((p) => [p.period_start, p.priority, p.messages, p.by_status]),
+      [
+        [iso(at0), 'normal', 2, { delivered: 1, undelivered: 1 }],
+        [iso(at0 + 3_600_000), 'normal', 1, { failed: 1 }],
+      ],
+    )
+    assert.ok(byPriority.body.data.every((p) => !('country' in p) && !('status' in p)))
   })
 
   it('a customer sees only its own usage', async () => {
