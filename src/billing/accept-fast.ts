@@ -148,7 +148,7 @@ WITH rows AS (
   SELECT * FROM json_to_recordset($1::json) AS x(
     ${MESSAGE_RECORD}, suffix bigint, idem_key text, idem_hash text, status_code integer, response text, trace_parent text)
 ), tot AS (
-  SELECT customer_id, sum(price_micros) AS total FROM rows GROUP BY customer_id
+  SELECT customer_id, sum(price_micros)::bigint AS total FROM rows GROUP BY customer_id
 ), pre AS (
   -- Unlocked, so a group that will be declined is declined before it writes anything (a broke
   -- customer or a retried key must not make every group it lands in write and roll back its
@@ -164,7 +164,7 @@ WITH rows AS (
   -- covers only its balance, ledger and keys, and the next group's inserts overlap this one's
   -- locked part and flush instead of waiting behind them. A failed check later rolls them back
   -- with the rest of the statement. Neither table has a foreign key to customers (a key check
-  -- would take a share lock on the customer row before lk).
+  -- would take a share lock on the customer row before smsgw_debit locks it).
   INSERT INTO messages (${MESSAGE_COLUMNS.join(', ')}, status_updated_at)
   SELECT ${MESSAGE_COLUMNS.map((c) => `r.${c}`).join(', ')}, r.created_at
   FROM rows r CROSS JOIN pre
@@ -174,16 +174,14 @@ WITH rows AS (
   SELECT r.id, r.created_at, r.customer_id, r.priority, coalesce(r.send_at, r.created_at), r.trace_parent
     FROM rows r CROSS JOIN pre
   RETURNING 1
-), lk AS (
-  -- Rows are locked in id order before any is updated: concurrent groups cannot deadlock. The
-  -- counts make the writes above run to completion first (an InitPlan gating this scan).
-  SELECT c.id FROM customers c
-   WHERE c.id IN (SELECT customer_id FROM tot) AND (SELECT count(*) FROM m) + (SELECT count(*) FROM o) >= 0
-   ORDER BY c.id FOR UPDATE
 ), u AS (
-  UPDATE customers c SET balance = c.balance - tot.total
-    FROM tot JOIN lk ON lk.id = tot.customer_id WHERE c.id = tot.customer_id AND c.balance >= tot.total
-  RETURNING c.id, c.balance
+  -- smsgw_debit (migration 0025) locks the group's customers in id order (concurrent groups
+  -- cannot deadlock) and debits each whose balance covers its total. The counts make the writes
+  -- above run to completion first: the lock is taken only after them.
+  SELECT d.id, d.balance
+    FROM (SELECT array_agg(customer_id ORDER BY customer_id) AS ids, array_agg(total ORDER BY customer_id) AS totals
+            FROM tot WHERE (SELECT count(*) FROM m) + (SELECT count(*) FROM o) >= 0) g
+   CROSS JOIN LATERAL smsgw_debit(g.ids, g.totals) AS d
 ), k AS (
   INSERT INTO idempotency_keys (customer_id, key, request_hash, status_code, response, expires_at)
   SELECT r.customer_id, r.idem_key, r.idem_hash, r.status_code,
