@@ -59,15 +59,27 @@ export interface LoadResult {
   cpuUsPerAccepted: { server: number | null; postgres: number | null }
 }
 
-/** Sum of the processes' CPU seconds; undefined if any of them could not be read. */
-function cpuOf(pids: number[]): number | undefined {
-  let sum = 0
+/** CPU seconds of each process that could be read (a backend may exit: a pool closing an idle connection). */
+function cpuByPid(pids: number[]): Map<number, number> {
+  const out = new Map<number, number>()
   for (const pid of pids) {
     const s = processCpuSeconds(pid)
-    if (s === undefined) return undefined
-    sum += s
+    if (s !== undefined) out.set(pid, s)
   }
-  return sum
+  return out
+}
+
+/** CPU used between two readings by the processes read at both ends; null if none was. */
+function cpuDelta(before: Map<number, number>, after: Map<number, number>): number | null {
+  let sum = 0
+  let n = 0
+  for (const [pid, s] of after) {
+    const b = before.get(pid)
+    if (b === undefined) continue
+    sum += s - b
+    n++
+  }
+  return n > 0 ? sum : null
 }
 
 const REQUEST_TIMEOUT_S = 10
@@ -133,7 +145,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const latency = createHistogram({ lowest: 1, highest: 60_000_000, figures: 3 })
   const pgPids = spec.backendPids ? await spec.backendPids() : []
   const cpuBefore = process.cpuUsage()
-  const pgCpuBefore = pgPids.length > 0 ? cpuOf(pgPids) : undefined
+  const pgCpuBefore = cpuByPid(pgPids)
   const serverCpuBefore = spec.serverPid ? processCpuSeconds(spec.serverPid) : undefined
   const machineBefore = machineBusySeconds()
   const wallBefore = performance.now()
@@ -143,7 +155,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const wallS = (performance.now() - wallBefore) / 1000
   const cpu = process.cpuUsage(cpuBefore)
   const serverCpuAfter = spec.serverPid ? processCpuSeconds(spec.serverPid) : undefined
-  const pgCpuAfter = pgPids.length > 0 ? cpuOf(pgPids) : undefined
+  const pgCpuAfter = cpuByPid(pgPids)
   const machineBusy = machineBusySeconds() - machineBefore
   throwIfAborted(spec)
 
@@ -153,7 +165,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const accepted = result['2xx']
   const serverCpuS =
     serverCpuBefore !== undefined && serverCpuAfter !== undefined ? serverCpuAfter - serverCpuBefore : null
-  const pgCpuS = pgCpuBefore !== undefined && pgCpuAfter !== undefined ? pgCpuAfter - pgCpuBefore : null
+  const pgCpuS = cpuDelta(pgCpuBefore, pgCpuAfter)
   const perAccepted = (s: number | null) => (s === null || accepted === 0 ? null : (s / accepted) * 1e6)
   return {
     name: spec.name,
