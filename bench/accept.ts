@@ -4,7 +4,7 @@ import { relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type AcceptOptions, acceptUsage, parseAcceptOptions } from './accept-options.ts'
 import { AdminClient } from './admin-client.ts'
-import { checkpoint, type PgInfo, pgInfo } from './bench-db.ts'
+import { backendPids, checkpoint, type PgInfo, pgInfo } from './bench-db.ts'
 import { startWatchdog } from './cleanup.ts'
 import { attachGateway, type Gateway, prepareDatabase, startGateway } from './gateway.ts'
 import {
@@ -88,6 +88,7 @@ export async function run(argv: string[]): Promise<number> {
     console.error('gateway')
     gateway = db ? await startGateway(options, repoRoot, db) : await attachGateway(options)
     machine.pg = gateway.pg ?? machine.pg
+    const dbUrl = gateway.dbUrl
     try {
       const admin = new AdminClient(gateway.url, gateway.adminToken)
       await admin.putRates()
@@ -118,6 +119,7 @@ export async function run(argv: string[]): Promise<number> {
             warmupS: options.warmupS,
             generator,
             serverPid: gateway.pid,
+            backendPids: dbUrl ? () => backendPids(dbUrl) : undefined,
             signal: gateway.exitSignal,
           }),
         )

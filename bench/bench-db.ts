@@ -57,3 +57,17 @@ export function checkpoint(url: string): Promise<void> {
     await client.query('CHECKPOINT')
   })
 }
+
+/**
+ * The pids of the server processes of the database behind `url` (its client backends, the
+ * gateway's pool), except the connection asking: whose CPU in /proc is the PostgreSQL side of a run.
+ */
+export function backendPids(url: string): Promise<number[]> {
+  return withClient(url, async (client) => {
+    const { rows } = await client.query<{ pid: number }>(
+      `SELECT pid FROM pg_stat_activity
+        WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()`,
+    )
+    return rows.map((r) => r.pid)
+  })
+}

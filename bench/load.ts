@@ -16,6 +16,11 @@ export interface LoadSpec {
   generator: Generator
   /** The server's pid, to report its CPU use; unknown for --target. */
   serverPid?: number
+  /**
+   * The PostgreSQL backends serving the server (read after the warm-up, when its pool is open),
+   * to report their CPU use; unset for --target.
+   */
+  backendPids?: () => Promise<number[]>
   /** Requests per second over all connections (autocannon `overallRate`); unset: closed loop. */
   overallRate?: number
   /** Stops the run early, e.g. when the server process exits. */
@@ -49,7 +54,32 @@ export interface LoadResult {
    * `machine` is everything busy on the box; minus generator and server that is PostgreSQL and
    * anything else running, which in the bare scenario should be close to 0.
    */
-  cpuPct: { loadGenerator: number; server: number | null; machine: number }
+  cpuPct: { loadGenerator: number; server: number | null; postgres: number | null; machine: number }
+  /** CPU per accepted message, µs: the server process and its PostgreSQL backends. */
+  cpuUsPerAccepted: { server: number | null; postgres: number | null }
+}
+
+/** CPU seconds of each process that could be read (a backend may exit: a pool closing an idle connection). */
+function cpuByPid(pids: number[]): Map<number, number> {
+  const out = new Map<number, number>()
+  for (const pid of pids) {
+    const s = processCpuSeconds(pid)
+    if (s !== undefined) out.set(pid, s)
+  }
+  return out
+}
+
+/** CPU used between two readings by the processes read at both ends; null if none was. */
+function cpuDelta(before: Map<number, number>, after: Map<number, number>): number | null {
+  let sum = 0
+  let n = 0
+  for (const [pid, s] of after) {
+    const b = before.get(pid)
+    if (b === undefined) continue
+    sum += s - b
+    n++
+  }
+  return n > 0 ? sum : null
 }
 
 const REQUEST_TIMEOUT_S = 10
@@ -113,7 +143,9 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   console.error(`  ${spec.name}: measuring ${spec.durationS} s with ${spec.connections} connections`)
 
   const latency = createHistogram({ lowest: 1, highest: 60_000_000, figures: 3 })
+  const pgPids = spec.backendPids ? await spec.backendPids() : []
   const cpuBefore = process.cpuUsage()
+  const pgCpuBefore = cpuByPid(pgPids)
   const serverCpuBefore = spec.serverPid ? processCpuSeconds(spec.serverPid) : undefined
   const machineBefore = machineBusySeconds()
   const wallBefore = performance.now()
@@ -123,6 +155,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const wallS = (performance.now() - wallBefore) / 1000
   const cpu = process.cpuUsage(cpuBefore)
   const serverCpuAfter = spec.serverPid ? processCpuSeconds(spec.serverPid) : undefined
+  const pgCpuAfter = cpuByPid(pgPids)
   const machineBusy = machineBusySeconds() - machineBefore
   throwIfAborted(spec)
 
@@ -130,6 +163,10 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const statusCodes: Record<string, number> = {}
   for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) statusCodes[code] = stat.count ?? 0
   const accepted = result['2xx']
+  const serverCpuS =
+    serverCpuBefore !== undefined && serverCpuAfter !== undefined ? serverCpuAfter - serverCpuBefore : null
+  const pgCpuS = cpuDelta(pgCpuBefore, pgCpuAfter)
+  const perAccepted = (s: number | null) => (s === null || accepted === 0 ? null : (s / accepted) * 1e6)
   return {
     name: spec.name,
     connections: spec.connections,
@@ -151,12 +188,11 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     },
     cpuPct: {
       loadGenerator: ((cpu.user + cpu.system) / 1e6 / wallS) * 100,
-      server:
-        serverCpuBefore !== undefined && serverCpuAfter !== undefined
-          ? ((serverCpuAfter - serverCpuBefore) / wallS) * 100
-          : null,
+      server: serverCpuS === null ? null : (serverCpuS / wallS) * 100,
+      postgres: pgCpuS === null ? null : (pgCpuS / wallS) * 100,
       machine: (machineBusy / wallS) * 100,
     },
+    cpuUsPerAccepted: { server: perAccepted(serverCpuS), postgres: perAccepted(pgCpuS) },
   }
 }
 

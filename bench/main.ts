@@ -13,6 +13,11 @@ const benchmarks: Record<string, Benchmark> = {
     summary: 'load test of POST /v1/messages (bare ceiling, zipf tenants, hot tenant)',
     load: () => import('./accept.ts'),
   },
+  'accept-statement': {
+    summary:
+      'the accept fast path statement alone: PostgreSQL CPU per message, vs another checkout (--base-dir)',
+    load: () => import('./accept-statement.ts'),
+  },
   batch: {
     summary: 'accept time of POST /v1/batches for 1,000 and 10,000 recipients',
     load: () => import('./batch.ts'),

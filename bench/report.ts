@@ -94,7 +94,10 @@ export function formatReport(report: AcceptReport, jsonPath: string): string {
       'vs bare',
       'gen cpu',
       'srv cpu',
+      'pg cpu',
       'other cpu',
+      'srv µs/msg',
+      'pg µs/msg',
     ],
   ]
   for (const s of report.scenarios) {
@@ -110,9 +113,12 @@ export function formatReport(report: AcceptReport, jsonPath: string): string {
       s.name === 'bare' ? '-' : pct(ratioPct(s, bare)),
       `${s.cpuPct.loadGenerator.toFixed(0)} %`,
       s.cpuPct.server === null ? '-' : `${s.cpuPct.server.toFixed(0)} %`,
+      s.cpuPct.postgres == null ? '-' : `${s.cpuPct.postgres.toFixed(0)} %`,
       s.cpuPct.server === null
         ? '-'
-        : `${Math.max(0, s.cpuPct.machine - s.cpuPct.loadGenerator - s.cpuPct.server).toFixed(0)} %`,
+        : `${Math.max(0, s.cpuPct.machine - s.cpuPct.loadGenerator - s.cpuPct.server - (s.cpuPct.postgres ?? 0)).toFixed(0)} %`,
+      s.cpuUsPerAccepted?.server == null ? '-' : int(s.cpuUsPerAccepted.server),
+      s.cpuUsPerAccepted?.postgres == null ? '-' : int(s.cpuUsPerAccepted.postgres),
     ])
   }
   lines.push(table(rows))
@@ -136,8 +142,8 @@ export function formatReport(report: AcceptReport, jsonPath: string): string {
   }
   lines.push(
     `latency: 2xx responses only; cpu: % of one core during the measured run (${machine.cpus} cores = ` +
-      `${machine.cpus * 100} %); gen = load generator, srv = server process, other = the rest ` +
-      '(PostgreSQL, anything else running)',
+      `${machine.cpus * 100} %); gen = load generator, srv = server process, pg = its PostgreSQL ` +
+      'backends, other = the rest (PostgreSQL background processes, anything else running); µs/msg: CPU per accepted message',
   )
   lines.push(`results: ${jsonPath}`)
   return lines.join('\n')
