@@ -43,21 +43,6 @@ export interface AppliedChange {
   createdAt: string
 }
 
-/** Locks a group's messages in id order (bench/prepared-status.ts measures these two). */
-export const LOCK_SQL = `SELECT m.id, m.status, m.customer_id, m.price_micros, m.priority, m.batch_id FROM messages m
-       JOIN unnest($1::uuid[], $2::timestamptz[]) AS k(id, created_at) ON m.id = k.id AND m.created_at = k.created_at
-      WHERE m.created_at BETWEEN $3 AND $4
-      ORDER BY m.id FOR UPDATE OF m`
-
-/** Appends the group's events and moves the status projection. */
-export const APPLY_SQL = `WITH e AS (
-       INSERT INTO message_events (message_id, customer_id, status, detail, created_at)
-       SELECT x.*, $5::timestamptz FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::jsonb[]) AS x
-     )
-     UPDATE messages m SET status = x.status, status_updated_at = $5
-       FROM unnest($6::uuid[], $7::timestamptz[], $8::text[]) AS x(id, created_at, status)
-      WHERE m.id = x.id AND m.created_at = x.created_at AND m.created_at BETWEEN $9 AND $10`
-
 /**
  * Applies a group of status changes in one transaction: messages are locked in id order, each
  * change is kept only if it moves the status forward, events are appended, the status
@@ -73,7 +58,10 @@ export async function applyStatusChanges(tx: Queryable, changes: StatusChange[])
   // only the partitions of these days (a join on the keys alone prunes only at run time, after
   // planning and locking every partition) — docs/performance.md, 2026-12-07.
   const { rows } = await tx.query<Locked>(
-    LOCK_SQL,
+    `SELECT m.id, m.status, m.customer_id, m.price_micros, m.priority, m.batch_id FROM messages m
+       JOIN unnest($1::uuid[], $2::timestamptz[]) AS k(id, created_at) ON m.id = k.id AND m.created_at = k.created_at
+      WHERE m.created_at BETWEEN $3 AND $4
+      ORDER BY m.id FOR UPDATE OF m`,
     [keys.map((k) => k.messageId), keys.map((k) => k.createdAt), from, to],
     { name: 'status_lock' },
   )
@@ -105,7 +93,13 @@ export async function applyStatusChanges(tx: Queryable, changes: StatusChange[])
   if (events.length === 0) return applied
   const moved = [...finalStatus]
   await tx.query(
-    APPLY_SQL,
+    `WITH e AS (
+       INSERT INTO message_events (message_id, customer_id, status, detail, created_at)
+       SELECT x.*, $5::timestamptz FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::jsonb[]) AS x
+     )
+     UPDATE messages m SET status = x.status, status_updated_at = $5
+       FROM unnest($6::uuid[], $7::timestamptz[], $8::text[]) AS x(id, created_at, status)
+      WHERE m.id = x.id AND m.created_at = x.created_at AND m.created_at BETWEEN $9 AND $10`,
     [
       events.map((e) => e.message_id),
       events.map((e) => e.customer_id),
