@@ -68,13 +68,8 @@ export function createPostgresDb(opts: PostgresOptions): Db {
       }
       client.on('error', onError)
       const tx: Queryable = {
-        // Named statements are prepared on this connection, as outside a transaction: the status
-        // writer's pair costs ~25 % less backend CPU per group prepared (parse and analysis once;
-        // plans stay custom, pruned to the group's partitions) — docs/performance.md.
-        async query<R>(sql: string, params?: unknown[], o?: QueryOptions) {
-          const res = await (o?.name
-            ? client.query({ name: o.name, text: sql, values: params as unknown[] })
-            : client.query(sql, params as unknown[]))
+        async query<R>(sql: string, params?: unknown[]) {
+          const res = await client.query(sql, params as unknown[])
           return { rows: res.rows as R[], rowCount: res.rowCount ?? 0 }
         },
         async exec(sql: string) {

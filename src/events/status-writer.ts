@@ -63,7 +63,6 @@ export async function applyStatusChanges(tx: Queryable, changes: StatusChange[])
       WHERE m.created_at BETWEEN $3 AND $4
       ORDER BY m.id FOR UPDATE OF m`,
     [keys.map((k) => k.messageId), keys.map((k) => k.createdAt), from, to],
-    { name: 'status_lock' },
   )
   const current = new Map(rows.map((r) => [r.id, r]))
   const events: { message_id: string; customer_id: string; status: string; detail: string | null }[] = []
@@ -112,7 +111,6 @@ export async function applyStatusChanges(tx: Queryable, changes: StatusChange[])
       from,
       to,
     ],
-    { name: 'status_apply' },
   )
   if (refunds.size > 0) await refund(tx, [...refunds.values()])
   await settleBatches(tx, finished)
