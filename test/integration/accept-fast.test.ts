@@ -74,8 +74,10 @@ describe('accept fast path under concurrency', () => {
       await holder.query('BEGIN')
       await holder.query('SELECT balance FROM customers WHERE id = $1 FOR UPDATE', [hot])
       const before = await outboxPages()
-      // Enough rows to need a new outbox page whatever the free space left by earlier tests.
-      const reqs = Array.from({ length: 400 }, () => acceptRequest(hot))
+      // Enough rows to need a new outbox page whatever the free space left by earlier tests: more
+      // bytes than the whole table has now (an outbox row takes more than 40 bytes).
+      const count = 400 + Math.ceil(before / 40)
+      const reqs = Array.from({ length: count }, () => acceptRequest(hot))
       const accepting = acceptFast(db, reqs, renderAccepted)
       // Wait until the statement waits on the row lock the holder has.
       for (let waited = 0; ; waited += 20) {
@@ -92,14 +94,14 @@ describe('accept fast path under concurrency', () => {
       assert.ok((await outboxPages()) > before, 'outbox rows were written before the lock was taken')
       await holder.query('COMMIT')
       const outcomes = await accepting
-      assert.equal(outcomes.filter((o) => o.kind === 'accepted').length, 400)
+      assert.equal(outcomes.filter((o) => o.kind === 'accepted').length, count)
       const { rows } = await db.query<{ m: string; o: string; l: string }>(
         `SELECT (SELECT count(*) FROM messages WHERE customer_id = $1)::text AS m,
                 (SELECT count(*) FROM outbox WHERE customer_id = $1)::text AS o,
                 (SELECT count(*) FROM ledger WHERE customer_id = $1 AND kind = 'charge')::text AS l`,
         [hot],
       )
-      assert.deepEqual(rows[0], { m: '400', o: '400', l: '400' })
+      assert.deepEqual(rows[0], { m: String(count), o: String(count), l: String(count) })
     } finally {
       await holder.end()
     }
