@@ -43,20 +43,23 @@ export async function claimDelivery(q: Queryable, job: DeliveryJob, leaseMs: num
  * The common case of claimDelivery for many jobs in one statement: each job never seen before
  * (or whose claim's lease ran out) is claimed; returns claimed id → attempt. The jobs not in the
  * map go through claimDelivery one by one to learn why.
+ * With `state` 'submitting' the claim is also the submitting mark (a job's first try, right before
+ * its write: ADR 0008 amendment of 2026-12-07), one write where a claim then a mark took two.
  */
 export async function claimNew(
   q: Queryable,
   jobs: DeliveryJob[],
   leaseMs: number,
+  state: 'claimed' | 'submitting' = 'claimed',
 ): Promise<Map<string, number>> {
   // Sorted so concurrent groups take the rows' locks in one order.
   const unique = [...new Map(jobs.map((j) => [j.id, j])).values()].sort((a, b) => (a.id < b.id ? -1 : 1))
   const { rows } = await q.query<{ message_id: string; attempts: number }>(
     `INSERT INTO deliveries (message_id, message_created_at, customer_id, state, attempts, lease_until, expires_at)
-     SELECT id, created_at, customer_id, 'claimed', 1, now() + $4 * interval '1 millisecond', expires_at
+     SELECT id, created_at, customer_id, $6::text, 1, now() + $4 * interval '1 millisecond', expires_at
        FROM unnest($1::uuid[], $2::timestamptz[], $3::uuid[], $5::timestamptz[]) AS j(id, created_at, customer_id, expires_at)
      ON CONFLICT (message_id) DO UPDATE
-       SET attempts = deliveries.attempts + 1, lease_until = EXCLUDED.lease_until, updated_at = now()
+       SET state = EXCLUDED.state, attempts = deliveries.attempts + 1, lease_until = EXCLUDED.lease_until, updated_at = now()
        WHERE deliveries.state = 'claimed' AND deliveries.lease_until < now()
      RETURNING message_id, attempts`,
     [
@@ -65,6 +68,7 @@ export async function claimNew(
       unique.map((j) => j.customer_id),
       leaseMs,
       unique.map((j) => j.expires_at),
+      state,
     ],
     { name: 'claim_new' },
   )
@@ -91,11 +95,16 @@ export async function markSubmitting(
   return new Set(rows.map((r) => r.message_id))
 }
 
-/** The carrier answered with an error: the message was not taken, so it may be sent again. */
-export async function unmarkSubmitting(q: Queryable, messageId: string): Promise<void> {
+/**
+ * The carrier answered with an error: the message was not taken, so it may be sent again. Only the
+ * claim's owner (its attempt) may: another worker's mark turned back to 'claimed' could be taken
+ * over and sent twice.
+ */
+export async function unmarkSubmitting(q: Queryable, messageId: string, attempt: number): Promise<void> {
   await q.query(
-    `UPDATE deliveries SET state = 'claimed', updated_at = now() WHERE message_id = $1 AND state = 'submitting'`,
-    [messageId],
+    `UPDATE deliveries SET state = 'claimed', updated_at = now()
+      WHERE message_id = $1 AND state = 'submitting' AND attempts = $2`,
+    [messageId, attempt],
   )
 }
 

@@ -1,8 +1,7 @@
-import { BrokenCircuitError } from 'cockatiel'
+import { BrokenCircuitError, CircuitState } from 'cockatiel'
 import { handleBatchItems } from '../bus/batch.ts'
 import type { Bus, BusMessage, Consumer } from '../bus/bus.ts'
 import { laneDurable, laneSubject } from '../bus/subjects.ts'
-import type { SubmitRequest, SubmitResult } from '../carriers/carrier.ts'
 import {
   isCarrierError,
   isPermanentCarrierError,
@@ -19,19 +18,12 @@ import { createGroupCommitter } from '../lib/group-commit.ts'
 import { stderrReporter } from '../observability/reporter.ts'
 import { TRACING_OFF, type Tracing } from '../observability/tracing.ts'
 import type { CarrierLink } from './carrier-links.ts'
-import {
-  type ClaimResult,
-  claimDelivery,
-  claimNew,
-  extendLease,
-  markSubmittedMany,
-  markSubmitting,
-  type Submitted,
-  unmarkSubmitting,
-} from './claims.ts'
+import { createClaimer } from './claimer.ts'
+import { type ClaimResult, extendLease, markSubmittedMany, type Submitted } from './claims.ts'
 import { createFairLimit } from './fair-queue.ts'
 import { createOutcomes } from './outcomes.ts'
 import type { PendingRefs } from './pending-refs.ts'
+import { createSubmitOnce, type Held, LostClaimError, UnclaimedError } from './submit-once.ts'
 
 export interface WorkerOptions {
   db: Db
@@ -70,9 +62,6 @@ export interface Worker {
   handle(m: BusMessage<DeliveryJob>): Promise<void>
 }
 
-/** Our claim was taken over (lease ran out while we waited): the other worker owns the message now. */
-class LostClaimError extends Error {}
-
 const ACK_WAIT_MS = 15_000
 /** A submit still waiting for its carrier this long writes `sending` on its own. */
 const SENDING_ALONE_AFTER_MS = 500
@@ -93,33 +82,14 @@ export function createWorker(opts: WorkerOptions): Worker {
   const tracing = opts.tracing ?? TRACING_OFF
   const linkByName = new Map(opts.links.map((p) => [p.name, p]))
   const consumers: Consumer[] = []
-  // The submitting marks of many concurrent jobs commit together, each right before its send.
-  const submitting = createGroupCommitter<{ id: string; attempt: number }, boolean>({
-    maxBatch: 500,
-    concurrency: 2,
-    run: async (claims) => {
-      const held = await markSubmitting(opts.db, claims)
-      return claims.map((c) => held.has(c.id))
-    },
+  // Claims and submitting marks of many concurrent jobs commit together, each mark right before its send.
+  const claimer = createClaimer(opts.db, leaseMs)
+  const submitTo = createSubmitOnce({
+    db: opts.db,
+    claimer,
+    tracing,
+    ...(opts.onSubmitted ? { onSubmitted: opts.onSubmitted } : {}),
   })
-  // Claims of concurrent jobs are made together; a job the batch could not claim (a redelivery,
-  // a live lease elsewhere, a second copy in this very group) learns why on its own.
-  const claims = createGroupCommitter<DeliveryJob, number | undefined>({
-    maxBatch: 500,
-    concurrency: 2,
-    run: async (jobs) => {
-      const claimed = await claimNew(opts.db, jobs, leaseMs)
-      return jobs.map((j) => {
-        const attempt = claimed.get(j.id)
-        claimed.delete(j.id)
-        return attempt
-      })
-    },
-  })
-  const claimJob = async (job: DeliveryJob): Promise<ClaimResult> => {
-    const attempt = await claims.submit(job)
-    return attempt === undefined ? claimDelivery(opts.db, job, leaseMs) : { kind: 'claimed', attempt }
-  }
   // The carriers' part ids and, on the happy path, the `sent` status they prove: one transaction
   // for both (one commit, and `sent` is durable exactly when the receipts can match).
   const submitted = createGroupCommitter<{ item: Submitted; changes?: StatusChange[] }, undefined>({
@@ -168,53 +138,6 @@ export function createWorker(opts: WorkerOptions): Worker {
   }
 
   /**
-   * One submit to one link: its priority gate (otp before bulk), throttle and circuit; the
-   * `submitting` mark committed as late as the carrier allows (after its window wait, right before
-   * the write), so a crash leaves `submitting` only on messages that may have gone out.
-   */
-  async function submitTo(link: CarrierLink, job: DeliveryJob, claimAttempt: number): Promise<SubmitResult> {
-    const release = await link.gate.acquire(job.priority, job.customer_id)
-    const started = performance.now()
-    const carrier = link.carrier
-    const request: SubmitRequest = {
-      messageId: job.id,
-      to: job.to,
-      from: job.from,
-      body: job.body,
-      encoding: job.encoding,
-      parts: job.segments,
-      validityPeriodS: Math.max(1, Math.floor((Date.parse(job.expires_at) - Date.now()) / 1000)),
-      registeredDelivery: true,
-    }
-    const span = tracing.submitStarted(job, link.name)
-    const mark = async () => {
-      if (!(await submitting.submit({ id: job.id, attempt: claimAttempt }))) throw new LostClaimError()
-    }
-    const execution = link.breaker
-      .execute(async () => {
-        await link.throttle()
-        if (!carrier.callsBeforeWrite) await mark()
-        try {
-          return await carrier.submit(request, carrier.callsBeforeWrite ? { beforeWrite: mark } : {})
-        } catch (err) {
-          // An answer from the carrier, or a submit that provably never left us, means it did not
-          // take the message — unless it took some of its parts.
-          if (
-            isCarrierError(err) &&
-            (err.carrierStatus !== undefined || err.unsent) &&
-            err.acceptedCarrierIds.length === 0
-          )
-            await unmarkSubmitting(opts.db, job.id)
-          throw err
-        }
-      })
-      .finally(release)
-    const result = await span.around(execution)
-    opts.onSubmitted?.(link.name, performance.now() - started)
-    return result
-  }
-
-  /**
    * What a failed try means: `done` when the message has its outcome (ended here or owned by
    * another worker), else `retry` or `throttled` with the reason. Anything that is not a carrier
    * answer or an open circuit is a bug and is thrown.
@@ -253,19 +176,47 @@ export function createWorker(opts: WorkerOptions): Worker {
     await Promise.all([m.inProgress(), extendLease(opts.db, m.data.id, leaseMs)])
   }
 
+  /**
+   * Makes sure the handler holds a claim before anything but a submit happens to the job: only a
+   * claim proves no other worker (so no carrier) has the message. False once the job is settled
+   * as the claim's answer says instead (nak'ed while another worker holds it, else acked).
+   */
+  async function claimBeforeOutcome(
+    m: BusMessage<DeliveryJob>,
+    held: Held,
+    claim: (job: DeliveryJob) => Promise<ClaimResult>,
+  ): Promise<boolean> {
+    if (held.attempt !== undefined) return true
+    const c = await claim(m.data)
+    if (c.kind === 'claimed') {
+      held.attempt = c.attempt
+      return true
+    }
+    if (c.kind === 'busy') await m.nak(c.retryInMs)
+    else {
+      await outcomes.unclaimed(m.data, c)
+      await m.ack()
+    }
+    return false
+  }
+
   async function handle(m: BusMessage<DeliveryJob>): Promise<void> {
     const job = m.data
-    const claim = await claimJob(job)
-    if (claim.kind === 'busy') return m.nak(claim.retryInMs)
-    if (claim.kind !== 'claimed') {
-      await outcomes.unclaimed(job, claim)
-      return m.ack()
-    }
-    // Only a claim proves no carrier has it: a redelivery of a submitted message is never
-    // expired (nor refunded) here, however late it comes.
-    if (Date.parse(job.expires_at) <= Date.now()) {
-      await outcomes.finish(job, 'expired', 'validity period ended before submission')
-      return m.ack()
+    const held: Held = {}
+    const expired = () => Date.parse(job.expires_at) <= Date.now()
+    // A job's first delivery is claimed by its first try's submitting mark, right before the write
+    // (one deliveries write fewer: ADR 0008 amendment of 2026-12-07). A redelivery is what a claim
+    // most often turns away (submitted, held elsewhere, ambiguous) and an expired job must be
+    // claimed before it is finished: both are claimed first, as before, so they never wait for a
+    // carrier's window (nor take a throttle token) only to learn that.
+    if (m.deliveryCount > 1 || expired()) {
+      if (!(await claimBeforeOutcome(m, held, claimer.claim))) return
+      // Only a claim proves no carrier has it: a redelivery of a submitted message is never
+      // expired (nor refunded) here, however late it comes.
+      if (expired()) {
+        await outcomes.finish(job, 'expired', 'validity period ended before submission')
+        return m.ack()
+      }
     }
     // `sending` rides with `sent` in the transaction of the submitted mark when the carrier answers
     // at once (one messages update and one commit fewer per message); a submit that waits (window,
@@ -279,7 +230,7 @@ export function createWorker(opts: WorkerOptions): Worker {
     }
     const sendingTimer = setTimeout(writeSending, SENDING_ALONE_AFTER_MS)
     try {
-      return await submitWithRetries(m, claim.attempt, sending, writeSending)
+      return await submitWithRetries(m, held, sending, writeSending)
     } finally {
       clearTimeout(sendingTimer)
     }
@@ -287,7 +238,7 @@ export function createWorker(opts: WorkerOptions): Worker {
 
   async function submitWithRetries(
     m: BusMessage<DeliveryJob>,
-    claimAttempt: number,
+    held: Held,
     sending: StatusChange,
     writeSending: () => void,
   ): Promise<void> {
@@ -300,8 +251,13 @@ export function createWorker(opts: WorkerOptions): Worker {
     for (let attempt = 0, hop = 0; attempt < maxAttempts; hop++) {
       const link = linkFor(job, hop)
       if (!link) break
+      // A circuit's trial submit must test the carrier, and cockatiel ends a trial that throws an
+      // error it does not count (a claim turned away at the mark) as a success, closing the circuit:
+      // so with a circuit not closed, the claim comes first.
+      if (link.breaker.state !== CircuitState.Closed && !(await claimBeforeOutcome(m, held, claimer.claim)))
+        return
       try {
-        const result = await submitTo(link, job, claimAttempt)
+        const result = await submitTo(link, job, held)
         const recorded = submitted.submit({
           item: {
             job,
@@ -323,6 +279,14 @@ export function createWorker(opts: WorkerOptions): Worker {
         await recorded
         return m.ack()
       } catch (err) {
+        if (err instanceof UnclaimedError) {
+          if (!(await claimBeforeOutcome(m, held, claimer.why))) return
+          // Claimed after all (a lease ran out meanwhile); nothing was tried: the same link again.
+          hop--
+          continue
+        }
+        // A try that failed before its mark holds no claim yet.
+        if (!(await claimBeforeOutcome(m, held, claimer.claim))) return
         writeSending()
         const next = await afterFailure(err, job, link)
         if (next.kind === 'done') return m.ack()
@@ -340,6 +304,7 @@ export function createWorker(opts: WorkerOptions): Worker {
         if (attempt < maxAttempts) await pause(m, attempt)
       }
     }
+    if (!(await claimBeforeOutcome(m, held, claimer.claim))) return
     writeSending()
     await outcomes.finish(job, 'failed', `retries exhausted: ${lastError}`)
     return m.ack()
