@@ -17,7 +17,12 @@ describe('fairShare', () => {
   })
 
   it('fills the customers given least lately first: a small campaign beside whales gets the credits', () => {
-    const whales = ['w1', 'w2', 'w3', 'w4', 'w5'].map((id) => ({ id, backlog: 50_000, cap: 10_000, used: 3000 }))
+    const whales = ['w1', 'w2', 'w3', 'w4', 'w5'].map((id) => ({
+      id,
+      backlog: 50_000,
+      cap: 10_000,
+      used: 3000,
+    }))
     const { take } = fairShare([...whales, { id: 'campaign', backlog: 500, cap: 10_000, used: 0 }], 400)
     assert.deepEqual(Object.fromEntries(take), { campaign: 400 })
     // Once it has caught up with them, they share again.
@@ -36,47 +41,16 @@ describe('fairShare', () => {
     }
     assert.deepEqual(served, ['a', 'b', 'c', 'd'])
   })
-
-  it('properties: never exceeds credits, backlog or cap; uses all credits it can; max-min fair', () => {
-    const customer = fc.record({
-      id: fc.string({ minLength: 1, maxLength: 4 }),
-      backlog: fc.integer({ min: 0, max: 50 }),
-      cap: fc.integer({ min: 0, max: 50 }),
-    })
-    fc.assert(
-      fc.property(
-        fc.uniqueArray(customer, { selector: (c) => c.id, maxLength: 20 }),
-        fc.integer({ min: 0, max: 300 }),
-        fc.option(fc.string({ maxLength: 4 }), { nil: undefined }),
-        (cs: Backlogged[], credits, start) => {
-          const { take } = fairShare(cs, credits, start)
-          let total = 0
-          for (const c of cs) {
-            const n = take.get(c.id) ?? 0
-            assert.ok(n <= Math.min(c.backlog, c.cap))
-            total += n
-          }
-          const possible = cs.reduce((s, c) => s + Math.min(c.backlog, c.cap), 0)
-          assert.equal(total, Math.min(credits, possible))
-          // Max-min fairness: a customer below its limit has at least (max taken - 1).
-          const max = Math.max(0, ...take.values())
-          for (const c of cs) {
-            const n = take.get(c.id) ?? 0
-            if (n < Math.min(c.backlog, c.cap)) assert.ok(n >= max - 1, `${c.id} got ${n}, max ${max}`)
-          }
-        },
-      ),
-    )
-  })
 })
 
 describe('fairShare with history', () => {
+  // With every `used` 0 (often drawn) this is the plain max-min split.
   it('properties: within limits, all credits it can, max-min fair on used + taken', () => {
     const customer = fc.record({
       id: fc.string({ minLength: 1, maxLength: 4 }),
       backlog: fc.integer({ min: 0, max: 50 }),
       cap: fc.integer({ min: 0, max: 50 }),
-      used: fc.integer({ min: 0, max: 200 }),
+      used: fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 200 })),
     })
     fc.assert(
       fc.property(
@@ -99,7 +73,8 @@ describe('fairShare with history', () => {
           const top = Math.max(0, ...levels)
           for (const c of cs) {
             const n = take.get(c.id) ?? 0
-            if (n < Math.min(c.backlog, c.cap)) assert.ok(c.used + n >= top - 1, `${c.id} at ${c.used + n}, top ${top}`)
+            if (n < Math.min(c.backlog, c.cap))
+              assert.ok(c.used + n >= top - 1, `${c.id} at ${c.used + n}, top ${top}`)
           }
         },
       ),
