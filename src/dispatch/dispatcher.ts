@@ -61,8 +61,8 @@ export interface Dispatcher {
  * Outbox → bus. Fairness is decided here: each lane gets credits (window minus what the
  * workers have not yet settled), lanes in priority order; within a lane the credits are split
  * across customers with backlog (fairShare: those released least lately first), each customer
- * capped by its own rate. A flooding
- * customer's backlog therefore waits in PostgreSQL, not on the bus in front of everyone else.
+ * capped by its own rate. A flooding customer's backlog therefore waits in PostgreSQL, not on the
+ * bus in front of everyone else.
  */
 export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   const window = opts.window ?? 2000

@@ -41,8 +41,13 @@ export function fairShare(
     for (const c of ring) n += Math.min(c.limit, Math.max(0, level - c.used))
     return n
   }
-  let lo = Math.min(...ring.map((c) => c.used))
-  let hi = Math.max(...ring.map((c) => c.used + c.limit))
+  // Loops, not Math.min(...spread): a lane can have tens of thousands of customers waiting.
+  let lo = Number.POSITIVE_INFINITY
+  let hi = 0
+  for (const c of ring) {
+    lo = Math.min(lo, c.used)
+    hi = Math.max(hi, c.used + c.limit)
+  }
   while (lo < hi) {
     const mid = Math.ceil((lo + hi) / 2)
     if (given(mid) <= left) lo = mid
