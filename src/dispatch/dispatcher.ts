@@ -2,7 +2,7 @@ import { type BusBatch, batchMsgId } from '../bus/batch.ts'
 import type { Bus } from '../bus/bus.ts'
 import { laneDurable, laneSubject } from '../bus/subjects.ts'
 import type { Db } from '../db/db.ts'
-import { type Backlogged, fairShare, interleave } from '../domain/fair-share.ts'
+import { type Backlogged, createUsage, fairShare, interleave, type Usage } from '../domain/fair-share.ts'
 import type { Priority } from '../domain/message.ts'
 import { type DeliveryJob, LANES } from '../domain/message.ts'
 import { type Bucket, takeToken } from '../domain/token-bucket.ts'
@@ -12,12 +12,24 @@ import { TRACING_OFF, type Tracing } from '../observability/tracing.ts'
 import { backlogByCustomer, claimJobs, deleteClaimed } from './outbox-claims.ts'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+/** Default bulk window: four times the worker's bulk handlers (128), enough to keep them busy. */
+const BULK_WINDOW = 512
 
 export interface DispatcherOptions {
   db: Db
   bus: Bus
   /** Most messages of one lane on the bus (published, not yet settled by a worker). Default 2000. */
   window?: number
+  /**
+   * The window of a lane where it differs from `window`. Default: bulk min(window, 512) — the lane
+   * floods go to; a shallow window lets the fair share reach the worker in seconds (issue 12).
+   */
+  laneWindows?: Partial<Record<Priority, number>>
+  /**
+   * Half-life of what a customer was released lately, ms: the fair share fills the customers given
+   * least lately first (see fairShare). Default 30 000.
+   */
+  usageHalfLifeMs?: number
   /** Most messages released per lane per pass. Default 1000. */
   maxPerPass?: number
   /** Jobs per bus message at most (a pass's jobs of a lane travel in batches). Default 64. */
@@ -48,11 +60,16 @@ export interface Dispatcher {
 /**
  * Outbox → bus. Fairness is decided here: each lane gets credits (window minus what the
  * workers have not yet settled), lanes in priority order; within a lane the credits are split
- * across customers with backlog (fairShare), each customer capped by its own rate. A flooding
- * customer's backlog therefore waits in PostgreSQL, not on the bus in front of everyone else.
+ * across customers with backlog (fairShare: those released least lately first), each customer
+ * capped by its own rate. A flooding customer's backlog therefore waits in PostgreSQL, not on the
+ * bus in front of everyone else.
  */
 export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   const window = opts.window ?? 2000
+  const windowOf = (lane: Priority) =>
+    opts.laneWindows?.[lane] ?? (lane === 'bulk' ? Math.min(window, BULK_WINDOW) : window)
+  const halfLifeMs = opts.usageHalfLifeMs ?? 30_000
+  const usage = new Map<Priority, Usage>(LANES.map((lane) => [lane, createUsage(halfLifeMs)]))
   const maxPerPass = opts.maxPerPass ?? 1000
   const onError = opts.onError ?? stderrReporter('dispatcher')
   const tracing = opts.tracing ?? TRACING_OFF
@@ -79,7 +96,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   async function passLane(lane: Priority): Promise<{ released: number; full: boolean }> {
     // The bus counts batches: the jobs they hold are estimated from the recent batch size.
     const onBus = Math.ceil((await opts.bus.pending(laneDurable(lane))) * (batchSize.get(lane) ?? 1))
-    const credits = Math.min(maxPerPass, window - onBus)
+    const credits = Math.min(maxPerPass, windowOf(lane) - onBus)
     if (credits <= 0) return { released: 0, full: true }
     return { released: await releaseLane(lane, credits), full: false }
   }
@@ -89,10 +106,12 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     if (backlog.length === 0) return 0
     const now = Date.now()
     const rates = new Map(backlog.map((b) => [b.customer_id, b.rate_limit_mps]))
+    const used = usage.get(lane)
     const candidates: Backlogged[] = backlog.map((b) => ({
       id: b.customer_id,
       backlog: b.backlog,
       cap: available(b.customer_id, b.rate_limit_mps, now),
+      used: used?.get(b.customer_id, now) ?? 0,
     }))
     const { take, next } = fairShare(candidates, credits, rotation.get(lane))
     rotation.set(lane, next)
@@ -127,7 +146,9 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
       )
       for (const list of claimed) {
         const first = list[0]
-        if (first) spend(first.job.customer_id, rates.get(first.job.customer_id) ?? 1, list.length, now)
+        if (!first) continue
+        spend(first.job.customer_id, rates.get(first.job.customer_id) ?? 1, list.length, now)
+        used?.add(first.job.customer_id, list.length, now)
       }
       opts.onDispatched?.(lane, ordered.length)
       return ordered.length

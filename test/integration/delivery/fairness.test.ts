@@ -14,7 +14,28 @@ import { waitFor } from '../../helpers/wait.ts'
 
 /** A fresh database, an SMPP simulator without receipts and a memory bus per suite; the test starts the pipeline. */
 function carrierFixture() {
-  const f = {} as { pg: FreshDatabase; db: Db; sim: CarrierSim; bus: Bus; pipeline?: Pipeline }
+  const f = {} as {
+    pg: FreshDatabase
+    db: Db
+    sim: CarrierSim
+    bus: Bus
+    pipeline?: Pipeline
+    /** The number a `SELECT count(*)::text AS n …` returns. */
+    count: (sql: string, params: unknown[]) => Promise<number>
+    /** Starts the pipeline on the simulator (SMPP window 10) with these options. */
+    start: (opts: Pick<Parameters<typeof createPipeline>[0], 'dispatcher' | 'worker'>) => Promise<void>
+  }
+  f.count = async (sql, params) => Number((await f.db.query<{ n: string }>(sql, params)).rows[0]?.n)
+  f.start = async (opts) => {
+    f.pipeline = createPipeline({
+      makeCarrier: createCarrier,
+      db: f.db,
+      bus: f.bus,
+      carriers: [simSmppCarrier('sim', f.sim.smppPort, { window: 10 })],
+      ...opts,
+    })
+    await f.pipeline.start()
+  }
   before(async () => {
     f.pg = await freshDatabase()
     f.db = createPostgresDb({ url: f.pg.url, poolSize: 8 })
@@ -92,25 +113,18 @@ const LANE_CONCURRENCY = 48
 // the outbox; the worker's lane and the carrier gate serve customers round robin.
 describe('fairness in the worker (PostgreSQL, pipeline, SMPP simulator)', () => {
   const f = carrierFixture()
-
-  const count = async (sql: string, params: unknown[]) =>
-    Number((await f.db.query<{ n: string }>(sql, params)).rows[0]?.n)
+  const count = f.count
 
   it("a small customer's message behind a whale's flood on the bus reaches the carrier within a bound", async () => {
     const whale = await fundedCustomer(f.db, { rateLimitMps: 1_000_000, name: 'whale' })
     const small = await fundedCustomer(f.db, { name: 'small' })
     await acceptMany(f.db, whale, FLOOD, 'bulk')
-    f.pipeline = createPipeline({
-      makeCarrier: createCarrier,
-      db: f.db,
-      bus: f.bus,
-      carriers: [simSmppCarrier('sim', f.sim.smppPort, { window: 10 })],
-      // The whole flood fits the dispatcher's window (its default, 2000): it leaves the outbox at
-      // once and waits in the worker's lane (48 batches in flight of up to 64 jobs each).
-      dispatcher: { window: FLOOD },
+    await f.start({
+      // The whole flood fits the dispatcher's window (the bulk lane's is 512 by default): it leaves
+      // the outbox at once and waits in the worker's lane (48 batches in flight of up to 64 jobs each).
+      dispatcher: { window: FLOOD, laneWindows: { bulk: FLOOD } },
       worker: { concurrency: { bulk: LANE_CONCURRENCY } },
     })
-    await f.pipeline.start()
     await waitFor(
       async () =>
         (await count('SELECT count(*)::text AS n FROM outbox WHERE customer_id = $1', [whale])) === 0,
@@ -154,6 +168,61 @@ describe('fairness in the worker (PostgreSQL, pipeline, SMPP simulator)', () => 
       async () =>
         (await count("SELECT count(*)::text AS n FROM deliveries WHERE state = 'submitted'", [])) ===
         FLOOD + 1,
+      'the whole flood submitted',
+      180_000,
+      50,
+    )
+    assert.deepEqual(f.sim.counters().duplicates, {})
+  })
+})
+
+const WHALE_FLOOD = 4000
+const CAMPAIGN = 300
+const BULK_WINDOW = 100
+
+// Issue 12 (ADR 6 amendment of 2026-12-07): a small customer's campaign that starts while a whale
+// has been flooding the same lane is released before the whale's next messages — the dispatcher
+// fills the customers released least lately first — instead of sharing each pass's credits equally
+// with it (then the campaign waits as long as the flood does, the sim's small customers' p95).
+describe('fairness by recent use (PostgreSQL, pipeline, SMPP simulator)', () => {
+  const f = carrierFixture()
+  const count = f.count
+  const submitted = (customer: string) =>
+    count("SELECT count(*)::text AS n FROM deliveries WHERE customer_id = $1 AND state = 'submitted'", [
+      customer,
+    ])
+
+  it("a small customer's campaign overtakes a flood that has been going on", async () => {
+    const whale = await fundedCustomer(f.db, { rateLimitMps: 1_000_000, name: 'whale' })
+    const small = await fundedCustomer(f.db, { rateLimitMps: 1_000_000, name: 'campaign' })
+    await acceptMany(f.db, whale, WHALE_FLOOD, 'bulk')
+    await f.start({ dispatcher: { window: BULK_WINDOW } })
+    await waitFor(async () => (await submitted(whale)) >= 500, 'the flood under way', 60_000, 10)
+    const ids = await acceptMany(f.db, small, CAMPAIGN, 'bulk')
+    const whaleAtAccept = await submitted(whale)
+    await waitFor(
+      async () => (await submitted(small)) === CAMPAIGN,
+      'the campaign at the carrier',
+      120_000,
+      10,
+    )
+    // Order at the carrier: the flood's parts recorded no later than the campaign's last one.
+    const whaleBefore = await count(
+      `SELECT count(*)::text AS n FROM carrier_refs WHERE customer_id = $1
+          AND created_at <= (SELECT max(created_at) FROM carrier_refs WHERE message_id = ANY($2::uuid[]))`,
+      [whale, ids],
+    )
+    assert.ok(whaleBefore < WHALE_FLOOD, 'the flood was still draining when the campaign was done')
+    // An equal split per pass releases one whale message per campaign message (≥ CAMPAIGN more,
+    // besides the window already out); by recent use only the window's jobs (and those a pass
+    // released while the campaign's accept committed) go before it.
+    const overtaken = whaleBefore - whaleAtAccept
+    assert.ok(
+      overtaken < BULK_WINDOW + CAMPAIGN / 2,
+      `${overtaken} flood messages went to the carrier after the campaign was accepted and before its last`,
+    )
+    await waitFor(
+      async () => (await submitted(whale)) === WHALE_FLOOD,
       'the whole flood submitted',
       180_000,
       50,
