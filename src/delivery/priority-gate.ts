@@ -1,10 +1,11 @@
 import { PRIORITIES, type Priority } from '../domain/message.ts'
-import { FairQueue } from './fair-queue.ts'
+import { FairQueue, RecentService } from './fair-queue.ts'
 
 export interface PriorityGate {
   /**
    * Resolves with a release function once a slot is free; waiting otp goes before high, normal,
-   * bulk, and within a priority the waiting customers take turns (oldest first within a customer).
+   * bulk, and within a priority the waiting customer served least lately by this gate goes first
+   * (oldest first within a customer).
    */
   acquire(priority: Priority, customer?: string): Promise<() => void>
   readonly inUse: number
@@ -12,13 +13,19 @@ export interface PriorityGate {
 }
 
 /**
- * A semaphore whose waiters are served by priority, then round robin across customers. In front of
+ * A semaphore whose waiters are served by priority, then by customer, least lately served first
+ * (FairQueue: a campaign starting beside floods is served before them until it has had as much
+ * lately; floods among themselves take turns). In front of
  * each provider it keeps the lanes' handlers from queueing FIFO for the carrier's window, where an
  * otp message would wait behind every bulk message that reached the provider first, and a small
  * customer's message behind every message of a customer flooding the same lane.
  */
 export function createPriorityGate(capacity: number): PriorityGate {
-  const queues = new Map<Priority, FairQueue<() => void>>(PRIORITIES.map((p) => [p, new FairQueue()]))
+  // One count of service per customer across priorities: what the carrier gave a customer lately.
+  const recent = new RecentService()
+  const queues = new Map<Priority, FairQueue<() => void>>(
+    PRIORITIES.map((p) => [p, new FairQueue<() => void>(recent)]),
+  )
   let inUse = 0
   const release = () => {
     for (const p of PRIORITIES) {
@@ -39,6 +46,7 @@ export function createPriorityGate(capacity: number): PriorityGate {
     acquire(priority, customer = '') {
       if (inUse < capacity) {
         inUse++
+        recent.note(customer)
         return Promise.resolve(once())
       }
       return new Promise((resolve) => queues.get(priority)?.push(customer, () => resolve(once())))

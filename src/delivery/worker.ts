@@ -316,8 +316,9 @@ export function createWorker(opts: WorkerOptions): Worker {
       for (const lane of LANES) {
         const concurrency = opts.concurrency?.[lane] ?? DEFAULT_CONCURRENCY[lane]
         // Jobs arrive in batches (the dispatcher's); the lane's limit counts jobs, across batches,
-        // and its waiting jobs are served round robin by customer: a small customer's job waits
-        // behind one job of each other waiting customer, not behind a whole flood (issue 12).
+        // and its waiting jobs are served by customer, least lately served first: a small
+        // customer's job (or a campaign's, beside running floods) does not wait behind a flood
+        // (issue 12, ADR 6).
         const limit = createFairLimit(concurrency)
         consumers.push(
           await opts.bus.consume<unknown>({

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { createFairLimit, FairQueue } from '../../../src/delivery/fair-queue.ts'
+import { createFairLimit, FairQueue, RecentService } from '../../../src/delivery/fair-queue.ts'
 
 const tick = () => new Promise((r) => setImmediate(r))
 
@@ -18,13 +18,41 @@ describe('fair queue', () => {
     assert.equal(q.size, 0)
   })
 
-  it('a key that arrives behind a long queue waits for one item of each waiting key', () => {
+  it('a key not served lately goes before a key that was, whatever their arrival order', () => {
     const q = new FairQueue<string>()
     for (let i = 0; i < 1000; i++) q.push('whale', `w${i}`)
     q.shift()
     q.push('small', 's')
-    assert.equal(q.shift(), 'w1')
+    // Round robin would give w1 first (the whale's turn came before the small key joined).
     assert.equal(q.shift(), 's')
+    assert.equal(q.shift(), 'w1')
+  })
+
+  it('a campaign beside floods served for a while takes every turn until it has had as much', () => {
+    const q = new FairQueue<string>()
+    for (let i = 0; i < 20; i++) {
+      q.push('whale-a', `a${i}`)
+      q.push('whale-b', `b${i}`)
+    }
+    for (let i = 0; i < 10; i++) q.shift() // the floods take turns: 5 each
+    for (let i = 0; i < 8; i++) q.push('campaign', `c${i}`)
+    const next = Array.from({ length: 8 }, () => q.shift())
+    assert.deepEqual(next, ['c0', 'c1', 'c2', 'c3', 'c4', 'a5', 'b5', 'c5'])
+  })
+
+  it('service long ago counts for little: the counts halve every half-life', () => {
+    let now = 0
+    const recent = new RecentService(1000, () => now)
+    for (let i = 0; i < 100; i++) recent.note('old')
+    now = 10_000 // ten half-lives: the 100 are worth about 0.1 of one service now
+    recent.note('new')
+    assert.ok(recent.score('old') < recent.score('new'))
+    now = 10_000_000 // far beyond the rescale point: order and relative weight kept
+    recent.note('new')
+    recent.note('later')
+    recent.note('later')
+    assert.ok(recent.score('new') < recent.score('later'))
+    assert.equal(recent.score('old'), 0) // forgotten at the rescale
   })
 })
 
@@ -58,7 +86,7 @@ function harness(limit: ReturnType<typeof createFairLimit>) {
 
 describe('fair limit', () => {
   it("lets a small customer's job in before the rest of a flood that came first", async () => {
-    const limit = createFairLimit(2, 1)
+    const limit = createFairLimit(2)
     const h = harness(limit)
     for (let i = 0; i < 6; i++) h.add('whale', `w${i}`)
     h.add('small', 's')
@@ -72,24 +100,23 @@ describe('fair limit', () => {
     assert.equal(limit.active, 0)
   })
 
-  it('within the bound, customers are served in arrival order; beyond it a flood gets its bound', async () => {
-    const limit = createFairLimit(1, 2)
+  it('a freed slot goes to the customer served least lately, each customer in arrival order', async () => {
+    const limit = createFairLimit(1)
     const h = harness(limit)
     h.add('whale', 'w0') // runs
-    h.add('whale', 'w1') // the whale's second admitted job: in the line
-    h.add('whale', 'w2') // beyond its bound: waits in its own queue
-    h.add('whale', 'w3')
+    h.add('whale', 'w1')
+    h.add('whale', 'w2')
     h.add('a', 'a0')
     h.add('b', 'b0')
     h.add('a', 'a1')
     h.add('c', 'c0')
     await h.finishAll()
-    // w2 joins the line when w0 ends (the whale is back under its bound), behind what was there.
-    assert.deepEqual(h.order, ['w0', 'w1', 'a0', 'b0', 'a1', 'c0', 'w2', 'w3'])
+    // a, b and c had no service: they go first, in ring order; a's second job after b's and c's first.
+    assert.deepEqual(h.order, ['w0', 'a0', 'b0', 'c0', 'w1', 'a1', 'w2'])
   })
 
   it('a flood alone gets every slot', async () => {
-    const limit = createFairLimit(4, 1)
+    const limit = createFairLimit(4)
     const h = harness(limit)
     for (let i = 0; i < 8; i++) h.add('whale', `w${i}`)
     await tick()
