@@ -4,56 +4,10 @@
 // count, like the dispatcher's fair share), so a small customer — or a small customer's campaign
 // that starts while whales flood — is served before customers that have been busy for a while.
 
+import { createUsage, type Usage } from '../domain/fair-share.ts'
+
 /** Half-life of the recent-service counts (the dispatcher's fair share uses the same). */
 export const SERVICE_HALF_LIFE_MS = 30_000
-
-/**
- * Decayed counts of service per key, kept scaled so that comparing two keys costs no decay: each
- * unit of service adds 2^((t − t0) / halfLife), and all counts share the factor 2^(−(now − t0) /
- * halfLife), which does not change their order. Rescaled (and keys served long ago forgotten) when
- * that factor grows large.
- */
-export class RecentService {
-  private readonly counts = new Map<string, number>()
-  private t0: number
-  private pruneAt = 10_000
-
-  constructor(
-    private readonly halfLifeMs = SERVICE_HALF_LIFE_MS,
-    private readonly now: () => number = () => performance.now(),
-  ) {
-    this.t0 = now()
-  }
-
-  /** The key's count in scaled units: lower means served less lately. */
-  score(key: string): number {
-    return this.counts.get(key) ?? 0
-  }
-
-  /** One unit of service to `key`, now. */
-  note(key: string): void {
-    let unit = 2 ** ((this.now() - this.t0) / this.halfLifeMs)
-    if (unit > 2 ** 40) {
-      this.rescale(unit)
-      unit = 1
-    }
-    this.counts.set(key, (this.counts.get(key) ?? 0) + unit)
-    if (this.counts.size > this.pruneAt) {
-      // A key whose decayed count is under one unit has no history worth keeping.
-      for (const [k, v] of this.counts) if (v < unit) this.counts.delete(k)
-      this.pruneAt = Math.max(10_000, 2 * this.counts.size)
-    }
-  }
-
-  private rescale(factor: number) {
-    for (const [k, v] of this.counts) {
-      const scaled = v / factor
-      if (scaled < 1e-3) this.counts.delete(k)
-      else this.counts.set(k, scaled)
-    }
-    this.t0 = this.now()
-  }
-}
 
 /**
  * FIFO queues per key. `shift` takes the oldest item of the waiting key served least lately by
@@ -67,7 +21,10 @@ export class FairQueue<T> {
   private readonly queues = new Map<string, T[]>()
   private count = 0
 
-  constructor(private readonly recent: RecentService = new RecentService()) {}
+  constructor(
+    private readonly recent: Usage = createUsage(SERVICE_HALF_LIFE_MS),
+    private readonly now: () => number = () => performance.now(),
+  ) {}
 
   get size(): number {
     return this.count
@@ -81,7 +38,7 @@ export class FairQueue<T> {
   }
 
   served(key: string): void {
-    this.recent.note(key)
+    this.recent.add(key, 1, this.now())
   }
 
   shift(): T | undefined {
@@ -101,7 +58,7 @@ export class FairQueue<T> {
     this.queues.delete(best)
     if (q.length > 0) this.queues.set(best, q) // to the back of the ring
     this.count--
-    this.recent.note(best)
+    this.served(best)
     return item
   }
 }
@@ -120,7 +77,7 @@ export interface FairLimit {
  * slots until it has had about as much lately as they have; floods among themselves take turns.
  * Work-conserving: a flood alone gets every slot.
  */
-export function createFairLimit(concurrency: number, recent?: RecentService): FairLimit {
+export function createFairLimit(concurrency: number, recent?: Usage): FairLimit {
   if (!Number.isInteger(concurrency) || concurrency < 1) {
     throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`)
   }

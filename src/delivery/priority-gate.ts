@@ -1,5 +1,6 @@
+import { createUsage } from '../domain/fair-share.ts'
 import { PRIORITIES, type Priority } from '../domain/message.ts'
-import { FairQueue, RecentService } from './fair-queue.ts'
+import { FairQueue, SERVICE_HALF_LIFE_MS } from './fair-queue.ts'
 
 export interface PriorityGate {
   /**
@@ -22,7 +23,7 @@ export interface PriorityGate {
  */
 export function createPriorityGate(capacity: number): PriorityGate {
   // One count of service per customer across priorities: what the carrier gave a customer lately.
-  const recent = new RecentService()
+  const recent = createUsage(SERVICE_HALF_LIFE_MS)
   const queues = new Map<Priority, FairQueue<() => void>>(
     PRIORITIES.map((p) => [p, new FairQueue<() => void>(recent)]),
   )
@@ -46,7 +47,7 @@ export function createPriorityGate(capacity: number): PriorityGate {
     acquire(priority, customer = '') {
       if (inUse < capacity) {
         inUse++
-        recent.note(customer)
+        recent.add(customer, 1, performance.now()) // a slot given at once is service too
         return Promise.resolve(once())
       }
       return new Promise((resolve) => queues.get(priority)?.push(customer, () => resolve(once())))

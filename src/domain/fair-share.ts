@@ -79,29 +79,54 @@ export interface Usage {
   /** The key's count now. */
   get(key: string, now: number): number
   add(key: string, n: number, now: number): void
+  /**
+   * The key's count in scaled units, for ordering only: lower means given less lately. Costs no
+   * decay arithmetic, so a scheduler can compare every waiting key on each freed slot.
+   */
+  score(key: string): number
   readonly size: number
 }
 
+/**
+ * Kept scaled: n given at time t adds n · 2^((t − t0) / halfLife), and every count shares the
+ * factor 2^(−(now − t0) / halfLife), which does not change their order. Rescaled when that factor
+ * grows large (about every 40 half-lives).
+ */
 export function createUsage(halfLifeMs: number, opts: { pruneAbove?: number } = {}): Usage {
   const pruneAbove = opts.pruneAbove ?? 10_000
   let pruneAt = pruneAbove
-  const counts = new Map<string, { value: number; at: number }>()
-  const decayed = (e: { value: number; at: number }, now: number) =>
-    e.value * 2 ** (-Math.max(0, now - e.at) / halfLifeMs)
+  const counts = new Map<string, number>()
+  let t0: number | undefined
+  const unitAt = (now: number) => {
+    t0 ??= now
+    return 2 ** ((now - t0) / halfLifeMs)
+  }
+  // Keys given nothing for a while are forgotten (a count under one message is no history).
+  const forgetUnder = (unit: number) => {
+    for (const [k, v] of counts) if (v < unit) counts.delete(k)
+  }
   return {
     get(key, now) {
-      const e = counts.get(key)
-      return e ? decayed(e, now) : 0
+      const v = counts.get(key)
+      return v === undefined ? 0 : v / unitAt(now)
     },
     add(key, n, now) {
-      const e = counts.get(key)
-      counts.set(key, { value: (e ? decayed(e, now) : 0) + n, at: now })
-      // Keys given nothing for a while are forgotten (a count under one message is no history);
-      // the next sweep waits until the map has doubled, so sweeps cost O(1) per add.
+      let unit = unitAt(now)
+      if (unit > 2 ** 40) {
+        for (const [k, v] of counts) counts.set(k, v / unit)
+        forgetUnder(1)
+        t0 = now
+        unit = 1
+      }
+      counts.set(key, (counts.get(key) ?? 0) + n * unit)
+      // The next sweep waits until the map has doubled, so sweeps cost O(1) per add.
       if (counts.size > pruneAt) {
-        for (const [k, v] of counts) if (decayed(v, now) < 1) counts.delete(k)
+        forgetUnder(unit)
         pruneAt = Math.max(pruneAbove, 2 * counts.size)
       }
+    },
+    score(key) {
+      return counts.get(key) ?? 0
     },
     get size() {
       return counts.size

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { createFairLimit, FairQueue, RecentService } from '../../../src/delivery/fair-queue.ts'
+import { createFairLimit, FairQueue } from '../../../src/delivery/fair-queue.ts'
+import { createUsage } from '../../../src/domain/fair-share.ts'
 
 const tick = () => new Promise((r) => setImmediate(r))
 
@@ -42,15 +43,16 @@ describe('fair queue', () => {
 
   it('service long ago counts for little: the counts halve every half-life', () => {
     let now = 0
-    const recent = new RecentService(1000, () => now)
-    for (let i = 0; i < 100; i++) recent.note('old')
+    const recent = createUsage(1000)
+    const note = (key: string) => recent.add(key, 1, now)
+    for (let i = 0; i < 100; i++) note('old')
     now = 10_000 // ten half-lives: the 100 are worth about 0.1 of one service now
-    recent.note('new')
+    note('new')
     assert.ok(recent.score('old') < recent.score('new'))
     now = 10_000_000 // far beyond the rescale point: order and relative weight kept
-    recent.note('new')
-    recent.note('later')
-    recent.note('later')
+    note('new')
+    note('later')
+    note('later')
     assert.ok(recent.score('new') < recent.score('later'))
     assert.equal(recent.score('old'), 0) // forgotten at the rescale
   })
