@@ -2,7 +2,12 @@ import type { InboundMessage, Receipt } from '../carriers/carrier.ts'
 import type { Db } from '../db/db.ts'
 import { newId } from '../domain/ids.ts'
 import type { MessageStatus } from '../domain/status.ts'
-import type { StatusChange, StatusWriter } from '../events/status-writer.ts'
+import {
+  type AppliedChange,
+  type StatusChange,
+  type StatusWriter,
+  statusRankSql,
+} from '../events/status-writer.ts'
 import { createGroupCommitter } from '../lib/group-commit.ts'
 import { TRACING_OFF, type TraceSpan, type Tracing } from '../observability/tracing.ts'
 import { matchableParked, type ParkedReceipt, parkReceipts, unparkReceipts } from './parked-receipts.ts'
@@ -45,6 +50,64 @@ interface MatchedRef {
   trace_parent: string | null
 }
 
+/** A part the match statement updated, and what it did to a single-part message. */
+interface MatchedRow extends MatchedRef {
+  /** The message moved to the receipt's status (and its event was appended) in the statement. */
+  applied: boolean
+  /** A single-part message the statement left to the status writer (in a batch, or outside RECENT_MS). */
+  deferred: boolean
+  priority: string
+}
+
+/** Messages the match statement reads: accepted at most this long ago (the partitions it plans). */
+const RECENT_MS = 3 * 86_400_000
+/** A message's created_at may be this far ahead of this process's clock (another process's clock). */
+const CLOCK_SLACK_MS = 3_600_000
+
+const detailOf = (carrier: string, r: Receipt) => ({
+  carrier,
+  error_code: r.errorCode ?? null,
+  done_at: r.doneAt?.toISOString() ?? null,
+})
+
+// $1-$3: each receipt's carrier, carrier id and part status; $4: the message status it makes of a
+// single-part message (null for an intermediate 'accepted'); $5: its event detail; $6-$7: the
+// created_at range of messages read (constants, so the plan reads only those days' partitions);
+// $8: the time of the change.
+const MATCH_SQL = `
+WITH x AS (
+  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[])
+    AS x(carrier, carrier_id, status, final, detail)
+), r AS (
+  -- An intermediate 'accepted' never overwrites a final part status (a parked one can arrive late).
+  UPDATE carrier_refs c
+     SET receipt_status = CASE WHEN x.status = 'accepted' AND c.receipt_status IS NOT NULL
+                               THEN c.receipt_status ELSE x.status END
+    FROM x
+   WHERE c.carrier = x.carrier AND c.carrier_id = x.carrier_id
+  RETURNING c.carrier, c.carrier_id, c.message_id, c.message_created_at, c.parts, c.created_at,
+            c.trace_parent, x.final, x.detail
+), l AS (
+  SELECT m.id, m.created_at, m.status, m.customer_id, m.priority, m.batch_id, r.final, r.detail
+    FROM messages m JOIN r ON m.id = r.message_id AND m.created_at = r.message_created_at
+   WHERE r.parts = 1 AND r.final IS NOT NULL AND m.created_at BETWEEN $6 AND $7
+   ORDER BY m.id FOR UPDATE OF m
+), u AS (
+  UPDATE messages m SET status = l.final, status_updated_at = $8
+    FROM l
+   WHERE m.id = l.id AND m.created_at = l.created_at AND m.created_at BETWEEN $6 AND $7
+     AND l.batch_id IS NULL AND ${statusRankSql('l.status')} < ${statusRankSql('l.final')}
+  RETURNING m.id, l.customer_id, l.final, l.detail
+), e AS (
+  INSERT INTO message_events (message_id, customer_id, status, detail, created_at)
+  SELECT id, customer_id, final, detail, $8 FROM u
+)
+SELECT r.carrier, r.carrier_id, r.message_id, r.message_created_at, r.parts, r.created_at, r.trace_parent,
+       u.id IS NOT NULL AS applied,
+       r.parts = 1 AND r.final IS NOT NULL AND (l.id IS NULL OR l.batch_id IS NOT NULL) AS deferred,
+       l.priority
+  FROM r LEFT JOIN l ON l.id = r.message_id LEFT JOIN u ON u.id = r.message_id`
+
 /** The message status once every part has a receipt: delivered only if all parts were. */
 export function messageStatusFromParts(parts: (string | null)[], total: number): MessageStatus | undefined {
   const known = parts.filter((p): p is string => p !== null && p !== 'accepted')
@@ -65,66 +128,57 @@ export function createReceiptHandler(opts: ReceiptHandlerOptions) {
   const keyOf = (carrier: string, id: string) => `${carrier}\u0000${id}`
   const tracing = opts.tracing ?? TRACING_OFF
 
-  // One transaction over a group of receipts: one UPDATE of their parts, and the final status of
-  // every single-part message among them (one commit, durable before the carrier hears back).
-  // Multipart messages are decided after that commit, by reading all their parts: of two parts'
-  // receipts racing, the later commit then sees both. Returns the keys that matched.
+  // ONE statement over a group of receipts (issue 12): it updates their parts and, for every
+  // single-part message among them that is in no batch, moves the status forward and appends its
+  // event — autocommitted, durable before the carrier hears back, with no transaction around it.
+  // Messages are locked in id order (like every status writer) before they move, and a move only
+  // goes forward against the locked row. The rest goes through the status writer after this commit:
+  // a message in a batch (its count is settled with the status), one outside the partitions the
+  // statement reads, and multipart messages, decided by reading all their parts (of two parts'
+  // receipts racing, the later commit sees both). Returns the keys that matched.
   async function match(items: ParkedReceipt[]): Promise<Set<string>> {
     // Sorted, so concurrent groups lock the parts in one order.
     const unique = [...new Map(items.map((i) => [keyOf(i.carrier, i.receipt.carrierId), i]))]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([, i]) => i)
-    const multipartRefs: PartReceipt[] = []
-    // Spans of the single-part receipts: their status commits with the transaction.
-    const spans: TraceSpan[] = []
-    const matched = await opts.statuses
-      .transaction(async (tx) => {
-        const { rows } = await tx.query<MatchedRef>(
-          // An intermediate `accepted` never overwrites a final part status (a parked one can arrive late).
-          `UPDATE carrier_refs c
-            SET receipt_status = CASE WHEN x.status = 'accepted' AND c.receipt_status IS NOT NULL
-                                      THEN c.receipt_status ELSE x.status END
-           FROM unnest($1::text[], $2::text[], $3::text[]) AS x(carrier, carrier_id, status)
-          WHERE c.carrier = x.carrier AND c.carrier_id = x.carrier_id
-          RETURNING c.carrier, c.carrier_id, c.message_id, c.message_created_at, c.parts, c.created_at, c.trace_parent`,
-          [
-            unique.map((i) => i.carrier),
-            unique.map((i) => i.receipt.carrierId),
-            unique.map((i) => i.receipt.status),
-          ],
-          { name: 'receipt_match' },
-        )
-        const matched = new Map(rows.map((r) => [keyOf(r.carrier, r.carrier_id), r]))
-        const changes: StatusChange[] = []
-        for (const { carrier, receipt: r } of unique) {
-          const ref = matched.get(keyOf(carrier, r.carrierId))
-          if (!ref) continue
-          opts.onCarrierReceipt?.(carrier)
-          opts.onReceiptLatency?.((Date.now() - new Date(ref.created_at).getTime()) / 1000)
-          const span = tracing.receiptMatched(ref.message_id, carrier, r.status, ref.trace_parent)
-          if (Number(ref.parts) > 1) {
-            multipartRefs.push({ ref, carrier, receipt: r, span })
-            continue
-          }
-          spans.push(span)
-          const status = messageStatusFromParts([r.status], 1)
-          if (!status) continue
-          changes.push(statusChange(ref, carrier, r, status))
-          opts.onMatched?.(status)
-        }
-        return { result: matched, changes }
-      })
-      .then(
-        (m) => {
-          for (const span of spans) span.end()
-          return m
-        },
-        (err: unknown) => {
-          for (const span of spans) span.end(err)
-          throw err
-        },
-      )
-    if (multipartRefs.length > 0) await finishMultipart(multipartRefs)
+    const at = Date.now()
+    const { rows } = await opts.db.query<MatchedRow>(
+      MATCH_SQL,
+      [
+        unique.map((i) => i.carrier),
+        unique.map((i) => i.receipt.carrierId),
+        unique.map((i) => i.receipt.status),
+        unique.map((i) => messageStatusFromParts([i.receipt.status], 1) ?? null),
+        unique.map((i) => JSON.stringify(detailOf(i.carrier, i.receipt))),
+        new Date(at - RECENT_MS).toISOString(),
+        new Date(at + CLOCK_SLACK_MS).toISOString(),
+        new Date(at).toISOString(),
+      ],
+      { name: 'receipt_match' },
+    )
+    const matched = new Map(rows.map((r) => [keyOf(r.carrier, r.carrier_id), r]))
+    const later: PartReceipt[] = []
+    const applied: AppliedChange[] = []
+    for (const { carrier, receipt: r } of unique) {
+      const ref = matched.get(keyOf(carrier, r.carrierId))
+      if (!ref) continue
+      opts.onCarrierReceipt?.(carrier)
+      opts.onReceiptLatency?.((Date.now() - new Date(ref.created_at).getTime()) / 1000)
+      const span = tracing.receiptMatched(ref.message_id, carrier, r.status, ref.trace_parent)
+      if (ref.applied) {
+        const status = messageStatusFromParts([r.status], 1) as MessageStatus
+        applied.push({
+          status,
+          priority: ref.priority,
+          createdAt: new Date(ref.message_created_at).toISOString(),
+        })
+        opts.onMatched?.(status)
+        span.end()
+      } else if (Number(ref.parts) > 1 || ref.deferred) later.push({ ref, carrier, receipt: r, span })
+      else span.end()
+    }
+    if (applied.length > 0) opts.statuses.committed(applied)
+    if (later.length > 0) await finishLater(later)
     return new Set(matched.keys())
   }
 
@@ -137,21 +191,28 @@ export function createReceiptHandler(opts: ReceiptHandlerOptions) {
     messageId: ref.message_id,
     createdAt: new Date(ref.message_created_at).toISOString(),
     status,
-    detail: { carrier, error_code: r.errorCode ?? null, done_at: r.doneAt?.toISOString() ?? null },
+    detail: detailOf(carrier, r),
   })
 
-  // Read after the parts' update committed: of two parts' receipts racing, the later one sees both.
-  async function finishMultipart(refs: PartReceipt[]): Promise<void> {
-    const ids = [...new Set(refs.map((m) => m.ref.message_id))]
-    const { rows: parts } = await opts.db.query<{ message_id: string; receipt_status: string | null }>(
-      'SELECT message_id, receipt_status FROM carrier_refs WHERE message_id = ANY($1::uuid[])',
-      [ids],
-    )
+  // Multipart messages' parts are read after the parts' update committed: of two parts' receipts
+  // racing, the later one sees both.
+  async function finishLater(refs: PartReceipt[]): Promise<void> {
+    const ids = [...new Set(refs.filter((m) => Number(m.ref.parts) > 1).map((m) => m.ref.message_id))]
+    const { rows: parts } =
+      ids.length === 0
+        ? { rows: [] }
+        : await opts.db.query<{ message_id: string; receipt_status: string | null }>(
+            'SELECT message_id, receipt_status FROM carrier_refs WHERE message_id = ANY($1::uuid[])',
+            [ids],
+          )
     const partsOf = new Map<string, (string | null)[]>()
     for (const p of parts) partsOf.set(p.message_id, [...(partsOf.get(p.message_id) ?? []), p.receipt_status])
     const writes: Promise<void>[] = []
     for (const { ref, carrier, receipt, span } of refs) {
-      const status = messageStatusFromParts(partsOf.get(ref.message_id) ?? [], Number(ref.parts))
+      const status =
+        Number(ref.parts) > 1
+          ? messageStatusFromParts(partsOf.get(ref.message_id) ?? [], Number(ref.parts))
+          : messageStatusFromParts([receipt.status], 1)
       if (!status) {
         span.end()
         continue

@@ -23,6 +23,11 @@ export interface StatusWriter {
    * change is durable exactly when the work is. Resolves with the work's result after the commit.
    */
   transaction<T>(work: (tx: Queryable) => Promise<{ result: T; changes: StatusChange[] }>): Promise<T>
+  /**
+   * Reports changes committed by a statement that moved statuses itself (a receipt's match,
+   * receipts.ts), to the same observers as the writer's own commits.
+   */
+  committed(applied: AppliedChange[]): void
   drain(): Promise<void>
 }
 
@@ -117,6 +122,12 @@ export async function applyStatusChanges(tx: Queryable, changes: StatusChange[])
   return applied
 }
 
+/** SQL: the rank of the status in `expr` (STATUS_RANK), for a forward-only move inside a statement. */
+export function statusRankSql(expr: string): string {
+  const cases = Object.entries(STATUS_RANK).map(([s, r]) => `WHEN '${s}' THEN ${r}`)
+  return `(CASE ${expr} ${cases.join(' ')} END)`
+}
+
 /**
  * The range of the messages' created_at (their partition key) as constants for the planner,
  * widened by a second each way so a value finer than the millisecond stays inside it; unbounded
@@ -191,6 +202,7 @@ export function createStatusWriter(
       opts.onApplied?.(applied)
       return result
     },
+    committed: (applied) => opts.onApplied?.(applied),
     drain: () => committer.drain(),
   }
 }
