@@ -4,14 +4,19 @@
 // published again from the map.
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import { createBiller } from '../../../src/billing/biller.ts'
 import { batchItems } from '../../../src/bus/batch.ts'
 import type { Bus } from '../../../src/bus/bus.ts'
 import { createMemoryBus } from '../../../src/bus/memory-bus.ts'
 import type { Db, Queryable } from '../../../src/db/db.ts'
+import { migrate } from '../../../src/db/migrate.ts'
+import { createPgliteDb } from '../../../src/db/pglite.ts'
 import { jobOfMessage } from '../../../src/dispatch/delivery-job.ts'
 import { createDispatcher, type Dispatcher } from '../../../src/dispatch/dispatcher.ts'
 import type { DeliveryJob, NewMessage } from '../../../src/domain/message.ts'
+import { runMaintenance } from '../../../src/maintenance/maintenance.ts'
 import { createCustomer, setRates, startApp, type TestApp, type TestCustomer } from '../../helpers/app.ts'
+import { acceptRequest, fundedCustomer, renderStub } from '../../helpers/messages.ts'
 import { type FreshDatabase, freshDatabase } from '../../helpers/pg.ts'
 
 /** A bus that records every job handed to publish (before the broker's msgId de-duplication). */
@@ -264,5 +269,49 @@ describe('handoff from the accept path to the dispatcher', () => {
     assert.ok(!readsMessages(log), 'the jobs stayed in memory after the failed pass')
     assert.deepEqual(bus.published.map((j) => j.id).sort(), handed.map((m) => m.id).sort())
     await bus.close()
+  })
+})
+
+describe('handoff on PGlite (the embedded default)', () => {
+  it('the one-statement claim and the messages read run there: each message released once, from memory or not', async () => {
+    const db = await createPgliteDb()
+    try {
+      await migrate(db)
+      await runMaintenance(db)
+      const bus = recordingBus()
+      const log: string[] = []
+      const d = createDispatcher({ db: spyDb(db, log), bus })
+      let on = true
+      const handed: NewMessage[] = []
+      const biller = createBiller({
+        db,
+        render: renderStub,
+        handoff: (ms) => {
+          if (on) d.handoff(ms)
+          handed.push(...ms)
+        },
+      })
+      const customers = [await fundedCustomer(db), await fundedCustomer(db)]
+      const send = (n: number) =>
+        Promise.all(
+          Array.from({ length: n }, (_, i) =>
+            biller.accept(acceptRequest(customers[i % 2] as string, { body: `é ${i}` })),
+          ),
+        )
+      await send(30)
+      on = false
+      await send(30)
+      assert.equal(await drain(d), 60)
+      assert.ok(readsMessages(log), 'the 30 not handed over were read')
+      assert.deepEqual(
+        new Map(bus.published.map((j) => [j.id, JSON.stringify(j)])),
+        new Map(handed.map((m) => [m.id, JSON.stringify(jobOfMessage(m))])),
+      )
+      assert.equal(bus.published.length, 60)
+      await biller.drain()
+      await bus.close()
+    } finally {
+      await db.close()
+    }
   })
 })
