@@ -19,6 +19,7 @@ import { shareComplianceChanges } from '../compliance/shared-cache.ts'
 import { type Config, trustProxyOf } from '../config/config.ts'
 import { dashboardRoutes } from '../dashboard/routes.ts'
 import type { Db } from '../db/db.ts'
+import type { NewMessage } from '../domain/message.ts'
 import { announceEndpointChange } from '../events/endpoint-presence.ts'
 import { createStreamHub } from '../events/stream-hub.ts'
 import { registerStreamMetrics } from '../events/stream-metrics.ts'
@@ -63,6 +64,11 @@ export interface AppDeps {
   currency?: string
   /** Called after a message was accepted (wakes an in-process dispatcher). */
   onAccepted?: () => void
+  /**
+   * Called right after an accept group committed with its accepted messages: a dispatcher in
+   * this process keeps their jobs so it need not read them back (Dispatcher.handoff). Default: none.
+   */
+  handoff?: (messages: NewMessage[]) => void
   /** Extra readiness checks (the bus), besides the database. */
   readiness?: Record<string, () => Promise<boolean>>
   /** Providers driven by a delivery worker in this process (GET /v1/admin/providers); default none. */
@@ -240,6 +246,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     concurrency: config.SMSGW_GROUP_CONCURRENCY,
     onGroup: (n) => metrics.groupSize.observe(n),
     onCommitted: (path, seconds) => metrics.groupSeconds.observe({ path }, seconds),
+    ...(deps.handoff ? { handoff: deps.handoff } : {}),
   })
   app.addHook('onClose', async () => {
     await biller.drain()

@@ -1,5 +1,6 @@
 import type { Db } from '../db/db.ts'
 import { pgErrorCode } from '../db/db.ts'
+import type { NewMessage } from '../domain/message.ts'
 import { createGroupCommitter } from '../lib/group-commit.ts'
 import { acceptBatch } from './accept-batch.ts'
 import { acceptFast, FastPathDeclined } from './accept-fast.ts'
@@ -9,6 +10,7 @@ import {
   type AcceptRequest,
   type BulkAcceptRequest,
   isBulk,
+  messagesOf,
   type RenderAccepted,
 } from './types.ts'
 
@@ -20,6 +22,11 @@ export interface BillerOptions {
   onGroup?: (size: number) => void
   /** Observes how long each group took to commit and on which path. */
   onCommitted?: (path: 'fast' | 'exact', seconds: number) => void
+  /**
+   * Called once a group has committed, with the messages it accepted (not replays): a dispatcher
+   * in this process keeps their jobs (Dispatcher.handoff). Default: none.
+   */
+  handoff?: (messages: NewMessage[]) => void
 }
 
 export interface Biller {
@@ -43,6 +50,15 @@ const MAX_ATTEMPTS = 3
  * (accept-batch.ts) that decides request by request under the customer locks.
  */
 export function createBiller(opts: BillerOptions): Biller {
+  const handoff = opts.handoff
+  /** The outcomes of a committed group, after its accepted messages were handed over. */
+  const committed = (items: AcceptItem[], out: AcceptOutcome[]) => {
+    if (!handoff) return out
+    // 'accepted' is exactly the items this group wrote ('replayed' ones were written before).
+    const accepted = items.flatMap((item, i) => (out[i]?.kind === 'accepted' ? messagesOf(item) : []))
+    if (accepted.length > 0) handoff(accepted)
+    return out
+  }
   const committer = createGroupCommitter<AcceptItem, AcceptOutcome>({
     maxBatch: opts.maxBatch,
     weigh: (i) => (isBulk(i) ? Math.max(1, i.messages.length) : 1),
@@ -53,7 +69,7 @@ export function createBiller(opts: BillerOptions): Biller {
       try {
         const out = await acceptFast(opts.db, items, opts.render)
         opts.onCommitted?.('fast', (performance.now() - started) / 1000)
-        return out
+        return committed(items, out)
       } catch (err) {
         if (!(err instanceof FastPathDeclined)) throw err
       }
@@ -61,7 +77,7 @@ export function createBiller(opts: BillerOptions): Biller {
         try {
           const out = await opts.db.transaction((tx) => acceptBatch(tx, items, opts.render))
           opts.onCommitted?.('exact', (performance.now() - started) / 1000)
-          return out
+          return committed(items, out)
         } catch (err) {
           const code = pgErrorCode(err)
           if (attempt >= MAX_ATTEMPTS || !code || !RETRYABLE.has(code)) throw err

@@ -19,6 +19,7 @@ import { type Config, ConfigError } from '../config/config.ts'
 import type { Db } from '../db/db.ts'
 import { providerView } from '../delivery/carrier-links.ts'
 import { createPipeline, type Pipeline } from '../delivery/pipeline.ts'
+import type { NewMessage } from '../domain/message.ts'
 import { createStatusEventRelay } from '../events/relay.ts'
 import { startWebhookRole } from '../events/webhook-role.ts'
 import { resolveWebhookKey } from '../events/webhook-secrets.ts'
@@ -142,7 +143,11 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
     config.DATABASE_URL && roles.api && delivers ? await openDb(config, 'smsgw-delivery') : db
   if (bus && (roles.dispatcher || roles.worker)) {
     // Keyword replies are accepted and charged like any send, through a biller of their own.
-    const replyBiller = createBiller({ db: deliveryDb, render: renderAccepted })
+    const replyBiller = createBiller({
+      db: deliveryDb,
+      render: renderAccepted,
+      handoff: (messages) => pipeline?.dispatcher?.handoff(messages),
+    })
     const replyRates = createRateCache(deliveryDb, 'USD', config.SMSGW_AUTH_CACHE_MS)
     const inbound = createInboundHandler({
       db: deliveryDb,
@@ -266,7 +271,14 @@ export async function serve(config: Config, roles: Roles, opts: { banner: boolea
       webhookKey: resolveKey,
       compliance,
       ...(webhooks ? { onWebhookQueued: webhooks.wake } : {}),
-      ...(delivery?.dispatcher ? { onAccepted: () => delivery.dispatcher?.wake() } : {}),
+      // The dispatcher in this process gets the accepted jobs from memory (ADR 6, issue 12); it
+      // still decides from the outbox what to release and when.
+      ...(delivery?.dispatcher
+        ? {
+            onAccepted: () => delivery.dispatcher?.wake(),
+            handoff: (messages: NewMessage[]) => delivery.dispatcher?.handoff(messages),
+          }
+        : {}),
       ...(delivery && roles.worker
         ? {
             providerWebhooks: { auth: createWebhookAuth(carriers), sink: delivery.webhook },

@@ -3,13 +3,13 @@ import type { Bus } from '../bus/bus.ts'
 import { laneDurable, laneSubject } from '../bus/subjects.ts'
 import type { Db } from '../db/db.ts'
 import { type Backlogged, createUsage, fairShare, interleave, type Usage } from '../domain/fair-share.ts'
-import type { Priority } from '../domain/message.ts'
-import { type DeliveryJob, LANES } from '../domain/message.ts'
+import { type DeliveryJob, LANES, type NewMessage, type Priority } from '../domain/message.ts'
 import { type Bucket, takeToken } from '../domain/token-bucket.ts'
 import { createPollLoop } from '../lib/poll-loop.ts'
 import { stderrReporter } from '../observability/reporter.ts'
 import { TRACING_OFF, type Tracing } from '../observability/tracing.ts'
-import { backlogByCustomer, claimJobs, deleteClaimed } from './outbox-claims.ts'
+import { createHandoff } from './handoff.ts'
+import { backlogByCustomer, claimOutbox, jobsOf, OutboxMessageGoneError } from './outbox-claims.ts'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 /** Default bulk window: four times the worker's bulk handlers (128), enough to keep them busy. */
@@ -45,6 +45,8 @@ export interface DispatcherOptions {
   onError?: (err: unknown) => void
   /** A span per published job, its context in the job's bus headers (ADR 16); default off. */
   tracing?: Tracing
+  /** Most jobs handed over by an accept path in this process kept for release (see handoff()). Default 50 000. */
+  handoffCapacity?: number
 }
 
 export interface Dispatcher {
@@ -54,6 +56,12 @@ export interface Dispatcher {
   start(): void
   /** Wakes an idle loop at once (after an accept in this process). */
   wake(): void
+  /**
+   * Messages an accept in this process has just committed: their jobs are kept in memory (at
+   * most handoffCapacity, oldest dropped first), so releasing them does not read `messages`.
+   * What is released, and when, is still decided from the outbox (ADR 6).
+   */
+  handoff(messages: readonly NewMessage[]): void
   stop(): Promise<void>
 }
 
@@ -79,6 +87,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   const fullWaitMs = opts.fullWaitMs ?? 50
   /** Jobs per bus message lately, per lane (a moving average). */
   const batchSize = new Map<Priority, number>()
+  const handoff = createHandoff(opts.handoffCapacity)
 
   /** Tokens a customer may release now, without spending them. */
   const available = (customerId: string, rate: number, now: number) => {
@@ -116,10 +125,13 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     const { take, next } = fairShare(candidates, credits, rotation.get(lane))
     rotation.set(lane, next)
     if (take.size === 0) return 0
-    return opts.db.transaction(async (tx) => {
-      const claimed = await claimJobs(tx, lane, take)
+    const { released, gone, ids } = await opts.db.transaction(async (tx) => {
+      // One statement locks and deletes the rows; the delete commits only after the publish.
+      const rows = await claimOutbox(tx, lane, take)
+      const { jobs: claimed, gone } = await jobsOf(tx, lane, rows, handoff.get)
       const ordered = interleave(claimed)
-      if (ordered.length === 0) return 0
+      const ids = rows.map((r) => r.message_id)
+      if (ordered.length === 0) return { released: 0, gone, ids }
       // Publish in fair order, jobBatch jobs per bus message; the msgId lets the broker drop a
       // re-publish after a crash here.
       const publishes: Promise<unknown>[] = []
@@ -140,19 +152,19 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
       await Promise.all(publishes)
       const chunks = Math.ceil(ordered.length / jobBatch)
       batchSize.set(lane, ((batchSize.get(lane) ?? 1) + ordered.length / chunks) / 2)
-      await deleteClaimed(
-        tx,
-        ordered.map((c) => c.seq),
-      )
       for (const list of claimed) {
         const first = list[0]
         if (!first) continue
         spend(first.job.customer_id, rates.get(first.job.customer_id) ?? 1, list.length, now)
         used?.add(first.job.customer_id, list.length, now)
       }
-      opts.onDispatched?.(lane, ordered.length)
-      return ordered.length
+      return { released: ordered.length, gone, ids }
     })
+    // Committed: the rows are gone from the outbox, so their jobs are not needed again.
+    handoff.remove(ids)
+    if (gone.length > 0) onError(new OutboxMessageGoneError(gone))
+    if (released > 0) opts.onDispatched?.(lane, released)
+    return released
   }
 
   /** One pass over every lane in priority order: how many it released, and whether a window was full. */
@@ -190,6 +202,7 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
     pass: async () => (await passLanes()).released,
     start: loop.start,
     wake: loop.wake,
+    handoff: handoff.put,
     stop: loop.stop,
   }
 }
