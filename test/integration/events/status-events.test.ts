@@ -218,3 +218,59 @@ for (const [name, makeBus] of Object.entries(buses)) {
     })
   })
 }
+
+// Issue 12: the relay's read was planned afresh on every pass, over every partition of both event
+// tables (~2 ms of PostgreSQL CPU a pass). It now runs on one generic plan per connection.
+describe('status event relay: one plan per connection', () => {
+  let database: FreshDatabase
+  let db: Db
+  before(async () => {
+    database = await freshDatabase()
+    // One connection, so the relay's prepared statement is the one this test looks at.
+    db = createPostgresDb({ url: database.url, poolSize: 1 })
+  })
+  after(async () => {
+    await db?.close()
+    await database?.drop()
+  })
+
+  it('publishes every event in order over passes that reuse one generic plan', async () => {
+    const bus = createMemoryBus()
+    const got: string[] = []
+    const consumer = await bus.consume<unknown>({
+      durable: 'plan-test',
+      subject: STATUS_EVENTS,
+      handler: async (m) => {
+        got.push(...(statusEventsOf(m.data) as StatusEvent[]).map((e) => e.message_id))
+        await m.ack()
+      },
+    })
+    const customer = await fundedCustomer(db)
+    const ids = await acceptMany(db, customer, 30)
+    const { rows } = await db.query<{ id: string; created_at: Date }>(
+      'SELECT id, created_at FROM messages WHERE id = ANY($1::uuid[]) ORDER BY id',
+      [ids],
+    )
+    const writer = createStatusWriter(db)
+    const relay = createStatusEventRelay({ db, bus, batch: 7 })
+    // Three rounds of ten changes, each relayed in passes of at most 7 events.
+    let passes = 0
+    for (let round = 0; round < 3; round++) {
+      for (const r of rows.slice(round * 10, round * 10 + 10))
+        await writer.write({ messageId: r.id, createdAt: r.created_at.toISOString(), status: 'sending' })
+      while ((await relay.pass()) > 0) passes++
+    }
+    await waitFor(() => got.length === 30, 'all 30 events consumed', 10_000)
+    assert.deepEqual(
+      got,
+      rows.map((r) => r.id),
+    )
+    const { rows: plans } = await db.query<{ generic_plans: string; custom_plans: string }>(
+      `SELECT generic_plans::text, custom_plans::text FROM pg_prepared_statements WHERE name = 'relay_status_events_7'`,
+    )
+    assert.ok(passes >= 6, `${passes} passes`)
+    assert.deepEqual(plans, [{ generic_plans: String(passes + 3), custom_plans: '0' }])
+    await consumer.stop()
+    await bus.close()
+  })
+})
