@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { v7 } from 'uuid'
 import { acceptBatch } from '../../../src/billing/accept-batch.ts'
+import { rebuildRollups } from '../../../src/reporting/rollups.ts'
 import { createCustomer, setRates, startApp, type TestApp, type TestCustomer } from '../../helpers/app.ts'
 import { acceptRequest, renderStub } from '../../helpers/messages.ts'
 import { type FreshDatabase, freshDatabase } from '../../helpers/pg.ts'
@@ -34,8 +35,11 @@ describe('smsgw reconcile: opt_outs_honoured (PostgreSQL)', () => {
     t = await startApp(pg.url)
     await setRates(t.app)
     c = await createCustomer(t.app, { credit: '1.00' })
-    // Sent an hour before the opt-out.
+    // Sent an hour before the opt-out. Planted in the past, after the usage sweep has passed that
+    // minute: its rollup is recomputed, as a real accept's would have been (between 00:00 and 01:00
+    // UTC the hour before is another day, whose usage the reconcile then compares).
     await plant({ agoMs: 3_600_000 })
+    await rebuildRollups(t.db, Date.now() - 3_660_000, Date.now())
     const opt = await t.app.inject({
       method: 'POST',
       url: '/v1/opt_outs',
