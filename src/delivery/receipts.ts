@@ -141,6 +141,8 @@ export function createReceiptHandler(opts: ReceiptHandlerOptions) {
     const unique = [...new Map(items.map((i) => [keyOf(i.carrier, i.receipt.carrierId), i]))]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([, i]) => i)
+    // The status each receipt makes of a single-part message, worked out once for the statement and the metrics.
+    const finals = unique.map((i) => messageStatusFromParts([i.receipt.status], 1))
     const at = Date.now()
     const { rows } = await opts.db.query<MatchedRow>(
       MATCH_SQL,
@@ -148,7 +150,7 @@ export function createReceiptHandler(opts: ReceiptHandlerOptions) {
         unique.map((i) => i.carrier),
         unique.map((i) => i.receipt.carrierId),
         unique.map((i) => i.receipt.status),
-        unique.map((i) => messageStatusFromParts([i.receipt.status], 1) ?? null),
+        finals.map((f) => f ?? null),
         unique.map((i) => JSON.stringify(detailOf(i.carrier, i.receipt))),
         new Date(at - RECENT_MS).toISOString(),
         new Date(at + CLOCK_SLACK_MS).toISOString(),
@@ -159,14 +161,14 @@ export function createReceiptHandler(opts: ReceiptHandlerOptions) {
     const matched = new Map(rows.map((r) => [keyOf(r.carrier, r.carrier_id), r]))
     const later: PartReceipt[] = []
     const applied: AppliedChange[] = []
-    for (const { carrier, receipt: r } of unique) {
+    for (const [n, { carrier, receipt: r }] of unique.entries()) {
       const ref = matched.get(keyOf(carrier, r.carrierId))
       if (!ref) continue
       opts.onCarrierReceipt?.(carrier)
       opts.onReceiptLatency?.((Date.now() - new Date(ref.created_at).getTime()) / 1000)
       const span = tracing.receiptMatched(ref.message_id, carrier, r.status, ref.trace_parent)
       if (ref.applied) {
-        const status = messageStatusFromParts([r.status], 1) as MessageStatus
+        const status = finals[n] as MessageStatus
         applied.push({
           status,
           priority: ref.priority,
